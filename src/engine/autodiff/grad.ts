@@ -1,0 +1,51 @@
+// Reverse-mode autodiff over the graph IR: walks the nodes backwards from the loss, asks the op table for each
+// node's gradient rule, and sums the partials of values used more than once. The backward nodes are appended to
+// the same graph, so one ONNX model holds forward, loss and backward. An op without a rule is an error naming it.
+import { GraphError, type Graph, type Value } from '../onnx/graph.js';
+import { OPS, zerosLike } from '../onnx/ops.js';
+
+export class NoGradientRuleError extends GraphError {
+  constructor(op: string) {
+    super(`no gradient rule for op "${op}": add one to the op table in src/engine/onnx/ops.ts, or stop the gradient before it`);
+  }
+}
+
+/** Gradients of the scalar `loss` with respect to each of `wrt` (zeros for a value the loss does not depend on). */
+export function gradients(g: Graph, loss: Value, wrt: readonly Value[], seed?: Value): Map<Value, Value> {
+  const forward = g.nodes.slice(); // nodes built after this point are the backward pass
+  // Which values carry a dependence on `wrt` (only those need gradients).
+  const live = new Set<Value>(wrt);
+  for (const n of forward) {
+    if (n.noGrad) continue;
+    if (n.inputs.some((i) => i && live.has(i))) for (const o of n.outputs) if (o.dtype === 'float32') live.add(o);
+  }
+  if (!live.has(loss)) throw new GraphError('the loss does not depend on any of the values to differentiate');
+
+  const partials = new Map<Value, Value[]>();
+  const push = (v: Value, d: Value) => (partials.get(v) ?? partials.set(v, []).get(v)!).push(d);
+  const total = (v: Value): Value | null => {
+    const ps = partials.get(v);
+    if (!ps) return null;
+    const sum = ps.reduce((a, b) => g.add(a, b));
+    partials.set(v, [sum]);
+    return sum;
+  };
+  push(loss, seed ?? g.expand(g.scalar(1), loss.shape));
+
+  for (let k = forward.length - 1; k >= 0; k--) {
+    const node = forward[k];
+    if (node.noGrad) continue;
+    const dy = node.outputs.map(total);
+    if (dy.every((d) => d === null)) continue;
+    const needs = node.inputs.map((i) => !!i && live.has(i));
+    if (!needs.some(Boolean)) continue;
+    const rule = OPS[node.op].grad;
+    if (!rule) throw new NoGradientRuleError(node.op);
+    const dx = rule({ g, node, x: node.inputs, y: node.outputs, dy, needs });
+    node.inputs.forEach((inp, i) => {
+      const d = dx[i];
+      if (inp && needs[i] && d) push(inp, d);
+    });
+  }
+  return new Map(wrt.map((w) => [w, total(w) ?? zerosLike(g, w)]));
+}

@@ -1,0 +1,445 @@
+// The op table: for every ONNX op the engine emits, its shape rule and its gradient rule, side by side.
+// Only ops with kernels in onnxruntime's WebGPU execution provider appear here (no ScatterND, no LogSoftmax:
+// embeddings are differentiated through a one-hot matmul, log-softmax is composed from Exp/Log/ReduceSum).
+// A gradient rule gets the incoming gradients of the node's outputs and returns one per input (null: none).
+import type { Attrs, DType, Graph, Node, Value } from './graph.js';
+
+export interface OutSpec {
+  dtype: DType;
+  shape: readonly number[];
+}
+export interface GradCtx {
+  g: Graph;
+  node: Node;
+  x: readonly (Value | null)[];
+  y: readonly Value[];
+  /** Gradient of each output; null where nothing downstream needs it. */
+  dy: readonly (Value | null)[];
+  /** Which inputs need a gradient: a rule may skip the others (frozen weights in LoRA, say). */
+  needs: readonly boolean[];
+}
+export interface OpDef {
+  shape(inputs: readonly (Value | null)[], attrs: Attrs, g: Graph): OutSpec[];
+  grad?(c: GradCtx): (Value | null)[];
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+const DTYPES: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool' };
+
+function attrInt(a: Attrs, k: string, dflt: number): number {
+  const v = a[k];
+  if (!v) return dflt;
+  if (v.kind !== 'int') throw new Error(`attribute ${k} must be an int`);
+  return v.value;
+}
+function attrFloat(a: Attrs, k: string, dflt: number): number {
+  const v = a[k];
+  if (!v) return dflt;
+  if (v.kind !== 'float') throw new Error(`attribute ${k} must be a float`);
+  return v.value;
+}
+function attrInts(a: Attrs, k: string): readonly number[] | undefined {
+  const v = a[k];
+  if (!v) return undefined;
+  if (v.kind !== 'ints') throw new Error(`attribute ${k} must be ints`);
+  return v.value;
+}
+function req(v: Value | null | undefined, what: string): Value {
+  if (!v) throw new Error(`missing input ${what}`);
+  return v;
+}
+/** The values of a constant int64 input (shapes, axes, sizes must be constants so shapes stay static). */
+function constInts(g: Graph, v: Value | null | undefined, what: string): number[] {
+  const d = v && g.constData(v);
+  if (!d) throw new Error(`${what} must be a constant`);
+  return Array.from(d as ArrayLike<number | bigint>, Number);
+}
+const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new Error(`shapes [${a}] and [${b}] do not broadcast`);
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Sums a broadcast gradient back down to `shape`. */
+export function unbroadcast(g: Graph, d: Value, shape: readonly number[]): Value {
+  if (d.shape.length === shape.length && d.shape.every((x, i) => x === shape[i])) return d;
+  const lead = d.shape.length - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < d.shape.length; i++) {
+    if (i < lead || (shape[i - lead] === 1 && d.shape[i] !== 1)) axes.push(i);
+  }
+  const summed = axes.length ? g.reduceSum(d, axes, true) : d;
+  return g.reshape(summed, shape);
+}
+
+const same = (x: Value): OutSpec[] => [{ dtype: x.dtype, shape: x.shape }];
+const unary = (grad: (c: GradCtx, x: Value, y: Value, dy: Value) => Value): OpDef => ({
+  shape: (i) => same(req(i[0], 'X')),
+  grad: (c) => [grad(c, c.x[0]!, c.y[0], c.dy[0]!)],
+});
+const binary = (grad: (c: GradCtx, a: Value, b: Value, dy: Value) => [Value | null, Value | null]): OpDef => ({
+  shape: ([a, b]) => {
+    const A = req(a, 'A');
+    const B = req(b, 'B');
+    if (A.dtype !== B.dtype) throw new Error(`dtypes ${A.dtype} and ${B.dtype} differ`);
+    return [{ dtype: A.dtype, shape: broadcastShapes(A.shape, B.shape) }];
+  },
+  grad: (c) => {
+    const [a, b] = [c.x[0]!, c.x[1]!];
+    const [da, db] = grad(c, a, b, c.dy[0]!);
+    return [da && c.needs[0] ? unbroadcast(c.g, da, a.shape) : null, db && c.needs[1] ? unbroadcast(c.g, db, b.shape) : null];
+  },
+});
+const compare: OpDef = {
+  shape: ([a, b]) => [{ dtype: 'bool', shape: broadcastShapes(req(a, 'A').shape, req(b, 'B').shape) }],
+};
+/** Reduced shape of `shape` over `axes`. */
+function reducedShape(shape: readonly number[], axes: readonly number[] | undefined, keep: boolean): number[] {
+  const ax = new Set((axes ?? shape.map((_, i) => i)).map((a) => normAxis(a, shape.length)));
+  const out: number[] = [];
+  shape.forEach((d, i) => {
+    if (!ax.has(i)) out.push(d);
+    else if (keep) out.push(1);
+  });
+  return out;
+}
+/** Gradient of a reduction: reshape to keepdims form, then broadcast back over the input. */
+function expandReduced(g: Graph, dy: Value, xShape: readonly number[], axes: readonly number[] | undefined): Value {
+  const kept = reducedShape(xShape, axes, true);
+  return g.expand(g.reshape(dy, kept), xShape);
+}
+const transposeLast2 = (g: Graph, v: Value) => {
+  const r = v.shape.length;
+  return g.transpose(v, [...Array(r - 2).keys(), r - 1, r - 2]);
+};
+
+// ---------------------------------------------------------------------------------------------- the table
+export const OPS: Record<string, OpDef> = {
+  // ---- elementwise binary (gradients are summed back over broadcast axes by `binary`)
+  Add: binary((_c, _a, _b, dy) => [dy, dy]),
+  Sub: binary(({ g }, _a, _b, dy) => [dy, g.neg(dy)]),
+  Mul: binary(({ g, needs }, a, b, dy) => [needs[0] ? g.mul(dy, b) : null, needs[1] ? g.mul(dy, a) : null]),
+  Div: binary(({ g, y, needs }, _a, b, dy) => {
+    const da = g.div(dy, b); // d(a/b)/da = 1/b
+    return [da, needs[1] ? g.neg(g.mul(da, y[0])) : null]; // d(a/b)/db = -(a/b)/b
+  }),
+  Pow: {
+    shape: ([a, b]) => [{ dtype: req(a, 'X').dtype, shape: broadcastShapes(a!.shape, req(b, 'Y').shape) }],
+    grad: ({ g, x, dy, needs }) => {
+      if (needs[1]) throw new Error('Pow: no gradient rule for the exponent');
+      const [a, b] = [x[0]!, x[1]!];
+      const d = g.mul(dy[0]!, g.mul(b, g.op1('Pow', [a, g.sub(b, g.scalar(1))])));
+      return [unbroadcast(g, d, a.shape), null];
+    },
+  },
+  Equal: compare,
+  Less: compare,
+  LessOrEqual: compare,
+  Greater: compare,
+  Where: {
+    shape: ([c, a, b]) => {
+      const s = broadcastShapes(broadcastShapes(req(c, 'C').shape, req(a, 'X').shape), req(b, 'Y').shape);
+      return [{ dtype: a!.dtype, shape: s }];
+    },
+    grad: ({ g, x, dy, needs }) => {
+      const zero = g.scalar(0);
+      const d = dy[0]!;
+      return [
+        null,
+        needs[1] ? unbroadcast(g, g.where(x[0]!, d, zero), x[1]!.shape) : null,
+        needs[2] ? unbroadcast(g, g.where(x[0]!, zero, d), x[2]!.shape) : null,
+      ];
+    },
+  },
+
+  // ---- elementwise unary
+  Identity: unary((_c, _x, _y, dy) => dy),
+  Neg: unary(({ g }, _x, _y, dy) => g.neg(dy)),
+  Exp: unary(({ g }, _x, y, dy) => g.mul(dy, y)),
+  Log: unary(({ g }, x, _y, dy) => g.div(dy, x)),
+  Sqrt: unary(({ g }, _x, y, dy) => g.div(g.mulScalar(dy, 0.5), y)),
+  Reciprocal: unary(({ g }, _x, y, dy) => g.neg(g.mul(dy, g.mul(y, y)))),
+  Tanh: unary(({ g }, _x, y, dy) => g.mul(dy, g.sub(g.scalar(1), g.mul(y, y)))),
+  Sigmoid: unary(({ g }, _x, y, dy) => g.mul(dy, g.mul(y, g.sub(g.scalar(1), y)))),
+  Cast: {
+    shape: ([x], a) => [{ dtype: DTYPES[attrInt(a, 'to', 1)] ?? fail(`Cast to unsupported type ${attrInt(a, 'to', 1)}`), shape: req(x, 'X').shape }],
+    grad: ({ x, y, dy }) => {
+      if (x[0]!.dtype !== 'float32' || y[0].dtype !== 'float32') return [null];
+      return [dy[0]];
+    },
+  },
+  Clip: {
+    // Clip(x, min, max); used on scalars in the optimizer only, which is never differentiated.
+    shape: ([x]) => same(req(x, 'X')),
+  },
+
+  // ---- linear algebra
+  MatMul: {
+    shape: ([a, b]) => {
+      const A = req(a, 'A').shape;
+      const B = req(b, 'B').shape;
+      if (A.length < 2 || B.length < 2) throw new Error('MatMul needs rank >= 2 operands');
+      if (A[A.length - 1] !== B[B.length - 2]) throw new Error(`inner dimensions ${A[A.length - 1]} and ${B[B.length - 2]} differ`);
+      const batch = broadcastShapes(A.slice(0, -2), B.slice(0, -2));
+      return [{ dtype: a!.dtype, shape: [...batch, A[A.length - 2], B[B.length - 1]] }];
+    },
+    grad: ({ g, x, dy, needs }) => {
+      const [a, b] = [x[0]!, x[1]!];
+      const d = dy[0]!;
+      // Y = A @ B:  dA = dY @ B^T,  dB = A^T @ dY  (batch axes summed back where they were broadcast)
+      const da = needs[0] ? unbroadcast(g, g.matmul(d, transposeLast2(g, b)), a.shape) : null;
+      const db = needs[1] ? unbroadcast(g, g.matmul(transposeLast2(g, a), d), b.shape) : null;
+      return [da, db];
+    },
+  },
+  Gemm: {
+    // Y = alpha * op(A) @ op(B) + beta * C, A and B 2-D; op() transposes when transA / transB.
+    shape: ([a, b, c], at) => {
+      const A = req(a, 'A').shape;
+      const B = req(b, 'B').shape;
+      if (A.length !== 2 || B.length !== 2) throw new Error('Gemm needs 2-D operands');
+      const [m, k] = attrInt(at, 'transA', 0) ? [A[1], A[0]] : [A[0], A[1]];
+      const [k2, n] = attrInt(at, 'transB', 0) ? [B[1], B[0]] : [B[0], B[1]];
+      if (k !== k2) throw new Error(`inner dimensions ${k} and ${k2} differ`);
+      if (c) broadcastShapes(c.shape, [m, n]);
+      return [{ dtype: a!.dtype, shape: [m, n] }];
+    },
+    grad: ({ g, node, x, dy, needs }) => {
+      const [a, b, c] = x;
+      const tA = attrInt(node.attrs, 'transA', 0) === 1;
+      const tB = attrInt(node.attrs, 'transB', 0) === 1;
+      const alpha = attrFloat(node.attrs, 'alpha', 1);
+      const beta = attrFloat(node.attrs, 'beta', 1);
+      const d = dy[0]!;
+      // d op(A) = dY @ op(B)^T ;  d op(B) = op(A)^T @ dY ; each written as one Gemm with transpose flags.
+      const da = !needs[0] ? null : !tA ? g.gemm(d, b!, null, { transB: !tB, alpha }) : g.gemm(b!, d, null, { transA: tB, transB: true, alpha });
+      const db = !needs[1] ? null : !tB ? g.gemm(a!, d, null, { transA: !tA, alpha }) : g.gemm(d, a!, null, { transA: true, transB: tA, alpha });
+      const dc = c && needs[2] ? unbroadcast(g, beta === 1 ? d : g.mulScalar(d, beta), c.shape) : null;
+      return [da, db, dc];
+    },
+  },
+
+  // ---- shape manipulation
+  Reshape: {
+    shape: ([x, s], _a, g) => {
+      const X = req(x, 'data');
+      const target = constInts(g, s, 'Reshape shape');
+      const total = X.shape.reduce((p, q) => p * q, 1);
+      const known = target.reduce((p, q) => (q === -1 ? p : p * q), 1);
+      const out = target.map((d) => (d === -1 ? total / known : d));
+      if (out.reduce((p, q) => p * q, 1) !== total) throw new Error(`cannot reshape [${X.shape}] to [${target}]`);
+      return [{ dtype: X.dtype, shape: out }];
+    },
+    grad: ({ g, x, dy }) => [g.reshape(dy[0]!, x[0]!.shape), null],
+  },
+  Unsqueeze: {
+    shape: ([x, ax], _a, g) => {
+      const X = req(x, 'data');
+      const axes = constInts(g, ax, 'Unsqueeze axes').map((a) => normAxis(a, X.shape.length + 1)).sort((p, q) => p - q);
+      const out = [...X.shape];
+      for (const a of axes) out.splice(a, 0, 1);
+      return [{ dtype: X.dtype, shape: out }];
+    },
+    grad: ({ g, x, dy }) => [g.reshape(dy[0]!, x[0]!.shape), null],
+  },
+  Transpose: {
+    shape: ([x], a) => {
+      const X = req(x, 'data');
+      const perm = attrInts(a, 'perm') ?? [...X.shape.keys()].reverse();
+      if (perm.length !== X.shape.length) throw new Error(`perm [${perm}] does not fit rank ${X.shape.length}`);
+      return [{ dtype: X.dtype, shape: perm.map((p) => X.shape[p]) }];
+    },
+    grad: ({ g, node, dy }) => {
+      const perm = attrInts(node.attrs, 'perm')!;
+      const inv = perm.map((_, i) => perm.indexOf(i));
+      return [g.transpose(dy[0]!, inv)];
+    },
+  },
+  Expand: {
+    shape: ([x, s], _a, g) => {
+      const X = req(x, 'input');
+      return [{ dtype: X.dtype, shape: broadcastShapes(X.shape, constInts(g, s, 'Expand shape')) }];
+    },
+    grad: ({ g, x, dy }) => [unbroadcast(g, dy[0]!, x[0]!.shape), null],
+  },
+  Slice: {
+    // Slice(data, starts, ends, axes): constant, step 1.
+    shape: ([x, st, en, ax], _a, g) => {
+      const X = req(x, 'data');
+      const starts = constInts(g, st, 'Slice starts');
+      const ends = constInts(g, en, 'Slice ends');
+      const axes = ax ? constInts(g, ax, 'Slice axes') : starts.map((_, i) => i);
+      const out = [...X.shape];
+      axes.forEach((a, i) => {
+        const axis = normAxis(a, X.shape.length);
+        const dim = X.shape[axis];
+        const s = Math.min(Math.max(starts[i] < 0 ? starts[i] + dim : starts[i], 0), dim);
+        const e = Math.min(Math.max(ends[i] < 0 ? ends[i] + dim : ends[i], 0), dim);
+        out[axis] = Math.max(e - s, 0);
+      });
+      return [{ dtype: X.dtype, shape: out }];
+    },
+    grad: ({ g, x, dy }) => {
+      // The gradient is the incoming one zero-padded back to the input's extent.
+      const X = x[0]!;
+      const starts = constInts(g, x[1], 'Slice starts');
+      const axes = x[3] ? constInts(g, x[3], 'Slice axes') : starts.map((_, i) => i);
+      const pads = new Array(2 * X.shape.length).fill(0);
+      axes.forEach((a, i) => {
+        const axis = normAxis(a, X.shape.length);
+        const s = starts[i] < 0 ? starts[i] + X.shape[axis] : starts[i];
+        pads[axis] = s;
+        pads[axis + X.shape.length] = X.shape[axis] - s - dy[0]!.shape[axis];
+      });
+      return [g.pad(dy[0]!, pads), null, null, null];
+    },
+  },
+  Pad: {
+    shape: ([x, p], _a, g) => {
+      const X = req(x, 'data');
+      const pads = constInts(g, p, 'Pad pads');
+      const r = X.shape.length;
+      return [{ dtype: X.dtype, shape: X.shape.map((d, i) => d + pads[i] + pads[i + r]) }];
+    },
+    grad: ({ g, x, dy }) => {
+      const X = x[0]!;
+      const pads = constInts(g, x[1], 'Pad pads');
+      const r = X.shape.length;
+      let d = dy[0]!;
+      for (let i = 0; i < r; i++) if (pads[i] || pads[i + r]) d = g.slice(d, i, pads[i], pads[i] + X.shape[i]);
+      return [d, null];
+    },
+  },
+  Split: {
+    shape: ([x, s], a, g) => {
+      const X = req(x, 'input');
+      const axis = normAxis(attrInt(a, 'axis', 0), X.shape.length);
+      const sizes = constInts(g, s, 'Split sizes');
+      if (sizes.reduce((p, q) => p + q, 0) !== X.shape[axis]) throw new Error(`split sizes [${sizes}] do not sum to ${X.shape[axis]}`);
+      return sizes.map((n) => ({ dtype: X.dtype, shape: X.shape.map((d, i) => (i === axis ? n : d)) }));
+    },
+    grad: ({ g, y, dy, node, x }) => {
+      const axis = normAxis(attrInt(node.attrs, 'axis', 0), x[0]!.shape.length);
+      const parts = y.map((o, i) => dy[i] ?? zerosLike(g, o));
+      return [g.concat(parts, axis), null];
+    },
+  },
+  Concat: {
+    shape: (xs, a) => {
+      const X = xs.map((v, i) => req(v, `input ${i}`));
+      const axis = normAxis(attrInt(a, 'axis', 0), X[0].shape.length);
+      const out = [...X[0].shape];
+      out[axis] = X.reduce((n, v) => n + v.shape[axis], 0);
+      return [{ dtype: X[0].dtype, shape: out }];
+    },
+    grad: ({ g, x, dy, node, needs }) => {
+      const axis = normAxis(attrInt(node.attrs, 'axis', 0), x[0]!.shape.length);
+      const parts = g.split(dy[0]!, x.map((v) => v!.shape[axis]), axis);
+      return parts.map((p, i) => (needs[i] ? p : null));
+    },
+  },
+
+  // ---- reductions
+  ReduceSum: {
+    shape: ([x, ax], a, g) => {
+      const X = req(x, 'data');
+      return [{ dtype: X.dtype, shape: reducedShape(X.shape, ax ? constInts(g, ax, 'ReduceSum axes') : undefined, attrInt(a, 'keepdims', 1) === 1) }];
+    },
+    grad: ({ g, x, dy }) => [expandReduced(g, dy[0]!, x[0]!.shape, x[1] ? constInts(g, x[1], 'axes') : undefined), null],
+  },
+  ReduceMean: {
+    shape: ([x], a) => {
+      const X = req(x, 'data');
+      return [{ dtype: X.dtype, shape: reducedShape(X.shape, attrInts(a, 'axes'), attrInt(a, 'keepdims', 1) === 1) }];
+    },
+    grad: ({ g, x, y, dy, node }) => {
+      const count = x[0]!.shape.reduce((p, q) => p * q, 1) / y[0].shape.reduce((p, q) => p * q, 1);
+      return [expandReduced(g, g.mulScalar(dy[0]!, 1 / count), x[0]!.shape, attrInts(node.attrs, 'axes'))];
+    },
+  },
+  ReduceMax: {
+    // No gradient rule: used under stopGradient (the shift inside log-softmax) only.
+    shape: ([x], a) => {
+      const X = req(x, 'data');
+      return [{ dtype: X.dtype, shape: reducedShape(X.shape, attrInts(a, 'axes'), attrInt(a, 'keepdims', 1) === 1) }];
+    },
+  },
+
+  // ---- neural-network ops
+  Softmax: {
+    shape: ([x]) => same(req(x, 'input')),
+    grad: ({ g, y, dy, node }) => {
+      // dx = y * (dy - sum(dy * y, axis))
+      const axis = normAxis(attrInt(node.attrs, 'axis', -1), y[0].shape.length);
+      const s = g.reduceSum(g.mul(dy[0]!, y[0]), [axis]);
+      return [g.mul(y[0], g.sub(dy[0]!, s))];
+    },
+  },
+  LayerNormalization: {
+    // Over the last axis only. The backward recomputes mean and 1/std from X: a few elementwise passes,
+    // cheaper than keeping them and portable to kernels without the optional Mean/InvStdDev outputs.
+    shape: ([x, s, b], a) => {
+      const X = req(x, 'X');
+      if (normAxis(attrInt(a, 'axis', -1), X.shape.length) !== X.shape.length - 1) throw new Error('only axis -1 is supported');
+      const C = X.shape[X.shape.length - 1];
+      for (const p of [req(s, 'Scale'), b]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`scale and bias must be [${C}]`);
+      return same(X);
+    },
+    grad: ({ g, x, dy, node, needs }) => {
+      const [X, scale] = [x[0]!, x[1]!];
+      const eps = attrFloat(node.attrs, 'epsilon', 1e-5);
+      const r = X.shape.length;
+      const lastAxis = [r - 1];
+      const rows = [...Array(r - 1).keys()];
+      const xc = g.sub(X, g.reduceMean(X, lastAxis)); // (..., C)
+      const rstd = g.op1('Reciprocal', [g.sqrt(g.addScalar(g.reduceMean(g.mul(xc, xc), lastAxis), eps))]); // (..., 1)
+      const xhat = g.mul(xc, rstd);
+      const d = dy[0]!;
+      const dscale = needs[1] ? g.reduceSum(g.mul(d, xhat), rows, false) : null;
+      const dbias = x[2] && needs[2] ? g.reduceSum(d, rows, false) : null;
+      let dx: Value | null = null;
+      if (needs[0]) {
+        // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+        const dxhat = g.mul(d, scale);
+        const m1 = g.reduceMean(dxhat, lastAxis);
+        const m2 = g.reduceMean(g.mul(dxhat, xhat), lastAxis);
+        dx = g.mul(rstd, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
+      }
+      return [dx, dscale, dbias];
+    },
+  },
+  Gather: {
+    shape: ([d, i], a) => {
+      const D = req(d, 'data');
+      const I = req(i, 'indices');
+      if (I.dtype !== 'int32' && I.dtype !== 'int64') throw new Error('indices must be int32 or int64');
+      const axis = normAxis(attrInt(a, 'axis', 0), D.shape.length);
+      return [{ dtype: D.dtype, shape: [...D.shape.slice(0, axis), ...I.shape, ...D.shape.slice(axis + 1)] }];
+    },
+    grad: ({ g, x, dy, node }) => {
+      // Embedding lookup (axis 0, 2-D table): dTable = onehot(idx)^T @ dY, a scatter-add written as one Gemm,
+      // since the WebGPU EP has no ScatterND. (N, V)^T @ (N, C) -> (V, C).
+      const [table, idx] = [x[0]!, x[1]!];
+      if (attrInt(node.attrs, 'axis', 0) !== 0 || table.shape.length !== 2) throw new Error('Gather: gradient only for 2-D tables on axis 0');
+      const n = idx.shape.reduce((p, q) => p * q, 1);
+      const oh = g.oneHot(g.reshape(idx, [n]), table.shape[0]); // (N, V)
+      return [g.gemm(oh, g.reshape(dy[0]!, [n, table.shape[1]]), null, { transA: true }), null];
+    },
+  },
+};
+
+function fail(msg: string): never {
+  throw new Error(msg);
+}
+
+export function zerosLike(g: Graph, v: Value): Value {
+  return g.expand(g.scalar(0), v.shape);
+}
