@@ -1,0 +1,178 @@
+// The four artifacts, built per (batch, sequence) bucket in milliseconds:
+//   training graph   params + batch -> loss, <param>_grad (optionally added onto accumulation buffers)
+//   eval graph       params + batch -> loss (and logits, for tests)
+//   optimizer graph  AdamW as PyTorch has it, global-norm clipping, no decay on biases and LayerNorm weights
+//   generate graph   params + new tokens + a fixed-size KV cache -> logits of one position, updated cache
+import { Graph, type Value } from '../onnx/graph.js';
+import { serializeModel } from '../onnx/proto.js';
+import { gradients } from '../autodiff/grad.js';
+import { causalMask, gpt2Trunk, lmHead, type AttentionMode } from '../models/gpt2.js';
+import type { ParamSpec } from '../models/gpt2.js';
+import {
+  accumName, allParams, expAvgName, expAvgSqName, gradName, paramInputs, pastName, presentName, trainableParams, updatedName,
+  type BuiltGraph, type ModelSpec,
+} from './model.js';
+
+export interface BatchShape {
+  readonly batch: number;
+  readonly seq: number;
+}
+
+function finish(g: Graph): BuiltGraph {
+  const nameOf = (v: Value) => g.nameOf(v);
+  return { name: g.name, bytes: serializeModel(g), inputs: g.inputs.map(nameOf), outputs: g.outputs.map(nameOf) };
+}
+
+function checkShape(m: ModelSpec, s: BatchShape): void {
+  if (!(s.batch >= 1 && Number.isInteger(s.batch))) throw new RangeError(`batch must be a positive integer, got ${s.batch}`);
+  if (!(s.seq >= 1 && s.seq <= m.config.n_positions)) throw new RangeError(`sequence length ${s.seq} is outside 1..${m.config.n_positions} (the model's n_positions)`);
+}
+
+/**
+ * Next-token cross-entropy, averaged over the tokens the mask selects. labels are already shifted (labels[t] is
+ * the token after input t). (B, T) each. Returns the scalar loss and the logits.
+ */
+function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Value>) {
+  const { batch: B, seq: T } = s;
+  const N = B * T;
+  const ids = g.input('input_ids', 'int32', [B, T]);
+  const labels = g.input('labels', 'int32', [B, T]);
+  const mask = g.input('loss_mask', 'float32', [B, T]);
+  const pos = g.slice(P['transformer.wpe.weight'], 0, 0, T); // (T, C): position ids 0..T-1
+  const h = gpt2Trunk(g, m.config, P, ids, pos, { lora: m.lora, mode: { kind: 'causal', mask: causalMask(g, T) } });
+  const logits = lmHead(g, P, h); // (N, V)
+  // nll = logsumexp(logits) - logits[label], with the max subtracted for stability
+  const z = g.sub(logits, g.stopGradient(g.reduceMax(logits, [1]))); // (N, V)
+  const lse = g.log(g.reduceSum(g.exp(z), [1], false)); // (N,)
+  const picked = g.reduceSum(g.mul(z, g.oneHot(g.reshape(labels, [N]), m.config.vocab_size)), [1], false); // (N,)
+  const w = g.reshape(mask, [N]);
+  const count = g.op1('Clip', [g.reduceSum(w, null, false), g.scalar(1)]); // at least 1: an all-masked batch gives loss 0
+  const loss = g.div(g.reduceSum(g.mul(g.sub(lse, picked), w), null, false), count);
+  return { loss, logits };
+}
+
+export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: boolean } = {}): BuiltGraph {
+  checkShape(m, s);
+  const g = new Graph(`train_b${s.batch}_t${s.seq}${o.accumulate ? '_acc' : ''}`);
+  const P = paramInputs(g, allParams(m));
+  const trainable = trainableParams(m);
+  const { loss } = forwardLoss(g, m, s, P);
+  g.output(loss, 'loss');
+  const grads = gradients(g, loss, trainable.map((p) => P[p.name]));
+  for (const p of trainable) {
+    let d = grads.get(P[p.name])!;
+    if (o.accumulate) d = g.add(g.input(accumName(p.name), 'float32', p.shape), d);
+    g.output(d, gradName(p.name));
+  }
+  return finish(g);
+}
+
+export function buildEvalGraph(m: ModelSpec, s: BatchShape, o: { logits?: boolean } = {}): BuiltGraph {
+  checkShape(m, s);
+  const g = new Graph(`eval_b${s.batch}_t${s.seq}`);
+  const P = paramInputs(g, allParams(m));
+  const { loss, logits } = forwardLoss(g, m, s, P);
+  g.output(loss, 'loss');
+  if (o.logits) g.output(g.reshape(logits, [s.batch, s.seq, m.config.vocab_size]), 'logits');
+  return finish(g);
+}
+
+export interface AdamWConfig {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Global gradient-norm clip; 0 or Infinity turns clipping off. */
+  readonly maxGradNorm: number;
+}
+/** PyTorch's AdamW defaults, with HF Trainer's weight decay 0 raised to the usual fine-tuning 0.01 and clip 1. */
+export const DEFAULT_ADAMW: AdamWConfig = Object.freeze({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 });
+
+/**
+ * AdamW step (torch.optim.AdamW, amsgrad off). Inputs: learning_rate, step (1-based, as float), grad_scale
+ * (1 / accumulation steps) and, per parameter, the value, <p>_grad, <p>.exp_avg, <p>.exp_avg_sq. Outputs the
+ * three updated tensors per parameter (<x>.updated) and grad_norm (before clipping, as clip_grad_norm_ returns).
+ */
+export function buildOptimizerGraph(params: readonly ParamSpec[], hp: AdamWConfig = DEFAULT_ADAMW): BuiltGraph {
+  const g = new Graph('optimizer');
+  const lr = g.input('learning_rate', 'float32', []);
+  const step = g.input('step', 'float32', []);
+  const gradScale = g.input('grad_scale', 'float32', []);
+  const ins = params.map((p) => ({
+    spec: p,
+    value: g.input(p.name, 'float32', p.shape),
+    grad: g.mul(g.input(gradName(p.name), 'float32', p.shape), gradScale),
+    m: g.input(expAvgName(p.name), 'float32', p.shape),
+    v: g.input(expAvgSqName(p.name), 'float32', p.shape),
+  }));
+  const sq = ins.map((i) => g.reduceSum(g.mul(i.grad, i.grad), null, false));
+  const norm = g.sqrt(sq.reduce((a, b) => g.add(a, b)));
+  g.output(norm, 'grad_norm');
+  const clip = hp.maxGradNorm > 0 && Number.isFinite(hp.maxGradNorm);
+  // clip_coef = min(1, max_norm / (norm + 1e-6))
+  const coef = clip ? g.op1('Clip', [g.div(g.scalar(hp.maxGradNorm), g.addScalar(norm, 1e-6)), null, g.scalar(1)]) : null;
+  const bc1 = g.sub(g.scalar(1), g.op1('Pow', [g.scalar(hp.beta1), step])); // 1 - beta1^t
+  const bc2 = g.sub(g.scalar(1), g.op1('Pow', [g.scalar(hp.beta2), step])); // 1 - beta2^t
+  const stepSize = g.div(lr, bc1);
+  const sqrtBc2 = g.sqrt(bc2);
+  const decay = g.sub(g.scalar(1), g.mulScalar(lr, hp.weightDecay)); // 1 - lr * wd
+  for (const i of ins) {
+    const grad = coef ? g.mul(i.grad, coef) : i.grad;
+    const p0 = i.spec.decay && hp.weightDecay ? g.mul(i.value, decay) : i.value;
+    const m = g.add(g.mulScalar(i.m, hp.beta1), g.mulScalar(grad, 1 - hp.beta1));
+    const v = g.add(g.mulScalar(i.v, hp.beta2), g.mulScalar(g.mul(grad, grad), 1 - hp.beta2));
+    const denom = g.addScalar(g.div(g.sqrt(v), sqrtBc2), hp.eps);
+    const p1 = g.sub(p0, g.mul(stepSize, g.div(m, denom)));
+    g.output(p1, updatedName(i.spec.name));
+    g.output(m, updatedName(expAvgName(i.spec.name)));
+    g.output(v, updatedName(expAvgSqName(i.spec.name)));
+  }
+  return finish(g);
+}
+
+export interface GenerateShape {
+  /** Tokens fed per call: 1 when decoding, a prompt bucket when prefilling. */
+  readonly step: number;
+  /** KV-cache capacity in positions (<= n_positions). */
+  readonly cache: number;
+}
+
+/**
+ * KV-cache decoding with a fixed-size cache: inputs input_ids (1, S), position (1,) = position of the first new
+ * token, last_index (1,) = which of the S rows to return logits for, past.<i>.key/value (1, H, L, D). The new keys
+ * and values are written at their positions; slots past the current position are masked, so a padded prompt's
+ * tail is harmless and is overwritten by later tokens. Outputs logits (1, V) and present.<i>.key/value.
+ */
+export function buildGenerateGraph(m: ModelSpec, s: GenerateShape): BuiltGraph {
+  const c = m.config;
+  const { step: S, cache: L } = s;
+  if (L > c.n_positions || S > L || S < 1) throw new RangeError(`generate shape step=${S} cache=${L} must satisfy 1 <= step <= cache <= ${c.n_positions}`);
+  const H = c.n_head;
+  const D = c.n_embd / H;
+  const g = new Graph(`generate_s${S}_l${L}`);
+  const P = paramInputs(g, allParams(m));
+  const ids = g.input('input_ids', 'int32', [1, S]);
+  const position = g.input('position', 'int32', [1]);
+  const last = g.input('last_index', 'int32', [1]);
+  const past = Array.from({ length: c.n_layer }, (_, i) => ({
+    key: g.input(pastName(i, 'key'), 'float32', [1, H, L, D]),
+    value: g.input(pastName(i, 'value'), 'float32', [1, H, L, D]),
+  }));
+  const arange = (n: number) => g.constant('int32', [n], Int32Array.from({ length: n }, (_, i) => i));
+  const posIds = g.add(position, arange(S)); // (S,)
+  const slots = arange(L); // (L,)
+  const allowed = g.op1('LessOrEqual', [g.unsqueeze(slots, [0]), g.unsqueeze(posIds, [1])]); // (S, L): slot <= position
+  const mask = g.where(allowed, g.scalar(0), g.scalar(-1e9)); // (S, L)
+  const write = g.cast(g.equal(g.unsqueeze(slots, [1]), g.unsqueeze(posIds, [0])), 'float32'); // (L, S)
+  const keep = g.reshape(g.sub(g.scalar(1), g.reduceSum(write, [1])), [1, 1, L, 1]); // (1, 1, L, 1)
+  const present: { key: Value; value: Value }[] = [];
+  const mode: AttentionMode = { kind: 'cache', mask, write, keep, past, present };
+  const h = gpt2Trunk(g, c, P, ids, g.gather(P['transformer.wpe.weight'], posIds), { lora: m.lora, mode }); // (S, C)
+  const logits = lmHead(g, P, g.gather(h, last)); // (1, C) -> (1, V)
+  g.output(logits, 'logits');
+  present.forEach((kv, i) => {
+    g.output(kv.key, presentName(i, 'key'));
+    g.output(kv.value, presentName(i, 'value'));
+  });
+  return finish(g);
+}

@@ -1,0 +1,39 @@
+// What a set of artifacts is built from: a GPT-2 config, optionally LoRA, and the parameter lists that follow
+// (all inputs of the forward graphs; the trainable subset gets gradients and optimizer state).
+import { gpt2Params, type GPT2Config, type ParamSpec } from '../models/gpt2.js';
+import { loraParams, type LoraConfig } from '../models/lora.js';
+import type { Graph, Value } from '../onnx/graph.js';
+
+export interface ModelSpec {
+  readonly config: GPT2Config;
+  readonly lora?: LoraConfig;
+}
+
+export interface BuiltGraph {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+}
+
+/** Every parameter the forward graph takes: the base model's, plus the adapters' under LoRA. */
+export function allParams(m: ModelSpec): ParamSpec[] {
+  return m.lora ? [...gpt2Params(m.config), ...loraParams(m.config, m.lora)] : gpt2Params(m.config);
+}
+
+/** The parameters that get gradients and AdamW state. */
+export function trainableParams(m: ModelSpec): ParamSpec[] {
+  return m.lora ? loraParams(m.config, m.lora) : gpt2Params(m.config);
+}
+
+export function paramInputs(g: Graph, specs: readonly ParamSpec[]): Record<string, Value> {
+  return Object.fromEntries(specs.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
+}
+
+export const gradName = (p: string) => `${p}_grad`;
+export const accumName = (p: string) => `${p}_grad.accumulation`;
+export const expAvgName = (p: string) => `${p}.exp_avg`;
+export const expAvgSqName = (p: string) => `${p}.exp_avg_sq`;
+export const updatedName = (x: string) => `${x}.updated`;
+export const pastName = (layer: number, kv: 'key' | 'value') => `past.${layer}.${kv}`;
+export const presentName = (layer: number, kv: 'key' | 'value') => `present.${layer}.${kv}`;

@@ -1,0 +1,45 @@
+// onnxruntime-node backends: the CPU EP (the fast path on a machine without a GPU) and the WebGPU EP through
+// Dawn (on a headless machine: Vulkan via the SwiftShader ICD that Debian's chromium ships; see README).
+import os from 'node:os';
+import type { Tensor } from 'onnxruntime-common';
+import { BackendError, createOrtSession, type Backend, type OrtModule } from './backend.js';
+
+export interface NodeBackendOptions {
+  /** CPU EP intra-op threads; default: all cores. */
+  threads?: number;
+}
+
+export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: NodeBackendOptions = {}): Promise<Backend> {
+  const ort = (await import('onnxruntime-node')) as unknown as OrtModule & { default?: OrtModule };
+  const mod: OrtModule = ort.InferenceSession ? ort : ort.default!;
+  const threads = o.threads ?? os.availableParallelism();
+  const base =
+    kind === 'node-cpu'
+      ? { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const }
+      : { executionProviders: ['webgpu'], graphOptimizationLevel: 'all' as const };
+  if (kind === 'node-webgpu') {
+    // Fail early, with the fix, rather than inside the first training step.
+    try {
+      const { buildProbeGraph } = await import('./probe.js');
+      const s = await mod.InferenceSession.create(buildProbeGraph(), base);
+      await s.release();
+    } catch (e) {
+      throw new BackendError(
+        'BACKEND_UNAVAILABLE',
+        `onnxruntime-node's WebGPU EP found no adapter (${(e as Error).message.split('\n')[0]}). On a machine without a GPU, ` +
+          'install Debian\'s chromium and run with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium',
+      );
+    }
+  }
+  const Tensor = mod.Tensor;
+  return {
+    name: kind,
+    ort: mod,
+    deviceResident: false,
+    description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',
+    createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
+    upload: (data, dims) => new Tensor('float32', data, dims as number[]),
+    zeros: (dims) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),
+    download: async (t: Tensor) => t.data as Float32Array,
+  };
+}
