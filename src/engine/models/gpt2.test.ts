@@ -1,0 +1,121 @@
+// GPT-2 and LoRA graphs against references: logits against an independent TypeScript forward pass, and the
+// gradient of every parameter tensor against central finite differences of the eval graph's loss.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildEvalGraph, buildTrainGraph } from '../artifacts/build.js';
+import { allParams, gradName, trainableParams, type ModelSpec } from '../artifacts/model.js';
+import { createNodeBackend } from '../runtime/node.js';
+import type { Backend } from '../runtime/backend.js';
+import { batchFeeds, weightFeeds, type Batch } from '../testing/feeds.js';
+import { Rng } from '../util/rng.js';
+import { initGpt2, initLora, TINY_GPT2, type Weights } from './init.js';
+import { referenceLogits } from './gpt2.reference.js';
+import type { LoraConfig } from './lora.js';
+
+let cpu: Backend;
+beforeAll(async () => {
+  cpu = await createNodeBackend('node-cpu');
+});
+
+const cfg = TINY_GPT2; // 2 layers, 4 heads, 64 dims, GPT-2's 50257-token vocabulary
+function randomBatch(seed: number, batch: number, seq: number): Batch {
+  const r = new Rng(seed);
+  const n = batch * seq;
+  return {
+    batch, seq,
+    ids: Int32Array.from({ length: n }, () => Math.floor(r.next() * cfg.vocab_size)),
+    labels: Int32Array.from({ length: n }, () => Math.floor(r.next() * cfg.vocab_size)),
+    mask: Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : 1)),
+  };
+}
+/** Larger-than-init weights so that every path carries signal (init's tiny c_proj would hide errors). */
+function testWeights(seed: number): Weights {
+  const W = initGpt2(cfg, seed);
+  const r = new Rng(seed + 1);
+  for (const [k, v] of Object.entries(W)) if (!k.includes('wte')) for (let i = 0; i < v.length; i++) v[i] += 0.1 * r.normal();
+  return W;
+}
+
+const norm = (a: Float32Array) => {
+  let s = 0;
+  for (const v of a) s += v * v;
+  return Math.sqrt(s);
+};
+
+async function evalLoss(m: ModelSpec, W: Weights, b: Batch, session: Awaited<ReturnType<Backend['createSession']>>) {
+  const out = await session.run({ ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) });
+  return (out.loss.data as Float32Array)[0];
+}
+
+async function checkAllGradients(m: ModelSpec, W: Weights) {
+  const b = randomBatch(3, 2, 8);
+  const train = await cpu.createSession(buildTrainGraph(m, b));
+  const evalS = await cpu.createSession(buildEvalGraph(m, b));
+  const out = await train.run({ ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) });
+  const rng = new Rng(11);
+  const report: string[] = [];
+  for (const p of trainableParams(m)) {
+    const g = out[gradName(p.name)].data as Float32Array;
+    // Direction u on 8 sampled coordinates, plus the direction of the analytic gradient itself.
+    const n = g.length;
+    const sampled = new Float32Array(n);
+    for (let k = 0; k < 8; k++) sampled[Math.floor(rng.next() * n)] = rng.normal();
+    const gnorm = norm(g) || 1;
+    for (const [label, u] of [['sampled', sampled], ['along grad', g.map((v) => v / gnorm)]] as const) {
+      const un = norm(u) || 1;
+      const eps = 1e-2 / un;
+      const shifted = (s: number) => ({ ...W, [p.name]: W[p.name].map((v, i) => v + s * eps * u[i]) });
+      const fd = ((await evalLoss(m, shifted(1), b, evalS)) - (await evalLoss(m, shifted(-1), b, evalS))) / (2 * eps);
+      const an = u.reduce((s, v, i) => s + v * g[i], 0);
+      const err = Math.abs(fd - an);
+      report.push(`${p.name} (${label}): analytic ${an.toExponential(3)} fd ${fd.toExponential(3)} err ${err.toExponential(2)}`);
+      expect(err, report.at(-1)).toBeLessThan(2e-3 * un + 0.02 * Math.abs(an));
+    }
+  }
+  await train.release();
+  await evalS.release();
+  return report;
+}
+
+describe('GPT-2 graph', () => {
+  it('gives the logits of an independent TypeScript GPT-2 on the same weights', async () => {
+    const W = testWeights(5);
+    const b = randomBatch(7, 2, 6);
+    const s = await cpu.createSession(buildEvalGraph({ config: cfg }, b, { logits: true }));
+    const out = await s.run({ ...weightFeeds(cpu, allParams({ config: cfg }), W), ...batchFeeds(cpu, b) });
+    const logits = out.logits.data as Float32Array;
+    let maxDiff = 0;
+    for (let r = 0; r < b.batch; r++) {
+      const ref = referenceLogits(cfg, W, Array.from(b.ids.subarray(r * b.seq, (r + 1) * b.seq)));
+      ref.forEach((row, t) => row.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - logits[(r * b.seq + t) * cfg.vocab_size + k])))));
+    }
+    expect(maxDiff).toBeLessThan(1e-4);
+    await s.release();
+  });
+
+  it('has correct gradients for every parameter tensor (full fine-tune)', async () => {
+    const report = await checkAllGradients({ config: cfg }, testWeights(9));
+    expect(report.length).toBe(2 * (4 + 12 * cfg.n_layer));
+  });
+});
+
+describe('LoRA', () => {
+  const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] };
+  it('starts equal to the base model (B is zero)', async () => {
+    const b = randomBatch(2, 1, 8);
+    const W = testWeights(1);
+    const base = await cpu.createSession(buildEvalGraph({ config: cfg }, b));
+    const adapted = await cpu.createSession(buildEvalGraph({ config: cfg, lora }, b));
+    const l0 = await evalLoss({ config: cfg }, W, b, base);
+    const l1 = await evalLoss({ config: cfg, lora }, { ...W, ...initLora(cfg, lora, 3) }, b, adapted);
+    expect(l1).toBe(l0);
+  });
+  it('has correct gradients for every adapter tensor, base weights frozen', async () => {
+    const W = { ...testWeights(4), ...initLora(cfg, lora, 4) };
+    const r = new Rng(8);
+    for (const k of Object.keys(W)) if (k.endsWith('lora_B.weight')) W[k] = W[k].map(() => 0.05 * r.normal()); // let A's gradient be non-zero
+    const train = buildTrainGraph({ config: cfg, lora }, { batch: 1, seq: 4 });
+    expect(train.outputs.filter((o) => o.endsWith('_grad')).every((o) => o.includes('lora_'))).toBe(true);
+    const report = await checkAllGradients({ config: cfg, lora }, W);
+    expect(report.length).toBe(2 * 2 * 4 * cfg.n_layer);
+  });
+});

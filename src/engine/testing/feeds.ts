@@ -1,0 +1,23 @@
+// Test and CLI helpers: turn named weights and a batch into onnxruntime feeds.
+import type { Tensor } from 'onnxruntime-common';
+import type { Backend } from '../runtime/backend.js';
+import type { ParamSpec } from '../models/gpt2.js';
+import type { Weights } from '../models/init.js';
+
+export function weightFeeds(b: Backend, specs: readonly ParamSpec[], W: Weights): Record<string, Tensor> {
+  return Object.fromEntries(specs.map((s) => [s.name, b.upload(W[s.name], s.shape)]));
+}
+
+export interface Batch {
+  ids: Int32Array;
+  labels: Int32Array;
+  mask: Float32Array;
+  batch: number;
+  seq: number;
+}
+
+export function batchFeeds(b: Backend, x: Batch): Record<string, Tensor> {
+  const T = b.ort.Tensor;
+  const dims = [x.batch, x.seq];
+  return { input_ids: new T('int32', x.ids, dims), labels: new T('int32', x.labels, dims), loss_mask: new T('float32', x.mask, dims) };
+}
