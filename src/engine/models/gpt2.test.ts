@@ -5,7 +5,7 @@ import { buildEvalGraph, buildTrainGraph } from '../artifacts/build.js';
 import { allParams, gradName, trainableParams, type ModelSpec } from '../artifacts/model.js';
 import { createNodeBackend } from '../runtime/node.js';
 import type { Backend } from '../runtime/backend.js';
-import { batchFeeds, weightFeeds, type Batch } from '../testing/feeds.js';
+import { batchFeeds, weightFeeds, type Batch } from '../runtime/feeds.js';
 import { Rng } from '../util/rng.js';
 import { initGpt2, initLora, TINY_GPT2, type Weights } from './init.js';
 import { referenceLogits } from './gpt2.reference.js';

@@ -1,6 +1,6 @@
-// Test and CLI helpers: turn named weights and a batch into onnxruntime feeds.
+// Named weights and a token batch as onnxruntime feeds.
 import type { Tensor } from 'onnxruntime-common';
-import type { Backend } from '../runtime/backend.js';
+import type { Backend } from './backend.js';
 import type { ParamSpec } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 
@@ -8,6 +8,7 @@ export function weightFeeds(b: Backend, specs: readonly ParamSpec[], W: Weights)
   return Object.fromEntries(specs.map((s) => [s.name, b.upload(W[s.name], s.shape)]));
 }
 
+/** A (batch, seq) token batch: input ids, next-token labels, and which labels are trained. */
 export interface Batch {
   ids: Int32Array;
   labels: Int32Array;

@@ -1,0 +1,82 @@
+// The AdamW graph against a float64 transcription of torch.optim.AdamW (single-tensor path, amsgrad off) preceded
+// by torch.nn.utils.clip_grad_norm_, over several steps with changing learning rates and gradients.
+import { describe, expect, it } from 'vitest';
+import { buildOptimizerGraph, type AdamWConfig } from './build.js';
+import { expAvgName, expAvgSqName, gradName, updatedName } from './model.js';
+import type { ParamSpec } from '../models/gpt2.js';
+import { createNodeBackend } from '../runtime/node.js';
+import { Rng } from '../util/rng.js';
+
+function torchAdamW(p: Float64Array[], grads: Float64Array[], m: Float64Array[], v: Float64Array[], decay: boolean[], lr: number, step: number, hp: AdamWConfig) {
+  // clip_grad_norm_(max_norm): total_norm over all grads; clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
+  const total = Math.sqrt(grads.reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
+  const coef = Math.min(1, hp.maxGradNorm / (total + 1e-6));
+  p.forEach((param, k) => {
+    const g = grads[k].map((x) => x * coef);
+    const wd = decay[k] ? hp.weightDecay : 0;
+    for (let i = 0; i < param.length; i++) {
+      param[i] *= 1 - lr * wd;
+      m[k][i] += (g[i] - m[k][i]) * (1 - hp.beta1); // exp_avg.lerp_(grad, 1 - beta1)
+      v[k][i] = v[k][i] * hp.beta2 + (1 - hp.beta2) * g[i] * g[i];
+      const bc1 = 1 - hp.beta1 ** step;
+      const bc2 = 1 - hp.beta2 ** step;
+      const denom = Math.sqrt(v[k][i]) / Math.sqrt(bc2) + hp.eps;
+      param[i] -= (lr / bc1) * (m[k][i] / denom);
+    }
+  });
+  return total;
+}
+
+describe('AdamW graph', () => {
+  it('matches torch.optim.AdamW with clip_grad_norm_ over six steps', async () => {
+    const cpu = await createNodeBackend('node-cpu', { threads: 1 });
+    const hp: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1.0 };
+    const specs: ParamSpec[] = [
+      { name: 'w', shape: [3, 4], decay: true },
+      { name: 'b', shape: [4], decay: false },
+      { name: 'ln.weight', shape: [5], decay: false },
+    ];
+    const s = await cpu.createSession(buildOptimizerGraph(specs, hp));
+    const rng = new Rng(3);
+    const init = specs.map((sp) => Float64Array.from({ length: sp.shape.reduce((a, b) => a * b, 1) }, () => rng.normal()));
+    const ref = { p: init.map((a) => a.slice()), m: init.map((a) => new Float64Array(a.length)), v: init.map((a) => new Float64Array(a.length)) };
+    let cur = { p: init.map((a) => Float32Array.from(a)), m: init.map((a) => new Float32Array(a.length)), v: init.map((a) => new Float32Array(a.length)) };
+    const T = cpu.ort.Tensor;
+    let clipped = 0;
+    for (let step = 1; step <= 6; step++) {
+      const lr = 1e-2 * (1 + step / 3);
+      const scale = step % 2 ? 0.05 : 3; // small steps (no clip) and large ones (clipped)
+      const gradScale = step === 4 ? 0.5 : 1; // as with 2 accumulated micro-batches
+      const grads = init.map((a) => Float64Array.from(a, () => scale * rng.normal()));
+      const feeds: Record<string, InstanceType<typeof T>> = {
+        learning_rate: new T('float32', Float32Array.of(lr), []),
+        step: new T('float32', Float32Array.of(step), []),
+        grad_scale: new T('float32', Float32Array.of(gradScale), []),
+      };
+      specs.forEach((sp, k) => {
+        feeds[sp.name] = new T('float32', cur.p[k], sp.shape as number[]);
+        feeds[gradName(sp.name)] = new T('float32', Float32Array.from(grads[k]), sp.shape as number[]);
+        feeds[expAvgName(sp.name)] = new T('float32', cur.m[k], sp.shape as number[]);
+        feeds[expAvgSqName(sp.name)] = new T('float32', cur.v[k], sp.shape as number[]);
+      });
+      const out = await s.run(feeds);
+      const total = torchAdamW(ref.p, grads.map((g) => g.map((x) => x * gradScale)), ref.m, ref.v, specs.map((sp) => sp.decay), lr, step, hp);
+      if (total > hp.maxGradNorm) clipped++;
+      expect((out.grad_norm.data as Float32Array)[0]).toBeCloseTo(total, 4);
+      cur = {
+        p: specs.map((sp) => out[updatedName(sp.name)].data as Float32Array),
+        m: specs.map((sp) => out[updatedName(expAvgName(sp.name))].data as Float32Array),
+        v: specs.map((sp) => out[updatedName(expAvgSqName(sp.name))].data as Float32Array),
+      };
+      specs.forEach((_, k) => {
+        for (let i = 0; i < ref.p[k].length; i++) {
+          expect(Math.abs(cur.p[k][i] - ref.p[k][i])).toBeLessThan(1e-5 * (1 + Math.abs(ref.p[k][i])));
+          expect(Math.abs(cur.m[k][i] - ref.m[k][i])).toBeLessThan(1e-5 * (1 + Math.abs(ref.m[k][i])));
+        }
+      });
+    }
+    expect(clipped).toBeGreaterThan(0);
+    expect(clipped).toBeLessThan(6);
+    await s.release();
+  });
+});

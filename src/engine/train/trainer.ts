@@ -1,0 +1,275 @@
+// The training loop: config in, an async stream of events out. Weights, AdamW moments and gradients are device
+// tensors that only ever feed the next run; per step only the loss and the grad norm come back to the CPU.
+// Checkpoints (every N steps, on request, and at the end) are the one deliberate copy of the weights.
+import type { Tensor } from 'onnxruntime-common';
+import { buildEvalGraph, buildOptimizerGraph, buildTrainGraph, DEFAULT_ADAMW, type AdamWConfig } from '../artifacts/build.js';
+import { accumName, allParams, expAvgName, expAvgSqName, gradName, trainableParams, updatedName, type ModelSpec } from '../artifacts/model.js';
+import { BatchStream, type Row } from '../data/batches.js';
+import { Generator, type Detokenizer } from '../generate/generator.js';
+import { GREEDY } from '../generate/sampling.js';
+import { countParams } from '../models/gpt2.js';
+import type { Weights } from '../models/init.js';
+import type { Backend, EngineSession } from '../runtime/backend.js';
+import { batchFeeds } from '../runtime/feeds.js';
+import { CHECKPOINT_FORMAT, type Checkpoint } from './checkpoint.js';
+import { learningRate, type ScheduleKind } from './schedule.js';
+
+export interface TrainConfig {
+  readonly steps: number;
+  readonly batch: number;
+  readonly seq: number;
+  /** Micro-batches per optimizer step. */
+  readonly accumulation: number;
+  readonly lr: number;
+  readonly warmupSteps: number;
+  readonly schedule: ScheduleKind;
+  readonly minLrRatio: number;
+  readonly adamw: AdamWConfig;
+  readonly seed: number;
+  /** 0 turns evaluation off. */
+  readonly evalEvery: number;
+  readonly evalBatches: number;
+  /** 0 turns samples off. */
+  readonly sampleEvery: number;
+  readonly sampleMaxTokens: number;
+  /** 0 turns periodic checkpoints off (the final one is always made). */
+  readonly checkpointEvery: number;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = Object.freeze({
+  steps: 200, batch: 4, seq: 128, accumulation: 1,
+  lr: 5e-5, // HF Trainer's default, right for full fine-tunes; LoRA wants ~1e-4..1e-3
+  warmupSteps: 10, schedule: 'cosine', minLrRatio: 0.1, adamw: DEFAULT_ADAMW, seed: 42,
+  evalEvery: 50, evalBatches: 8, sampleEvery: 50, sampleMaxTokens: 48, checkpointEvery: 50,
+});
+
+export type TrainErrorCode = 'NON_FINITE_LOSS' | 'NON_FINITE_GRADIENT' | 'DEVICE_LOST' | 'RUN_FAILED';
+
+export type TrainEvent =
+  | { type: 'start'; step: number; totalSteps: number; backend: string; trainableParams: number; tokensPerStep: number }
+  | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; elapsedMs: number; etaMs: number }
+  | { type: 'eval'; step: number; loss: number }
+  | { type: 'sample'; step: number; prompt: number; text: string }
+  | { type: 'checkpoint'; step: number; checkpoint: Checkpoint }
+  | { type: 'paused'; step: number }
+  | { type: 'resumed'; step: number }
+  | { type: 'done'; step: number; reason: 'completed' | 'stopped' }
+  | { type: 'error'; step: number; code: TrainErrorCode; message: string };
+
+type StepResult = { ok: true; loss: number; lr: number; gradNorm: number } | { ok: false; error: TrainErrorCode; message: string };
+
+export interface TrainerOptions {
+  backend: Backend;
+  model: ModelSpec;
+  /** Every parameter's starting value (base weights, plus adapters under LoRA); a checkpoint overrides the trainable ones. */
+  weights: Weights;
+  train: readonly Row[];
+  validation?: readonly Row[];
+  config: TrainConfig;
+  padId: number;
+  resume?: Checkpoint;
+  /** For sample replies: prompts as token ids, and a detokenizer. */
+  samples?: { prompts: readonly (readonly number[])[]; tokenizer: Detokenizer };
+}
+
+export class Trainer {
+  readonly config: TrainConfig;
+  private readonly weights: Record<string, Tensor> = {};
+  private readonly expAvg: Record<string, Tensor> = {};
+  private readonly expAvgSq: Record<string, Tensor> = {};
+  private step: number;
+  private paused = false;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private readonly stream: BatchStream;
+  private readonly trainable;
+  private generator: Generator | null = null;
+
+  constructor(private readonly o: TrainerOptions) {
+    const c = (this.config = o.config);
+    if (!(c.steps >= 1) || !(c.accumulation >= 1) || !(c.lr > 0)) throw new RangeError('steps, accumulation and lr must be positive');
+    this.trainable = trainableParams(o.model);
+    const ck = o.resume;
+    if (ck && ck.format !== CHECKPOINT_FORMAT) throw new Error(`unknown checkpoint format ${ck.format}`);
+    this.step = ck?.step ?? 0;
+    const trainableNames = new Set(this.trainable.map((p) => p.name));
+    for (const p of allParams(o.model)) {
+      const data = (trainableNames.has(p.name) && ck?.trainable[p.name]) || o.weights[p.name];
+      if (!data) throw new Error(`no value for parameter ${p.name}`);
+      this.weights[p.name] = o.backend.upload(data, p.shape);
+    }
+    for (const p of this.trainable) {
+      this.expAvg[p.name] = ck ? o.backend.upload(ck.expAvg[p.name], p.shape) : o.backend.zeros(p.shape);
+      this.expAvgSq[p.name] = ck ? o.backend.upload(ck.expAvgSq[p.name], p.shape) : o.backend.zeros(p.shape);
+    }
+    this.stream = new BatchStream(o.train, c.batch, c.seq, c.seed, o.padId);
+  }
+
+  /** The live device weights (for a Generator sharing them). */
+  currentWeights = (): Record<string, Tensor> => this.weights;
+
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+    this.wake?.();
+  }
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  /** A copy of the trainable weights and optimizer state on the CPU. */
+  async checkpoint(): Promise<Checkpoint> {
+    const dl = async (m: Record<string, Tensor>) => {
+      const out: Weights = {};
+      for (const p of this.trainable) out[p.name] = (await this.o.backend.download(m[p.name])).slice();
+      return out;
+    };
+    return {
+      format: CHECKPOINT_FORMAT,
+      step: this.step,
+      model: this.o.model,
+      config: this.config,
+      trainable: await dl(this.weights),
+      expAvg: await dl(this.expAvg),
+      expAvgSq: await dl(this.expAvgSq),
+    };
+  }
+
+  async *run(): AsyncGenerator<TrainEvent> {
+    const { backend } = this.o;
+    const c = this.config;
+    const shape = { batch: c.batch, seq: c.seq };
+    const onDevice = (n: string) => n !== 'loss' && n !== 'grad_norm';
+    const train = await backend.createSession(buildTrainGraph(this.o.model, shape), { keepOnDevice: onDevice });
+    const trainAcc = c.accumulation > 1 ? await backend.createSession(buildTrainGraph(this.o.model, shape, { accumulate: true }), { keepOnDevice: onDevice }) : null;
+    const opt = await backend.createSession(buildOptimizerGraph(this.trainable, c.adamw), { keepOnDevice: onDevice });
+    const evalS = this.o.validation?.length && c.evalEvery > 0 ? await backend.createSession(buildEvalGraph(this.o.model, shape)) : null;
+    const tokensPerStep = c.batch * c.seq * c.accumulation;
+    yield { type: 'start', step: this.step, totalSteps: c.steps, backend: backend.description, trainableParams: countParams(this.trainable), tokensPerStep };
+    const t0 = performance.now();
+    const startStep = this.step;
+    try {
+      while (this.step < c.steps) {
+        if (this.paused && !this.stopped) {
+          yield { type: 'paused', step: this.step };
+          await new Promise<void>((r) => (this.wake = r));
+          this.wake = null;
+          if (!this.stopped) yield { type: 'resumed', step: this.step };
+        }
+        if (this.stopped) break;
+        const ts = performance.now();
+        const result = await this.trainStep(train, trainAcc, opt);
+        if (!result.ok) {
+          yield { type: 'error', step: this.step + 1, code: result.error, message: result.message };
+          return;
+        }
+        this.step++;
+        const now = performance.now();
+        const done = this.step - startStep;
+        yield {
+          type: 'step', step: this.step, loss: result.loss, lr: result.lr, gradNorm: result.gradNorm,
+          tokensPerSecond: tokensPerStep / ((now - ts) / 1000), elapsedMs: now - t0,
+          etaMs: ((now - t0) / done) * (c.steps - this.step),
+        };
+        const last = this.step === c.steps;
+        if (evalS && (this.step % c.evalEvery === 0 || last)) yield { type: 'eval', step: this.step, loss: await this.evaluate(evalS) };
+        if (this.o.samples && c.sampleEvery > 0 && (this.step % c.sampleEvery === 0 || last)) yield* this.sample();
+        if ((c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0) || last) {
+          yield { type: 'checkpoint', step: this.step, checkpoint: await this.checkpoint() };
+        }
+      }
+      yield { type: 'done', step: this.step, reason: this.step >= c.steps ? 'completed' : 'stopped' };
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      yield { type: 'error', step: this.step + 1, code: err.code === 'DEVICE_LOST' ? 'DEVICE_LOST' : 'RUN_FAILED', message: err.message };
+    } finally {
+      for (const s of [train, trainAcc, opt, evalS]) await s?.release();
+    }
+  }
+
+  /** One optimizer step over `accumulation` micro-batches. Leaves all state untouched when anything is not finite. */
+  private async trainStep(train: EngineSession, trainAcc: EngineSession | null, opt: EngineSession): Promise<StepResult> {
+    const { backend } = this.o;
+    const c = this.config;
+    let grads: Record<string, Tensor> = {};
+    const drop = () => Object.values(grads).forEach((t) => t.dispose());
+    let lossSum = 0;
+    for (let a = 0; a < c.accumulation; a++) {
+      const batch = this.stream.at(this.step * c.accumulation + a);
+      const feeds: Record<string, Tensor> = { ...this.weights, ...batchFeeds(backend, batch) };
+      if (a > 0) for (const p of this.trainable) feeds[accumName(p.name)] = grads[p.name];
+      const out = await (a === 0 ? train : trainAcc!).run(feeds);
+      drop();
+      grads = Object.fromEntries(this.trainable.map((p) => [p.name, out[gradName(p.name)]]));
+      const loss = (await backend.download(out.loss))[0];
+      if (!Number.isFinite(loss)) {
+        drop();
+        return { ok: false, error: 'NON_FINITE_LOSS', message: `the loss became ${loss} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.` };
+      }
+      lossSum += loss;
+    }
+    const lr = learningRate({ kind: c.schedule, lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLrRatio: c.minLrRatio }, this.step + 1);
+    const T = backend.ort.Tensor;
+    const feeds: Record<string, Tensor> = {
+      learning_rate: new T('float32', Float32Array.of(lr), []),
+      step: new T('float32', Float32Array.of(this.step + 1), []),
+      grad_scale: new T('float32', Float32Array.of(1 / c.accumulation), []),
+    };
+    for (const p of this.trainable) {
+      feeds[p.name] = this.weights[p.name];
+      feeds[gradName(p.name)] = grads[p.name];
+      feeds[expAvgName(p.name)] = this.expAvg[p.name];
+      feeds[expAvgSqName(p.name)] = this.expAvgSq[p.name];
+    }
+    const out = await opt.run(feeds);
+    drop();
+    const gradNorm = (await backend.download(out.grad_norm))[0];
+    const fresh = this.trainable.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
+    if (!Number.isFinite(gradNorm)) {
+      for (const n of fresh) out[n].dispose();
+      return { ok: false, error: 'NON_FINITE_GRADIENT', message: `the gradient norm became ${gradNorm} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.` };
+    }
+    for (const p of this.trainable) {
+      for (const [store, name] of [[this.weights, p.name], [this.expAvg, expAvgName(p.name)], [this.expAvgSq, expAvgSqName(p.name)]] as const) {
+        store[p.name].dispose();
+        store[p.name] = out[updatedName(name)];
+      }
+    }
+    return { ok: true, loss: lossSum / c.accumulation, lr, gradNorm };
+  }
+
+  /** Token-weighted mean loss over the validation rows. */
+  private async evaluate(s: EngineSession): Promise<number> {
+    const c = this.config;
+    let sum = 0;
+    let count = 0;
+    for (const b of BatchStream.sequential(this.o.validation!, c.batch, c.seq, this.o.padId, c.evalBatches)) {
+      const n = b.mask.reduce((x, y) => x + y, 0);
+      if (n === 0) continue;
+      const out = await s.run({ ...this.weights, ...batchFeeds(this.o.backend, b) });
+      sum += (await this.o.backend.download(out.loss))[0] * n;
+      count += n;
+    }
+    return count ? sum / count : NaN;
+  }
+
+  private async *sample(): AsyncGenerator<TrainEvent> {
+    const { prompts, tokenizer } = this.o.samples!;
+    this.generator ??= new Generator(this.o.backend, this.o.model, this.currentWeights, tokenizer, { cache: Math.min(this.o.model.config.n_positions, 256) });
+    for (let i = 0; i < prompts.length; i++) {
+      let text = '';
+      for await (const ev of this.generator.stream(prompts[i], { ...GREEDY, repetitionPenalty: 1.2, maxNewTokens: this.config.sampleMaxTokens })) {
+        if (ev.type === 'done') text = ev.text;
+      }
+      yield { type: 'sample', step: this.step, prompt: i, text };
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.generator?.release();
+    for (const m of [this.weights, this.expAvg, this.expAvgSq]) for (const t of Object.values(m)) t.dispose();
+  }
+}
