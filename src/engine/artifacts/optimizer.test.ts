@@ -40,7 +40,7 @@ describe('AdamW graph', () => {
     const rng = new Rng(3);
     const init = specs.map((sp) => Float64Array.from({ length: sp.shape.reduce((a, b) => a * b, 1) }, () => rng.normal()));
     const ref = { p: init.map((a) => a.slice()), m: init.map((a) => new Float64Array(a.length)), v: init.map((a) => new Float64Array(a.length)) };
-    let cur = { p: init.map((a) => Float32Array.from(a)), m: init.map((a) => new Float32Array(a.length)), v: init.map((a) => new Float32Array(a.length)) };
+    let cur: Record<"p" | "m" | "v", Float32Array[]> = { p: init.map((a) => Float32Array.from(a)), m: init.map((a) => new Float32Array(a.length)), v: init.map((a) => new Float32Array(a.length)) };
     const T = cpu.ort.Tensor;
     let clipped = 0;
     for (let step = 1; step <= 6; step++) {
