@@ -1,0 +1,94 @@
+// The WebGPU path through onnxruntime-node's WebGPU EP (Dawn; SwiftShader on a machine without a GPU): same loss
+// and gradients as the CPU EP, and no node of the train, optimizer or generate graphs placed on the CPU.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildGenerateGraph, buildOptimizerGraph, buildTrainGraph } from '../artifacts/build.js';
+import { allParams, expAvgName, expAvgSqName, gradName, pastName, trainableParams, type ModelSpec } from '../artifacts/model.js';
+import { initGpt2, initLora, TINY_GPT2 } from '../models/init.js';
+import { Rng } from '../util/rng.js';
+import type { Backend } from './backend.js';
+import { batchFeeds, weightFeeds, type Batch } from './feeds.js';
+import { createNodeBackend } from './node.js';
+import { profilePlacement } from './placement.js';
+
+// Small shapes: SwiftShader runs ~0.6 GFLOP/s and the 50257-way head dominates a step.
+const lora = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] as const };
+const models: [string, ModelSpec][] = [
+  ['full', { config: { ...TINY_GPT2, n_positions: 32 } }],
+  ['LoRA', { config: { ...TINY_GPT2, n_positions: 32 }, lora }],
+];
+const batch = (): Batch => {
+  const r = new Rng(5);
+  const n = 2 * 8;
+  return {
+    batch: 2, seq: 8,
+    ids: Int32Array.from({ length: n }, () => Math.floor(r.next() * 50257)),
+    labels: Int32Array.from({ length: n }, () => Math.floor(r.next() * 50257)),
+    mask: Float32Array.from({ length: n }, (_, i) => (i % 3 ? 1 : 0)),
+  };
+};
+function weights(m: ModelSpec) {
+  const W = { ...initGpt2(m.config, 3), ...(m.lora ? initLora(m.config, m.lora, 3) : {}) };
+  const r = new Rng(6);
+  for (const [k, v] of Object.entries(W)) if (k.includes('lora_B')) for (let i = 0; i < v.length; i++) v[i] = 0.05 * r.normal();
+  return W;
+}
+
+let cpu: Backend;
+let gpu: Backend;
+beforeAll(async () => {
+  cpu = await createNodeBackend('node-cpu');
+  gpu = await createNodeBackend('node-webgpu');
+});
+
+describe.each(models)('WebGPU EP (%s)', (_label, m) => {
+  it('gives the CPU EP\'s loss and gradients', async () => {
+    const g = buildTrainGraph(m, { batch: 2, seq: 8 });
+    const W = weights(m);
+    const run = async (b: Backend) => {
+      const s = await b.createSession(g);
+      const out = await s.run({ ...weightFeeds(b, allParams(m), W), ...batchFeeds(b, batch()) });
+      await s.release();
+      return out;
+    };
+    const [a, b] = [await run(cpu), await run(gpu)];
+    expect(Math.abs((a.loss.data as Float32Array)[0] - (b.loss.data as Float32Array)[0])).toBeLessThan(1e-4);
+    let worst = 0;
+    for (const p of trainableParams(m)) {
+      const x = a[gradName(p.name)].data as Float32Array;
+      const y = b[gradName(p.name)].data as Float32Array;
+      let scale = 0;
+      let diff = 0;
+      for (let i = 0; i < x.length; i++) {
+        scale = Math.max(scale, Math.abs(x[i]));
+        diff = Math.max(diff, Math.abs(x[i] - y[i]));
+      }
+      worst = Math.max(worst, diff / Math.max(scale, 1e-6));
+      expect(diff, p.name).toBeLessThan(1e-3 * Math.max(scale, 1e-3));
+    }
+    expect(worst).toBeGreaterThanOrEqual(0);
+  });
+
+  it('places every node of the train, optimizer and generate graphs on the WebGPU EP', async () => {
+    const W = weights(m);
+    const T = gpu.ort.Tensor;
+    const train = await profilePlacement(gpu, buildTrainGraph(m, { batch: 2, seq: 8 }, { accumulate: true }), {
+      ...weightFeeds(gpu, allParams(m), W), ...batchFeeds(gpu, batch()),
+      ...Object.fromEntries(trainableParams(m).map((p) => [`${p.name}_grad.accumulation`, gpu.zeros(p.shape)])),
+    }, 'WebGpuExecutionProvider');
+    const specs = trainableParams(m);
+    const opt = await profilePlacement(gpu, buildOptimizerGraph(specs), {
+      learning_rate: new T('float32', Float32Array.of(1e-3), []), step: new T('float32', Float32Array.of(1), []), grad_scale: new T('float32', Float32Array.of(1), []),
+      ...Object.fromEntries(specs.flatMap((p) => [[p.name, gpu.upload(W[p.name], p.shape)], [gradName(p.name), gpu.zeros(p.shape)], [expAvgName(p.name), gpu.zeros(p.shape)], [expAvgSqName(p.name), gpu.zeros(p.shape)]])),
+    }, 'WebGpuExecutionProvider');
+    const c = m.config;
+    const gen = await profilePlacement(gpu, buildGenerateGraph(m, { step: 4, cache: 16 }), {
+      ...weightFeeds(gpu, allParams(m), W),
+      input_ids: new T('int32', Int32Array.of(1, 2, 3, 4), [1, 4]), position: new T('int32', Int32Array.of(0), [1]), last_index: new T('int32', Int32Array.of(3), [1]),
+      ...Object.fromEntries(Array.from({ length: c.n_layer }, (_, i) => ['key', 'value'].map((kv) => [pastName(i, kv as 'key'), gpu.zeros([1, c.n_head, 16, c.n_embd / c.n_head])])).flat()),
+    }, 'WebGpuExecutionProvider');
+    for (const [name, p] of [['train', train], ['optimizer', opt], ['generate', gen]] as const) {
+      expect(p.elsewhere, `${name} graph nodes off the WebGPU EP`).toEqual([]);
+      expect(Object.values(p.byProvider.WebGpuExecutionProvider ?? {}).reduce((a, b) => a + b, 0), name).toBeGreaterThan(20);
+    }
+  });
+});
