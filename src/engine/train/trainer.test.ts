@@ -52,7 +52,7 @@ describe('Trainer', () => {
     const evA = await collect(a);
     const ck = evA.find((e) => e.type === 'checkpoint' && e.step === 6);
     expect(ck).toBeDefined();
-    const b = new Trainer({ backend: cpu, model, weights: W, train: rows, config: c, padId: tok.eosId, resume: ck!.type === 'checkpoint' ? ck.checkpoint : undefined });
+    const b = new Trainer({ backend: cpu, model, weights: W, train: rows, config: c, padId: tok.eosId, resume: ck?.type === 'checkpoint' ? ck.checkpoint : undefined });
     const evB = await collect(b);
     const la = losses(evA).slice(6);
     const lb = losses(evB);

@@ -1,0 +1,47 @@
+// The finetune CLI as a person runs it: a chat JSONL in, progress out, a Hugging Face folder written that loads
+// back; a bad file ends it with a non-zero exit and `file:line` first.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { readSafetensors } from '../src/engine/hub/safetensors.js';
+import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'fts-cli-'));
+const cli = (...args: string[]) => run('npx', ['tsx', 'cli/finetune.ts', ...args], { cwd: process.cwd(), maxBuffer: 1 << 24 });
+
+const pairs = [['Hi there', 'Hello! How can I help?'], ['Bye', 'Goodbye, have a nice day.'], ['Thanks', 'You are welcome.']];
+writeFileSync(join(dir, 'chat.jsonl'), Array.from({ length: 12 }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: pairs[i % 3][0] }, { role: 'assistant', content: pairs[i % 3][1] }] })).join('\n'));
+writeFileSync(join(dir, 'bad.jsonl'), '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}\n{"messages": [{"role": "user", "content": 3}]}\n');
+
+describe('npm run finetune', () => {
+  it('trains, prints JSON events and a sample, and writes a Hugging Face folder that loads back', async () => {
+    const out = join(dir, 'out');
+    const { stdout } = await cli('--data', join(dir, 'chat.jsonl'), '--steps', '12', '--seq', '32', '--batch', '2', '--out', out, '--json');
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const steps = events.filter((e) => e.type === 'step');
+    expect(steps.length).toBe(12);
+    expect(steps.at(-1).loss).toBeLessThan(steps[0].loss);
+    expect(events.find((e) => e.type === 'sample')).toMatchObject({ prompt: expect.stringContaining('User:') });
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'generation_config.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    const config = parseGpt2Config(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')));
+    const W = gpt2WeightsFromTensors(config, readSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors')))));
+    expect(W['transformer.wte.weight'].length).toBe(50257 * config.n_embd);
+    expect(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).chat_template).toContain('Assistant:');
+  });
+
+  it('ends with exit 1 and file:line: field: reason on a bad file', async () => {
+    const err = await cli('--data', join(dir, 'bad.jsonl')).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain(`${join(dir, 'bad.jsonl')}:2: messages[0].content: expected a string, got number`);
+  });
+
+  it('ends with exit 2 and the usage on a bad flag value', async () => {
+    const err = await cli('--data', join(dir, 'chat.jsonl'), '--steps', 'many').catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('--steps must be a positive whole number, got "many"');
+  });
+});

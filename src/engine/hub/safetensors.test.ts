@@ -1,0 +1,45 @@
+// The safetensors reader on good and malformed files: each defect gives its own clear message.
+import { describe, expect, it } from 'vitest';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+function file(header: object, dataBytes: number, declaredLen?: number): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + dataBytes);
+  new DataView(out.buffer).setBigUint64(0, BigInt(declaredLen ?? json.length), true);
+  out.set(json, 8);
+  return out;
+}
+
+describe('safetensors', () => {
+  it('round-trips f32 tensors', () => {
+    const a = { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, -6.5]) };
+    const m = readSafetensors(writeSafetensors({ a, b: { shape: [1], data: Float32Array.of(7) } }));
+    expect(m.get('a')).toEqual(a);
+    expect(m.get('b')!.data[0]).toBe(7);
+  });
+  it('reads F16 and BF16 into f32', () => {
+    const buf = file({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, 6);
+    const dv = new DataView(buf.buffer);
+    const base = buf.length - 6;
+    dv.setUint16(base, 0x3c00, true); // 1.0
+    dv.setUint16(base + 2, 0xc000, true); // -2.0
+    dv.setUint16(base + 4, 0x4049, true); // bf16 3.140625
+    const m = readSafetensors(buf);
+    expect(Array.from(m.get('h')!.data)).toEqual([1, -2]);
+    expect(m.get('b')!.data[0]).toBeCloseTo(3.140625, 6);
+  });
+  const t = (o: object) => ({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8], ...o } });
+  it.each([
+    ['a file shorter than 8 bytes', new Uint8Array(3), /truncated/],
+    ['a header length past the end', file(t({}), 8, 10_000), /declares a 10000-byte header.*truncated/],
+    ['a header too large to be honest', file(t({}), 8, 2 ** 40), /more than .* a real checkpoint needs/],
+    ['a header that is not JSON', (() => { const f = file(t({}), 8); f[8] = 0x7b; f[9] = 0x7b; return f; })(), /not valid JSON/],
+    ['offsets out of range', file(t({ data_offsets: [0, 64] }), 8), /ends at byte 64 of a 8-byte data section/],
+    ['overlapping tensors', file({ ...t({}), y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), /overlap/],
+    ['an unknown dtype', file(t({ dtype: 'Q4' }), 8), /unknown dtype "Q4"/],
+    ['a shape not matching its bytes', file(t({ shape: [3] }), 8), /shape \[3\].*spans 8 bytes/],
+    ['an integer tensor', file(t({ dtype: 'I32' }), 8), /must be F32, F16 or BF16/],
+  ])('rejects %s', (_name, buf, msg) => {
+    expect(() => readSafetensors(buf, 'model.safetensors')).toThrow(msg);
+  });
+});
