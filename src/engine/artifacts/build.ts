@@ -95,39 +95,72 @@ export const DEFAULT_ADAMW: AdamWConfig = Object.freeze({ beta1: 0.9, beta2: 0.9
  */
 export function buildOptimizerGraph(params: readonly ParamSpec[], hp: AdamWConfig = DEFAULT_ADAMW): BuiltGraph {
   const g = new Graph('optimizer');
-  const lr = g.input('learning_rate', 'float32', []);
-  const step = g.input('step', 'float32', []);
-  const gradScale = g.input('grad_scale', 'float32', []);
+  const scalars = optimizerScalars(g);
   const ins = params.map((p) => ({
     spec: p,
     value: g.input(p.name, 'float32', p.shape),
-    grad: g.mul(g.input(gradName(p.name), 'float32', p.shape), gradScale),
-    m: g.input(expAvgName(p.name), 'float32', p.shape),
-    v: g.input(expAvgSqName(p.name), 'float32', p.shape),
+    grad: g.input(gradName(p.name), 'float32', p.shape),
   }));
+  emitAdamW(g, ins, scalars, hp);
+  return finish(g);
+}
+
+/**
+ * Forward, backward and AdamW in one graph, for steps without gradient accumulation: the gradients never leave
+ * the runtime (on onnxruntime-node every output is copied into a new JavaScript buffer, so this saves a copy of
+ * every weight per step). Outputs loss, grad_norm and the updated tensors, as the two graphs it fuses do.
+ */
+export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig = DEFAULT_ADAMW): BuiltGraph {
+  checkShape(m, s);
+  const g = new Graph(`train_step_b${s.batch}_t${s.seq}`);
+  const P = paramInputs(g, allParams(m));
+  const trainable = trainableParams(m);
+  const scalars = optimizerScalars(g);
+  const { loss } = forwardLoss(g, m, s, P);
+  g.output(loss, 'loss');
+  const grads = gradients(g, loss, trainable.map((p) => P[p.name]));
+  emitAdamW(g, trainable.map((p) => ({ spec: p, value: P[p.name], grad: grads.get(P[p.name])! })), scalars, hp);
+  return finish(g);
+}
+
+function optimizerScalars(g: Graph) {
+  return { lr: g.input('learning_rate', 'float32', []), step: g.input('step', 'float32', []), gradScale: g.input('grad_scale', 'float32', []) };
+}
+
+/** The AdamW update of `params` (moment inputs are added here); outputs grad_norm and the <x>.updated tensors. */
+function emitAdamW(g: Graph, params: { spec: ParamSpec; value: Value; grad: Value }[], sc: ReturnType<typeof optimizerScalars>, hp: AdamWConfig): void {
+  const { lr, step, gradScale } = sc;
+  const ins = params.map((i) => ({
+    ...i,
+    m: g.input(expAvgName(i.spec.name), 'float32', i.spec.shape),
+    v: g.input(expAvgSqName(i.spec.name), 'float32', i.spec.shape),
+  }));
+  // total_norm of the scaled gradients; the scale is folded into one scalar with the clip coefficient
   const sq = ins.map((i) => g.reduceSum(g.mul(i.grad, i.grad), null, false));
-  const norm = g.sqrt(sq.reduce((a, b) => g.add(a, b)));
+  const norm = g.mul(g.sqrt(sq.reduce((a, b) => g.add(a, b))), gradScale);
   g.output(norm, 'grad_norm');
   const clip = hp.maxGradNorm > 0 && Number.isFinite(hp.maxGradNorm);
   // clip_coef = min(1, max_norm / (norm + 1e-6))
   const coef = clip ? g.op1('Clip', [g.div(g.scalar(hp.maxGradNorm), g.addScalar(norm, 1e-6)), null, g.scalar(1)]) : null;
+  const gscale = coef ? g.mul(gradScale, coef) : gradScale;
   const bc1 = g.sub(g.scalar(1), g.op1('Pow', [g.scalar(hp.beta1), step])); // 1 - beta1^t
   const bc2 = g.sub(g.scalar(1), g.op1('Pow', [g.scalar(hp.beta2), step])); // 1 - beta2^t
-  const stepSize = g.div(lr, bc1);
+  // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)  ==  p -= m * (lr sqrt(bc2) / bc1) / (sqrt(v) + eps sqrt(bc2))
   const sqrtBc2 = g.sqrt(bc2);
+  const stepSize = g.div(g.mul(lr, sqrtBc2), bc1);
+  const epsHat = g.mulScalar(sqrtBc2, hp.eps);
   const decay = g.sub(g.scalar(1), g.mulScalar(lr, hp.weightDecay)); // 1 - lr * wd
+  const gain1 = g.mulScalar(gscale, 1 - hp.beta1);
+  const gain2 = g.mulScalar(g.mul(gscale, gscale), 1 - hp.beta2);
   for (const i of ins) {
-    const grad = coef ? g.mul(i.grad, coef) : i.grad;
     const p0 = i.spec.decay && hp.weightDecay ? g.mul(i.value, decay) : i.value;
-    const m = g.add(g.mulScalar(i.m, hp.beta1), g.mulScalar(grad, 1 - hp.beta1));
-    const v = g.add(g.mulScalar(i.v, hp.beta2), g.mulScalar(g.mul(grad, grad), 1 - hp.beta2));
-    const denom = g.addScalar(g.div(g.sqrt(v), sqrtBc2), hp.eps);
-    const p1 = g.sub(p0, g.mul(stepSize, g.div(m, denom)));
+    const m = g.add(g.mulScalar(i.m, hp.beta1), g.mul(i.grad, gain1)); // b1 m + (1 - b1) g
+    const v = g.add(g.mulScalar(i.v, hp.beta2), g.mul(g.mul(i.grad, i.grad), gain2)); // b2 v + (1 - b2) g^2
+    const p1 = g.sub(p0, g.mul(g.div(m, g.add(g.sqrt(v), epsHat)), stepSize));
     g.output(p1, updatedName(i.spec.name));
     g.output(m, updatedName(expAvgName(i.spec.name)));
     g.output(v, updatedName(expAvgSqName(i.spec.name)));
   }
-  return finish(g);
 }
 
 export interface GenerateShape {

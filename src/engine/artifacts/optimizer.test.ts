@@ -80,3 +80,37 @@ describe('AdamW graph', () => {
     await s.release();
   });
 });
+
+describe('fused train step', () => {
+  it('equals the train graph followed by the optimizer graph (full and LoRA)', async () => {
+    const { buildTrainGraph, buildTrainStepGraph } = await import('./build.js');
+    const { allParams, trainableParams } = await import('./model.js');
+    const { initGpt2, initLora, TINY_GPT2 } = await import('../models/init.js');
+    const { weightFeeds, batchFeeds } = await import('../runtime/feeds.js');
+    const cpu = await createNodeBackend('node-cpu');
+    const T = cpu.ort.Tensor;
+    for (const lora of [undefined, { rank: 2, alpha: 4, targets: ['mlp.c_fc'] as const }]) {
+      const m = { config: { ...TINY_GPT2, n_positions: 16 }, lora };
+      const W = { ...initGpt2(m.config, 1), ...(lora ? initLora(m.config, lora, 1) : {}) };
+      const b = { batch: 2, seq: 4, ids: Int32Array.of(1, 2, 3, 4, 5, 6, 7, 8), labels: Int32Array.of(2, 3, 4, 5, 6, 7, 8, 9), mask: Float32Array.of(0, 1, 1, 1, 1, 1, 0, 1) };
+      const specs = trainableParams(m);
+      const scal = { learning_rate: new T('float32', Float32Array.of(1e-2), []), step: new T('float32', Float32Array.of(3), []), grad_scale: new T('float32', Float32Array.of(1), []) };
+      const moments = Object.fromEntries(specs.flatMap((p) => [[expAvgName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-3), p.shape)], [expAvgSqName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-4), p.shape)]]));
+      const base = { ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) };
+      const grads = await (await cpu.createSession(buildTrainGraph(m, b))).run(base);
+      const opt = await (await cpu.createSession(buildOptimizerGraph(specs))).run({
+        ...scal, ...moments, ...Object.fromEntries(specs.flatMap((p) => [[p.name, base[p.name]], [gradName(p.name), grads[gradName(p.name)]]])),
+      });
+      const fused = await (await cpu.createSession(buildTrainStepGraph(m, b))).run({ ...base, ...scal, ...moments });
+      expect((fused.loss.data as Float32Array)[0]).toBeCloseTo((grads.loss.data as Float32Array)[0], 5);
+      expect((fused.grad_norm.data as Float32Array)[0]).toBeCloseTo((opt.grad_norm.data as Float32Array)[0], 4);
+      for (const p of specs) {
+        const x = fused[updatedName(p.name)].data as Float32Array;
+        const y = opt[updatedName(p.name)].data as Float32Array;
+        let d = 0;
+        for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+        expect(d, p.name).toBeLessThan(1e-5);
+      }
+    }
+  });
+});

@@ -15,7 +15,7 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
   const threads = o.threads ?? os.availableParallelism();
   const base =
     kind === 'node-cpu'
-      ? { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const }
+      ? { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, enableCpuMemArena: false }
       : { executionProviders: ['webgpu'], graphOptimizationLevel: 'all' as const };
   if (kind === 'node-webgpu') {
     // Fail early, with the fix, rather than inside the first training step.

@@ -2,8 +2,8 @@
 // tensors that only ever feed the next run; per step only the loss and the grad norm come back to the CPU.
 // Checkpoints (every N steps, on request, and at the end) are the one deliberate copy of the weights.
 import type { Tensor } from 'onnxruntime-common';
-import { buildEvalGraph, buildOptimizerGraph, buildTrainGraph, DEFAULT_ADAMW, type AdamWConfig } from '../artifacts/build.js';
-import { accumName, allParams, expAvgName, expAvgSqName, gradName, trainableParams, updatedName, type ModelSpec } from '../artifacts/model.js';
+import { buildEvalGraph, buildOptimizerGraph, buildTrainGraph, buildTrainStepGraph, DEFAULT_ADAMW, type AdamWConfig } from '../artifacts/build.js';
+import { accumName, allParams, expAvgName, expAvgSqName, gradName, trainableParams, updatedName, type BuiltGraph, type ModelSpec } from '../artifacts/model.js';
 import { BatchStream, type Row } from '../data/batches.js';
 import { Generator, type Detokenizer } from '../generate/generator.js';
 import { GREEDY } from '../generate/sampling.js';
@@ -143,9 +143,13 @@ export class Trainer {
     const c = this.config;
     const shape = { batch: c.batch, seq: c.seq };
     const onDevice = (n: string) => n !== 'loss' && n !== 'grad_norm';
-    const train = await backend.createSession(buildTrainGraph(this.o.model, shape), { keepOnDevice: onDevice });
-    const trainAcc = c.accumulation > 1 ? await backend.createSession(buildTrainGraph(this.o.model, shape, { accumulate: true }), { keepOnDevice: onDevice }) : null;
-    const opt = await backend.createSession(buildOptimizerGraph(this.trainable, c.adamw), { keepOnDevice: onDevice });
+    // One fused graph per step without accumulation; with it, the train graph (twice: the second adds onto the
+    // accumulated gradients) and the optimizer graph.
+    const fused = c.accumulation === 1;
+    const session = (g: BuiltGraph) => backend.createSession(g, { keepOnDevice: onDevice });
+    const train = await session(fused ? buildTrainStepGraph(this.o.model, shape, c.adamw) : buildTrainGraph(this.o.model, shape));
+    const trainAcc = fused ? null : await session(buildTrainGraph(this.o.model, shape, { accumulate: true }));
+    const opt = fused ? null : await session(buildOptimizerGraph(this.trainable, c.adamw));
     const evalS = this.o.validation?.length && c.evalEvery > 0 ? await backend.createSession(buildEvalGraph(this.o.model, shape)) : null;
     const tokensPerStep = c.batch * c.seq * c.accumulation;
     yield { type: 'start', step: this.step, totalSteps: c.steps, backend: backend.description, trainableParams: countParams(this.trainable), tokensPerStep };
@@ -191,46 +195,59 @@ export class Trainer {
   }
 
   /** One optimizer step over `accumulation` micro-batches. Leaves all state untouched when anything is not finite. */
-  private async trainStep(train: EngineSession, trainAcc: EngineSession | null, opt: EngineSession): Promise<StepResult> {
+  private async trainStep(train: EngineSession, trainAcc: EngineSession | null, opt: EngineSession | null): Promise<StepResult> {
     const { backend } = this.o;
     const c = this.config;
-    let grads: Record<string, Tensor> = {};
-    const drop = () => Object.values(grads).forEach((t) => t.dispose());
-    let lossSum = 0;
-    for (let a = 0; a < c.accumulation; a++) {
-      const batch = this.stream.at(this.step * c.accumulation + a);
-      const feeds: Record<string, Tensor> = { ...this.weights, ...batchFeeds(backend, batch) };
-      if (a > 0) for (const p of this.trainable) feeds[accumName(p.name)] = grads[p.name];
-      const out = await (a === 0 ? train : trainAcc!).run(feeds);
-      drop();
-      grads = Object.fromEntries(this.trainable.map((p) => [p.name, out[gradName(p.name)]]));
-      const loss = (await backend.download(out.loss))[0];
-      if (!Number.isFinite(loss)) {
-        drop();
-        return { ok: false, error: 'NON_FINITE_LOSS', message: `the loss became ${loss} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.` };
-      }
-      lossSum += loss;
-    }
     const lr = learningRate({ kind: c.schedule, lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLrRatio: c.minLrRatio }, this.step + 1);
     const T = backend.ort.Tensor;
-    const feeds: Record<string, Tensor> = {
-      learning_rate: new T('float32', Float32Array.of(lr), []),
-      step: new T('float32', Float32Array.of(this.step + 1), []),
-      grad_scale: new T('float32', Float32Array.of(1 / c.accumulation), []),
+    const optimizerFeeds = (): Record<string, Tensor> => {
+      const f: Record<string, Tensor> = {
+        learning_rate: new T('float32', Float32Array.of(lr), []),
+        step: new T('float32', Float32Array.of(this.step + 1), []),
+        grad_scale: new T('float32', Float32Array.of(1 / c.accumulation), []),
+      };
+      for (const p of this.trainable) {
+        f[p.name] = this.weights[p.name];
+        f[expAvgName(p.name)] = this.expAvg[p.name];
+        f[expAvgSqName(p.name)] = this.expAvgSq[p.name];
+      }
+      return f;
     };
-    for (const p of this.trainable) {
-      feeds[p.name] = this.weights[p.name];
-      feeds[gradName(p.name)] = grads[p.name];
-      feeds[expAvgName(p.name)] = this.expAvg[p.name];
-      feeds[expAvgSqName(p.name)] = this.expAvgSq[p.name];
+    const nonFinite = (what: string, v: number) => `the ${what} became ${v} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.`;
+    let out: Record<string, Tensor>;
+    let loss = 0;
+    if (!opt) {
+      // fused: forward, backward and AdamW in one run
+      out = await train.run({ ...this.weights, ...batchFeeds(backend, this.stream.at(this.step)), ...optimizerFeeds() });
+      loss = (await backend.download(out.loss))[0];
+    } else {
+      let grads: Record<string, Tensor> = {};
+      const drop = () => Object.values(grads).forEach((t) => t.dispose());
+      for (let a = 0; a < c.accumulation; a++) {
+        const feeds: Record<string, Tensor> = { ...this.weights, ...batchFeeds(backend, this.stream.at(this.step * c.accumulation + a)) };
+        if (a > 0) for (const p of this.trainable) feeds[accumName(p.name)] = grads[p.name];
+        const o = await (a === 0 ? train : trainAcc!).run(feeds);
+        drop();
+        grads = Object.fromEntries(this.trainable.map((p) => [p.name, o[gradName(p.name)]]));
+        const l = (await backend.download(o.loss))[0];
+        if (!Number.isFinite(l)) {
+          drop();
+          return { ok: false, error: 'NON_FINITE_LOSS', message: nonFinite('loss', l) };
+        }
+        loss += l / c.accumulation;
+      }
+      const feeds = optimizerFeeds();
+      for (const p of this.trainable) feeds[gradName(p.name)] = grads[p.name];
+      out = await opt.run(feeds);
+      drop();
     }
-    const out = await opt.run(feeds);
-    drop();
     const gradNorm = (await backend.download(out.grad_norm))[0];
     const fresh = this.trainable.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
-    if (!Number.isFinite(gradNorm)) {
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       for (const n of fresh) out[n].dispose();
-      return { ok: false, error: 'NON_FINITE_GRADIENT', message: `the gradient norm became ${gradNorm} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.` };
+      return Number.isFinite(loss)
+        ? { ok: false, error: 'NON_FINITE_GRADIENT', message: nonFinite('gradient norm', gradNorm) }
+        : { ok: false, error: 'NON_FINITE_LOSS', message: nonFinite('loss', loss) };
     }
     for (const p of this.trainable) {
       for (const [store, name] of [[this.weights, p.name], [this.expAvg, expAvgName(p.name)], [this.expAvgSq, expAvgSqName(p.name)]] as const) {
@@ -238,7 +255,7 @@ export class Trainer {
         store[p.name] = out[updatedName(name)];
       }
     }
-    return { ok: true, loss: lossSum / c.accumulation, lr, gradNorm };
+    return { ok: true, loss, lr, gradNorm };
   }
 
   /** Token-weighted mean loss over the validation rows. */
