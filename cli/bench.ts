@@ -16,7 +16,7 @@ import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 
-const { values: a } = parseArgs({ options: { json: { type: 'boolean', default: false }, steps: { type: 'string', default: '4' }, threads: { type: 'string' } } });
+const { values: a } = parseArgs({ options: { json: { type: 'boolean', default: false }, steps: { type: 'string', default: '6' }, threads: { type: 'string' } } });
 const steps = Number(a.steps);
 const B = 4;
 const T = 128;
