@@ -5,8 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelSpec } from '../src/engine/artifacts/model.js';
-import { DataError, parseDataset } from '../src/engine/data/formats.js';
-import { chatRows, textRows } from '../src/engine/data/rows.js';
+import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import { hfFolder, mergeLora } from '../src/engine/export/hf.js';
@@ -19,7 +18,6 @@ import { DEFAULT_LORA, LORA_TARGETS, type LoraTarget } from '../src/engine/model
 import { parseBackend } from '../src/engine/runtime/backend.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
 import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../src/engine/train/trainer.js';
-import { Rng } from '../src/engine/util/rng.js';
 
 const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
   --model <tiny|folder>   tiny (offline, made from --seed) or a Hugging Face GPT-2 folder   [tiny]
@@ -80,36 +78,16 @@ async function main(): Promise<void> {
   const model: ModelSpec = { config, lora };
   const weights = lora ? { ...base, ...initLora(config, lora, seed) } : base;
 
-  // ---- data
-  const text = await readFile(a.data, 'utf8');
-  const { dataset, errors } = parseDataset(text, a.data);
-  if (errors.length && (!a['skip-bad'] || dataset.records === 0)) {
-    const more = errors.length > 1 ? `\n(${errors.length} bad records in all; --skip-bad trains on the ${dataset.records} good ones)` : '';
-    throw new DataError(errors[0].file, errors[0].line, errors[0].field, errors[0].reason + more);
-  }
+  // ---- data (the same preparation as the studio's)
   const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, config.n_positions));
-  const template = new ChatTemplate();
-  const rows =
-    dataset.kind === 'text'
-      ? textRows(tok.encode(dataset.text), seq)
-      : chatRows(dataset.conversations.map((m) => template.encode(tok, m)), seq, tok.eosId).rows;
-  const order = new Rng(seed).permutation(rows.length);
-  const nVal = rows.length >= 10 ? Math.max(1, Math.round(rows.length * 0.1)) : 0;
-  const validation = order.slice(0, nVal).map((i) => rows[i]);
-  const train = order.slice(nVal).map((i) => rows[i]);
-  log({ type: 'data', file: a.data, kind: dataset.kind, records: dataset.records, skipped: errors.length, trainRows: train.length, validationRows: validation.length },
-    `data: ${dataset.records} ${dataset.kind === 'chat' ? 'conversations' : 'text records'}${errors.length ? ` (${errors.length} bad skipped)` : ''} -> ${train.length} train / ${validation.length} validation rows of ${seq + 1} tokens`);
+  const d = prepareDataset(await readFile(a.data, 'utf8'), a.data, tok, new ChatTemplate(), { seq, seed, skipBad: a['skip-bad']!, samplePrompts: 1 });
+  const { train, validation } = d;
+  log({ type: 'data', file: a.data, kind: d.kind, records: d.records, skipped: d.skipped.length, trainRows: train.length, validationRows: validation.length, truncated: d.truncated },
+    `data: ${d.records} ${d.kind === 'chat' ? 'conversations' : 'text records'}${d.skipped.length ? ` (${d.skipped.length} bad skipped)` : ''} -> ${train.length} train / ${validation.length} validation rows of ${seq + 1} tokens${d.truncated ? `, ${d.truncated} truncated` : ''}`);
+  const samplePrompt = d.samplePrompts[0]?.text ?? '';
+  const promptIds = (d.samplePrompts[0]?.ids ?? [tok.eosId]).slice(-Math.floor(Math.min(256, config.n_positions) / 2));
 
   // ---- train
-  const samplePrompt =
-    dataset.kind === 'chat'
-      ? (() => {
-          const conv = dataset.conversations[order[0] % dataset.conversations.length];
-          const upTo = conv.findIndex((m) => m.role === 'assistant');
-          return template.render(conv.slice(0, upTo), true);
-        })()
-      : dataset.text.slice(0, 40);
-  const promptIds = tok.encode(samplePrompt).slice(-Math.floor(Math.min(256, config.n_positions) / 2));
   const defaultLr = a.model === 'tiny' ? 3e-3 : lora ? 1e-3 : 5e-5;
   const cfg: TrainConfig = {
     ...DEFAULT_TRAIN, seq, seed,
@@ -165,6 +143,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: Error) => {
-  console.error(e instanceof UsageError ? `${e.message}\n\n${USAGE}` : e instanceof DataError ? e.message : `error: ${e.message}`);
+  console.error(e instanceof UsageError ? `${e.message}\n\n${USAGE}` : e instanceof DatasetRejectedError ? e.message : `error: ${e.message}`);
   process.exit(e instanceof UsageError ? 2 : 1);
 });

@@ -1,0 +1,123 @@
+// The worker protocol: one discriminated union each way, each message kind with its own payload type, so neither
+// side casts. The worker owns the engine, the GPU buffers and the stored runs; the UI only sends intents and renders
+// what comes back.
+import type { GenerateOptions } from './engine/generate/generator.js';
+import type { Message } from './engine/data/template.js';
+import type { TrainConfig } from './engine/train/trainer.js';
+import type { AdapterReport } from './engine/runtime/web.js';
+
+export type BackendChoice = 'webgpu' | 'wasm';
+
+export interface DeviceInfo {
+  webgpu: { ok: true; adapter: AdapterReport } | { ok: false; reason: string };
+  crossOriginIsolated: boolean;
+  threads: number;
+}
+
+export interface DataError {
+  file: string;
+  line: number;
+  field: string | null;
+  message: string;
+}
+
+export interface DatasetSummary {
+  file: string;
+  kind: 'chat' | 'text';
+  records: number;
+  skipped: number;
+  trainRows: number;
+  validationRows: number;
+  trainedTokens: number;
+  totalTokens: number;
+  truncated: number;
+  /** First conversations rendered, for the preview. */
+  preview: string[];
+}
+
+export type TrainSettings = Pick<
+  TrainConfig,
+  'steps' | 'lr' | 'batch' | 'seq' | 'warmupSteps' | 'evalEvery' | 'sampleEvery' | 'checkpointEvery' | 'accumulation' | 'schedule'
+> & { loraRank: number; seed: number };
+
+export interface StepPoint {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+}
+export interface EvalPoint {
+  step: number;
+  loss: number;
+}
+export interface Sample {
+  step: number;
+  prompt: string;
+  text: string;
+}
+
+export type RunStatus = 'training' | 'paused' | 'interrupted' | 'completed' | 'stopped' | 'failed';
+
+export interface RunSummary {
+  id: string;
+  createdAt: number;
+  model: string;
+  dataset: string;
+  settings: TrainSettings;
+  status: RunStatus;
+  step: number;
+  checkpointStep: number;
+  lastLoss: number | null;
+}
+
+export interface RunState extends RunSummary {
+  steps: StepPoint[];
+  evals: EvalPoint[];
+  samples: Sample[];
+  error: string | null;
+  elapsedMs: number;
+  etaMs: number | null;
+}
+
+export type ChatSettings = Pick<GenerateOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'maxNewTokens'>;
+
+// ---------------------------------------------------------------------------------------------- UI -> worker
+export type ToWorker =
+  | { type: 'init' }
+  | { type: 'set-backend'; backend: BackendChoice }
+  | { type: 'load-data'; file: string; text: string; skipBad: boolean }
+  | { type: 'start-run'; settings: TrainSettings }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'open-run'; id: string }
+  | { type: 'delete-run'; id: string }
+  | { type: 'chat'; id: number; messages: Message[]; settings: ChatSettings }
+  | { type: 'chat-stop'; id: number };
+
+// ---------------------------------------------------------------------------------------------- worker -> UI
+export type FromWorker =
+  | { type: 'ready'; device: DeviceInfo; runs: RunSummary[] }
+  | { type: 'backend'; backend: BackendChoice; description: string }
+  | { type: 'data-loaded'; summary: DatasetSummary }
+  | { type: 'data-rejected'; file: string; errors: DataError[]; total: number }
+  | { type: 'data-progress'; file: string; done: number; total: number }
+  | { type: 'run'; run: RunState }
+  | { type: 'step'; point: StepPoint; elapsedMs: number; etaMs: number }
+  | { type: 'eval'; point: EvalPoint }
+  | { type: 'sample'; sample: Sample }
+  | { type: 'run-status'; status: RunStatus; step: number; checkpointStep: number; error: string | null }
+  | { type: 'runs'; runs: RunSummary[] }
+  | { type: 'chat-token'; id: number; text: string }
+  | { type: 'chat-done'; id: number; reason: string; tokensPerSecond: number }
+  | { type: 'storage'; usage: number; quota: number; persisted: boolean; error: string | null }
+  | { type: 'error'; context: string; message: string };
+
+export type ToWorkerOf<K extends ToWorker['type']> = Extract<ToWorker, { type: K }>;
+export type FromWorkerOf<K extends FromWorker['type']> = Extract<FromWorker, { type: K }>;
+
+/** Exhaustiveness guard for switches over the unions. */
+export function unreachable(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
+}
