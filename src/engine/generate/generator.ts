@@ -61,6 +61,11 @@ export class Generator {
 
   /** Logits after feeding `ids` at `position`; updates `cache` in place (disposing what it replaces). */
   private async feed(ids: number[], position: number, cache: Tensor[]): Promise<Float32Array> {
+    const session = await this.session(ids.length === 1 ? 1 : this.options.prefillChunk);
+    return this.backend.exclusive(() => this.feedLocked(session, ids, position, cache));
+  }
+
+  private async feedLocked(session: EngineSession, ids: number[], position: number, cache: Tensor[]): Promise<Float32Array> {
     const S = ids.length === 1 ? 1 : this.options.prefillChunk;
     const padded = Int32Array.from({ length: S }, (_, i) => ids[i] ?? this.tok.eosId);
     const T = this.backend.ort.Tensor;
@@ -76,7 +81,7 @@ export class Generator {
       feeds[pastName(i, 'key')] = cache[2 * i];
       feeds[pastName(i, 'value')] = cache[2 * i + 1];
     }
-    const out = await (await this.session(S)).run(feeds);
+    const out = await session.run(feeds);
     for (let i = 0; i < L; i++) {
       cache[2 * i].dispose();
       cache[2 * i + 1].dispose();

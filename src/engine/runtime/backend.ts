@@ -54,6 +54,22 @@ export interface Backend {
   download(t: Tensor): Promise<Float32Array>;
   /** Called with an error when the GPU device is lost (never on CPU backends). */
   onDeviceLost?: (cb: (reason: string) => void) => void;
+  /**
+   * Runs `fn` alone on this backend. The trainer holds it for a whole step (runs, then swapping in the new weights
+   * and freeing the old), a generator for each run (reading the weights, then running), so chat during training
+   * never feeds a freed buffer.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** A FIFO async lock. */
+export function makeExclusive(): Backend['exclusive'] {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const result = tail.then(fn, fn);
+    tail = result.catch(() => undefined);
+    return result;
+  };
 }
 
 /** Shared session plumbing over an ort module. */

@@ -2,7 +2,7 @@
 // Dawn (on a headless machine: Vulkan via the SwiftShader ICD that Debian's chromium ships; see README).
 import os from 'node:os';
 import type { Tensor } from 'onnxruntime-common';
-import { BackendError, createOrtSession, type Backend, type OrtModule } from './backend.js';
+import { BackendError, createOrtSession, makeExclusive, type Backend, type OrtModule } from './backend.js';
 
 export interface NodeBackendOptions {
   /** CPU EP intra-op threads; default: all cores. */
@@ -40,6 +40,7 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
     ort: mod,
     deviceResident: false,
     description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',
+    exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
     upload: (data, dims) => new Tensor('float32', data, dims as number[]),
     zeros: (dims) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),

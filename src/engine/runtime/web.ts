@@ -4,7 +4,7 @@
 // preferredOutputLocation 'gpu-buffer'). WASM: the fallback, multi-threaded when the page is cross-origin isolated.
 import * as ort from 'onnxruntime-web/webgpu';
 import type { Tensor } from 'onnxruntime-common';
-import { BackendError, createOrtSession, type Backend, type OrtModule } from './backend.js';
+import { BackendError, createOrtSession, makeExclusive, type Backend, type OrtModule } from './backend.js';
 
 export interface WebBackendOptions {
   /** Where the onnxruntime-web .wasm/.mjs files are served (Vite: ?url imports). */
@@ -78,6 +78,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     ort: mod,
     deviceResident: true,
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
+    exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so, onRunError),
     upload: (data, dims) => gpuTensor(dims, data),
     zeros: (dims) => gpuTensor(dims),
@@ -100,6 +101,7 @@ export async function createWasmBackend(o: WebBackendOptions = {}): Promise<Back
     ort: mod,
     deviceResident: false,
     description: `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`,
+    exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
     upload: (data, dims) => new T('float32', data, dims as number[]),
     zeros: (dims) => new T('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),

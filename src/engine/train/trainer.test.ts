@@ -87,6 +87,7 @@ describe('Trainer', () => {
     });
     const types = ev.map((e) => e.type);
     expect(types.indexOf('paused')).toBeGreaterThan(types.indexOf('step'));
+    expect(ev[types.indexOf('paused') - 1]).toMatchObject({ type: 'checkpoint', step: 2 }); // saved on pause
     expect(types).toContain('resumed');
     expect(ev.at(-1)).toMatchObject({ type: 'done', reason: 'stopped', step: 5 });
   });

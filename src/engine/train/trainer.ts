@@ -155,9 +155,15 @@ export class Trainer {
     yield { type: 'start', step: this.step, totalSteps: c.steps, backend: backend.description, trainableParams: countParams(this.trainable), tokensPerStep };
     const t0 = performance.now();
     const startStep = this.step;
+    let savedStep = this.step;
     try {
       while (this.step < c.steps) {
         if (this.paused && !this.stopped) {
+          // a pause is a natural point to save: a reload while paused then loses nothing
+          if (this.step > savedStep) {
+            yield { type: 'checkpoint', step: this.step, checkpoint: await this.o.backend.exclusive(() => this.checkpoint()) };
+            savedStep = this.step;
+          }
           yield { type: 'paused', step: this.step };
           await new Promise<void>((r) => (this.wake = r));
           this.wake = null;
@@ -165,7 +171,7 @@ export class Trainer {
         }
         if (this.stopped) break;
         const ts = performance.now();
-        const result = await this.trainStep(train, trainAcc, opt);
+        const result = await this.o.backend.exclusive(() => this.trainStep(train, trainAcc, opt));
         if (!result.ok) {
           yield { type: 'error', step: this.step + 1, code: result.error, message: result.message };
           return;
@@ -179,10 +185,11 @@ export class Trainer {
           etaMs: ((now - t0) / done) * (c.steps - this.step),
         };
         const last = this.step === c.steps;
-        if (evalS && (this.step % c.evalEvery === 0 || last)) yield { type: 'eval', step: this.step, loss: await this.evaluate(evalS) };
+        if (evalS && (this.step % c.evalEvery === 0 || last)) yield { type: 'eval', step: this.step, loss: await this.o.backend.exclusive(() => this.evaluate(evalS)) };
         if (this.o.samples && c.sampleEvery > 0 && (this.step % c.sampleEvery === 0 || last)) yield* this.sample();
         if ((c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0) || last) {
-          yield { type: 'checkpoint', step: this.step, checkpoint: await this.checkpoint() };
+          yield { type: 'checkpoint', step: this.step, checkpoint: await this.o.backend.exclusive(() => this.checkpoint()) };
+          savedStep = this.step;
         }
       }
       yield { type: 'done', step: this.step, reason: this.step >= c.steps ? 'completed' : 'stopped' };

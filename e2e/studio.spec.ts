@@ -1,0 +1,74 @@
+// A person's whole path through the studio on WebGPU (SwiftShader in CI), the WASM fallback, and a malformed file.
+import { expect, test } from '@playwright/test';
+import { chartPoints, dropFile, losses, setSettings, shootPanels, waitStatus } from './helpers.js';
+
+const SMALL = { batch: 2, seq: 24, warmupSteps: 2, evalEvery: 3, sampleEvery: 3, checkpointEvery: 3 };
+
+test('train on WebGPU, watch it learn, pause, reload, resume, then chat', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByTestId('webgpu-adapter')).toBeVisible();
+  await expect(page.getByTestId('backend-description')).toContainText('WebGPU');
+
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await expect(page.getByTestId('dataset-summary')).toContainText('30 conversations');
+  await setSettings(page, { ...SMALL, steps: 12, lr: 0.003 });
+  await page.getByTestId('start').click();
+
+  // the chart gains points as steps arrive
+  await expect(page.getByTestId('step')).toHaveText('2', { timeout: 300_000 });
+  const firstLoss = await losses(page);
+  await expect.poll(() => chartPoints(page), { timeout: 300_000 }).toBeGreaterThanOrEqual(6);
+  await expect(page.getByTestId('samples').locator('li').first()).toBeVisible();
+  await page.getByTestId('pause').click();
+  await waitStatus(page, 'paused');
+  const pausedAt = Number(await page.getByTestId('step').textContent());
+  expect(pausedAt).toBeGreaterThanOrEqual(6);
+  expect(await losses(page)).toBeLessThan(firstLoss);
+  await expect(page.getByTestId('checkpoint-step')).toHaveText(String(pausedAt)); // pausing saves
+  await shootPanels(page, 'paused');
+
+  // a reload restores the run from IndexedDB: chart, step, status
+  await page.reload();
+  await waitStatus(page, 'interrupted', 60_000);
+  await expect(page.getByTestId('step')).toHaveText(String(pausedAt));
+  expect(await chartPoints(page)).toBe(pausedAt);
+  await expect(page.getByTestId('dataset-summary')).toContainText('short-chats.jsonl');
+
+  await page.getByTestId('resume').click();
+  await waitStatus(page, 'completed', 400_000);
+  await expect(page.getByTestId('step')).toHaveText('12');
+  expect(await chartPoints(page)).toBe(12);
+  expect(await losses(page)).toBeLessThan(firstLoss);
+
+  // chat on the tuned weights: streamed text arrives
+  await page.getByTestId('chat-input').fill('hi');
+  await page.getByTestId('chat-send').click();
+  await expect(page.getByTestId('msg-assistant').last()).not.toHaveText(/^Model:\s*$/, { timeout: 120_000 });
+  await expect(page.getByTestId('chat-speed')).toBeVisible({ timeout: 120_000 });
+  await shootPanels(page, 'done');
+});
+
+test('the same training on the WASM fallback', async ({ page }) => {
+  await page.goto('/');
+  await page.getByTestId('backend-wasm').check();
+  await expect(page.getByTestId('backend-description')).toContainText('WebAssembly, 2 threads');
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await setSettings(page, { ...SMALL, steps: 6 });
+  await page.getByTestId('start').click();
+  await waitStatus(page, 'completed', 300_000);
+  expect(await chartPoints(page)).toBe(6);
+  await shootPanels(page, 'wasm');
+});
+
+test('a malformed file gives line-numbered errors and keeps the dataset already loaded', async ({ page }) => {
+  await page.goto('/');
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await expect(page.getByTestId('dataset-summary')).toContainText('short-chats.jsonl');
+  await page.getByTestId('file-input').setInputFiles('e2e/fixtures/bad.jsonl');
+  const errors = page.getByTestId('data-errors');
+  await expect(errors).toContainText('bad.jsonl was not loaded (still using short-chats.jsonl)');
+  await expect(errors).toContainText('bad.jsonl:2: messages[1].content: expected a string, got undefined');
+  await expect(errors).toContainText('bad.jsonl:3: invalid JSON');
+  await expect(page.getByTestId('dataset-summary')).toContainText('short-chats.jsonl: 30 conversations');
+  await shootPanels(page, 'malformed');
+});

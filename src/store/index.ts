@@ -1,0 +1,144 @@
+// The studio's state: one slice per panel, combined once. `apply` folds each worker message into it (called from
+// the worker's message handler, outside React); the panels read slices and send intents through `send`.
+import { create, type StateCreator } from 'zustand';
+import {
+  unreachable, type BackendChoice, type ChatSettings, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
+  type RunState, type RunSummary, type ToWorker, type TrainSettings,
+} from '../protocol.js';
+
+export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
+  steps: 200, lr: 3e-3, batch: 4, seq: 64, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
+  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42,
+});
+export const DEFAULT_CHAT: ChatSettings = Object.freeze({ temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 });
+
+export interface DeviceSlice {
+  device: DeviceInfo | null;
+  backend: BackendChoice;
+  backendDescription: string | null;
+  storage: { usage: number; quota: number; persisted: boolean; error: string | null } | null;
+}
+export interface DataSlice {
+  dataset: DatasetSummary | null;
+  rejected: { file: string; errors: DataError[]; total: number } | null;
+  skipBad: boolean;
+}
+export interface TrainSlice {
+  settings: TrainSettings;
+  run: RunState | null;
+  runs: RunSummary[];
+}
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+export interface ChatSlice {
+  chat: ChatMessage[];
+  chatSettings: ChatSettings;
+  streaming: number | null;
+  chatTokensPerSecond: number | null;
+}
+export interface ErrorSlice {
+  errors: { context: string; message: string }[];
+}
+export interface Actions {
+  apply(m: FromWorker): void;
+  /** Sends an intent to the worker (set once the worker exists). */
+  send(m: ToWorker): void;
+  setSender(send: (m: ToWorker) => void): void;
+  setSettings(s: Partial<TrainSettings>): void;
+  setChatSettings(s: Partial<ChatSettings>): void;
+  setSkipBad(v: boolean): void;
+  /** Switches backend: shown at once, confirmed by the worker's `backend` message. */
+  chooseBackend(b: BackendChoice): void;
+  sendChat(text: string): void;
+  dismissError(i: number): void;
+}
+export type Studio = DeviceSlice & DataSlice & TrainSlice & ChatSlice & ErrorSlice & Actions;
+
+type Slice<T> = StateCreator<Studio, [], [], T>;
+const deviceSlice: Slice<DeviceSlice> = () => ({ device: null, backend: 'webgpu', backendDescription: null, storage: null });
+const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, skipBad: false });
+const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [] });
+const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, streaming: null, chatTokensPerSecond: null });
+const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
+
+let chatId = 0;
+
+const actions: Slice<Actions> = (set, get) => ({
+  send: () => {
+    throw new Error('the worker is not started yet');
+  },
+  setSender: (send) => set({ send }),
+  setSettings: (s) => set({ settings: { ...get().settings, ...s } }),
+  setChatSettings: (s) => set({ chatSettings: { ...get().chatSettings, ...s } }),
+  setSkipBad: (skipBad) => set({ skipBad }),
+  chooseBackend: (backend) => {
+    set({ backend, backendDescription: null });
+    get().send({ type: 'set-backend', backend });
+  },
+  dismissError: (i) => set({ errors: get().errors.filter((_, k) => k !== i) }),
+  sendChat: (text) => {
+    const id = ++chatId;
+    const chat: ChatMessage[] = [...get().chat, { role: 'user', content: text }];
+    set({ chat: [...chat, { role: 'assistant', content: '' }], streaming: id });
+    get().send({ type: 'chat', id, messages: chat, settings: get().chatSettings });
+  },
+  apply: (m) => {
+    const s = get();
+    switch (m.type) {
+      case 'ready': {
+        const backend: BackendChoice = m.device.webgpu.ok ? 'webgpu' : 'wasm';
+        set({ device: m.device, runs: m.runs, backend });
+        return;
+      }
+      case 'backend':
+        return set({ backend: m.backend, backendDescription: m.description });
+      case 'data-loaded':
+        return set({ dataset: m.summary, rejected: null });
+      case 'data-rejected':
+        return set({ rejected: { file: m.file, errors: m.errors, total: m.total } }); // the loaded dataset stays
+      case 'data-progress':
+        return;
+      case 'run':
+        return set({ run: { ...m.run, steps: [...m.run.steps], evals: [...m.run.evals], samples: [...m.run.samples] } });
+      case 'step': {
+        if (!s.run) return;
+        const steps = s.run.steps;
+        steps.push(m.point); // appended in place; `version` below tells the chart
+        return set({ run: { ...s.run, steps, step: m.point.step, lastLoss: m.point.loss, elapsedMs: m.elapsedMs, etaMs: m.etaMs } });
+      }
+      case 'eval':
+        return s.run ? set({ run: { ...s.run, evals: [...s.run.evals, m.point] } }) : undefined;
+      case 'sample':
+        return s.run ? set({ run: { ...s.run, samples: [...s.run.samples, m.sample] } }) : undefined;
+      case 'run-status':
+        return s.run ? set({ run: { ...s.run, status: m.status, step: m.step, checkpointStep: m.checkpointStep, error: m.error } }) : undefined;
+      case 'runs':
+        return set({ runs: m.runs });
+      case 'chat-token': {
+        if (m.id !== s.streaming) return;
+        const chat = [...s.chat];
+        const last = chat[chat.length - 1];
+        chat[chat.length - 1] = { ...last, content: last.content + m.text };
+        return set({ chat });
+      }
+      case 'chat-done':
+        return m.id === s.streaming ? set({ streaming: null, chatTokensPerSecond: m.tokensPerSecond }) : undefined;
+      case 'storage':
+        return set({ storage: { usage: m.usage, quota: m.quota, persisted: m.persisted, error: m.error } });
+      case 'error': {
+        const patch: Partial<Studio> = { errors: [...s.errors, { context: m.context, message: m.message }] };
+        if (m.context === 'chat') patch.streaming = null;
+        return set(patch);
+      }
+      default:
+        return unreachable(m);
+    }
+  },
+});
+
+export const createStudioStore = () =>
+  create<Studio>()((...a) => ({ ...deviceSlice(...a), ...dataSlice(...a), ...trainSlice(...a), ...chatSlice(...a), ...errorSlice(...a), ...actions(...a) }));
+
+export const useStudio = createStudioStore();

