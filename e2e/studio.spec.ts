@@ -72,3 +72,28 @@ test('a malformed file gives line-numbered errors and keeps the dataset already 
   await expect(page.getByTestId('dataset-summary')).toContainText('short-chats.jsonl: 30 conversations');
   await shootPanels(page, 'malformed');
 });
+
+test('a full storage quota is reported, training goes on, and the stored checkpoint survives a reload', async ({ page, baseURL }) => {
+  await page.goto('/');
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await setSettings(page, { ...SMALL, steps: 6, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2 });
+  await page.getByTestId('start').click();
+  await expect(page.getByTestId('checkpoint-step')).toHaveText('2', { timeout: 300_000 });
+  // now the quota is what is already used: the next checkpoint (40 MB of weights and moments) cannot fit
+  const cdp = await page.context().newCDPSession(page);
+  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin, quotaSize: usage + 1024 * 1024 });
+  await expect(page.getByTestId('storage')).toContainText('storage quota is full', { timeout: 300_000 });
+  await waitStatus(page, 'completed');
+  await expect(page.getByTestId('checkpoint-step')).toHaveText('2'); // later saves failed, the first is intact
+  await shootPanels(page, 'quota');
+  await page.reload();
+  await expect(page.getByTestId('run-status')).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('checkpoint-step')).toHaveText('2');
+  // the run can still be removed from the list
+  page.on('dialog', (d) => void d.accept());
+  const rows = page.getByTestId('runs-panel').locator('tbody tr');
+  const before = await rows.count();
+  await rows.first().getByRole('button', { name: 'Delete' }).click();
+  await expect(rows).toHaveCount(before - 1);
+});
