@@ -39,6 +39,24 @@ describe('npm run finetune', () => {
     expect(err.stderr).toContain(`${join(dir, 'bad.jsonl')}:2: messages[0].content: expected a string, got number`);
   });
 
+  it('takes every format through the same code: a ShareGPT JSON file in Chinese', async () => {
+    const { stdout } = await cli('--data', 'public/sample-support-zh.json', '--steps', '2', '--seq', '128', '--batch', '2', '--out', join(dir, 'zh'), '--json');
+    expect(JSON.parse(stdout.split('\n')[0])).toMatchObject({ type: 'data', kind: 'chat', records: 40 });
+  });
+
+  it('says to raise --seq when no conversation keeps a trained token in the window', async () => {
+    const err = await cli('--data', 'public/sample-support-zh.json', '--seq', '48').catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain('public/sample-support-zh.json:1: no conversation keeps a trained token within 48 tokens (40 were shortened to fit); raise the sequence length');
+  });
+
+  it('refuses a file that is not UTF-8, by line', async () => {
+    writeFileSync(join(dir, 'latin1.jsonl'), Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
+    const err = await cli('--data', join(dir, 'latin1.jsonl')).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain(`${join(dir, 'latin1.jsonl')}:2: is not valid UTF-8`);
+  });
+
   it('ends with exit 2 and the usage on a bad flag value', async () => {
     const err = await cli('--data', join(dir, 'chat.jsonl'), '--steps', 'many').catch((e) => e);
     expect(err.code).toBe(2);

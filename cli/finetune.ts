@@ -5,8 +5,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelSpec } from '../src/engine/artifacts/model.js';
+import { DataError, decodeText, FORMATS, type FormatName } from '../src/engine/data/formats.js';
+import type { OverflowPolicy } from '../src/engine/data/rows.js';
 import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
-import { ChatTemplate, DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
+import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type LossOn } from '../src/engine/data/template.js';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import { hfFolder, mergeLora } from '../src/engine/export/hf.js';
 import { Generator } from '../src/engine/generate/generator.js';
@@ -33,6 +35,11 @@ const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
   --backend name          node-cpu or node-webgpu                                            [node-cpu]
   --out dir               where to write the Hugging Face folder                             [out/finetuned]
   --skip-bad              train on the good records of a file with bad ones (they are counted)
+  --format name           auto, chat, sharegpt, alpaca, text or csv                          [auto]
+  --prompt-column C --response-column C   CSV/TSV columns                                    [guessed by name]
+  --loss-on what          assistant, last-assistant or all                                   [assistant]
+  --overflow policy       drop-oldest (keeps the system prompt) or truncate                  [drop-oldest]
+  --pack                  pack several short conversations into each row
   --json                  one JSON object per event line`;
 
 class UsageError extends Error {}
@@ -44,7 +51,9 @@ async function main(): Promise<void> {
       batch: { type: 'string' }, seq: { type: 'string' }, accumulation: { type: 'string' }, 'lora-rank': { type: 'string' },
       'lora-alpha': { type: 'string' }, 'lora-targets': { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' },
       backend: { type: 'string', default: 'node-cpu' }, out: { type: 'string', default: 'out/finetuned' },
-      'skip-bad': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      'skip-bad': { type: 'boolean', default: false }, format: { type: 'string', default: 'auto' }, 'prompt-column': { type: 'string' },
+      'response-column': { type: 'string' }, 'loss-on': { type: 'string', default: 'assistant' }, overflow: { type: 'string', default: 'drop-oldest' },
+      pack: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
   });
   if (a.help) return void console.log(USAGE);
@@ -80,7 +89,15 @@ async function main(): Promise<void> {
 
   // ---- data (the same preparation as the studio's)
   const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, config.n_positions));
-  const d = prepareDataset(await readFile(a.data, 'utf8'), a.data, tok, new ChatTemplate(), { seq, seed, skipBad: a['skip-bad']!, samplePrompts: 1 });
+  const oneOf = <T extends string>(k: keyof typeof a, allowed: readonly T[]): T => {
+    if (!allowed.includes(a[k] as T)) throw new UsageError(`--${k} must be one of ${allowed.join(', ')}, got "${a[k]}"`);
+    return a[k] as T;
+  };
+  const d = prepareDataset(decodeText(new Uint8Array(await readFile(a.data)), a.data), a.data, tok, new ChatTemplate(), {
+    seq, seed, skipBad: a['skip-bad']!, samplePrompts: 1, format: oneOf<FormatName | 'auto'>('format', ['auto', ...FORMATS]),
+    promptColumn: a['prompt-column'], responseColumn: a['response-column'], lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
+    overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']), pack: a.pack,
+  });
   const { train, validation } = d;
   log({ type: 'data', file: a.data, kind: d.kind, records: d.records, skipped: d.skipped.length, trainRows: train.length, validationRows: validation.length, truncated: d.truncated },
     `data: ${d.records} ${d.kind === 'chat' ? 'conversations' : 'text records'}${d.skipped.length ? ` (${d.skipped.length} bad skipped)` : ''} -> ${train.length} train / ${validation.length} validation rows of ${seq + 1} tokens${d.truncated ? `, ${d.truncated} truncated` : ''}`);
@@ -143,6 +160,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: Error) => {
-  console.error(e instanceof UsageError ? `${e.message}\n\n${USAGE}` : e instanceof DatasetRejectedError ? e.message : `error: ${e.message}`);
+  console.error(e instanceof UsageError ? `${e.message}\n\n${USAGE}` : e instanceof DatasetRejectedError || e instanceof DataError ? e.message : `error: ${e.message}`);
   process.exit(e instanceof UsageError ? 2 : 1);
 });

@@ -5,6 +5,10 @@ import type { GenerateOptions } from './engine/generate/generator.js';
 import type { Message } from './engine/data/template.js';
 import type { TrainConfig } from './engine/train/trainer.js';
 import type { AdapterReport } from './engine/runtime/web.js';
+import type { FormatName } from './engine/data/formats.js';
+import type { Segment } from './engine/data/prepare.js';
+import type { OverflowPolicy } from './engine/data/rows.js';
+import type { LossOn } from './engine/data/template.js';
 
 export type BackendChoice = 'webgpu' | 'wasm';
 
@@ -21,18 +25,36 @@ export interface DataError {
   message: string;
 }
 
+/** How a dropped file becomes training rows; editable in the Data panel, kept with each run. */
+export interface DataOptions {
+  format: FormatName | 'auto';
+  promptColumn?: string;
+  responseColumn?: string;
+  skipBad: boolean;
+  lossOn: LossOn;
+  overflow: OverflowPolicy;
+  pack: boolean;
+  /** The Jinja chat template (tokenizer_config.json's chat_template). */
+  template: string;
+}
+
 export interface DatasetSummary {
   file: string;
+  format: FormatName;
   kind: 'chat' | 'text';
   records: number;
+  turns: number;
   skipped: number;
   trainRows: number;
   validationRows: number;
   trainedTokens: number;
   totalTokens: number;
   truncated: number;
-  /** First conversations rendered, for the preview. */
-  preview: string[];
+  /** Conversation lengths in tokens per bucket (edges in rows.ts). */
+  histogram: number[];
+  columns?: string[];
+  /** First conversations as rendered, split where training starts and stops. */
+  preview: Segment[][];
 }
 
 export type TrainSettings = Pick<
@@ -61,6 +83,7 @@ export type RunStatus = 'training' | 'paused' | 'interrupted' | 'completed' | 's
 
 export interface RunSummary {
   id: string;
+  template: string;
   createdAt: number;
   model: string;
   dataset: string;
@@ -86,7 +109,8 @@ export type ChatSettings = Pick<GenerateOptions, 'temperature' | 'topK' | 'topP'
 export type ToWorker =
   | { type: 'init' }
   | { type: 'set-backend'; backend: BackendChoice }
-  | { type: 'load-data'; file: string; text: string; skipBad: boolean }
+  | { type: 'load-data'; file: string; bytes: ArrayBuffer; options: DataOptions }
+  | { type: 'set-data-options'; options: DataOptions }
   | { type: 'start-run'; settings: TrainSettings }
   | { type: 'pause' }
   | { type: 'resume' }

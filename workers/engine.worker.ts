@@ -26,7 +26,9 @@ async function handle(m: ToWorker): Promise<void> {
     case 'set-backend':
       return studio.setBackend(m.backend);
     case 'load-data':
-      return studio.loadData(m.file, m.text, m.skipBad);
+      return studio.loadFile(m.file, m.bytes, m.options);
+    case 'set-data-options':
+      return studio.setDataOptions(m.options);
     case 'start-run':
       return studio.startRun(m.settings);
     case 'pause':

@@ -3,6 +3,7 @@
 // current weights. It talks to the UI only through `post` with FromWorker messages.
 import type { Tensor } from 'onnxruntime-common';
 import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
+import { DataError, decodeText } from '../src/engine/data/formats.js';
 import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
 import { ChatTemplate } from '../src/engine/data/template.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
@@ -13,7 +14,7 @@ import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '
 import { RunStorage, StorageError, storageEstimate, type StoredDataset } from '../src/engine/storage/runs.js';
 import type { Checkpoint } from '../src/engine/train/checkpoint.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
-import type { BackendChoice, ChatSettings, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
+import type { BackendChoice, ChatSettings, DataOptions, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
 
 const MODEL_NAME = 'tiny GPT-2 (offline, 2 layers, 64 dims)';
 const BASE_SEED = 1234;
@@ -22,13 +23,13 @@ export class Studio {
   private backendChoice: BackendChoice = 'webgpu';
   private backend: Promise<Backend> | null = null;
   private dataset: StoredDataset | null = null;
-  /** The file the dataset came from, to re-cut it when a run asks for another sequence length. */
-  private source: { file: string; text: string; skipBad: boolean; seq: number } | null = null;
+  /** The file the dataset came from, to re-cut it for other options or another sequence length. */
+  private source: { file: string; text: string; options: DataOptions; seq: number } | null = null;
+  private template = new ChatTemplate();
   private run: RunState | null = null;
   private trainer: Trainer | null = null;
   private checkpointWeights: { id: string; step: number; tensors: Record<string, Tensor> } | null = null;
   private readonly chats = new Map<number, AbortController>();
-  private readonly template = new ChatTemplate();
   private readonly storage = new RunStorage();
 
   constructor(
@@ -61,21 +62,49 @@ export class Studio {
   }
 
   // ------------------------------------------------------------------------------------------- data
-  loadData(file: string, text: string, skipBad: boolean, seq = 64): void {
+  loadFile(file: string, bytes: ArrayBuffer, options: DataOptions, seq = 64): void {
+    let text: string;
     try {
-      const d = prepareDataset(text, file, this.tok, this.template, { seq, seed: BASE_SEED, skipBad, samplePrompts: 2 });
+      text = decodeText(new Uint8Array(bytes), file);
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      return this.post({ type: 'data-rejected', file, total: 1, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
+    }
+    this.loadData(file, text, options, seq);
+  }
+
+  /** Re-reads the loaded file with new options (format, columns, loss mode, template...). */
+  setDataOptions(options: DataOptions): void {
+    if (!this.source) throw new Error('load a dialogue file first');
+    this.loadData(this.source.file, this.source.text, options, this.source.seq);
+  }
+
+  private loadData(file: string, text: string, options: DataOptions, seq: number): void {
+    let template: ChatTemplate;
+    try {
+      template = new ChatTemplate(options.template);
+    } catch (e) {
+      return this.post({ type: 'error', context: 'chat template', message: `the template does not parse: ${(e as Error).message}` });
+    }
+    try {
+      const d = prepareDataset(text, file, this.tok, template, { ...options, seq, seed: BASE_SEED, samplePrompts: 2 });
+      this.template = template;
       this.dataset = {
         summary: {
-          file, kind: d.kind, records: d.records, skipped: d.skipped.length, trainRows: d.train.length, validationRows: d.validation.length,
-          trainedTokens: d.trainedTokens, totalTokens: d.totalTokens, truncated: d.truncated, preview: d.preview,
+          file, format: d.format, kind: d.kind, records: d.records, turns: d.turns, skipped: d.skipped.length, trainRows: d.train.length,
+          validationRows: d.validation.length, trainedTokens: d.trainedTokens, totalTokens: d.totalTokens, truncated: d.truncated,
+          histogram: d.histogram, columns: d.columns, preview: d.preview,
         },
         train: d.train,
         validation: d.validation,
         samplePrompts: d.samplePrompts,
       };
-      this.source = { file, text, skipBad, seq };
+      this.source = { file, text, options, seq };
       this.post({ type: 'data-loaded', summary: this.dataset.summary });
     } catch (e) {
+      if (e instanceof DataError) {
+        return this.post({ type: 'data-rejected', file, total: 1, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
+      }
       if (!(e instanceof DatasetRejectedError)) throw e;
       const errors = e.errors.slice(0, 20).map((x) => ({ file: x.file, line: x.line, field: x.field, message: x.message }));
       this.post({ type: 'data-rejected', file, errors, total: e.errors.length }); // the dataset loaded before stays
@@ -88,14 +117,14 @@ export class Studio {
     if (!this.dataset) throw new Error('load a dialogue file first');
     // rows depend on the sequence length: re-cut the file when the run asks for another one
     const src = this.source;
-    if (src && src.seq !== settings.seq) this.loadData(src.file, src.text, src.skipBad, settings.seq);
-    const data = this.dataset;
-    if (data.train.length === 0) {
-      throw new Error(`no conversation in ${data.summary.file} has a trained token within ${settings.seq} tokens; raise the sequence length`);
+    if (src && src.seq !== settings.seq) this.loadData(src.file, src.text, src.options, settings.seq);
+    const data = this.dataset!;
+    if (data.train[0]?.tokens.length !== settings.seq + 1) {
+      throw new Error(`${data.summary.file} could not be cut to ${settings.seq}-token rows (see the Data panel); change the sequence length`);
     }
     const id = `run-${Date.now().toString(36)}`;
     this.run = {
-      id, createdAt: Date.now(), model: MODEL_NAME, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
+      id, template: this.template.source, createdAt: Date.now(), model: MODEL_NAME, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
       lastLoss: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
     };
     const { summary, train, validation, samplePrompts } = data;
@@ -300,7 +329,8 @@ export class Studio {
     const backend = await this.getBackend();
     const model = this.modelSpec(this.run?.settings ?? { loraRank: 0 } as TrainSettings);
     const weights = await this.chatWeights(backend, model);
-    const prompt = this.tok.encode(this.template.render(messages, true));
+    const template = this.run ? new ChatTemplate(this.run.template) : this.template; // the run's own template
+    const prompt = this.tok.encode(template.render(messages, true));
     const gen = new Generator(backend, model, weights, this.tok, { cache: model.config.n_positions });
     const abort = new AbortController();
     this.chats.set(id, abort);

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { DatasetSummary, FromWorker, RunState, ToWorker } from '../protocol.js';
 import { createStudioStore, DEFAULT_SETTINGS } from './index.js';
 
-const summary: DatasetSummary = { file: 'a.jsonl', kind: 'chat', records: 3, skipped: 0, trainRows: 3, validationRows: 0, trainedTokens: 10, totalTokens: 30, truncated: 0, preview: [] };
+const summary: DatasetSummary = { file: 'a.jsonl', format: 'chat', kind: 'chat', records: 3, turns: 6, histogram: [3, 0, 0, 0, 0, 0, 0], skipped: 0, trainRows: 3, validationRows: 0, trainedTokens: 10, totalTokens: 30, truncated: 0, preview: [] };
 const run: RunState = {
-  id: 'r1', createdAt: 1, model: 'tiny', dataset: 'a.jsonl', settings: DEFAULT_SETTINGS, status: 'training', step: 0, checkpointStep: 0,
+  id: 'r1', template: '', createdAt: 1, model: 'tiny', dataset: 'a.jsonl', settings: DEFAULT_SETTINGS, status: 'training', step: 0, checkpointStep: 0,
   lastLoss: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
 };
 

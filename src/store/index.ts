@@ -1,14 +1,18 @@
 // The studio's state: one slice per panel, combined once. `apply` folds each worker message into it (called from
 // the worker's message handler, outside React); the panels read slices and send intents through `send`.
 import { create, type StateCreator } from 'zustand';
+import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
 import {
-  unreachable, type BackendChoice, type ChatSettings, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
+  unreachable, type BackendChoice, type ChatSettings, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
   type RunState, type RunSummary, type ToWorker, type TrainSettings,
 } from '../protocol.js';
 
 export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
   steps: 200, lr: 3e-3, batch: 4, seq: 64, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
   accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42,
+});
+export const DEFAULT_DATA_OPTIONS: DataOptions = Object.freeze({
+  format: 'auto' as const, skipBad: false, lossOn: 'assistant' as const, overflow: 'drop-oldest' as const, pack: false, template: DEFAULT_CHAT_TEMPLATE,
 });
 export const DEFAULT_CHAT: ChatSettings = Object.freeze({ temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 });
 
@@ -21,7 +25,7 @@ export interface DeviceSlice {
 export interface DataSlice {
   dataset: DatasetSummary | null;
   rejected: { file: string; errors: DataError[]; total: number } | null;
-  skipBad: boolean;
+  dataOptions: DataOptions;
 }
 export interface TrainSlice {
   settings: TrainSettings;
@@ -48,7 +52,8 @@ export interface Actions {
   setSender(send: (m: ToWorker) => void): void;
   setSettings(s: Partial<TrainSettings>): void;
   setChatSettings(s: Partial<ChatSettings>): void;
-  setSkipBad(v: boolean): void;
+  /** Changes how the file is read; the loaded file is re-read with them (debounced). */
+  setDataOptions(o: Partial<DataOptions>): void;
   /** Switches backend: shown at once, confirmed by the worker's `backend` message. */
   chooseBackend(b: BackendChoice): void;
   sendChat(text: string): void;
@@ -58,12 +63,13 @@ export type Studio = DeviceSlice & DataSlice & TrainSlice & ChatSlice & ErrorSli
 
 type Slice<T> = StateCreator<Studio, [], [], T>;
 const deviceSlice: Slice<DeviceSlice> = () => ({ device: null, backend: 'webgpu', backendDescription: null, storage: null });
-const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, skipBad: false });
+const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS });
 const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [] });
 const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, streaming: null, chatTokensPerSecond: null });
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
 
 let chatId = 0;
+let reread: ReturnType<typeof setTimeout> | undefined;
 
 const actions: Slice<Actions> = (set, get) => ({
   send: () => {
@@ -72,7 +78,13 @@ const actions: Slice<Actions> = (set, get) => ({
   setSender: (send) => set({ send }),
   setSettings: (s) => set({ settings: { ...get().settings, ...s } }),
   setChatSettings: (s) => set({ chatSettings: { ...get().chatSettings, ...s } }),
-  setSkipBad: (skipBad) => set({ skipBad }),
+  setDataOptions: (o) => {
+    const dataOptions = { ...get().dataOptions, ...o };
+    set({ dataOptions });
+    if (!get().dataset) return;
+    clearTimeout(reread);
+    reread = setTimeout(() => get().send({ type: 'set-data-options', options: get().dataOptions }), 300);
+  },
   chooseBackend: (backend) => {
     set({ backend, backendDescription: null });
     get().send({ type: 'set-backend', backend });

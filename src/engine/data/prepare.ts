@@ -1,35 +1,50 @@
-// From a dropped file to training rows: parse, render with the chat template, tokenize with the loss mask, cut
-// into rows, split train/validation by conversation with a seed, and pick sample prompts. Shared by the studio's
-// worker and the CLI, so both accept and reject exactly the same files.
+// From a dropped file to training rows: read (any format), render with the chat template, tokenize with the loss
+// mask, fit long conversations, cut into rows (optionally packed), split train/validation by conversation with a
+// seed, and collect stats, a preview and sample prompts. Shared by the studio's worker and the CLI, so both accept
+// and reject exactly the same files.
 import { Rng } from '../util/rng.js';
 import type { Row } from './batches.js';
-import { DataError, parseDataset } from './formats.js';
-import { chatRows, textRows } from './rows.js';
-import type { ChatTemplate } from './template.js';
+import { DataError, parseDataset, type FormatName, type ReadOptions } from './formats.js';
+import { chatRows, fitConversation, lengthHistogram, textRows, type OverflowPolicy } from './rows.js';
+import type { ChatTemplate, LossOn } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 
-export interface PrepareOptions {
+export interface PrepareOptions extends ReadOptions {
   seq: number;
   seed: number;
   /** Train on the good records of a file with bad ones. */
   skipBad: boolean;
+  lossOn?: LossOn;
+  overflow?: OverflowPolicy;
+  pack?: boolean;
   /** Fraction of conversations (or rows, for text) held out; none below 10 items. */
   validationFraction?: number;
   samplePrompts?: number;
 }
 
+/** A stretch of rendered text and whether its tokens are trained (for the highlighted preview). */
+export interface Segment {
+  text: string;
+  trained: boolean;
+}
+
 export interface PreparedDataset {
   file: string;
+  format: FormatName;
   kind: 'chat' | 'text';
   records: number;
+  turns: number;
   skipped: DataError[];
   train: Row[];
   validation: Row[];
   trainedTokens: number;
   totalTokens: number;
+  /** Conversations shortened to fit the window (oldest exchanges dropped or the end cut). */
   truncated: number;
+  histogram: number[];
   samplePrompts: { text: string; ids: number[] }[];
-  preview: string[];
+  preview: Segment[][];
+  columns?: string[];
 }
 
 export class DatasetRejectedError extends Error {
@@ -40,8 +55,20 @@ export class DatasetRejectedError extends Error {
   }
 }
 
+function segments(tok: Tokenizer, tokens: readonly number[], mask: readonly number[]): Segment[] {
+  const out: Segment[] = [];
+  let start = 0;
+  for (let i = 1; i <= tokens.length; i++) {
+    if (i === tokens.length || mask[i] !== mask[start]) {
+      out.push({ text: tok.decode(tokens.slice(start, i)), trained: mask[start] === 1 });
+      start = i;
+    }
+  }
+  return out;
+}
+
 export function prepareDataset(text: string, file: string, tok: Tokenizer, template: ChatTemplate, o: PrepareOptions): PreparedDataset {
-  const { dataset, errors } = parseDataset(text, file);
+  const { dataset, errors } = parseDataset(text, file, o);
   if (errors.length && (!o.skipBad || dataset.records === 0)) throw new DatasetRejectedError(errors, dataset.records);
   const rng = new Rng(o.seed);
   const frac = o.validationFraction ?? 0.1;
@@ -53,33 +80,41 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
   const nPrompts = o.samplePrompts ?? 2;
   if (dataset.kind === 'text') {
     const ids = tok.encode(dataset.text);
-    const rows = textRows(ids, o.seq);
-    const { val, train } = split(rows);
-    const prompts = [dataset.text.slice(0, 40)].filter(Boolean).map((t) => ({ text: t, ids: tok.encode(t) }));
+    const { val, train } = split(textRows(ids, o.seq));
+    if (train.length === 0) throw new DataError(file, 1, null, `the text is ${ids.length} token(s) long: too short to train on`);
+    const head = dataset.text.slice(0, 40);
     return {
-      file, kind: 'text', records: dataset.records, skipped: errors, train, validation: val, trainedTokens: ids.length, totalTokens: ids.length,
-      truncated: 0, samplePrompts: prompts.slice(0, nPrompts), preview: [dataset.text.slice(0, 600)],
+      file, format: dataset.format, kind: 'text', records: dataset.records, turns: 0, skipped: errors, train, validation: val,
+      trainedTokens: ids.length, totalTokens: ids.length, truncated: 0, histogram: lengthHistogram([ids.length]),
+      samplePrompts: head ? [{ text: head, ids: tok.encode(head) }].slice(0, nPrompts) : [],
+      preview: [[{ text: dataset.text.slice(0, 600), trained: true }]],
     };
   }
-  const { val, train } = split(dataset.conversations);
-  const encode = (convs: typeof train) => convs.map((m) => template.encode(tok, m));
-  const trainEnc = encode(train);
-  const valEnc = encode(val);
-  const tr = chatRows(trainEnc, o.seq, tok.eosId);
-  const va = chatRows(valEnc, o.seq, tok.eosId);
-  const all = [...trainEnc, ...valEnc];
+  const lossOn = o.lossOn ?? 'assistant';
+  const overflow = o.overflow ?? 'drop-oldest';
+  const fitted = dataset.conversations.map((m) => fitConversation(template, tok, m, o.seq, lossOn, overflow));
+  const lengths = dataset.conversations.map((m) => template.encode(tok, m, lossOn).tokens.length);
+  const { val, train } = split(fitted.map((f, i) => ({ f, conv: dataset.conversations[i] })));
   const promptSource = val.length ? val : train;
-  const samplePrompts = promptSource.slice(0, nPrompts).map((conv) => {
-    const firstReply = conv.findIndex((m) => m.role === 'assistant');
-    const t = template.render(conv.slice(0, firstReply), true);
-    return { text: t, ids: tok.encode(t) };
-  });
+  const trainRows = chatRows(train.map((x) => x.f.enc), o.seq, tok.eosId, o.pack);
+  if (trainRows.length === 0) {
+    const shortened = fitted.filter((f) => f.shortened).length;
+    throw new DataError(file, 1, null, `no conversation keeps a trained token within ${o.seq} tokens (${shortened} were shortened to fit); raise the sequence length`);
+  }
   return {
-    file, kind: 'chat', records: dataset.records, skipped: errors, train: tr.rows, validation: va.rows,
-    trainedTokens: all.reduce((n, c) => n + c.mask.reduce((a, b) => a + b, 0), 0),
-    totalTokens: all.reduce((n, c) => n + c.tokens.length, 0),
-    truncated: tr.stats.truncated + va.stats.truncated,
-    samplePrompts,
-    preview: dataset.conversations.slice(0, 3).map((c) => template.render(c)),
+    file, format: dataset.format, kind: 'chat', records: dataset.records, skipped: errors,
+    turns: dataset.conversations.reduce((n, c) => n + c.length, 0),
+    train: trainRows,
+    validation: chatRows(val.map((x) => x.f.enc), o.seq, tok.eosId, o.pack),
+    trainedTokens: fitted.reduce((n, f) => n + f.enc.mask.reduce((a, b) => a + b, 0), 0),
+    totalTokens: fitted.reduce((n, f) => n + f.enc.tokens.length, 0),
+    truncated: fitted.filter((f) => f.shortened).length,
+    histogram: lengthHistogram(lengths),
+    samplePrompts: promptSource.slice(0, nPrompts).map(({ conv }) => {
+      const t = template.render(conv.slice(0, conv.findIndex((m) => m.role === 'assistant')), true);
+      return { text: t, ids: tok.encode(t) };
+    }),
+    preview: fitted.slice(0, 3).map((f) => segments(tok, f.enc.tokens, f.enc.mask)),
+    columns: dataset.columns,
   };
 }

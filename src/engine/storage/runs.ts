@@ -54,7 +54,7 @@ export class RunStorage {
   async listRuns(): Promise<RunSummary[]> {
     const all = (await values(this.runs)) as RunState[];
     return all
-      .map(({ id, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }) => ({ id, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }))
+      .map(({ id, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }) => ({ id, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }))
       .sort((a, b) => b.createdAt - a.createdAt);
   }
   saveCheckpoint(id: string, ck: Checkpoint): Promise<void> {
