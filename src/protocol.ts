@@ -109,8 +109,8 @@ export type ChatSettings = Pick<GenerateOptions, 'temperature' | 'topK' | 'topP'
 export type ToWorker =
   | { type: 'init' }
   | { type: 'set-backend'; backend: BackendChoice }
-  | { type: 'load-data'; file: string; bytes: ArrayBuffer; options: DataOptions }
-  | { type: 'set-data-options'; options: DataOptions }
+  | { type: 'load-data'; file: string; bytes: ArrayBuffer; options: DataOptions; seq: number }
+  | { type: 'set-data-options'; options: DataOptions; seq: number }
   | { type: 'start-run'; settings: TrainSettings }
   | { type: 'pause' }
   | { type: 'resume' }
@@ -125,8 +125,9 @@ export type FromWorker =
   | { type: 'ready'; device: DeviceInfo; runs: RunSummary[] }
   | { type: 'backend'; backend: BackendChoice; description: string }
   | { type: 'data-loaded'; summary: DatasetSummary }
-  | { type: 'data-rejected'; file: string; errors: DataError[]; total: number }
-  | { type: 'data-progress'; file: string; done: number; total: number }
+  /** skippable: the errors are bad records, and skipping them leaves some good ones. */
+  | { type: 'data-rejected'; file: string; errors: DataError[]; total: number; skippable: boolean }
+  | { type: 'data-progress'; file: string; stage: 'reading' | 'tokenizing'; done: number; total: number }
   | { type: 'run'; run: RunState }
   | { type: 'step'; point: StepPoint; elapsedMs: number; etaMs: number }
   | { type: 'eval'; point: EvalPoint }

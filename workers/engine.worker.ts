@@ -26,9 +26,9 @@ async function handle(m: ToWorker): Promise<void> {
     case 'set-backend':
       return studio.setBackend(m.backend);
     case 'load-data':
-      return studio.loadFile(m.file, m.bytes, m.options);
+      return studio.loadFile(m.file, m.bytes, m.options, m.seq);
     case 'set-data-options':
-      return studio.setDataOptions(m.options);
+      return studio.setDataOptions(m.options, m.seq);
     case 'start-run':
       return studio.startRun(m.settings);
     case 'pause':

@@ -62,21 +62,21 @@ export class Studio {
   }
 
   // ------------------------------------------------------------------------------------------- data
-  loadFile(file: string, bytes: ArrayBuffer, options: DataOptions, seq = 64): void {
+  loadFile(file: string, bytes: ArrayBuffer, options: DataOptions, seq: number): void {
     let text: string;
     try {
       text = decodeText(new Uint8Array(bytes), file);
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
-      return this.post({ type: 'data-rejected', file, total: 1, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
+      return this.post({ type: 'data-rejected', file, total: 1, skippable: false, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
     }
     this.loadData(file, text, options, seq);
   }
 
   /** Re-reads the loaded file with new options (format, columns, loss mode, template...). */
-  setDataOptions(options: DataOptions): void {
+  setDataOptions(options: DataOptions, seq: number): void {
     if (!this.source) throw new Error('load a dialogue file first');
-    this.loadData(this.source.file, this.source.text, options, this.source.seq);
+    this.loadData(this.source.file, this.source.text, options, seq);
   }
 
   private loadData(file: string, text: string, options: DataOptions, seq: number): void {
@@ -87,7 +87,10 @@ export class Studio {
       return this.post({ type: 'error', context: 'chat template', message: `the template does not parse: ${(e as Error).message}` });
     }
     try {
-      const d = prepareDataset(text, file, this.tok, template, { ...options, seq, seed: BASE_SEED, samplePrompts: 2 });
+      const progress = (stage: 'reading' | 'tokenizing') => (done: number, total: number) => this.post({ type: 'data-progress', file, stage, done, total });
+      const d = prepareDataset(text, file, this.tok, template, {
+        ...options, seq, seed: BASE_SEED, samplePrompts: 2, onProgress: progress('reading'), onTokenize: progress('tokenizing'),
+      });
       this.template = template;
       this.dataset = {
         summary: {
@@ -103,11 +106,11 @@ export class Studio {
       this.post({ type: 'data-loaded', summary: this.dataset.summary });
     } catch (e) {
       if (e instanceof DataError) {
-        return this.post({ type: 'data-rejected', file, total: 1, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
+        return this.post({ type: 'data-rejected', file, total: 1, skippable: false, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
       }
       if (!(e instanceof DatasetRejectedError)) throw e;
       const errors = e.errors.slice(0, 20).map((x) => ({ file: x.file, line: x.line, field: x.field, message: x.message }));
-      this.post({ type: 'data-rejected', file, errors, total: e.errors.length }); // the dataset loaded before stays
+      this.post({ type: 'data-rejected', file, errors, total: e.errors.length, skippable: e.goodRecords > 0 }); // the dataset loaded before stays
     }
   }
 

@@ -21,7 +21,7 @@ describe('studio store', () => {
   it('keeps the loaded dataset when a later file is rejected', () => {
     const { s, apply } = store();
     apply({ type: 'data-loaded', summary });
-    apply({ type: 'data-rejected', file: 'b.jsonl', total: 1, errors: [{ file: 'b.jsonl', line: 2, field: 'messages', message: 'b.jsonl:2: messages: is empty' }] });
+    apply({ type: 'data-rejected', file: 'b.jsonl', total: 1, skippable: false, errors: [{ file: 'b.jsonl', line: 2, field: 'messages', message: 'b.jsonl:2: messages: is empty' }] });
     expect(s.getState().dataset?.file).toBe('a.jsonl');
     expect(s.getState().rejected?.errors[0].line).toBe(2);
     apply({ type: 'data-loaded', summary: { ...summary, file: 'c.jsonl' } });

@@ -8,7 +8,7 @@ import {
 } from '../protocol.js';
 
 export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
-  steps: 200, lr: 3e-3, batch: 4, seq: 64, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
+  steps: 200, lr: 3e-3, batch: 4, seq: 128, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
   accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42,
 });
 export const DEFAULT_DATA_OPTIONS: DataOptions = Object.freeze({
@@ -24,8 +24,10 @@ export interface DeviceSlice {
 }
 export interface DataSlice {
   dataset: DatasetSummary | null;
-  rejected: { file: string; errors: DataError[]; total: number } | null;
+  rejected: { file: string; errors: DataError[]; total: number; skippable: boolean } | null;
   dataOptions: DataOptions;
+  /** A file being read and tokenized in the worker. */
+  loading: { file: string; stage: 'reading' | 'tokenizing'; done: number; total: number } | null;
 }
 export interface TrainSlice {
   settings: TrainSettings;
@@ -63,7 +65,7 @@ export type Studio = DeviceSlice & DataSlice & TrainSlice & ChatSlice & ErrorSli
 
 type Slice<T> = StateCreator<Studio, [], [], T>;
 const deviceSlice: Slice<DeviceSlice> = () => ({ device: null, backend: 'webgpu', backendDescription: null, storage: null });
-const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS });
+const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
 const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [] });
 const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, streaming: null, chatTokensPerSecond: null });
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
@@ -83,7 +85,7 @@ const actions: Slice<Actions> = (set, get) => ({
     set({ dataOptions });
     if (!get().dataset) return;
     clearTimeout(reread);
-    reread = setTimeout(() => get().send({ type: 'set-data-options', options: get().dataOptions }), 300);
+    reread = setTimeout(() => get().send({ type: 'set-data-options', options: get().dataOptions, seq: get().settings.seq }), 300);
   },
   chooseBackend: (backend) => {
     set({ backend, backendDescription: null });
@@ -107,11 +109,11 @@ const actions: Slice<Actions> = (set, get) => ({
       case 'backend':
         return set({ backend: m.backend, backendDescription: m.description });
       case 'data-loaded':
-        return set({ dataset: m.summary, rejected: null });
+        return set({ dataset: m.summary, rejected: null, loading: null });
       case 'data-rejected':
-        return set({ rejected: { file: m.file, errors: m.errors, total: m.total } }); // the loaded dataset stays
+        return set({ rejected: { file: m.file, errors: m.errors, total: m.total, skippable: m.skippable }, loading: null }); // the loaded dataset stays
       case 'data-progress':
-        return;
+        return set({ loading: { file: m.file, stage: m.stage, done: m.done, total: m.total } });
       case 'run':
         return set({ run: { ...m.run, steps: [...m.run.steps], evals: [...m.run.evals], samples: [...m.run.samples] } });
       case 'step': {

@@ -9,16 +9,16 @@ import { FORMATS, LIMITS } from '../../engine/data/formats.js';
 import { HISTOGRAM_EDGES } from '../../engine/data/rows.js';
 
 export function DataPanel() {
-  const { dataset, rejected, dataOptions: o, setDataOptions, apply } = useStudio();
+  const { dataset, rejected, dataOptions: o, setDataOptions, apply, loading } = useStudio();
   const [over, setOver] = useState(false);
   const load = async (f: File | undefined) => {
     if (!f) return;
     if (f.size > LIMITS.fileBytes) {
-      apply({ type: 'data-rejected', file: f.name, total: 1, errors: [{ file: f.name, line: 1, field: null, message: `${f.name}:1: the file is ${(f.size / 2 ** 20).toFixed(0)} MiB, over the ${LIMITS.fileBytes / 2 ** 20} MiB limit` }] });
+      apply({ type: 'data-rejected', file: f.name, total: 1, skippable: false, errors: [{ file: f.name, line: 1, field: null, message: `${f.name}:1: the file is ${(f.size / 2 ** 20).toFixed(0)} MiB, over the ${LIMITS.fileBytes / 2 ** 20} MiB limit` }] });
       return;
     }
     const bytes = await f.arrayBuffer();
-    useStudio.getState().send({ type: 'load-data', file: f.name, bytes, options: o });
+    useStudio.getState().send({ type: 'load-data', file: f.name, bytes, options: o, seq: useStudio.getState().settings.seq });
   };
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -63,11 +63,16 @@ export function DataPanel() {
         <textarea data-testid="template" rows={7} className="template" value={o.template} onChange={(e) => setDataOptions({ template: e.target.value })} />
         <button onClick={() => setDataOptions({ template: DEFAULT_CHAT_TEMPLATE })}>Reset to default</button>
       </details>
+      {loading && (
+        <p data-testid="data-loading">
+          {loading.stage === 'reading' ? 'Reading' : 'Tokenizing'} {loading.file}: <progress max={loading.total} value={loading.done} /> {loading.done.toLocaleString()} / {loading.total.toLocaleString()}
+        </p>
+      )}
       {rejected && (
         <div className="error" data-testid="data-errors">
           <b>{rejected.file} was not loaded</b>{dataset ? ` (still using ${dataset.file})` : ''}: {rejected.total} problem{rejected.total > 1 ? 's' : ''}
           <ul>{rejected.errors.slice(0, 5).map((e, i) => <li key={i}><code>{e.message}</code></li>)}</ul>
-          {rejected.total > 0 && !o.skipBad && <span className="muted">Tick "skip bad records" to train on the good ones.</span>}
+          {rejected.skippable && !o.skipBad && <span className="muted">Tick "skip bad records" to train on the good ones.</span>}
         </div>
       )}
       {dataset && (

@@ -20,6 +20,8 @@ export interface PrepareOptions extends ReadOptions {
   /** Fraction of conversations (or rows, for text) held out; none below 10 items. */
   validationFraction?: number;
   samplePrompts?: number;
+  /** Tokenization progress, in conversations. */
+  onTokenize?: (done: number, total: number) => void;
 }
 
 /** A stretch of rendered text and whether its tokens are trained (for the highlighted preview). */
@@ -92,7 +94,13 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
   }
   const lossOn = o.lossOn ?? 'assistant';
   const overflow = o.overflow ?? 'drop-oldest';
-  const fitted = dataset.conversations.map((m) => fitConversation(template, tok, m, o.seq, lossOn, overflow));
+  const n = dataset.conversations.length;
+  const every = Math.max(1, Math.floor(n / 20));
+  const fitted = dataset.conversations.map((m, i) => {
+    if (i % every === 0) o.onTokenize?.(i, n);
+    return fitConversation(template, tok, m, o.seq, lossOn, overflow);
+  });
+  o.onTokenize?.(n, n);
   const lengths = dataset.conversations.map((m) => template.encode(tok, m, lossOn).tokens.length);
   const { val, train } = split(fitted.map((f, i) => ({ f, conv: dataset.conversations[i] })));
   const promptSource = val.length ? val : train;
