@@ -8,7 +8,7 @@ import type { FromWorker, ToWorker } from './protocol.js';
 
 const worker = new Worker(new URL('../workers/engine.worker.ts', import.meta.url), { type: 'module' });
 const store = useStudio.getState();
-store.setSender((m: ToWorker) => worker.postMessage(m));
+store.setSender((m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer));
 let restored = false;
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   useStudio.getState().apply(e.data);

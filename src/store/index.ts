@@ -49,9 +49,9 @@ export interface ErrorSlice {
 }
 export interface Actions {
   apply(m: FromWorker): void;
-  /** Sends an intent to the worker (set once the worker exists). */
-  send(m: ToWorker): void;
-  setSender(send: (m: ToWorker) => void): void;
+  /** Sends an intent to the worker (set once the worker exists); `transfer` moves buffers instead of copying them. */
+  send(m: ToWorker, transfer?: Transferable[]): void;
+  setSender(send: (m: ToWorker, transfer?: Transferable[]) => void): void;
   setSettings(s: Partial<TrainSettings>): void;
   setChatSettings(s: Partial<ChatSettings>): void;
   /** Changes how the file is read; the loaded file is re-read with them (debounced). */

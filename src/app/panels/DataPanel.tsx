@@ -18,7 +18,7 @@ export function DataPanel() {
       return;
     }
     const bytes = await f.arrayBuffer();
-    useStudio.getState().send({ type: 'load-data', file: f.name, bytes, options: o, seq: useStudio.getState().settings.seq });
+    useStudio.getState().send({ type: 'load-data', file: f.name, bytes, options: o, seq: useStudio.getState().settings.seq }, [bytes]); // moved, not copied
   };
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
