@@ -1,0 +1,157 @@
+// Files from the Hugging Face Hub (or a mirror: the endpoint is configurable; Node reads HF_ENDPOINT as the HF
+// libraries do), with per-file progress, cancel, and resume: a partial download is kept in the cache in chunks and
+// continued with an HTTP Range request (If-Range on the ETag, so a file that changed restarts). A file is complete
+// only when its size matches and, where the Hub gives a sha256 ETag (LFS files), its hash does.
+import type { HubCache } from './cache.js';
+
+export type HubErrorCode = 'OFFLINE' | 'NOT_FOUND' | 'UNAUTHORIZED' | 'HTTP' | 'CONNECTION_LOST' | 'TRUNCATED' | 'CORRUPT' | 'ABORTED';
+
+export class HubError extends Error {
+  constructor(readonly code: HubErrorCode, message: string) {
+    super(message);
+  }
+}
+
+/** Progress, keyed by file, as transformers.js reports it. */
+export type Progress =
+  | { status: 'initiate'; file: string }
+  | { status: 'progress'; file: string; loaded: number; total: number; bytesPerSecond: number; etaSeconds: number }
+  | { status: 'done'; file: string; size: number; fromCache: boolean };
+
+export interface HubOptions {
+  endpoint?: string;
+  /** For gated or private repos: kept in memory, sent only to the endpoint. */
+  token?: string;
+  fetch?: typeof fetch;
+  /** Partial downloads are saved every this many bytes. */
+  chunkBytes?: number;
+}
+
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+export const CHUNK_BYTES = 8 * 2 ** 20;
+
+export class HubClient {
+  readonly endpoint: string;
+  private readonly token?: string;
+  private readonly fetch: typeof fetch;
+  private readonly chunkBytes: number;
+
+  constructor(private readonly cache: HubCache, o: HubOptions = {}) {
+    this.endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+    this.token = o.token;
+    this.fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
+    this.chunkBytes = o.chunkBytes ?? CHUNK_BYTES;
+  }
+
+  url(repo: string, revision: string, file: string): string {
+    return `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
+  }
+
+  /** The cache key of a file: endpoint, repo, revision and name. */
+  key(repo: string, revision: string, file: string): string {
+    return `${this.endpoint}/${repo}@${revision}/${file}`;
+  }
+
+  /** A file's bytes: from the cache (no request), or downloaded (resuming a partial one). Null when optional and absent. */
+  async file(repo: string, revision: string, file: string, o: { onProgress?: (p: Progress) => void; signal?: AbortSignal; optional?: boolean } = {}): Promise<Uint8Array | null> {
+    const key = this.key(repo, revision, file);
+    const cached = await this.cache.get(key);
+    if (cached) {
+      o.onProgress?.({ status: 'done', file, size: cached.length, fromCache: true });
+      return cached;
+    }
+    o.onProgress?.({ status: 'initiate', file });
+    const partial = await this.cache.getPartial(key);
+    const headers: Record<string, string> = {};
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (partial && partial.bytes > 0) {
+      headers.Range = `bytes=${partial.bytes}-`;
+      if (partial.etag) headers['If-Range'] = `"${partial.etag}"`;
+    }
+    let res: Response;
+    try {
+      res = await this.fetch(this.url(repo, revision, file), { headers, signal: o.signal });
+    } catch (e) {
+      if (o.signal?.aborted) throw new HubError('ABORTED', `the download of ${file} was cancelled`);
+      throw new HubError('OFFLINE', `could not reach ${this.endpoint} for ${repo}/${file} (${(e as Error).message}); check the connection, or use a model already in the cache`);
+    }
+    if (res.status === 404) {
+      if (o.optional) return null;
+      throw new HubError('NOT_FOUND', `${repo} has no file ${file} at revision ${revision} (404); check the repo id and revision`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new HubError('UNAUTHORIZED', `${repo} is gated or private (${res.status}); accept its terms on the Hub and give an access token`);
+    }
+    if (res.status !== 200 && res.status !== 206) throw new HubError('HTTP', `${this.url(repo, revision, file)} answered ${res.status} ${res.statusText}`);
+    const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
+    const resumed = res.status === 206 && partial ? partial : null;
+    if (!resumed && partial) await this.cache.deletePartial(key); // the file changed, or the server ignored the range
+    let have = resumed?.bytes ?? 0;
+    const range = res.headers.get('content-range')?.match(/\/(\d+)$/);
+    const total = range ? Number(range[1]) : Number(res.headers.get('content-length') ?? NaN) + have;
+    const chunks: Uint8Array[] = resumed ? [await this.cache.readPartial(key)] : [];
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let chunkIndex = resumed?.chunks ?? 0;
+    const flush = async () => {
+      if (!pendingBytes) return;
+      const chunk = concat(pending, pendingBytes);
+      await this.cache.putPartialChunk(key, chunkIndex++, chunk, etag, total);
+      chunks.push(chunk);
+      pending = [];
+      pendingBytes = 0;
+    };
+    const started = performance.now();
+    const startBytes = have;
+    const reader = res.body!.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        pending.push(value);
+        pendingBytes += value.length;
+        have += value.length;
+        if (pendingBytes >= this.chunkBytes) await flush();
+        const sec = (performance.now() - started) / 1000;
+        const bps = sec > 0 ? (have - startBytes) / sec : 0;
+        o.onProgress?.({ status: 'progress', file, loaded: have, total, bytesPerSecond: bps, etaSeconds: bps > 0 ? (total - have) / bps : Infinity });
+      }
+    } catch (e) {
+      await flush().catch(() => undefined); // keep what arrived
+      if (o.signal?.aborted) throw new HubError('ABORTED', `the download of ${file} was cancelled at ${have} of ${total} bytes; it resumes from there`);
+      throw new HubError('CONNECTION_LOST', `the download of ${file} stopped at ${have} of ${total} bytes (${(e as Error).message}); it resumes from there`);
+    }
+    await flush();
+    if (Number.isFinite(total) && have !== total) {
+      throw new HubError('TRUNCATED', `${file}: received ${have} of ${total} bytes; the download resumes from there`);
+    }
+    const bytes = concat(chunks, have);
+    if (/^[0-9a-f]{64}$/.test(etag)) {
+      const digest = await sha256Hex(bytes);
+      if (digest !== etag) {
+        await this.cache.deletePartial(key);
+        throw new HubError('CORRUPT', `${file}: its sha256 is ${digest}, the Hub says ${etag}; the damaged copy was removed, download again`);
+      }
+    }
+    await this.cache.put(key, bytes, { etag, size: have }); // may throw QUOTA_EXCEEDED (StorageError): the caller decides
+    await this.cache.deletePartial(key);
+    o.onProgress?.({ status: 'done', file, size: have, fromCache: false });
+    return bytes;
+  }
+}
+
+function concat(parts: Uint8Array[], n: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+async function sha256Hex(b: Uint8Array): Promise<string> {
+  const d = await globalThis.crypto.subtle.digest('SHA-256', b as unknown as ArrayBuffer);
+  return Array.from(new Uint8Array(d), (x) => x.toString(16).padStart(2, '0')).join('');
+}

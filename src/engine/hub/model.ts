@@ -1,0 +1,45 @@
+// A GPT-2 from the Hub: config.json first (so a model that is not GPT-2 is refused before the big download), the
+// tokenizer (tokenizer.json + tokenizer_config.json, or the older vocab.json + merges.txt), generation_config.json
+// when present, then model.safetensors (F32/F16/BF16, any of the Hub's naming variants).
+import { gpt2TokenizerFiles, type TokenizerFiles } from '../data/tokenizer.js';
+import { readSafetensors } from './safetensors.js';
+import { gpt2WeightsFromTensors, parseGpt2Config } from '../models/hf.js';
+import type { GPT2Config } from '../models/gpt2.js';
+import type { Weights } from '../models/init.js';
+import type { HubClient, Progress } from './client.js';
+
+export interface HubModel {
+  repo: string;
+  revision: string;
+  config: GPT2Config;
+  weights: Weights;
+  tokenizer: TokenizerFiles;
+  generationConfig: Record<string, unknown> | null;
+}
+
+const json = (b: Uint8Array, file: string) => {
+  try {
+    return JSON.parse(new TextDecoder().decode(b));
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON (${(e as Error).message})`);
+  }
+};
+
+export async function loadHubGpt2(hub: HubClient, repo: string, revision = 'main', o: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {}): Promise<HubModel> {
+  const get = (file: string, optional = false) => hub.file(repo, revision, file, { ...o, optional });
+  const config = parseGpt2Config(json((await get('config.json'))!, `${repo}/config.json`), `${repo}/config.json`);
+  const tokJson = await get('tokenizer.json', true);
+  let tokenizer: TokenizerFiles;
+  if (tokJson) {
+    const cfg = await get('tokenizer_config.json', true);
+    tokenizer = { tokenizer: json(tokJson, 'tokenizer.json'), config: cfg ? json(cfg, 'tokenizer_config.json') : gpt2TokenizerFiles({ '<|endoftext|>': 50256 }, '').config };
+  } else {
+    const vocab = await get('vocab.json');
+    const merges = await get('merges.txt');
+    tokenizer = gpt2TokenizerFiles(json(vocab!, 'vocab.json'), new TextDecoder().decode(merges!));
+  }
+  const gen = await get('generation_config.json', true);
+  const st = (await get('model.safetensors'))!;
+  const file = `${repo}/model.safetensors`;
+  return { repo, revision, config, weights: gpt2WeightsFromTensors(config, readSafetensors(st, file), file), tokenizer, generationConfig: gen ? json(gen, 'generation_config.json') : null };
+}
