@@ -55,7 +55,9 @@ describe('Hub download', () => {
     expect(err.code).toBe('CONNECTION_LOST');
     expect(err.message).toMatch(/stopped at \d+ of \d+ bytes.*resumes/);
     const bytes = await c.file('test/tiny-gpt2', 'main', 'model.safetensors');
-    expect(hub.requests.at(-1)).toContain(`bytes=${CHUNK_BYTES + 64 * 1024}-`); // everything that arrived was kept
+    const from = Number(hub.requests.at(-1)!.match(/bytes=(\d+)-$/)![1]); // what arrived before the cut was kept
+    expect(from).toBeGreaterThan(CHUNK_BYTES);
+    expect(from).toBeLessThanOrEqual(CHUNK_BYTES + 64 * 1024);
     expect(Buffer.from(bytes!).equals(Buffer.from(files['model.safetensors']))).toBe(true);
   });
 
