@@ -57,6 +57,26 @@ describe('npm run finetune', () => {
     expect(err.stderr).toContain(`${join(dir, 'latin1.jsonl')}:2: is not valid UTF-8`);
   });
 
+  it('takes a Hub repo id through the same code, downloading once into the cache', async () => {
+    const { startStandInHub } = await import('../src/engine/testing/hub-server.js');
+    const { hubCheckpoint } = await import('../src/engine/testing/checkpoint.js');
+    const { gpt2TokenizerFromPackage } = await import('../src/engine/data/tokenizer.node.js');
+    const cfg = { vocab_size: 50257, n_positions: 64, n_embd: 32, n_layer: 1, n_head: 2, layer_norm_epsilon: 1e-5 };
+    const files = Object.fromEntries(Object.entries(hubCheckpoint(cfg, gpt2TokenizerFromPackage().files)).map(([f, b]) => [`acme/small-gpt2@v1/${f}`, b]));
+    const hub = await startStandInHub({ files });
+    const env = { ...process.env, HF_ENDPOINT: hub.url, FTS_CACHE: join(dir, 'hub-cache') };
+    const args = ['tsx', 'cli/finetune.ts', '--data', join(dir, 'chat.jsonl'), '--model', 'acme/small-gpt2', '--revision', 'v1', '--steps', '2', '--seq', '32', '--batch', '2', '--out', join(dir, 'hubout'), '--json'];
+    const first = await run('npx', args, { env, maxBuffer: 1 << 24 });
+    const downloads = first.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === 'download');
+    expect(downloads.find((d) => d.file === 'model.safetensors')).toMatchObject({ fromCache: false });
+    const requests = hub.requests.length;
+    const second = await run('npx', args, { env, maxBuffer: 1 << 24 });
+    expect(second.stdout).toContain('"fromCache":true');
+    expect(hub.requests.length).toBe(requests); // the second run made no request
+    expect(parseGpt2Config(JSON.parse(readFileSync(join(dir, 'hubout', 'config.json'), 'utf8'))).n_embd).toBe(32);
+    await hub.close();
+  });
+
   it('ends with exit 2 and the usage on a bad flag value', async () => {
     const err = await cli('--data', join(dir, 'chat.jsonl'), '--steps', 'many').catch((e) => e);
     expect(err.code).toBe(2);

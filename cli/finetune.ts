@@ -1,6 +1,7 @@
 // npm run finetune -- --data <file> --model <tiny | HF folder> --steps N [options]
 // Fine-tunes GPT-2 on a plain-text file or a chat JSONL in Node, on the same engine as the studio, prints progress
 // and a sample reply, and writes a Hugging Face folder. --json prints one JSON object per event line.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,9 @@ import { hfFolder, mergeLora } from '../src/engine/export/hf.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
 import { readSafetensors } from '../src/engine/hub/safetensors.js';
+import { FsHubCache } from '../src/engine/hub/cache.node.js';
+import { HubClient } from '../src/engine/hub/client.js';
+import { loadHubGpt2 } from '../src/engine/hub/model.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
 import { initGpt2, initLora, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
 import { DEFAULT_LORA, LORA_TARGETS, type LoraTarget } from '../src/engine/models/lora.js';
@@ -22,7 +26,9 @@ import { createNodeBackend } from '../src/engine/runtime/node.js';
 import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../src/engine/train/trainer.js';
 
 const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
-  --model <tiny|folder>   tiny (offline, made from --seed) or a Hugging Face GPT-2 folder   [tiny]
+  --model <tiny|folder|repo>  tiny (offline, from --seed), a Hugging Face GPT-2 folder, or a Hub repo id
+                          (downloaded once from $HF_ENDPOINT or huggingface.co into $FTS_CACHE)  [tiny]
+  --revision rev          Hub revision                                                       [main]
   --steps N               optimizer steps                                                    [${DEFAULT_TRAIN.steps}]
   --lr X                  peak learning rate                                 [5e-5; 1e-3 with LoRA; 3e-3 for tiny]
   --batch B --seq T       batch size and sequence length                           [${DEFAULT_TRAIN.batch}, ${DEFAULT_TRAIN.seq}]
@@ -47,7 +53,7 @@ class UsageError extends Error {}
 async function main(): Promise<void> {
   const { values: a } = parseArgs({
     options: {
-      data: { type: 'string' }, model: { type: 'string', default: 'tiny' }, steps: { type: 'string' }, lr: { type: 'string' },
+      data: { type: 'string' }, model: { type: 'string', default: 'tiny' }, revision: { type: 'string', default: 'main' }, steps: { type: 'string' }, lr: { type: 'string' },
       batch: { type: 'string' }, seq: { type: 'string' }, accumulation: { type: 'string' }, 'lora-rank': { type: 'string' },
       'lora-alpha': { type: 'string' }, 'lora-targets': { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' },
       backend: { type: 'string', default: 'node-cpu' }, out: { type: 'string', default: 'out/finetuned' },
@@ -74,7 +80,20 @@ async function main(): Promise<void> {
   let config = TINY_GPT2;
   let base: Weights;
   if (a.model === 'tiny') base = initGpt2(config, seed);
-  else {
+  else if (!existsSync(a.model!) && /^[\w.-]+(\/[\w.-]+)?$/.test(a.model!)) {
+    const hub = new HubClient(new FsHubCache(), { endpoint: process.env.HF_ENDPOINT, token: process.env.HF_TOKEN });
+    const shown = new Set<string>();
+    const m = await loadHubGpt2(hub, a.model!, a.revision, {
+      onProgress: (p) => {
+        if (p.status === 'done' && !shown.has(p.file)) {
+          shown.add(p.file);
+          log({ type: 'download', ...p }, `${p.fromCache ? 'cached' : 'downloaded'} ${a.model}/${p.file} (${(p.size / 2 ** 20).toFixed(1)} MiB)`);
+        }
+      },
+    });
+    config = m.config;
+    base = m.weights;
+  } else {
     const dir = a.model!;
     config = parseGpt2Config(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'));
     const file = join(dir, 'model.safetensors');
