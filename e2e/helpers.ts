@@ -28,7 +28,7 @@ export async function losses(page: Page): Promise<number> {
 }
 
 export async function shootPanels(page: Page, dir: string): Promise<void> {
-  for (const p of ['device-panel', 'data-panel', 'train-panel', 'chat-panel']) {
+  for (const p of ['device-panel', 'model-panel', 'data-panel', 'train-panel', 'chat-panel']) {
     await page.getByTestId(p).screenshot({ path: `test-results/panels/${dir}-${p}.png` });
   }
 }

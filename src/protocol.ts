@@ -9,8 +9,44 @@ import type { FormatName } from './engine/data/formats.js';
 import type { Segment } from './engine/data/prepare.js';
 import type { OverflowPolicy } from './engine/data/rows.js';
 import type { LossOn } from './engine/data/template.js';
+import type { Progress } from './engine/hub/client.js';
 
 export type BackendChoice = 'webgpu' | 'wasm';
+
+/** A GPT-2 on the Hub (or a mirror). The token is kept in memory and sent only to the endpoint. */
+export interface HubSource {
+  endpoint?: string;
+  repo: string;
+  revision?: string;
+  token?: string;
+}
+
+export interface ModelInspection {
+  repo: string;
+  revision: string;
+  params: number;
+  downloadBytes: number | null;
+  config: { n_layer: number; n_embd: number; n_head: number; n_positions: number };
+  fullTrainingBytes: number;
+  loraTrainingBytes: number;
+  warnings: string[];
+}
+
+export interface CachedModel {
+  prefix: string;
+  endpoint: string;
+  repo: string;
+  revision: string;
+  bytes: number;
+  complete: boolean;
+}
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  params: number;
+  nPositions: number;
+}
 
 export interface DeviceInfo {
   webgpu: { ok: true; adapter: AdapterReport } | { ok: false; reason: string };
@@ -118,7 +154,12 @@ export type ToWorker =
   | { type: 'open-run'; id: string }
   | { type: 'delete-run'; id: string }
   | { type: 'chat'; id: number; messages: Message[]; settings: ChatSettings }
-  | { type: 'chat-stop'; id: number };
+  | { type: 'chat-stop'; id: number }
+  | { type: 'inspect-model'; source: HubSource; batch: number; seq: number; loraRank: number }
+  | { type: 'load-model'; source: HubSource | null }
+  | { type: 'cancel-download' }
+  | { type: 'cache-list' }
+  | { type: 'cache-delete'; prefix: string };
 
 // ---------------------------------------------------------------------------------------------- worker -> UI
 export type FromWorker =
@@ -137,7 +178,12 @@ export type FromWorker =
   | { type: 'chat-token'; id: number; text: string }
   | { type: 'chat-done'; id: number; reason: string; tokensPerSecond: number }
   | { type: 'storage'; usage: number; quota: number; persisted: boolean; error: string | null }
-  | { type: 'error'; context: string; message: string };
+  | { type: 'error'; context: string; message: string }
+  | { type: 'model'; model: ModelInfo }
+  | { type: 'inspection'; inspection: ModelInspection }
+  | { type: 'download'; progress: Progress }
+  | { type: 'download-failed'; message: string }
+  | { type: 'cache'; models: CachedModel[] };
 
 export type ToWorkerOf<K extends ToWorker['type']> = Extract<ToWorker, { type: K }>;
 export type FromWorkerOf<K extends FromWorker['type']> = Extract<FromWorker, { type: K }>;

@@ -20,6 +20,8 @@ async function handle(m: ToWorker): Promise<void> {
     case 'init': {
       const webgpu = await probeWebGpu();
       post({ type: 'ready', device: { webgpu, crossOriginIsolated: self.crossOriginIsolated, threads: navigator.hardwareConcurrency }, runs: await studio.listRuns() });
+      studio.postModel();
+      post({ type: 'cache', models: await studio.models.list() });
       await studio.reportStorage();
       return;
     }
@@ -45,6 +47,21 @@ async function handle(m: ToWorker): Promise<void> {
       return studio.chat(m.id, m.messages, m.settings);
     case 'chat-stop':
       return studio.stopChat(m.id);
+    case 'inspect-model': {
+      const w = await probeWebGpu();
+      const inspection = await studio.models.inspect(m.source, m.batch, m.seq, m.loraRank, w.ok ? w.adapter.maxBufferSize : null);
+      return post({ type: 'inspection', inspection });
+    }
+    case 'load-model':
+      return studio.loadModel(m.source);
+    case 'cancel-download':
+      return studio.models.cancel();
+    case 'cache-list':
+      return post({ type: 'cache', models: await studio.models.list() });
+    case 'cache-delete':
+      await studio.models.delete(m.prefix);
+      post({ type: 'cache', models: await studio.models.list() });
+      return studio.reportStorage();
     default:
       return unreachable(m);
   }

@@ -8,7 +8,9 @@ import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare
 import { ChatTemplate } from '../src/engine/data/template.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { Generator } from '../src/engine/generate/generator.js';
-import { initGpt2, initLora, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
+import { initLora, type Weights } from '../src/engine/models/init.js';
+import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
+import { BASE_SEED, Models } from './models.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
 import { RunStorage, StorageError, storageEstimate, type StoredDataset } from '../src/engine/storage/runs.js';
@@ -16,8 +18,6 @@ import type { Checkpoint } from '../src/engine/train/checkpoint.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
 import type { BackendChoice, ChatSettings, DataOptions, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
 
-const MODEL_NAME = 'tiny GPT-2 (offline, 2 layers, 64 dims)';
-const BASE_SEED = 1234;
 
 export class Studio {
   private backendChoice: BackendChoice = 'webgpu';
@@ -31,12 +31,48 @@ export class Studio {
   private checkpointWeights: { id: string; step: number; tensors: Record<string, Tensor> } | null = null;
   private readonly chats = new Map<number, AbortController>();
   private readonly storage = new RunStorage();
+  readonly models: Models;
 
   constructor(
     private readonly post: (m: FromWorker) => void,
-    private readonly tok: Tokenizer,
+    tinyTokenizer: Tokenizer,
     private readonly web: WebBackendOptions,
-  ) {}
+  ) {
+    this.models = new Models(tinyTokenizer);
+  }
+
+  private get tok(): Tokenizer {
+    return this.models.current.tok;
+  }
+
+  /** Tells the UI which model is current. */
+  postModel(): void {
+    const m = this.models.current;
+    this.post({ type: 'model', model: { id: m.id, name: m.name, params: countParams(gpt2Params(m.config)), nPositions: m.config.n_positions } });
+  }
+
+  /** Switches the model (a Hub download, or the tiny one when `source` is null). */
+  async loadModel(source: import('../src/protocol.js').HubSource | null): Promise<void> {
+    if (this.trainer) throw new Error('pause or stop the run before changing the model');
+    if (!source) this.models.useTiny();
+    else {
+      try {
+        await this.models.load(source, (progress) => this.post({ type: 'download', progress }));
+      } catch (e) {
+        this.post({ type: 'download-failed', message: (e as Error).message });
+        this.post({ type: 'cache', models: await this.models.list() }); // a partial file shows as such
+        await this.reportStorage();
+        return;
+      }
+    }
+    this.checkpointWeights = null;
+    this.liveTrainer?.release();
+    this.liveTrainer = null;
+    this.postModel();
+    this.post({ type: 'cache', models: await this.models.list() });
+    await this.reportStorage();
+    if (this.source) this.loadData(this.source.file, this.source.text, this.source.options, this.source.seq); // new tokenizer, new rows
+  }
 
   // ------------------------------------------------------------------------------------------- backend
   setBackend(choice: BackendChoice): void {
@@ -127,7 +163,7 @@ export class Studio {
     }
     const id = `run-${Date.now().toString(36)}`;
     this.run = {
-      id, template: this.template.source, createdAt: Date.now(), model: MODEL_NAME, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
+      id, template: this.template.source, createdAt: Date.now(), model: this.models.current.id, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
       lastLoss: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
     };
     const { summary, train, validation, samplePrompts } = data;
@@ -146,11 +182,11 @@ export class Studio {
   }
 
   private modelSpec(s: TrainSettings): ModelSpec {
-    return { config: TINY_GPT2, lora: s.loraRank > 0 ? { rank: s.loraRank, alpha: 2 * s.loraRank, targets: ['attn.c_attn', 'mlp.c_fc'] } : undefined };
+    return { config: this.models.current.config, lora: s.loraRank > 0 ? { rank: s.loraRank, alpha: 2 * s.loraRank, targets: ['attn.c_attn', 'mlp.c_fc'] } : undefined };
   }
 
   private baseWeights(m: ModelSpec, seed: number): Weights {
-    return { ...initGpt2(m.config, BASE_SEED), ...(m.lora ? initLora(m.config, m.lora, seed) : {}) };
+    return { ...this.models.current.base(), ...(m.lora ? initLora(m.config, m.lora, seed) : {}) };
   }
 
   /** Runs (or resumes) the current run's trainer until it ends, streaming events to the UI. */
@@ -248,6 +284,7 @@ export class Studio {
     const run = this.run;
     if (!run) throw new Error('no run to resume');
     if (run.status === 'completed') throw new Error('this run is complete; start a new one to train more');
+    await this.ensureModel(run.model);
     const ck = await this.storage.loadCheckpoint(run.id);
     const data = await this.storage.loadDataset(run.id);
     if (!data) throw new Error('the tokenized dataset of this run is missing from storage');
@@ -265,6 +302,14 @@ export class Studio {
 
   stop(): void {
     this.trainer?.stop();
+  }
+
+  /** The run's base model, current again (from the cache: no request to the Hub). */
+  private async ensureModel(id: string): Promise<void> {
+    if (this.models.current.id === id) return;
+    await this.models.ensure(id, (progress) => this.post({ type: 'download', progress }));
+    this.checkpointWeights = null;
+    this.postModel();
   }
 
   /** Reopens a stored run (after a reload, or from the list): its chart, samples and status. */
@@ -330,11 +375,12 @@ export class Studio {
 
   async chat(id: number, messages: import('../src/engine/data/template.js').Message[], s: ChatSettings): Promise<void> {
     const backend = await this.getBackend();
-    const model = this.modelSpec(this.run?.settings ?? { loraRank: 0 } as TrainSettings);
+    if (this.run) await this.ensureModel(this.run.model);
+    const model = this.modelSpec(this.run?.settings ?? ({ loraRank: 0 } as TrainSettings));
     const weights = await this.chatWeights(backend, model);
     const template = this.run ? new ChatTemplate(this.run.template) : this.template; // the run's own template
     const prompt = this.tok.encode(template.render(messages, true));
-    const gen = new Generator(backend, model, weights, this.tok, { cache: model.config.n_positions });
+    const gen = new Generator(backend, model, weights, this.tok, { cache: Math.min(model.config.n_positions, 1024) });
     const abort = new AbortController();
     this.chats.set(id, abort);
     try {

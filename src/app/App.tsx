@@ -1,8 +1,9 @@
-// The studio: Model & device, Data, Train, Chat, and the runs stored in this browser.
+// The studio: Device, Model, Data, Train, Chat, and the runs stored in this browser.
 import { useStudio } from '../store/index.js';
 import { ChatPanel } from './panels/ChatPanel.js';
 import { DataPanel } from './panels/DataPanel.js';
 import { DevicePanel } from './panels/DevicePanel.js';
+import { ModelPanel } from './panels/ModelPanel.js';
 import { RunsPanel } from './panels/RunsPanel.js';
 import { TrainPanel } from './panels/TrainPanel.js';
 
@@ -17,6 +18,7 @@ export function App() {
         </div>
       ))}
       <DevicePanel />
+      <ModelPanel />
       <DataPanel />
       <TrainPanel />
       <ChatPanel />

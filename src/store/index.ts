@@ -2,8 +2,9 @@
 // the worker's message handler, outside React); the panels read slices and send intents through `send`.
 import { create, type StateCreator } from 'zustand';
 import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
+import type { Progress } from '../engine/hub/client.js';
 import {
-  unreachable, type BackendChoice, type ChatSettings, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
+  unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
   type RunState, type RunSummary, type ToWorker, type TrainSettings,
 } from '../protocol.js';
 
@@ -21,6 +22,16 @@ export interface DeviceSlice {
   backend: BackendChoice;
   backendDescription: string | null;
   storage: { usage: number; quota: number; persisted: boolean; error: string | null } | null;
+}
+export interface ModelSlice {
+  model: ModelInfo | null;
+  hub: Required<Omit<HubSource, 'token'>> & { token: string };
+  inspection: ModelInspection | null;
+  /** Latest progress per file of the download under way. */
+  downloads: Record<string, Progress>;
+  downloading: boolean;
+  downloadError: string | null;
+  cached: CachedModel[];
 }
 export interface DataSlice {
   dataset: DatasetSummary | null;
@@ -60,11 +71,18 @@ export interface Actions {
   chooseBackend(b: BackendChoice): void;
   sendChat(text: string): void;
   dismissError(i: number): void;
+  setHub(h: Partial<ModelSlice['hub']>): void;
+  /** Downloads (or loads from the cache) the Hub model in `hub`, or switches to the tiny one. */
+  useModel(kind: 'hub' | 'tiny'): void;
 }
-export type Studio = DeviceSlice & DataSlice & TrainSlice & ChatSlice & ErrorSlice & Actions;
+export type Studio = DeviceSlice & ModelSlice & DataSlice & TrainSlice & ChatSlice & ErrorSlice & Actions;
 
 type Slice<T> = StateCreator<Studio, [], [], T>;
 const deviceSlice: Slice<DeviceSlice> = () => ({ device: null, backend: 'webgpu', backendDescription: null, storage: null });
+const modelSlice: Slice<ModelSlice> = () => ({
+  model: null, hub: { endpoint: 'https://huggingface.co', repo: 'openai-community/gpt2', revision: 'main', token: '' },
+  inspection: null, downloads: {}, downloading: false, downloadError: null, cached: [],
+});
 const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
 const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [] });
 const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, streaming: null, chatTokensPerSecond: null });
@@ -92,6 +110,12 @@ const actions: Slice<Actions> = (set, get) => ({
     get().send({ type: 'set-backend', backend });
   },
   dismissError: (i) => set({ errors: get().errors.filter((_, k) => k !== i) }),
+  setHub: (h) => set({ hub: { ...get().hub, ...h }, inspection: null }),
+  useModel: (kind) => {
+    const { hub } = get();
+    set({ downloads: {}, downloadError: null, downloading: kind === 'hub' });
+    get().send({ type: 'load-model', source: kind === 'hub' ? { ...hub, token: hub.token || undefined } : null });
+  },
   sendChat: (text) => {
     const id = ++chatId;
     const chat: ChatMessage[] = [...get().chat, { role: 'user', content: text }];
@@ -139,6 +163,16 @@ const actions: Slice<Actions> = (set, get) => ({
       }
       case 'chat-done':
         return m.id === s.streaming ? set({ streaming: null, chatTokensPerSecond: m.tokensPerSecond }) : undefined;
+      case 'model':
+        return set({ model: m.model, downloading: false });
+      case 'inspection':
+        return set({ inspection: m.inspection });
+      case 'download':
+        return set({ downloads: { ...s.downloads, [m.progress.file]: m.progress } });
+      case 'download-failed':
+        return set({ downloadError: m.message, downloading: false });
+      case 'cache':
+        return set({ cached: m.models });
       case 'storage':
         return set({ storage: { usage: m.usage, quota: m.quota, persisted: m.persisted, error: m.error } });
       case 'error': {
@@ -153,6 +187,6 @@ const actions: Slice<Actions> = (set, get) => ({
 });
 
 export const createStudioStore = () =>
-  create<Studio>()((...a) => ({ ...deviceSlice(...a), ...dataSlice(...a), ...trainSlice(...a), ...chatSlice(...a), ...errorSlice(...a), ...actions(...a) }));
+  create<Studio>()((...a) => ({ ...deviceSlice(...a), ...modelSlice(...a), ...dataSlice(...a), ...trainSlice(...a), ...chatSlice(...a), ...errorSlice(...a), ...actions(...a) }));
 
 export const useStudio = createStudioStore();

@@ -1,24 +1,15 @@
-// Model and device: what WebGPU offers (or why it runs on the WASM fallback), choosing the fallback by hand,
-// and the model (the offline tiny GPT-2).
+// Device: what WebGPU offers (or why it runs on the WASM fallback), choosing the fallback by hand, storage use.
 import { useStudio } from '../../store/index.js';
 import { fmtBytes } from '../format.js';
 
 export function DevicePanel() {
   const { device, backend, backendDescription, run, chooseBackend, storage } = useStudio();
   const busy = run?.status === 'training' || run?.status === 'paused';
-  if (!device) return <section className="panel"><h2>Model & device</h2><p>Starting the engine...</p></section>;
+  if (!device) return <section className="panel"><h2>Device</h2><p>Starting the engine...</p></section>;
   const w = device.webgpu;
   return (
     <section className="panel" data-testid="device-panel">
-      <h2>Model & device</h2>
-      <div className="row">
-        <label>
-          Model
-          <select value="tiny" disabled>
-            <option value="tiny">tiny GPT-2 (offline: GPT-2 tokenizer, 2 layers, 64 dims)</option>
-          </select>
-        </label>
-      </div>
+      <h2>Device</h2>
       {w.ok ? (
         <p data-testid="webgpu-adapter">
           WebGPU adapter: <b>{w.adapter.vendor}</b> {w.adapter.architecture} {w.adapter.description && `(${w.adapter.description})`} ·

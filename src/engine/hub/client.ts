@@ -47,6 +47,21 @@ export class HubClient {
     return `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
   }
 
+  /** A file's size from a HEAD request (no body), or null when the Hub does not say. */
+  async size(repo: string, revision: string, file: string, signal?: AbortSignal): Promise<number | null> {
+    const headers: Record<string, string> = this.token ? { Authorization: `Bearer ${this.token}` } : {};
+    let res: Response;
+    try {
+      res = await this.fetch(this.url(repo, revision, file), { method: 'HEAD', headers, signal });
+    } catch (e) {
+      throw new HubError('OFFLINE', `could not reach ${this.endpoint} for ${repo}/${file} (${(e as Error).message})`);
+    }
+    if (res.status === 404) throw new HubError('NOT_FOUND', `${repo} has no file ${file} at revision ${revision} (404)`);
+    if (res.status === 401 || res.status === 403) throw new HubError('UNAUTHORIZED', `${repo} is gated or private (${res.status}); accept its terms on the Hub and give an access token`);
+    const n = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
+    return Number.isFinite(n) && n > 0 ? n : null;
+  }
+
   /** The cache key of a file: endpoint, repo, revision and name. */
   key(repo: string, revision: string, file: string): string {
     return `${this.endpoint}/${repo}@${revision}/${file}`;

@@ -22,6 +22,8 @@ export interface StandInOptions {
   slowMs?: number;
   /** Allow a page on another origin to fetch (the studio, under COEP). */
   cors?: boolean;
+  /** Test controls: GET /__requests lists the requests, GET /__cut?file=F&bytes=N cuts the next download of F. */
+  control?: boolean;
 }
 
 export async function startStandInHub(o: StandInOptions, port = 0): Promise<StandInHub> {
@@ -35,6 +37,12 @@ export async function startStandInHub(o: StandInOptions, port = 0): Promise<Stan
       res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Linked-Etag, Content-Range, Content-Length, X-Linked-Size');
       res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
       if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    }
+    if (o.control && req.url?.startsWith('/__')) {
+      const u = new URL(req.url, 'http://x');
+      if (u.pathname === '/__cut') cuts.set(u.searchParams.get('file')!, Number(u.searchParams.get('bytes')));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return void res.end(JSON.stringify(requests.filter((r) => !r.includes(' /__'))));
     }
     const m = decodeURIComponent(req.url ?? '').match(/^\/(.+?)\/resolve\/([^/]+)\/(.+)$/);
     const key = m && `${m[1]}@${m[2]}/${m[3]}`;

@@ -1,0 +1,61 @@
+// Model: the offline tiny GPT-2 or a GPT-2 from the Hub (any repo whose config says model_type gpt2, at a
+// revision). Before downloading: size and device memory for full fine-tuning and LoRA, with warnings. While
+// downloading: per-file bytes, percent, speed, ETA, and cancel. The cache: models with their sizes, deletable.
+import { useStudio } from '../../store/index.js';
+import { fmtBytes, fmtTime } from '../format.js';
+
+const SUGGESTED = ['distilbert/distilgpt2', 'openai-community/gpt2', 'openai-community/gpt2-medium'];
+
+export function ModelPanel() {
+  const { model, hub, setHub, useModel, inspection, downloads, downloading, downloadError, cached, send, settings, run } = useStudio();
+  const busy = run?.status === 'training' || run?.status === 'paused';
+  const files = Object.values(downloads);
+  return (
+    <section className="panel" data-testid="model-panel">
+      <h2>Model</h2>
+      <p>Current: <b data-testid="current-model">{model?.name ?? '...'}</b>{model && ` · ${(model.params / 1e6).toFixed(1)}M parameters · context ${model.nPositions}`}</p>
+      <div className="row small">
+        <label>Hub <input className="wide" data-testid="hub-endpoint" value={hub.endpoint} onChange={(e) => setHub({ endpoint: e.target.value })} /></label>
+        <label>Repo <input className="wide" data-testid="hub-repo" list="suggested-models" value={hub.repo} onChange={(e) => setHub({ repo: e.target.value.trim() })} /></label>
+        <datalist id="suggested-models">{SUGGESTED.map((r) => <option key={r} value={r} />)}</datalist>
+        <label>Revision <input data-testid="hub-revision" value={hub.revision} onChange={(e) => setHub({ revision: e.target.value.trim() || 'main' })} /></label>
+        <label title="For gated or private repos: kept in memory only, sent only to the Hub">Token <input type="password" value={hub.token} onChange={(e) => setHub({ token: e.target.value })} /></label>
+      </div>
+      <div className="row">
+        <button data-testid="inspect-model" disabled={!hub.repo} onClick={() => send({ type: 'inspect-model', source: { ...hub, token: hub.token || undefined }, batch: settings.batch, seq: settings.seq, loraRank: settings.loraRank })}>Check size</button>
+        <button data-testid="load-model" disabled={!hub.repo || downloading || busy} onClick={() => useModel('hub')}>Download and use</button>
+        <button data-testid="cancel-download" disabled={!downloading} onClick={() => send({ type: 'cancel-download' })}>Cancel</button>
+        <button data-testid="use-tiny" disabled={downloading || busy || model?.id === 'tiny'} onClick={() => useModel('tiny')}>Use the offline tiny model</button>
+      </div>
+      {inspection && (
+        <p data-testid="inspection">
+          {inspection.repo}@{inspection.revision}: {(inspection.params / 1e6).toFixed(1)}M parameters ({inspection.config.n_layer} layers, {inspection.config.n_embd} wide) ·
+          download {inspection.downloadBytes ? fmtBytes(inspection.downloadBytes) : 'size unknown'} · GPU memory at batch {settings.batch} x {settings.seq}: full fine-tune ~{fmtBytes(inspection.fullTrainingBytes)}, LoRA ~{fmtBytes(inspection.loraTrainingBytes)}
+          {inspection.warnings.map((w, i) => <span key={i} className="warn"><br />Warning: {w}</span>)}
+        </p>
+      )}
+      {files.length > 0 && (
+        <table data-testid="downloads"><tbody>
+          {files.map((p) => (
+            <tr key={p.file}><td>{p.file}</td><td>
+              {p.status === 'initiate' && 'starting'}
+              {p.status === 'progress' && <><progress max={p.total} value={p.loaded} /> {fmtBytes(p.loaded)} / {fmtBytes(p.total)} ({((100 * p.loaded) / p.total).toFixed(0)}%) · {fmtBytes(p.bytesPerSecond)}/s · ETA {fmtTime(1000 * p.etaSeconds)}</>}
+              {p.status === 'done' && <span data-testid="file-done">{fmtBytes(p.size)}, {p.fromCache ? 'from the cache' : 'downloaded'}</span>}
+            </td></tr>
+          ))}
+        </tbody></table>
+      )}
+      {downloadError && <p className="error" data-testid="download-error">{downloadError}</p>}
+      {cached.length > 0 && (
+        <details open data-testid="cache"><summary>Models cached in this browser</summary>
+          <table><tbody>
+            {cached.map((c) => (
+              <tr key={c.prefix} data-testid="cached-model"><td>{c.repo}@{c.revision}</td><td className="muted">{c.endpoint}</td><td>{fmtBytes(c.bytes)}{c.complete ? '' : ' (partial)'}</td>
+                <td><button disabled={busy || downloading} onClick={() => send({ type: 'cache-delete', prefix: c.prefix })}>Delete</button></td></tr>
+            ))}
+          </tbody></table>
+        </details>
+      )}
+    </section>
+  );
+}

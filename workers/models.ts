@@ -1,0 +1,118 @@
+// The model the studio trains: the offline tiny GPT-2, or a GPT-2 from the Hub (downloaded once into IndexedDB,
+// then loaded from there with no request). Also inspection before download (size, memory estimate, warnings) and
+// the cache manager (list, delete). Model ids: "tiny", or "hub:<endpoint>|<repo>@<revision>".
+import { parseGpt2Config } from '../src/engine/models/hf.js';
+import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
+import { Tokenizer } from '../src/engine/data/tokenizer.js';
+import { IdbHubCache } from '../src/engine/hub/cache.js';
+import { DEFAULT_ENDPOINT, HubClient, type Progress } from '../src/engine/hub/client.js';
+import { loadHubGpt2 } from '../src/engine/hub/model.js';
+import { countParams, gpt2Params, type GPT2Config } from '../src/engine/models/gpt2.js';
+import { initGpt2, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
+import { estimateMemory } from '../src/engine/models/memory.js';
+import type { CachedModel, HubSource, ModelInspection } from '../src/protocol.js';
+
+export const BASE_SEED = 1234;
+
+export interface LoadedModel {
+  id: string;
+  name: string;
+  config: GPT2Config;
+  tok: Tokenizer;
+  /** The base weights (the tiny model is made afresh from its seed). */
+  base(): Weights;
+}
+
+const hubId = (s: HubSource) => `hub:${(s.endpoint || DEFAULT_ENDPOINT).replace(/\/+$/, '')}|${s.repo}@${s.revision || 'main'}`;
+function parseId(id: string): HubSource | null {
+  const m = id.match(/^hub:(.+)\|(.+)@(.+)$/);
+  return m ? { endpoint: m[1], repo: m[2], revision: m[3] } : null;
+}
+
+export class Models {
+  private readonly cache = new IdbHubCache();
+  private abort: AbortController | null = null;
+  current: LoadedModel;
+
+  constructor(private readonly tinyTokenizer: Tokenizer) {
+    this.current = this.tiny();
+  }
+
+  private tiny(): LoadedModel {
+    return { id: 'tiny', name: 'tiny GPT-2 (offline, 2 layers, 64 dims)', config: TINY_GPT2, tok: this.tinyTokenizer, base: () => initGpt2(TINY_GPT2, BASE_SEED) };
+  }
+
+  private client(s: HubSource): HubClient {
+    return new HubClient(this.cache, { endpoint: s.endpoint || DEFAULT_ENDPOINT, token: s.token || undefined });
+  }
+
+  /** Size and memory before downloading: config.json (small) and a HEAD of model.safetensors. */
+  async inspect(s: HubSource, batch: number, seq: number, loraRank: number, maxBufferSize: number | null): Promise<ModelInspection> {
+    const c = this.client(s);
+    const rev = s.revision || 'main';
+    const cfgBytes = await c.file(s.repo, rev, 'config.json');
+    const config = parseGpt2Config(JSON.parse(new TextDecoder().decode(cfgBytes!)), `${s.repo}/config.json`);
+    const size = await c.size(s.repo, rev, 'model.safetensors');
+    const full = estimateMemory(config, batch, seq);
+    const lora = estimateMemory(config, batch, seq, { rank: Math.max(1, loraRank || 8), alpha: 16, targets: ['attn.c_attn', 'mlp.c_fc'] });
+    const warnings: string[] = [];
+    if (maxBufferSize !== null && full.largestBufferBytes > maxBufferSize) {
+      warnings.push(`its token embedding needs a ${(full.largestBufferBytes / 2 ** 20).toFixed(0)} MiB buffer; this GPU allows ${(maxBufferSize / 2 ** 20).toFixed(0)} MiB`);
+    }
+    if (full.trainingBytes > 4 * 2 ** 30) warnings.push(`a full fine-tune needs about ${(full.trainingBytes / 2 ** 30).toFixed(1)} GiB of GPU memory at batch ${batch} x ${seq}; LoRA or a smaller batch needs less`);
+    return {
+      repo: s.repo, revision: rev, params: countParams(gpt2Params(config)), downloadBytes: size, config: { n_layer: config.n_layer, n_embd: config.n_embd, n_head: config.n_head, n_positions: config.n_positions },
+      fullTrainingBytes: full.trainingBytes, loraTrainingBytes: lora.trainingBytes, warnings,
+    };
+  }
+
+  /** Downloads (or loads from the cache) and makes it current. */
+  async load(s: HubSource, onProgress: (p: Progress) => void): Promise<LoadedModel> {
+    this.abort?.abort();
+    const abort = (this.abort = new AbortController());
+    try {
+      const m = await loadHubGpt2(this.client(s), s.repo, s.revision || 'main', { onProgress, signal: abort.signal });
+      const files = { ...m.tokenizer, config: { ...m.tokenizer.config, chat_template: m.tokenizer.config.chat_template ?? DEFAULT_CHAT_TEMPLATE } };
+      const tok = new Tokenizer(files);
+      this.current = { id: hubId(s), name: `${s.repo}@${s.revision || 'main'}`, config: m.config, tok, base: () => m.weights };
+      return this.current;
+    } finally {
+      if (this.abort === abort) this.abort = null;
+    }
+  }
+
+  useTiny(): LoadedModel {
+    return (this.current = this.tiny());
+  }
+
+  /** Makes the model a stored run was trained from current again (from the cache, without requests). */
+  async ensure(id: string, onProgress: (p: Progress) => void): Promise<LoadedModel> {
+    if (this.current.id === id) return this.current;
+    if (id === 'tiny') return this.useTiny();
+    const s = parseId(id);
+    if (!s) throw new Error(`unknown model ${id}`);
+    return this.load(s, onProgress);
+  }
+
+  cancel(): void {
+    this.abort?.abort();
+  }
+
+  async list(): Promise<CachedModel[]> {
+    const byModel = new Map<string, CachedModel>();
+    for (const f of await this.cache.list()) {
+      const m = f.key.match(/^(.+)\/([^/]+\/[^/]+)@([^/]+)\//) ?? f.key.match(/^(.+)\/([^/]+)@([^/]+)\//);
+      if (!m) continue;
+      const prefix = `${m[1]}/${m[2]}@${m[3]}/`;
+      const e = byModel.get(prefix) ?? { prefix, endpoint: m[1], repo: m[2], revision: m[3], bytes: 0, complete: true };
+      e.bytes += f.size;
+      e.complete &&= f.complete;
+      byModel.set(prefix, e);
+    }
+    return [...byModel.values()];
+  }
+
+  async delete(prefix: string): Promise<void> {
+    await this.cache.delete(prefix);
+  }
+}
