@@ -2,6 +2,7 @@
 // with visible progress, a reload that loads from the cache with no request to the Hub, a download cut halfway and
 // resumed, and deleting the cached model.
 import { expect, test, type Page } from '@playwright/test';
+import { chartPoints, dropFile, setSettings, shootPanels, waitStatus } from './helpers.js';
 
 const HUB = 'http://127.0.0.1:4174';
 const requests = async (): Promise<string[]> => (await fetch(`${HUB}/__requests`)).json();
@@ -30,6 +31,14 @@ test('download with progress, then a reload loads it from the cache with no requ
   await expect(page.getByTestId('current-model')).toHaveText('acme/small-gpt2@main', { timeout: 60_000 });
   await expect(page.getByTestId('downloads')).toContainText('model.safetensors6 MiB, from the cache');
   expect((await requests()).length).toBe(before);
+
+  // and it trains: LoRA adapters on the downloaded base
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await setSettings(page, { steps: 3, batch: 2, seq: 24, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 3, loraRank: 4 });
+  await page.getByTestId('start').click();
+  await waitStatus(page, 'completed');
+  expect(await chartPoints(page)).toBe(3);
+  await shootPanels(page, 'hub');
 });
 
 test('a download cut halfway resumes where it stopped; a cached model can be deleted', async ({ page }) => {
