@@ -104,6 +104,9 @@ export interface StepPoint {
   lr: number;
   gradNorm: number;
   tokensPerSecond: number;
+  /** WebGPU: bytes read back to the CPU in the step, and weight tensors in GPU buffers. */
+  readBackBytes?: number;
+  weightsOnDevice?: { onDevice: number; total: number };
 }
 export interface EvalPoint {
   step: number;

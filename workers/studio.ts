@@ -162,23 +162,22 @@ export class Studio {
       throw new Error(`${data.summary.file} could not be cut to ${settings.seq}-token rows (see the Data panel); change the sequence length`);
     }
     const id = `run-${Date.now().toString(36)}`;
-    this.run = {
+    const run: RunState = (this.run = {
       id, template: this.template.source, createdAt: Date.now(), model: this.models.current.id, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
       lastLoss: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
-    };
+    });
     const { summary, train, validation, samplePrompts } = data;
     await this.guardStorage(() => this.storage.saveDataset(id, { summary, train, validation, samplePrompts }));
-    await this.guardStorage(() => this.storage.saveRun(this.run!));
-    this.post({ type: 'run', run: this.run });
+    await this.guardStorage(() => this.storage.saveRun(run));
+    this.post({ type: 'run', run });
     await this.train(undefined);
   }
 
-  /** Marks the current run failed with `message` (the trainer could not start, say) and keeps it stored. */
-  private async fail(message: string): Promise<void> {
-    if (!this.run) return;
-    this.run.error = message;
-    this.setStatus('failed');
-    await this.guardStorage(() => this.storage.saveRun(this.run!));
+  /** Marks `run` failed with `message` (the trainer could not start, say) and keeps it stored. */
+  private async fail(run: RunState, message: string): Promise<void> {
+    run.error = message;
+    this.setStatus(run, 'failed');
+    await this.guardStorage(() => this.storage.saveRun(run));
   }
 
   private modelSpec(s: TrainSettings): ModelSpec {
@@ -205,15 +204,15 @@ export class Studio {
       samples: data.samplePrompts.length ? { prompts: data.samplePrompts.map((p) => p.ids), tokenizer: this.tok } : undefined,
       });
     } catch (e) {
-      return this.fail((e as Error).message);
+      return this.fail(run, (e as Error).message);
     }
     this.trainer = trainer;
-    this.setStatus('training');
+    this.setStatus(run, 'training');
     try {
       for await (const e of trainer.run()) {
         switch (e.type) {
           case 'step': {
-            const point = { step: e.step, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond };
+            const point = { step: e.step, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond, readBackBytes: e.readBackBytes, weightsOnDevice: e.weightsOnDevice };
             run.steps.push(point);
             run.step = e.step;
             run.lastLoss = e.loss;
@@ -241,17 +240,17 @@ export class Studio {
             this.post({ type: 'run-status', status: run.status, step: run.step, checkpointStep: run.checkpointStep, error: null });
             break;
           case 'paused':
-            this.setStatus('paused');
+            this.setStatus(run, 'paused');
             break;
           case 'resumed':
-            this.setStatus('training');
+            this.setStatus(run, 'training');
             break;
           case 'done':
-            this.setStatus(e.reason === 'completed' ? 'completed' : 'stopped');
+            this.setStatus(run, e.reason === 'completed' ? 'completed' : 'stopped');
             break;
           case 'error':
             run.error = e.message;
-            this.setStatus('failed');
+            this.setStatus(run, 'failed');
             if (e.code === 'DEVICE_LOST') this.dropBackend();
             break;
           case 'start':
@@ -269,8 +268,7 @@ export class Studio {
   }
   private liveTrainer: Trainer | null = null;
 
-  private setStatus(status: RunState['status']): void {
-    const run = this.run!;
+  private setStatus(run: RunState, status: RunState['status']): void {
     run.status = status;
     this.post({ type: 'run-status', status, step: run.step, checkpointStep: run.checkpointStep, error: run.error });
   }
@@ -314,6 +312,7 @@ export class Studio {
 
   /** Reopens a stored run (after a reload, or from the list): its chart, samples and status. */
   async openRun(id: string): Promise<void> {
+    if (this.run?.id === id) return this.post({ type: 'run', run: this.run }); // already open (a run started before the page asked)
     if (this.trainer) throw new Error('pause or stop the current run first');
     const run = await this.storage.loadRun(id);
     if (!run) throw new Error(`run ${id} is not in storage`);

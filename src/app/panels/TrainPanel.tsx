@@ -51,6 +51,11 @@ export function TrainPanel() {
             <span data-testid="loss">{run.lastLoss?.toFixed(4) ?? '-'}</span> · {last ? `${last.tokensPerSecond.toFixed(0)} tokens/s` : '-'} · elapsed{' '}
             {fmtTime(run.elapsedMs)} · ETA {status === 'training' ? fmtTime(run.etaMs) : '-'} · last checkpoint: step <span data-testid="checkpoint-step">{run.checkpointStep}</span>
           </p>
+          {last?.weightsOnDevice && (
+            <p className="muted" data-testid="residency">
+              weights in GPU buffers: {last.weightsOnDevice.onDevice}/{last.weightsOnDevice.total} tensors · read back to the CPU in the last step: {last.readBackBytes} bytes (the loss and the gradient norm)
+            </p>
+          )}
           {run.error && <p className="error" data-testid="run-error">{run.error}</p>}
           <div className="row">
             <label>smoothing <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} /></label>

@@ -52,6 +52,8 @@ export interface Backend {
   zeros(dims: readonly number[]): Tensor;
   /** Copies a tensor's values to the CPU. */
   download(t: Tensor): Promise<Float32Array>;
+  /** Bytes read back through `download` so far (device-resident backends: what crossed from the GPU). */
+  readonly stats: { downloadedBytes: number };
   /** Called with an error when the GPU device is lost (never on CPU backends). */
   onDeviceLost?: (cb: (reason: string) => void) => void;
   /**

@@ -37,6 +37,7 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
   const Tensor = mod.Tensor;
   return {
     name: kind,
+    stats: { downloadedBytes: 0 },
     ort: mod,
     deviceResident: false,
     description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',

@@ -73,8 +73,10 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     return T.fromGpuBuffer(buffer, { dataType: 'float32', dims: dims as number[], dispose: () => buffer.destroy() });
   };
   const info = adapter.info;
+  const stats = { downloadedBytes: 0 };
   return {
     name: 'webgpu',
+    stats,
     ort: mod,
     deviceResident: true,
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
@@ -82,7 +84,11 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so, onRunError),
     upload: (data, dims) => gpuTensor(dims, data),
     zeros: (dims) => gpuTensor(dims),
-    download: async (t) => (t.location === 'gpu-buffer' ? ((await t.getData()) as Float32Array) : (t.data as Float32Array)),
+    download: async (t) => {
+      const d = t.location === 'gpu-buffer' ? ((await t.getData()) as Float32Array) : (t.data as Float32Array);
+      stats.downloadedBytes += d.byteLength; // outputs kept on the CPU (loss, grad_norm) were read back by onnxruntime
+      return d;
+    },
     onDeviceLost: (cb) => {
       lostCallbacks.push(cb);
       if (lost) cb(lost);
@@ -98,6 +104,7 @@ export async function createWasmBackend(o: WebBackendOptions = {}): Promise<Back
   const base = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const };
   return {
     name: 'wasm',
+    stats: { downloadedBytes: 0 },
     ort: mod,
     deviceResident: false,
     description: `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`,

@@ -47,7 +47,11 @@ export type TrainErrorCode = 'NON_FINITE_LOSS' | 'NON_FINITE_GRADIENT' | 'DEVICE
 
 export type TrainEvent =
   | { type: 'start'; step: number; totalSteps: number; backend: string; trainableParams: number; tokensPerStep: number }
-  | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; elapsedMs: number; etaMs: number }
+  | {
+      type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; elapsedMs: number; etaMs: number;
+      /** Device-resident backends: bytes read back to the CPU during the step, and weight tensors living on the device. */
+      readBackBytes?: number; weightsOnDevice?: { onDevice: number; total: number };
+    }
   | { type: 'eval'; step: number; loss: number }
   | { type: 'sample'; step: number; prompt: number; text: string }
   | { type: 'checkpoint'; step: number; checkpoint: Checkpoint }
@@ -103,6 +107,11 @@ export class Trainer {
       this.expAvgSq[p.name] = ck ? o.backend.upload(ck.expAvgSq[p.name], p.shape) : o.backend.zeros(p.shape);
     }
     this.stream = new BatchStream(o.train, c.batch, c.seq, c.seed, o.padId);
+  }
+
+  private residency() {
+    const all = Object.values(this.weights);
+    return { onDevice: all.filter((t) => t.location === 'gpu-buffer').length, total: all.length };
   }
 
   /** The live device weights (for a Generator sharing them). */
@@ -171,6 +180,7 @@ export class Trainer {
         }
         if (this.stopped) break;
         const ts = performance.now();
+        const readBefore = this.o.backend.stats.downloadedBytes;
         const result = await this.o.backend.exclusive(() => this.trainStep(train, trainAcc, opt));
         if (!result.ok) {
           yield { type: 'error', step: this.step + 1, code: result.error, message: result.message };
@@ -183,6 +193,7 @@ export class Trainer {
           type: 'step', step: this.step, loss: result.loss, lr: result.lr, gradNorm: result.gradNorm,
           tokensPerSecond: tokensPerStep / ((now - ts) / 1000), elapsedMs: now - t0,
           etaMs: ((now - t0) / done) * (c.steps - this.step),
+          ...(this.o.backend.deviceResident ? { readBackBytes: this.o.backend.stats.downloadedBytes - readBefore, weightsOnDevice: this.residency() } : {}),
         };
         const last = this.step === c.steps;
         if (evalS && (this.step % c.evalEvery === 0 || last)) yield { type: 'eval', step: this.step, loss: await this.o.backend.exclusive(() => this.evaluate(evalS)) };
