@@ -99,3 +99,22 @@ test('a full storage quota is reported, training goes on, and the stored checkpo
   await rows.first().getByRole('button', { name: 'Delete' }).click();
   await expect(rows).toHaveCount(before - 1);
 });
+
+test('a lost GPU device is reported, and the run resumes from its checkpoint on a new device', async ({ page }) => {
+  await page.goto('/');
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await setSettings(page, { ...SMALL, steps: 8, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2 });
+  await page.getByTestId('start').click();
+  await expect(page.getByTestId('checkpoint-step')).toHaveText('2', { timeout: 300_000 });
+  // the fault drill: the worker destroys its GPUDevice, which the browser reports as a lost device
+  const engine = page.workers().find((w) => w.url().includes('engine.worker'))!;
+  await engine.evaluate(() => (self as unknown as { ftsFaults: { loseDevice(): Promise<void> } }).ftsFaults.loseDevice());
+  await expect(page.getByTestId('error-banner')).toContainText('The GPU device was lost', { timeout: 120_000 });
+  await waitStatus(page, 'failed', 120_000);
+  const at = Number(await page.getByTestId('checkpoint-step').textContent());
+  expect(at).toBeGreaterThanOrEqual(2);
+  await page.getByTestId('resume').click();
+  await waitStatus(page, 'completed');
+  expect(await chartPoints(page)).toBe(8);
+  await expect(page.getByTestId('residency')).toContainText(/weights in GPU buffers: (\d+)\/\1 tensors/);
+});

@@ -67,6 +67,9 @@ async function handle(m: ToWorker): Promise<void> {
   }
 }
 
+// Fault drills, reachable from devtools or a test driving the worker: `await ftsFaults.loseDevice()`.
+(self as unknown as { ftsFaults: object }).ftsFaults = { loseDevice: () => studio.loseDevice() };
+
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   handle(e.data).catch((err: Error) => post({ type: 'error', context: e.data.type, message: err.message || String(err) }));
 };

@@ -76,6 +76,7 @@ export class Studio {
 
   // ------------------------------------------------------------------------------------------- backend
   setBackend(choice: BackendChoice): void {
+    if (choice === this.backendChoice && this.backend) return; // already the one in use
     if (this.trainer) throw new Error('pause or stop the run before changing the backend');
     this.backendChoice = choice;
     this.dropBackend();
@@ -88,13 +89,23 @@ export class Studio {
   }
 
   private getBackend(): Promise<Backend> {
-    this.backend ??= (async () => {
+    const mine: Promise<Backend> = (this.backend ??= (async () => {
       const b = this.backendChoice === 'webgpu' ? await createWebGpuBackend(this.web) : await createWasmBackend(this.web);
-      b.onDeviceLost?.((reason) => this.post({ type: 'error', context: 'device', message: `The GPU device was lost (${reason}). The run can resume from its last checkpoint.` }));
+      b.onDeviceLost?.((reason) => {
+        if (this.backend === mine) this.dropBackend(); // the next use makes a new device
+        this.post({ type: 'error', context: 'device', message: `The GPU device was lost (${reason}). Resume continues the run from its last checkpoint on a new device.` });
+      });
       this.post({ type: 'backend', backend: b.name === 'webgpu' ? 'webgpu' : 'wasm', description: b.description });
       return b;
-    })();
-    return this.backend;
+    })());
+    return mine;
+  }
+
+  /** Fault drill (tests, and anyone checking recovery): loses the GPU device as a driver reset would. */
+  async loseDevice(): Promise<void> {
+    const b = this.trainBackend ?? (await this.getBackend()); // the device the run is on
+    if (!b.destroyDevice) throw new Error(`the ${b.name} backend has no GPU device to lose`);
+    b.destroyDevice();
   }
 
   // ------------------------------------------------------------------------------------------- data
@@ -195,6 +206,7 @@ export class Studio {
     const s = run.settings;
     const model = this.modelSpec(s);
     const backend = await this.getBackend();
+    this.trainBackend = backend;
     this.checkpointWeights = null;
     let trainer: Trainer;
     try {
@@ -267,6 +279,8 @@ export class Studio {
     }
   }
   private liveTrainer: Trainer | null = null;
+  /** The backend the current trainer runs on. */
+  private trainBackend: Backend | null = null;
 
   private setStatus(run: RunState, status: RunState['status']): void {
     run.status = status;

@@ -56,6 +56,8 @@ export interface Backend {
   readonly stats: { downloadedBytes: number };
   /** Called with an error when the GPU device is lost (never on CPU backends). */
   onDeviceLost?: (cb: (reason: string) => void) => void;
+  /** Fault drill: destroys the GPU device, which the browser reports as a lost device. */
+  destroyDevice?: () => void;
   /**
    * Runs `fn` alone on this backend. The trainer holds it for a whole step (runs, then swapping in the new weights
    * and freeing the old), a generator for each run (reading the weights, then running), so chat during training

@@ -89,6 +89,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
       stats.downloadedBytes += d.byteLength; // outputs kept on the CPU (loss, grad_norm) were read back by onnxruntime
       return d;
     },
+    destroyDevice: () => device.destroy(),
     onDeviceLost: (cb) => {
       lostCallbacks.push(cb);
       if (lost) cb(lost);
