@@ -188,9 +188,6 @@ export type FromWorker =
   | { type: 'download-failed'; message: string }
   | { type: 'cache'; models: CachedModel[] };
 
-export type ToWorkerOf<K extends ToWorker['type']> = Extract<ToWorker, { type: K }>;
-export type FromWorkerOf<K extends FromWorker['type']> = Extract<FromWorker, { type: K }>;
-
 /** Exhaustiveness guard for switches over the unions. */
 export function unreachable(x: never): never {
   throw new Error(`unhandled message ${JSON.stringify(x)}`);

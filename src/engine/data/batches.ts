@@ -34,10 +34,6 @@ export class BatchStream {
     if (rows.length === 0) throw new RangeError('no training rows: the dataset is empty after tokenization');
   }
 
-  get rowsPerEpoch(): number {
-    return this.rows.length;
-  }
-
   private order(epoch: number): number[] {
     let o = this.orders.get(epoch);
     if (!o) {

@@ -1,7 +1,7 @@
 // One interface over the four places the engine runs: onnxruntime-web on WebGPU (browser; tensors stay in GPU
 // buffers between runs) or WASM (browser fallback), onnxruntime-node on the CPU or on its WebGPU EP (Node; the
 // binding has no device-resident outputs, so there every run copies: a path for checking kernels, not for speed).
-import type { InferenceSession, Tensor, TypedTensor } from 'onnxruntime-common';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { BuiltGraph } from '../artifacts/model.js';
 
 export const BACKENDS = ['webgpu', 'wasm', 'node-cpu', 'node-webgpu'] as const;
@@ -109,4 +109,3 @@ export async function createOrtSession(
   };
 }
 
-export type F32Tensor = TypedTensor<'float32'>;
