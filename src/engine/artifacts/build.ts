@@ -3,7 +3,7 @@
 //   eval graph       params + batch -> loss (and logits, for tests)
 //   optimizer graph  AdamW as PyTorch has it, global-norm clipping, no decay on biases and LayerNorm weights
 //   generate graph   params + new tokens + a fixed-size KV cache -> logits of one position, updated cache
-import { Graph, type Value } from '../onnx/graph.js';
+import { Graph, type GraphOptions, type Value } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
 import { gradients } from '../autodiff/grad.js';
 import { causalMask, gpt2Trunk, lmHead, type AttentionMode } from '../models/gpt2.js';
@@ -17,6 +17,9 @@ export interface BatchShape {
   readonly batch: number;
   readonly seq: number;
 }
+
+/** What the target execution provider can run (see GraphOptions). */
+export type Target = GraphOptions;
 
 function finish(g: Graph): BuiltGraph {
   const nameOf = (v: Value) => g.nameOf(v);
@@ -51,9 +54,9 @@ function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Va
   return { loss, logits };
 }
 
-export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: boolean } = {}): BuiltGraph {
+export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: boolean; target?: Target } = {}): BuiltGraph {
   checkShape(m, s);
-  const g = new Graph(`train_b${s.batch}_t${s.seq}${o.accumulate ? '_acc' : ''}`);
+  const g = new Graph(`train_b${s.batch}_t${s.seq}${o.accumulate ? '_acc' : ''}`, o.target);
   const P = paramInputs(g, allParams(m));
   const trainable = trainableParams(m);
   const { loss } = forwardLoss(g, m, s, P);
@@ -110,9 +113,9 @@ export function buildOptimizerGraph(params: readonly ParamSpec[], hp: AdamWConfi
  * the runtime (on onnxruntime-node every output is copied into a new JavaScript buffer, so this saves a copy of
  * every weight per step). Outputs loss, grad_norm and the updated tensors, as the two graphs it fuses do.
  */
-export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig = DEFAULT_ADAMW): BuiltGraph {
+export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig = DEFAULT_ADAMW, target: Target = {}): BuiltGraph {
   checkShape(m, s);
-  const g = new Graph(`train_step_b${s.batch}_t${s.seq}`);
+  const g = new Graph(`train_step_b${s.batch}_t${s.seq}`, target);
   const P = paramInputs(g, allParams(m));
   const trainable = trainableParams(m);
   const scalars = optimizerScalars(g);

@@ -98,6 +98,26 @@ describe('GPT-2 graph', () => {
   });
 });
 
+describe('embedding gradient', () => {
+  it('is the same through ScatterND add (CPU EP) as through the one-hot Gemm (WebGPU EP)', async () => {
+    const m: ModelSpec = { config: cfg };
+    const b = randomBatch(4, 2, 8);
+    b.ids[3] = b.ids[5]; // a repeated token: its rows must add up
+    const W = testWeights(2);
+    const grad = async (scatterAdd: boolean) => {
+      const s = await cpu.createSession(buildTrainGraph(m, b, { target: { scatterAdd } }));
+      const out = await s.run({ ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) });
+      await s.release();
+      return out[gradName('transformer.wte.weight')].data as Float32Array;
+    };
+    const [a, c] = [await grad(true), await grad(false)];
+    let d = 0;
+    for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - c[i]));
+    expect(d).toBeLessThan(1e-6);
+    expect(buildTrainGraph(m, b, { target: { scatterAdd: true } }).bytes.length).toBeLessThan(1e6); // zeros are made at run time, not stored
+  });
+});
+
 describe('LoRA', () => {
   const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] };
   it('starts equal to the base model (B is zero)', async () => {

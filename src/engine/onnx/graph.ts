@@ -34,6 +34,12 @@ export interface Node {
   readonly noGrad?: boolean;
 }
 
+/** What the target execution provider can do, where gradient rules have a faster choice. */
+export interface GraphOptions {
+  /** ScatterND with reduction 'add' has a kernel (the CPU EP; not the WebGPU EP). */
+  scatterAdd?: boolean;
+}
+
 export class GraphError extends Error {
   readonly code = 'GRAPH_BUILD';
 }
@@ -52,7 +58,10 @@ export class Graph {
   private readonly constCache = new Map<string, Value>();
   private nextId = 0;
 
-  constructor(readonly name = 'graph') {}
+  constructor(
+    readonly name = 'graph',
+    readonly options: GraphOptions = {},
+  ) {}
 
   private value(dtype: DType, shape: readonly number[]): Value {
     for (const d of shape) {

@@ -69,6 +69,10 @@ describe('gradient rules match central finite differences', () => {
 });
 
 describe('the reverse pass', () => {
+  it('Gather (embedding) through ScatterND add, for the CPU EP', async () => {
+    const r = await gradCheck(cpu, (g, [t, i]) => g.gather(t, i), [f(7, 3), ids([2, 3], [1, 4, 4, 0, 6, 1])], { graph: { scatterAdd: true } });
+    expect(r[0].maxAbsErr).toBeLessThan(3e-3);
+  });
   it('names the op that has no gradient rule', () => {
     const g = new G('t');
     const x = g.input('x', 'float32', [3]);

@@ -44,6 +44,8 @@ export interface Backend {
   readonly ort: OrtModule;
   /** True where outputs stay on the GPU between runs (browser WebGPU). */
   readonly deviceResident: boolean;
+  /** What its execution provider can run, for the graph builders (artifacts/build.ts Target). */
+  readonly target: import('../onnx/graph.js').GraphOptions;
   /** What the backend runs on, for people: adapter vendor/architecture, or thread count. */
   readonly description: string;
   createSession(g: BuiltGraph, o?: SessionOptions): Promise<EngineSession>;

@@ -40,6 +40,7 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
     stats: { downloadedBytes: 0 },
     ort: mod,
     deviceResident: false,
+    target: { scatterAdd: kind === 'node-cpu' },
     description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',
     exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so),

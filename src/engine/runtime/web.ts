@@ -79,6 +79,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     stats,
     ort: mod,
     deviceResident: true,
+    target: {},
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
     exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so, onRunError),
@@ -108,6 +109,7 @@ export async function createWasmBackend(o: WebBackendOptions = {}): Promise<Back
     stats: { downloadedBytes: 0 },
     ort: mod,
     deviceResident: false,
+    target: { scatterAdd: true }, // the WASM build runs the CPU kernels
     description: `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`,
     exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so),

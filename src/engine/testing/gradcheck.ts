@@ -1,7 +1,7 @@
 // Test helper: checks autodiff gradients against central finite differences, running both through onnxruntime.
 // The checked function is out = f(inputs); the scalar is sum(out * R) for a fixed random R, so every output
 // element's gradient matters.
-import { Graph, numel, type Value } from '../onnx/graph.js';
+import { Graph, numel, type GraphOptions, type Value } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
 import { gradients } from '../autodiff/grad.js';
 import type { Backend } from '../runtime/backend.js';
@@ -27,11 +27,11 @@ export async function gradCheck(
   backend: Backend,
   build: (g: Graph, xs: Value[]) => Value,
   inputs: CheckInput[],
-  o: { eps?: number; seed?: number; coords?: number } = {},
+  o: { eps?: number; seed?: number; coords?: number; graph?: GraphOptions } = {},
 ): Promise<CheckResult[]> {
   const rng = new Rng(o.seed ?? 1);
   const eps = o.eps ?? 1e-2;
-  const g = new Graph('gradcheck');
+  const g = new Graph('gradcheck', o.graph);
   const xs = inputs.map((s, i) => g.input(`x${i}`, s.dtype ?? 'float32', s.shape));
   const out = build(g, xs);
   const R = g.constant('float32', out.shape, Float32Array.from({ length: numel(out.shape) }, () => rng.uniform(-1, 1)));

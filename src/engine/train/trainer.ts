@@ -156,8 +156,9 @@ export class Trainer {
     // accumulated gradients) and the optimizer graph.
     const fused = c.accumulation === 1;
     const session = (g: BuiltGraph) => backend.createSession(g, { keepOnDevice: onDevice });
-    const train = await session(fused ? buildTrainStepGraph(this.o.model, shape, c.adamw) : buildTrainGraph(this.o.model, shape));
-    const trainAcc = fused ? null : await session(buildTrainGraph(this.o.model, shape, { accumulate: true }));
+    const target = backend.target;
+    const train = await session(fused ? buildTrainStepGraph(this.o.model, shape, c.adamw, target) : buildTrainGraph(this.o.model, shape, { target }));
+    const trainAcc = fused ? null : await session(buildTrainGraph(this.o.model, shape, { accumulate: true, target }));
     const opt = fused ? null : await session(buildOptimizerGraph(this.trainable, c.adamw));
     const evalS = this.o.validation?.length && c.evalEvery > 0 ? await backend.createSession(buildEvalGraph(this.o.model, shape)) : null;
     const tokensPerStep = c.batch * c.seq * c.accumulation;
