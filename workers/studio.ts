@@ -85,20 +85,27 @@ export class Studio {
 
   private dropBackend(): void {
     this.backend = null;
+    this.backendGeneration++;
     this.checkpointWeights = null;
   }
+  /** Bumped whenever the backend is dropped: a backend made for an older generation is stale. */
+  private backendGeneration = 0;
 
   private getBackend(): Promise<Backend> {
-    const mine: Promise<Backend> = (this.backend ??= (async () => {
+    if (this.backend) return this.backend;
+    const generation = this.backendGeneration;
+    const current = () => generation === this.backendGeneration;
+    this.backend = (async () => {
       const b = this.backendChoice === 'webgpu' ? await createWebGpuBackend(this.web) : await createWasmBackend(this.web);
       b.onDeviceLost?.((reason) => {
-        if (this.backend === mine) this.dropBackend(); // the next use makes a new device
+        if (current()) this.dropBackend(); // the next use makes a new device
         this.post({ type: 'error', context: 'device', message: `The GPU device was lost (${reason}). Resume continues the run from its last checkpoint on a new device.` });
       });
-      this.post({ type: 'backend', backend: b.name === 'webgpu' ? 'webgpu' : 'wasm', description: b.description });
+      // a backend replaced while it was being made (the person chose another) must not announce itself
+      if (current()) this.post({ type: 'backend', backend: b.name === 'webgpu' ? 'webgpu' : 'wasm', description: b.description });
       return b;
-    })());
-    return mine;
+    })();
+    return this.backend;
   }
 
   /** Fault drill (tests, and anyone checking recovery): loses the GPU device as a driver reset would. */
