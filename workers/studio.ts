@@ -400,7 +400,8 @@ export class Studio {
     const weights = await this.chatWeights(backend, model);
     const template = this.run ? new ChatTemplate(this.run.template) : this.template; // the run's own template
     const prompt = this.tok.encode(template.render(messages, true));
-    const gen = new Generator(backend, model, weights, this.tok, { cache: Math.min(model.config.n_positions, 1024) });
+    this.chatWeightsNow = weights;
+    const gen = await this.chatGenerator(backend, model);
     const abort = new AbortController();
     this.chats.set(id, abort);
     try {
@@ -411,8 +412,21 @@ export class Studio {
       }
     } finally {
       this.chats.delete(id);
-      await gen.release();
     }
+  }
+
+  /** The weights chat reads at each run (set per message: the live trainer's, or a checkpoint's). */
+  private chatWeightsNow: () => Record<string, Tensor> = () => ({});
+  private chatGen: { backend: Backend; model: string; gen: Generator } | null = null;
+
+  /** One generator (and its compiled sessions) for as long as the backend and the model stay the same. */
+  private async chatGenerator(backend: Backend, model: ModelSpec): Promise<Generator> {
+    const key = `${this.models.current.id} ${JSON.stringify(model)}`; // the tokenizer comes with the model
+    if (this.chatGen?.backend === backend && this.chatGen.model === key) return this.chatGen.gen;
+    await this.chatGen?.gen.release();
+    const gen = new Generator(backend, model, () => this.chatWeightsNow(), this.tok, { cache: Math.min(model.config.n_positions, 1024) });
+    this.chatGen = { backend, model: key, gen };
+    return gen;
   }
 
   stopChat(id: number): void {

@@ -149,15 +149,26 @@ function checkConversation(msgs: Message[], field: string, at: (f: string | null
 const ROLES: readonly Role[] = ['system', 'user', 'assistant'];
 const SHAREGPT_ROLES: Record<string, Role> = { system: 'system', human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant', chatgpt: 'assistant' };
 
+/** The turns array of a chat or ShareGPT record, each turn checked to be an object and read by `turn`. */
+function readTurns(
+  r: Record<string, unknown>, field: string, keys: string, at: (f: string | null, reason: string) => DataError,
+  turn: (t: Record<string, unknown>, f: string) => Message,
+): Message[] {
+  const v = r[field];
+  if (!Array.isArray(v)) throw at(field, v === undefined ? 'is missing' : `expected an array of {${keys}} objects, got ${typeof v}`);
+  if (v.length === 0) throw at(field, 'is empty');
+  const msgs = v.map((m, i) => {
+    const f = `${field}[${i}]`;
+    if (!m || typeof m !== 'object' || Array.isArray(m)) throw at(f, `expected an object with ${keys.split(',').join(' and ')}`);
+    return turn(m as Record<string, unknown>, f);
+  });
+  return checkConversation(msgs, field, at);
+}
+
 const readers: Record<Exclude<FormatName, 'csv'>, RecordReader> = {
-  chat: (r, at) => {
-    const v = r.messages;
-    if (!Array.isArray(v)) throw at('messages', v === undefined ? 'is missing' : `expected an array of {"role","content"} objects, got ${typeof v}`);
-    if (v.length === 0) throw at('messages', 'is empty');
-    const msgs = v.map((m, i): Message => {
-      const f = `messages[${i}]`;
-      if (!m || typeof m !== 'object' || Array.isArray(m)) throw at(f, 'expected an object with "role" and "content"');
-      const { role, content, weight } = m as Record<string, unknown>;
+  chat: (r, at) =>
+    readTurns(r, 'messages', '"role","content"', at, (m, f) => {
+      const { role, content, weight } = m;
       if (typeof role !== 'string' || !ROLES.includes(role as Role)) {
         throw at(`${f}.role`, `expected one of ${ROLES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(role)}`);
       }
@@ -165,23 +176,14 @@ const readers: Record<Exclude<FormatName, 'csv'>, RecordReader> = {
       if (weight !== undefined && weight !== 0 && weight !== 1) throw at(`${f}.weight`, `expected 0 or 1, got ${JSON.stringify(weight)}`);
       if (weight !== undefined && role !== 'assistant') throw at(`${f}.weight`, 'only assistant turns take a weight');
       return { role: role as Role, content: c, ...(weight !== undefined ? { weight: weight as 0 | 1 } : {}) };
-    });
-    return checkConversation(msgs, 'messages', at);
-  },
-  sharegpt: (r, at) => {
-    const v = r.conversations;
-    if (!Array.isArray(v)) throw at('conversations', v === undefined ? 'is missing' : `expected an array of {"from","value"} objects, got ${typeof v}`);
-    if (v.length === 0) throw at('conversations', 'is empty');
-    const msgs = v.map((m, i): Message => {
-      const f = `conversations[${i}]`;
-      if (!m || typeof m !== 'object' || Array.isArray(m)) throw at(f, 'expected an object with "from" and "value"');
-      const { from, value } = m as Record<string, unknown>;
+    }),
+  sharegpt: (r, at) =>
+    readTurns(r, 'conversations', '"from","value"', at, (m, f) => {
+      const { from, value } = m;
       const role = typeof from === 'string' ? SHAREGPT_ROLES[from] : undefined;
       if (!role) throw at(`${f}.from`, `expected one of "system", "human", "gpt", got ${JSON.stringify(from)}`);
       return { role, content: nonEmpty(str(value, `${f}.value`, at)!, `${f}.value`, at) };
-    });
-    return checkConversation(msgs, 'conversations', at);
-  },
+    }),
   alpaca: (r, at) => {
     const instruction = nonEmpty(str(r.instruction, 'instruction', at)!, 'instruction', at);
     const input = str(r.input, 'input', at, true);

@@ -101,7 +101,6 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
     return fitConversation(template, tok, m, o.seq, lossOn, overflow);
   });
   o.onTokenize?.(n, n);
-  const lengths = dataset.conversations.map((m) => template.encode(tok, m, lossOn).tokens.length);
   const { val, train } = split(fitted.map((f, i) => ({ f, conv: dataset.conversations[i] })));
   const promptSource = val.length ? val : train;
   const trainRows = chatRows(train.map((x) => x.f.enc), o.seq, tok.eosId, o.pack);
@@ -117,7 +116,7 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
     trainedTokens: fitted.reduce((n, f) => n + f.enc.mask.reduce((a, b) => a + b, 0), 0),
     totalTokens: fitted.reduce((n, f) => n + f.enc.tokens.length, 0),
     truncated: fitted.filter((f) => f.shortened).length,
-    histogram: lengthHistogram(lengths),
+    histogram: lengthHistogram(fitted.map((f) => f.length)),
     samplePrompts: promptSource.slice(0, nPrompts).map(({ conv }) => {
       const t = template.render(conv.slice(0, conv.findIndex((m) => m.role === 'assistant')), true);
       return { text: t, ids: tok.encode(t) };

@@ -29,11 +29,14 @@ export interface Fitted {
   enc: EncodedConversation;
   /** Exchanges dropped or tokens cut to fit. */
   shortened: boolean;
+  /** Tokens of the whole conversation, before fitting. */
+  length: number;
 }
 
 export function fitConversation(t: ChatTemplate, tok: TextEncoder, msgs: readonly Message[], seq: number, lossOn: LossOn, policy: OverflowPolicy): Fitted {
   let m = [...msgs];
   let enc = t.encode(tok, m, lossOn);
+  const length = enc.tokens.length;
   let shortened = false;
   while (policy === 'drop-oldest' && enc.tokens.length > seq + 1) {
     const first = m.findIndex((x) => x.role !== 'system');
@@ -47,7 +50,7 @@ export function fitConversation(t: ChatTemplate, tok: TextEncoder, msgs: readonl
     enc = { tokens: enc.tokens.slice(0, seq + 1), mask: enc.mask.slice(0, seq + 1) };
     shortened = true;
   }
-  return { enc, shortened };
+  return { enc, shortened, length };
 }
 
 /**

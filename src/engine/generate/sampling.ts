@@ -37,8 +37,7 @@ export function sampleToken(logits: Float32Array, o: SampleOptions, context: Ite
     return best;
   }
   // Candidates sorted by logit; top-k cut, softmax at temperature, then the smallest prefix with mass >= top-p.
-  let idx = Array.from(x.keys()).sort((a, b) => x[b] - x[a]);
-  if (o.topK > 0) idx = idx.slice(0, o.topK);
+  const idx = o.topK > 0 && o.topK <= 256 ? topIndices(x, o.topK) : Array.from(x.keys()).sort((a, b) => x[b] - x[a]).slice(0, o.topK || undefined);
   const max = x[idx[0]];
   const p = idx.map((i) => Math.exp((x[i] - max) / o.temperature));
   const z = p.reduce((a, b) => a + b, 0);
@@ -60,4 +59,18 @@ export function sampleToken(logits: Float32Array, o: SampleOptions, context: Ite
     if (r <= 0) return idx[k];
   }
   return idx[keep - 1];
+}
+
+/** The k largest entries' indices, largest first (ties by index), in one pass: no sort of the whole vocabulary. */
+function topIndices(x: Float32Array, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (top.length === k && v <= x[top[k - 1]]) continue;
+    let j = top.length;
+    while (j > 0 && x[top[j - 1]] < v) j--;
+    top.splice(j, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
