@@ -1,8 +1,8 @@
 // npm run finetune -- --data <file> --model <tiny | HF folder> --steps N [options]
 // Fine-tunes GPT-2 on a plain-text file or a chat JSONL in Node, on the same engine as the studio, prints progress
 // and a sample reply, and writes a Hugging Face folder. --json prints one JSON object per event line.
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelSpec } from '../src/engine/artifacts/model.js';
@@ -14,7 +14,7 @@ import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import { hfFolder, mergeLora } from '../src/engine/export/hf.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
-import { readSafetensors } from '../src/engine/hub/safetensors.js';
+import { readSafetensorsStream } from '../src/engine/hub/safetensors.js';
 import { FsHubCache } from '../src/engine/hub/cache.node.js';
 import { HubClient } from '../src/engine/hub/client.js';
 import { loadHubGpt2 } from '../src/engine/hub/model.js';
@@ -97,7 +97,10 @@ async function main(): Promise<void> {
     const dir = a.model!;
     config = parseGpt2Config(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'));
     const file = join(dir, 'model.safetensors');
-    base = gpt2WeightsFromTensors(config, readSafetensors(new Uint8Array(await readFile(file)), file), file);
+    const chunks = (async function* () {
+      for await (const c of createReadStream(file, { highWaterMark: 8 * 2 ** 20 })) yield new Uint8Array(c as Buffer);
+    })();
+    base = gpt2WeightsFromTensors(config, await readSafetensorsStream(chunks, (await stat(file)).size, file, (n) => !/\.attn\.(masked_)?bias$/.test(n)), file); // tensor by tensor
   }
   const loraRank = a['lora-rank'] ? num('lora-rank', 8) : 0;
   const lora = loraRank

@@ -2,7 +2,10 @@
 // libraries do), with per-file progress, cancel, and resume: a partial download is kept in the cache in chunks and
 // continued with an HTTP Range request (If-Range on the ETag, so a file that changed restarts). A file is complete
 // only when its size matches and, where the Hub gives a sha256 ETag (LFS files), its hash does.
-import type { HubCache } from './cache.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ensureSpace, StorageError } from '../storage/chunks.js';
+import { readWhole, type FileReader, type HubCache } from './cache.js';
 
 export type HubErrorCode = 'OFFLINE' | 'NOT_FOUND' | 'UNAUTHORIZED' | 'HTTP' | 'CONNECTION_LOST' | 'TRUNCATED' | 'CORRUPT' | 'ABORTED';
 
@@ -25,6 +28,13 @@ export interface HubOptions {
   fetch?: typeof fetch;
   /** Partial downloads are saved every this many bytes. */
   chunkBytes?: number;
+}
+
+export interface FileOptions {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** A 404 gives null instead of an error. */
+  optional?: boolean;
 }
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -67,12 +77,22 @@ export class HubClient {
     return `${this.endpoint}/${repo}@${revision}/${file}`;
   }
 
-  /** A file's bytes: from the cache (no request), or downloaded (resuming a partial one). Null when optional and absent. */
-  async file(repo: string, revision: string, file: string, o: { onProgress?: (p: Progress) => void; signal?: AbortSignal; optional?: boolean } = {}): Promise<Uint8Array | null> {
+  /** A small file's bytes (config, tokenizer): from the cache, or downloaded. Null when optional and absent. */
+  async file(repo: string, revision: string, file: string, o: FileOptions = {}): Promise<Uint8Array | null> {
+    const r = await this.open(repo, revision, file, o);
+    return r && readWhole(r);
+  }
+
+  /**
+   * A file as a stream of chunks: from the cache (no request), or downloaded into the cache first (resuming a
+   * partial one). It is never held whole in memory: chunks go to storage as they arrive, the sha256 is computed as
+   * they pass, and the caller reads the complete file back chunk by chunk. Null when optional and absent.
+   */
+  async open(repo: string, revision: string, file: string, o: FileOptions = {}): Promise<FileReader | null> {
     const key = this.key(repo, revision, file);
-    const cached = await this.cache.get(key);
+    const cached = await this.cache.open(key);
     if (cached) {
-      o.onProgress?.({ status: 'done', file, size: cached.length, fromCache: true });
+      o.onProgress?.({ status: 'done', file, size: cached.size, fromCache: true });
       return cached;
     }
     o.onProgress?.({ status: 'initiate', file });
@@ -104,15 +124,23 @@ export class HubClient {
     let have = resumed?.bytes ?? 0;
     const range = res.headers.get('content-range')?.match(/\/(\d+)$/);
     const total = range ? Number(range[1]) : Number(res.headers.get('content-length') ?? NaN) + have;
-    const chunks: Uint8Array[] = resumed ? [await this.cache.readPartial(key)] : [];
+    if (Number.isFinite(total)) {
+      try {
+        await ensureSpace(total - have, `${file} (${repo})`, () => this.cache.free());
+      } catch (e) {
+        await res.body?.cancel().catch(() => undefined);
+        throw e;
+      }
+    }
+    const hashed = /^[0-9a-f]{64}$/.test(etag); // LFS files: the ETag is the sha256 of the content
+    const sha = sha256.create();
+    if (resumed && hashed) for await (const c of this.cache.readPartial(key)) sha.update(c); // the bytes kept before the cut
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
     let chunkIndex = resumed?.chunks ?? 0;
     const flush = async () => {
       if (!pendingBytes) return;
-      const chunk = concat(pending, pendingBytes);
-      await this.cache.putPartialChunk(key, chunkIndex++, chunk, etag, total);
-      chunks.push(chunk);
+      await this.cache.putPartialChunk(key, chunkIndex++, concat(pending, pendingBytes), etag, total);
       pending = [];
       pendingBytes = 0;
     };
@@ -123,6 +151,7 @@ export class HubClient {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
+        if (hashed) sha.update(value);
         pending.push(value);
         pendingBytes += value.length;
         have += value.length;
@@ -132,6 +161,8 @@ export class HubClient {
         o.onProgress?.({ status: 'progress', file, loaded: have, total, bytesPerSecond: bps, etaSeconds: bps > 0 ? (total - have) / bps : Infinity });
       }
     } catch (e) {
+      await reader.cancel().catch(() => undefined);
+      if (e instanceof StorageError) throw e; // a full quota: the chunks stored before stay, and so does the partial file
       await flush().catch(() => undefined); // keep what arrived
       if (o.signal?.aborted) throw new HubError('ABORTED', `the download of ${file} was cancelled at ${have} of ${total} bytes; it resumes from there`);
       throw new HubError('CONNECTION_LOST', `the download of ${file} stopped at ${have} of ${total} bytes (${(e as Error).message}); it resumes from there`);
@@ -140,18 +171,16 @@ export class HubClient {
     if (Number.isFinite(total) && have !== total) {
       throw new HubError('TRUNCATED', `${file}: received ${have} of ${total} bytes; the download resumes from there`);
     }
-    const bytes = concat(chunks, have);
-    if (/^[0-9a-f]{64}$/.test(etag)) {
-      const digest = await sha256Hex(bytes);
+    if (hashed) {
+      const digest = bytesToHex(sha.digest());
       if (digest !== etag) {
         await this.cache.deletePartial(key);
         throw new HubError('CORRUPT', `${file}: its sha256 is ${digest}, the Hub says ${etag}; the damaged copy was removed, download again`);
       }
     }
-    await this.cache.put(key, bytes, { etag, size: have }); // may throw QUOTA_EXCEEDED (StorageError): the caller decides
-    await this.cache.deletePartial(key);
+    await this.cache.complete(key, { etag, size: have });
     o.onProgress?.({ status: 'done', file, size: have, fromCache: false });
-    return bytes;
+    return (await this.cache.open(key))!;
   }
 }
 
@@ -164,9 +193,4 @@ function concat(parts: Uint8Array[], n: number): Uint8Array {
     off += p.length;
   }
   return out;
-}
-
-async function sha256Hex(b: Uint8Array): Promise<string> {
-  const d = await globalThis.crypto.subtle.digest('SHA-256', b as unknown as ArrayBuffer);
-  return Array.from(new Uint8Array(d), (x) => x.toString(16).padStart(2, '0')).join('');
 }

@@ -1,8 +1,9 @@
 // A GPT-2 from the Hub: config.json first (so a model that is not GPT-2 is refused before the big download), the
 // tokenizer (tokenizer.json + tokenizer_config.json, or the older vocab.json + merges.txt), generation_config.json
-// when present, then model.safetensors (F32/F16/BF16, any of the Hub's naming variants).
+// when present, then model.safetensors (F32/F16/BF16, any of the Hub's naming variants), streamed: the worker holds the parsed
+// weights and one chunk, never the file as one buffer.
 import { gpt2TokenizerFiles, type TokenizerFiles } from '../data/tokenizer.js';
-import { readSafetensors } from './safetensors.js';
+import { readSafetensorsStream } from './safetensors.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../models/hf.js';
 import type { GPT2Config } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
@@ -39,7 +40,9 @@ export async function loadHubGpt2(hub: HubClient, repo: string, revision = 'main
     tokenizer = gpt2TokenizerFiles(json(vocab!, 'vocab.json'), new TextDecoder().decode(merges!));
   }
   const gen = await get('generation_config.json', true);
-  const st = (await get('model.safetensors'))!;
+  // the weights: downloaded into the cache chunk by chunk, then parsed from it tensor by tensor (never one buffer)
+  const st = (await hub.open(repo, revision, 'model.safetensors', o))!;
   const file = `${repo}/model.safetensors`;
-  return { repo, revision, config, weights: gpt2WeightsFromTensors(config, readSafetensors(st, file), file), tokenizer, generationConfig: gen ? json(gen, 'generation_config.json') : null };
+  const tensors = await readSafetensorsStream(st.chunks(), st.size, file, (name) => !/\.attn\.(masked_)?bias$/.test(name));
+  return { repo, revision, config, weights: gpt2WeightsFromTensors(config, tensors, file), tokenizer, generationConfig: gen ? json(gen, 'generation_config.json') : null };
 }

@@ -1,6 +1,6 @@
 // The safetensors reader on good and malformed files: each defect gives its own clear message.
 import { describe, expect, it } from 'vitest';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { readSafetensors, readSafetensorsStream, writeSafetensors } from './safetensors.js';
 
 function file(header: object, dataBytes: number, declaredLen?: number): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -41,5 +41,34 @@ describe('safetensors', () => {
     ['an integer tensor', file(t({ dtype: 'I32' }), 8), /must be F32, F16 or BF16/],
   ])('rejects %s', (_name, buf, msg) => {
     expect(() => readSafetensors(buf, 'model.safetensors')).toThrow(msg);
+  });
+});
+
+describe('safetensors as a stream', () => {
+  const tensors = {
+    'h.0.attn.bias': { shape: [1, 1, 2, 2], data: new Float32Array(4) },
+    a: { shape: [3, 5], data: Float32Array.from({ length: 15 }, (_, i) => i * 0.5 - 3) },
+    b: { shape: [7], data: Float32Array.from({ length: 7 }, (_, i) => -i) },
+  };
+  const buf = writeSafetensors(tensors);
+  async function* cut(b: Uint8Array, sizes: number[]) {
+    let off = 0;
+    for (let i = 0; off < b.length; i++) {
+      const n = sizes[i % sizes.length];
+      yield b.subarray(off, off + n);
+      off += n;
+    }
+  }
+  it.each([[[1]], [[3, 7]], [[9]], [[64]], [[100_000]]])('gives the same tensors in chunks of %j bytes', async (sizes) => {
+    const m = await readSafetensorsStream(cut(buf, sizes), buf.length);
+    expect(m.get('a')).toEqual(tensors.a);
+    expect(m.get('b')).toEqual(tensors.b);
+  });
+  it('skips the tensors it is told to, without keeping their bytes', async () => {
+    const m = await readSafetensorsStream(cut(buf, [5]), buf.length, 'x', (n) => !n.endsWith('attn.bias'));
+    expect([...m.keys()].sort()).toEqual(['a', 'b']);
+  });
+  it('names a stream that ends early', async () => {
+    await expect(readSafetensorsStream(cut(buf.subarray(0, buf.length - 3), [16]), buf.length, 'gpt2/model.safetensors')).rejects.toThrow(/gpt2\/model.safetensors: ended after \d+ of \d+ bytes: the file is truncated/);
   });
 });

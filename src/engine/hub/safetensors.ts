@@ -26,56 +26,151 @@ function f16ToF32(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-/** Parses a whole safetensors file into f32 tensors. Float dtypes only (F32, F16, BF16). */
+interface Entry {
+  name: string;
+  dtype: 'F32' | 'F16' | 'BF16';
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * A push parser: bytes go in as they arrive (a download, chunks read from storage) and each tensor is converted
+ * into its own Float32Array as its bytes pass, so a 548 MB checkpoint never needs to be one buffer. The header is
+ * validated as soon as it is complete; `size` (the whole file's length) lets truncation be named up front.
+ */
+export class SafetensorsParser {
+  private head = new Uint8Array(0);
+  private entries: Entry[] | null = null;
+  private dataStart = 0;
+  /** Bytes consumed so far (file offset of the next byte). */
+  private pos = 0;
+  private next = 0;
+  private raw: Uint8Array | null = null;
+  private readonly out = new Map<string, F32Tensor>();
+
+  constructor(private readonly file: string, private readonly size: number, private readonly keep: (name: string) => boolean = () => true) {
+    if (size < 8) throw new SafetensorsError(file, `is ${size} bytes, shorter than the 8-byte header length: the download is truncated`);
+  }
+
+  push(chunk: Uint8Array): void {
+    let c = chunk;
+    while (!this.entries && c.length) {
+      const need = this.head.length < 8 ? 8 : this.dataStart;
+      const take = Math.min(need - this.head.length, c.length);
+      const h = new Uint8Array(this.head.length + take);
+      h.set(this.head);
+      h.set(c.subarray(0, take), this.head.length);
+      this.head = h;
+      this.pos += take;
+      c = c.subarray(take);
+      if (this.head.length === 8) this.readLength();
+      if (this.dataStart && this.head.length === this.dataStart) this.readHeader();
+    }
+    while (c.length) c = this.consume(c);
+  }
+
+  private readLength(): void {
+    const n = Number(new DataView(this.head.buffer).getBigUint64(0, true));
+    if (n > MAX_HEADER_BYTES) throw new SafetensorsError(this.file, `declares a ${n}-byte header, more than the ${MAX_HEADER_BYTES} a real checkpoint needs: the file is corrupt`);
+    if (8 + n > this.size) throw new SafetensorsError(this.file, `declares a ${n}-byte header but has only ${this.size - 8} bytes after the length: the download is truncated`);
+    this.dataStart = 8 + n;
+  }
+
+  private readHeader(): void {
+    const file = this.file;
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(new TextDecoder().decode(this.head.subarray(8)));
+    } catch (e) {
+      throw new SafetensorsError(file, `header is not valid JSON (${(e as Error).message})`);
+    }
+    if (!header || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError(file, 'header is not a JSON object');
+    const dataLen = this.size - this.dataStart;
+    const entries: Entry[] = [];
+    for (const [name, raw] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      const where = `tensor "${name}"`;
+      if (typeof t.dtype !== 'string' || !(t.dtype in BYTES)) throw new SafetensorsError(file, `${where} has unknown dtype ${JSON.stringify(t.dtype)}`);
+      if (!['F32', 'F16', 'BF16'].includes(t.dtype)) throw new SafetensorsError(file, `${where} is ${t.dtype}; GPT-2 weights must be F32, F16 or BF16`);
+      if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(file, `${where} has an invalid shape ${JSON.stringify(t.shape)}`);
+      const off = t.data_offsets;
+      if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[1] < off[0]) {
+        throw new SafetensorsError(file, `${where} has invalid data_offsets ${JSON.stringify(off)}`);
+      }
+      const [b, e] = off as [number, number];
+      if (e > dataLen) throw new SafetensorsError(file, `${where} ends at byte ${e} of a ${dataLen}-byte data section: the file is truncated`);
+      const numel = (t.shape as number[]).reduce((a, c) => a * c, 1);
+      if (e - b !== numel * BYTES[t.dtype]) throw new SafetensorsError(file, `${where} has shape [${t.shape}] (${numel * BYTES[t.dtype]} bytes of ${t.dtype}) but spans ${e - b} bytes`);
+      entries.push({ name, dtype: t.dtype as Entry['dtype'], shape: t.shape as number[], begin: this.dataStart + b, end: this.dataStart + e });
+    }
+    entries.sort((x, y) => x.begin - y.begin);
+    for (let i = 1; i < entries.length; i++) {
+      if (entries[i].begin < entries[i - 1].end) throw new SafetensorsError(file, `tensors "${entries[i - 1].name}" and "${entries[i].name}" overlap`);
+    }
+    this.entries = entries;
+    this.head = new Uint8Array(0);
+  }
+
+  /** Takes bytes at `pos` for the current tensor (or skips a gap); returns what is left of `c`. */
+  private consume(c: Uint8Array): Uint8Array {
+    const e = this.entries![this.next];
+    if (!e) {
+      this.pos += c.length; // bytes after the last tensor
+      return c.subarray(c.length);
+    }
+    if (this.pos < e.begin) {
+      const skip = Math.min(e.begin - this.pos, c.length);
+      this.pos += skip;
+      return c.subarray(skip);
+    }
+    const n = Math.min(e.end - this.pos, c.length);
+    if (this.keep(e.name)) {
+      this.raw ??= new Uint8Array(e.end - e.begin);
+      this.raw.set(c.subarray(0, n), this.pos - e.begin);
+    }
+    this.pos += n;
+    if (this.pos === e.end) {
+      if (this.keep(e.name)) this.out.set(e.name, { shape: e.shape, data: convert(e, this.raw ?? new Uint8Array(0)) });
+      this.raw = null;
+      this.next++;
+    }
+    return c.subarray(n);
+  }
+
+  /** Every tensor, once all `size` bytes have been pushed. */
+  finish(): Map<string, F32Tensor> {
+    if (this.pos !== this.size || !this.entries) throw new SafetensorsError(this.file, `ended after ${this.pos} of ${this.size} bytes: the file is truncated`);
+    return this.out;
+  }
+}
+
+function convert(e: Entry, raw: Uint8Array): Float32Array {
+  const numel = e.shape.reduce((a, c) => a * c, 1);
+  if (e.dtype === 'F32') return new Float32Array(raw.buffer, raw.byteOffset, numel); // raw is exactly this tensor's bytes (little-endian hosts)
+  const data = new Float32Array(numel);
+  const tv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (e.dtype === 'F16') for (let i = 0; i < numel; i++) data[i] = f16ToF32(tv.getUint16(2 * i, true));
+  else {
+    const u = new Uint32Array(data.buffer);
+    for (let i = 0; i < numel; i++) u[i] = tv.getUint16(2 * i, true) << 16;
+  }
+  return data;
+}
+
+/** Parses a whole safetensors file held in memory into f32 tensors. Float dtypes only (F32, F16, BF16). */
 export function readSafetensors(buf: Uint8Array, file = 'model.safetensors'): Map<string, F32Tensor> {
-  if (buf.byteLength < 8) throw new SafetensorsError(file, `is ${buf.byteLength} bytes, shorter than the 8-byte header length: the download is truncated`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = Number(dv.getBigUint64(0, true));
-  if (n > MAX_HEADER_BYTES) throw new SafetensorsError(file, `declares a ${n}-byte header, more than the ${MAX_HEADER_BYTES} a real checkpoint needs: the file is corrupt`);
-  if (8 + n > buf.byteLength) throw new SafetensorsError(file, `declares a ${n}-byte header but has only ${buf.byteLength - 8} bytes after the length: the download is truncated`);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n)));
-  } catch (e) {
-    throw new SafetensorsError(file, `header is not valid JSON (${(e as Error).message})`);
-  }
-  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError(file, 'header is not a JSON object');
-  const dataStart = 8 + n;
-  const dataLen = buf.byteLength - dataStart;
-  const spans: [number, number, string][] = [];
-  const out = new Map<string, F32Tensor>();
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const where = `tensor "${name}"`;
-    if (typeof t.dtype !== 'string' || !(t.dtype in BYTES)) throw new SafetensorsError(file, `${where} has unknown dtype ${JSON.stringify(t.dtype)}`);
-    if (!['F32', 'F16', 'BF16'].includes(t.dtype)) throw new SafetensorsError(file, `${where} is ${t.dtype}; GPT-2 weights must be F32, F16 or BF16`);
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(file, `${where} has an invalid shape ${JSON.stringify(t.shape)}`);
-    const off = t.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[1] < off[0]) {
-      throw new SafetensorsError(file, `${where} has invalid data_offsets ${JSON.stringify(off)}`);
-    }
-    const [b, e] = off as [number, number];
-    if (e > dataLen) throw new SafetensorsError(file, `${where} ends at byte ${e} of a ${dataLen}-byte data section: the file is truncated`);
-    const numel = (t.shape as number[]).reduce((a, c) => a * c, 1);
-    if (e - b !== numel * BYTES[t.dtype]) throw new SafetensorsError(file, `${where} has shape [${t.shape}] (${numel * BYTES[t.dtype]} bytes of ${t.dtype}) but spans ${e - b} bytes`);
-    spans.push([b, e, name]);
-    const bytes = buf.subarray(dataStart + b, dataStart + e);
-    const data = new Float32Array(numel);
-    const tv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (t.dtype === 'F32') for (let i = 0; i < numel; i++) data[i] = tv.getFloat32(4 * i, true);
-    else if (t.dtype === 'F16') for (let i = 0; i < numel; i++) data[i] = f16ToF32(tv.getUint16(2 * i, true));
-    else {
-      const u = new Uint32Array(data.buffer);
-      for (let i = 0; i < numel; i++) u[i] = tv.getUint16(2 * i, true) << 16;
-    }
-    out.set(name, { shape: t.shape as number[], data });
-  }
-  spans.sort((x, y) => x[0] - y[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i][0] < spans[i - 1][1]) throw new SafetensorsError(file, `tensors "${spans[i - 1][2]}" and "${spans[i][2]}" overlap`);
-  }
-  return out;
+  const p = new SafetensorsParser(file, buf.byteLength);
+  p.push(buf);
+  return p.finish();
+}
+
+/** Parses a safetensors file arriving as chunks (from storage or the network), tensor by tensor. */
+export async function readSafetensorsStream(chunks: AsyncIterable<Uint8Array>, size: number, file = 'model.safetensors', keep?: (name: string) => boolean): Promise<Map<string, F32Tensor>> {
+  const p = new SafetensorsParser(file, size, keep);
+  for await (const c of chunks) p.push(c);
+  return p.finish();
 }
 
 /** Writes f32 tensors; the header is padded with spaces to a multiple of 8 bytes, as the reference writer does. */

@@ -6,14 +6,10 @@
 // nothing already stored; it surfaces as StorageError('QUOTA_EXCEEDED').
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import type { Row } from '../data/batches.js';
+import { StorageError } from './chunks.js';
+export { StorageError };
 import type { Checkpoint } from '../train/checkpoint.js';
 import type { RunState, RunSummary } from '../../protocol.js';
-
-export class StorageError extends Error {
-  constructor(readonly code: 'QUOTA_EXCEEDED' | 'STORAGE_FAILED', message: string) {
-    super(message);
-  }
-}
 
 export interface StoredDataset {
   summary: import('../../protocol.js').DatasetSummary;
