@@ -23,6 +23,7 @@ import { initGpt2, initLora, TINY_GPT2, type Weights } from '../src/engine/model
 import { DEFAULT_LORA, LORA_TARGETS, type LoraTarget } from '../src/engine/models/lora.js';
 import { parseBackend } from '../src/engine/runtime/backend.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
+import { materialize } from '../src/engine/train/checkpoint.js';
 import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../src/engine/train/trainer.js';
 
 const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
         log(e, `step ${String(e.step).padStart(5)}/${cfg.steps}  validation loss ${e.loss.toFixed(4)}`);
         break;
       case 'checkpoint':
-        final = { ...base, ...e.checkpoint.trainable };
+        final = { ...base, ...(await materialize(e.checkpoint)).trainable };
         log({ type: 'checkpoint', step: e.step }, `checkpoint at step ${e.step}`);
         break;
       case 'error':

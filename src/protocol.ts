@@ -138,6 +138,8 @@ export interface RunState extends RunSummary {
   evals: EvalPoint[];
   samples: Sample[];
   error: string | null;
+  /** Why the last checkpoint could not be saved (the run goes on; a reload resumes from `checkpointStep`). */
+  checkpointError?: string | null;
   elapsedMs: number;
   etaMs: number | null;
 }
@@ -176,7 +178,7 @@ export type FromWorker =
   | { type: 'step'; point: StepPoint; elapsedMs: number; etaMs: number }
   | { type: 'eval'; point: EvalPoint }
   | { type: 'sample'; sample: Sample }
-  | { type: 'run-status'; status: RunStatus; step: number; checkpointStep: number; error: string | null }
+  | { type: 'run-status'; status: RunStatus; step: number; checkpointStep: number; error: string | null; checkpointError: string | null }
   | { type: 'runs'; runs: RunSummary[] }
   | { type: 'chat-token'; id: number; text: string }
   | { type: 'chat-done'; id: number; reason: string; tokensPerSecond: number }

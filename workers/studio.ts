@@ -14,7 +14,7 @@ import { BASE_SEED, Models } from './models.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
 import { RunStorage, StorageError, storageEstimate, type StoredDataset } from '../src/engine/storage/runs.js';
-import type { Checkpoint } from '../src/engine/train/checkpoint.js';
+import type { Checkpoint, CheckpointSnapshot } from '../src/engine/train/checkpoint.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
 import type { BackendChoice, ChatSettings, DataOptions, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
 
@@ -251,12 +251,7 @@ export class Studio {
             break;
           }
           case 'checkpoint':
-            await this.guardStorage(async () => {
-              await this.storage.saveCheckpoint(run.id, e.checkpoint);
-              run.checkpointStep = e.step;
-              await this.storage.saveRun(run);
-            });
-            this.post({ type: 'run-status', status: run.status, step: run.step, checkpointStep: run.checkpointStep, error: null });
+            await this.saveCheckpoint(run, e.checkpoint);
             break;
           case 'paused':
             this.setStatus(run, 'paused');
@@ -291,7 +286,29 @@ export class Studio {
 
   private setStatus(run: RunState, status: RunState['status']): void {
     run.status = status;
-    this.post({ type: 'run-status', status, step: run.step, checkpointStep: run.checkpointStep, error: run.error });
+    this.postStatus(run);
+  }
+
+  private postStatus(run: RunState): void {
+    this.post({ type: 'run-status', status: run.status, step: run.step, checkpointStep: run.checkpointStep, error: run.error, checkpointError: run.checkpointError ?? null });
+  }
+
+  /**
+   * Streams the trainer's snapshot into storage (the trainer waits meanwhile). A failed save is shown with the run,
+   * saying which step is lost and where a reload would resume; training goes on.
+   */
+  private async saveCheckpoint(run: RunState, snap: CheckpointSnapshot): Promise<void> {
+    try {
+      await this.storage.saveCheckpoint(run.id, snap);
+      run.checkpointStep = snap.step;
+      run.checkpointError = null;
+      await this.storage.saveRun(run);
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      run.checkpointError = `step ${snap.step} was not saved: ${e.message} A reload would resume from step ${run.checkpointStep}.`;
+      await this.reportStorage(e.message);
+    }
+    this.postStatus(run);
   }
 
   pause(): void {

@@ -34,7 +34,7 @@ describe('studio store', () => {
     for (let i = 1; i <= 3; i++) apply({ type: 'step', point: { step: i, loss: 10 - i, lr: 1e-3, gradNorm: 1, tokensPerSecond: 50 }, elapsedMs: i * 1000, etaMs: 5000 });
     apply({ type: 'eval', point: { step: 3, loss: 7.5 } });
     apply({ type: 'sample', sample: { step: 3, prompt: 'User: hi\nAssistant:', text: ' hello' } });
-    apply({ type: 'run-status', status: 'paused', step: 3, checkpointStep: 3, error: null });
+    apply({ type: 'run-status', status: 'paused', step: 3, checkpointStep: 3, error: null, checkpointError: null });
     const r = s.getState().run!;
     expect(r.steps.map((p) => p.loss)).toEqual([9, 8, 7]);
     expect(r).toMatchObject({ step: 3, lastLoss: 7, status: 'paused', checkpointStep: 3, elapsedMs: 3000 });

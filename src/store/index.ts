@@ -151,7 +151,7 @@ const actions: Slice<Actions> = (set, get) => ({
       case 'sample':
         return s.run ? set({ run: { ...s.run, samples: [...s.run.samples, m.sample] } }) : undefined;
       case 'run-status':
-        return s.run ? set({ run: { ...s.run, status: m.status, step: m.step, checkpointStep: m.checkpointStep, error: m.error } }) : undefined;
+        return s.run ? set({ run: { ...s.run, status: m.status, step: m.step, checkpointStep: m.checkpointStep, error: m.error, checkpointError: m.checkpointError } }) : undefined;
       case 'runs':
         return set({ runs: m.runs });
       case 'chat-token': {

@@ -57,6 +57,7 @@ export function TrainPanel() {
             </p>
           )}
           {run.error && <p className="error" data-testid="run-error">{run.error}</p>}
+          {run.checkpointError && <p className="error" data-testid="checkpoint-error">{run.checkpointError}</p>}
           <div className="row">
             <label>smoothing <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} /></label>
             <label><input type="checkbox" checked={log} onChange={(e) => setLog(e.target.checked)} /> log scale</label>

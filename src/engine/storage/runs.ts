@@ -1,48 +1,77 @@
-// What the studio keeps in IndexedDB (through idb-keyval), one database per store:
-//   fts-runs         key: run id   value: RunState (settings, status, metrics for the chart, samples)
-//   fts-checkpoints  key: run id   value: Checkpoint (trainable weights, AdamW moments, step), replaced whole
-//   fts-datasets     key: run id   value: StoredDataset (tokenized training and validation rows, sample prompts)
-// A write that fails leaves the previous value in place (IndexedDB transactions are atomic), so a full quota loses
-// nothing already stored; it surfaces as StorageError('QUOTA_EXCEEDED').
-import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+// What the studio keeps in IndexedDB (through idb-keyval), one database per store. No value is over
+// MAX_CHUNK_BYTES (chunks.ts): weights and token rows are written as chunks, tensor by tensor.
+//   fts-runs         key: run id                  value: RunState (settings, status, metrics for the chart, samples)
+//   fts-checkpoints  key: run id                  value: CheckpointRecord, the pointer: generation, step, tensor list
+//                    key: id/g<gen>/<group>/<name>#i   value: chunk i of that tensor's float32 bytes
+//   fts-datasets     key: run id                  value: DatasetRecord (summary, sample prompts, row counts)
+//                    key: id/<split>/<part>#i     value: chunk i of the split's tokens, masks or row lengths
+// A checkpoint is written as a new generation; only when every tensor is stored does the pointer switch to it,
+// and then the previous generation is deleted. A crash or a full quota mid-write leaves the previous checkpoint
+// usable (and the half-written generation is cleared on the next save). Full quotas surface as StorageErrors.
+import { createStore, del, delMany, get, set, values, type UseStore } from 'idb-keyval';
 import type { Row } from '../data/batches.js';
-import { StorageError } from './chunks.js';
+import { CHECKPOINT_FORMAT, type Checkpoint, type CheckpointGroup, type CheckpointMeta, type CheckpointSnapshot } from '../train/checkpoint.js';
+import type { Weights } from '../models/init.js';
+import type { DatasetSummary, RunState, RunSummary } from '../../protocol.js';
+import { bytesOf, ChunkStore, ensureSpace, freeBytes, guardWrite, StorageError, type ChunkedInfo } from './chunks.js';
 export { StorageError };
-import type { Checkpoint } from '../train/checkpoint.js';
-import type { RunState, RunSummary } from '../../protocol.js';
 
 export interface StoredDataset {
-  summary: import('../../protocol.js').DatasetSummary;
+  summary: DatasetSummary;
   train: Row[];
   validation: Row[];
   samplePrompts: { text: string; ids: number[] }[];
 }
 
+interface StoredTensor extends ChunkedInfo {
+  group: CheckpointGroup;
+  name: string;
+  shape: readonly number[];
+}
+
+/** The pointer to a run's complete checkpoint. */
+export interface CheckpointRecord extends CheckpointMeta {
+  generation: number;
+  tensors: StoredTensor[];
+  bytes: number;
+}
+
+interface SplitRecord {
+  rows: number;
+  tokens: ChunkedInfo;
+  masks: ChunkedInfo;
+  lengths: ChunkedInfo;
+}
+
+interface DatasetRecord {
+  summary: DatasetSummary;
+  samplePrompts: { text: string; ids: number[] }[];
+  train: SplitRecord;
+  validation: SplitRecord;
+}
+
+export interface RunStorageOptions {
+  prefix?: string;
+  /** Free bytes (navigator.storage.estimate by default; tests set it). */
+  free?: () => Promise<number | null>;
+}
+
 export class RunStorage {
   private readonly runs: UseStore;
-  private readonly checkpoints: UseStore;
-  private readonly datasets: UseStore;
+  private readonly checkpoints: ChunkStore;
+  private readonly datasets: ChunkStore;
+  private readonly free: () => Promise<number | null>;
 
-  constructor(prefix = 'fts') {
+  constructor(o: RunStorageOptions = {}) {
+    const prefix = o.prefix ?? 'fts';
     this.runs = createStore(`${prefix}-runs`, 'runs');
-    this.checkpoints = createStore(`${prefix}-checkpoints`, 'checkpoints');
-    this.datasets = createStore(`${prefix}-datasets`, 'datasets');
-  }
-
-  private async put(store: UseStore, key: string, value: unknown, what: string): Promise<void> {
-    try {
-      await set(key, value, store);
-    } catch (e) {
-      const err = e as DOMException;
-      if (err?.name === 'QuotaExceededError') {
-        throw new StorageError('QUOTA_EXCEEDED', `the browser's storage quota is full, so the ${what} was not saved (what was saved before is intact). Delete old runs or cached models to free space.`);
-      }
-      throw new StorageError('STORAGE_FAILED', `could not save the ${what}: ${err?.message ?? String(e)}`);
-    }
+    this.checkpoints = new ChunkStore(createStore(`${prefix}-checkpoints`, 'checkpoints'));
+    this.datasets = new ChunkStore(createStore(`${prefix}-datasets`, 'datasets'));
+    this.free = o.free ?? freeBytes;
   }
 
   saveRun(run: RunState): Promise<void> {
-    return this.put(this.runs, run.id, run, 'run');
+    return guardWrite('the run', () => set(run.id, run, this.runs));
   }
   loadRun(id: string): Promise<RunState | undefined> {
     return get(id, this.runs);
@@ -53,21 +82,109 @@ export class RunStorage {
       .map(({ id, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }) => ({ id, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }))
       .sort((a, b) => b.createdAt - a.createdAt);
   }
-  saveCheckpoint(id: string, ck: Checkpoint): Promise<void> {
-    return this.put(this.checkpoints, id, ck, 'checkpoint');
+
+  // ------------------------------------------------------------------------------------------- checkpoints
+  /** The stored checkpoint's pointer (step, size), without reading its tensors. */
+  async checkpointInfo(id: string): Promise<CheckpointRecord | undefined> {
+    const r = await get<CheckpointRecord | Checkpoint>(id, this.checkpoints.store);
+    return r && 'generation' in r ? r : undefined;
   }
-  loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
-    return get(id, this.checkpoints);
+
+  /**
+   * Streams a snapshot into a new generation, tensor by tensor, then switches the pointer to it. Refuses up front
+   * when the browser says the checkpoint cannot fit. Whatever fails, the previous checkpoint stays usable.
+   */
+  async saveCheckpoint(id: string, s: CheckpointSnapshot, onProgress?: (done: number, total: number) => void): Promise<void> {
+    const what = `the checkpoint at step ${s.step}`;
+    await ensureSpace(s.bytes, what, this.free);
+    const old = await get<CheckpointRecord | Checkpoint>(id, this.checkpoints.store);
+    const oldGen = old && 'generation' in old ? old.generation : 0;
+    const generation = oldGen + 1;
+    const dir = `${id}/g${generation}/`;
+    await this.clear(dir); // a generation a crash left half-written
+    const tensors: StoredTensor[] = [];
+    try {
+      let done = 0;
+      for (const t of s.tensors) {
+        const data = await s.read(t);
+        const info = await this.checkpoints.write(`${dir}${t.group}/${t.name}`, [bytesOf(data)], what);
+        tensors.push({ group: t.group, name: t.name, shape: t.shape, ...info });
+        onProgress?.((done += info.bytes), s.bytes);
+      }
+      const { format, step, model, config } = s;
+      await guardWrite(what, () => set(id, { format, step, model, config, generation, tensors, bytes: s.bytes } satisfies CheckpointRecord, this.checkpoints.store));
+    } catch (e) {
+      await this.clear(dir).catch(() => undefined);
+      throw e;
+    }
+    await this.clear(`${id}/g${oldGen}/`); // the previous generation, no longer pointed to
   }
-  saveDataset(id: string, d: StoredDataset): Promise<void> {
-    return this.put(this.datasets, id, d, 'tokenized dataset');
+
+  /** The stored checkpoint with every tensor on the CPU, read chunk by chunk. */
+  async loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
+    const r = await get<CheckpointRecord | Checkpoint>(id, this.checkpoints.store);
+    if (!r || !('generation' in r)) return r; // an earlier version stored the whole checkpoint as one value
+    const groups: Record<CheckpointGroup, Weights> = { trainable: {}, expAvg: {}, expAvgSq: {} };
+    for (const t of r.tensors) {
+      const b = await this.checkpoints.readAll(`${id}/g${r.generation}/${t.group}/${t.name}`, t, `the checkpoint of step ${r.step} (${t.group} ${t.name})`);
+      groups[t.group][t.name] = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    }
+    if (r.format !== CHECKPOINT_FORMAT) throw new StorageError('CORRUPT', `the stored checkpoint has format ${r.format}, not ${CHECKPOINT_FORMAT}`);
+    return { format: r.format, step: r.step, model: r.model, config: r.config, ...groups };
   }
-  loadDataset(id: string): Promise<StoredDataset | undefined> {
-    return get(id, this.datasets);
+
+  private async clear(prefix: string, store = this.checkpoints): Promise<void> {
+    await delMany(await store.keysUnder(prefix), store.store);
   }
+
+  // ------------------------------------------------------------------------------------------- datasets
+  async saveDataset(id: string, d: StoredDataset): Promise<void> {
+    const what = 'the tokenized dataset';
+    const rows = [...d.train, ...d.validation];
+    await ensureSpace(rows.reduce((n, r) => n + 5 * r.tokens.length + 4, 0), what, this.free);
+    await this.clear(`${id}/`, this.datasets);
+    try {
+      const split = async (name: string, rs: Row[]): Promise<SplitRecord> => ({
+        rows: rs.length,
+        tokens: await this.datasets.write(`${id}/${name}/tokens`, rs.map((r) => bytesOf(r.tokens)), what),
+        masks: await this.datasets.write(`${id}/${name}/masks`, rs.map((r) => bytesOf(r.mask)), what),
+        lengths: await this.datasets.write(`${id}/${name}/lengths`, [bytesOf(Int32Array.from(rs, (r) => r.tokens.length))], what),
+      });
+      const record: DatasetRecord = { summary: d.summary, samplePrompts: d.samplePrompts, train: await split('train', d.train), validation: await split('validation', d.validation) };
+      await guardWrite(what, () => set(id, record, this.datasets.store));
+    } catch (e) {
+      await this.clear(`${id}/`, this.datasets).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async loadDataset(id: string): Promise<StoredDataset | undefined> {
+    const r = await get<DatasetRecord | StoredDataset>(id, this.datasets.store);
+    if (!r || Array.isArray(r.train)) return r as StoredDataset | undefined; // an earlier version's single value
+    const rec = r as DatasetRecord;
+    const what = 'the tokenized dataset of this run';
+    const split = async (name: string, s: SplitRecord): Promise<Row[]> => {
+      const lb = await this.datasets.readAll(`${id}/${name}/lengths`, s.lengths, what);
+      const lengths = new Int32Array(lb.buffer, lb.byteOffset, s.rows);
+      const tb = await this.datasets.readAll(`${id}/${name}/tokens`, s.tokens, what);
+      const tokens = new Int32Array(tb.buffer, tb.byteOffset, tb.byteLength / 4);
+      const masks = await this.datasets.readAll(`${id}/${name}/masks`, s.masks, what);
+      const out: Row[] = [];
+      let off = 0;
+      for (const n of lengths) {
+        out.push({ tokens: tokens.subarray(off, off + n), mask: masks.subarray(off, off + n) });
+        off += n;
+      }
+      return out;
+    };
+    return { summary: rec.summary, samplePrompts: rec.samplePrompts, train: await split('train', rec.train), validation: await split('validation', rec.validation) };
+  }
+
   async deleteRun(id: string): Promise<void> {
-    await del(id, this.checkpoints);
-    await del(id, this.datasets);
+    await this.clear(`${id}/`);
+    await del(id, this.checkpoints.store);
+    await this.clear(`${id}/`, this.datasets);
+    await del(id, this.datasets.store);
     await del(id, this.runs);
   }
 }

@@ -11,7 +11,7 @@ import { countParams } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import type { Backend, EngineSession } from '../runtime/backend.js';
 import { batchFeeds } from '../runtime/feeds.js';
-import { CHECKPOINT_FORMAT, type Checkpoint } from './checkpoint.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_GROUPS, materialize, type Checkpoint, type CheckpointSnapshot } from './checkpoint.js';
 import { learningRate, type ScheduleKind } from './schedule.js';
 
 export interface TrainConfig {
@@ -54,7 +54,8 @@ export type TrainEvent =
     }
   | { type: 'eval'; step: number; loss: number }
   | { type: 'sample'; step: number; prompt: number; text: string }
-  | { type: 'checkpoint'; step: number; checkpoint: Checkpoint }
+  /** The snapshot reads from the live device tensors: use it before asking for the next event. */
+  | { type: 'checkpoint'; step: number; checkpoint: CheckpointSnapshot }
   | { type: 'paused'; step: number }
   | { type: 'resumed'; step: number }
   | { type: 'done'; step: number; reason: 'completed' | 'stopped' }
@@ -129,22 +130,25 @@ export class Trainer {
     this.wake?.();
   }
 
+  /** The trainable weights and optimizer state as they are now, read from the device one tensor at a time. */
+  snapshot(): CheckpointSnapshot {
+    const stores = { trainable: this.weights, expAvg: this.expAvg, expAvgSq: this.expAvgSq };
+    const tensors = CHECKPOINT_GROUPS.flatMap((group) => this.trainable.map((p) => ({ group, name: p.name, shape: p.shape })));
+    const step = this.step;
+    return {
+      format: CHECKPOINT_FORMAT, step, model: this.o.model, config: this.config, tensors,
+      bytes: 4 * tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0),
+      read: (t) =>
+        this.o.backend.exclusive(async () => {
+          if (this.step !== step) throw new Error(`the snapshot of step ${step} was read after step ${this.step}`);
+          return (await this.o.backend.download(stores[t.group][t.name])).slice();
+        }),
+    };
+  }
+
   /** A copy of the trainable weights and optimizer state on the CPU. */
   async checkpoint(): Promise<Checkpoint> {
-    const dl = async (m: Record<string, Tensor>) => {
-      const out: Weights = {};
-      for (const p of this.trainable) out[p.name] = (await this.o.backend.download(m[p.name])).slice();
-      return out;
-    };
-    return {
-      format: CHECKPOINT_FORMAT,
-      step: this.step,
-      model: this.o.model,
-      config: this.config,
-      trainable: await dl(this.weights),
-      expAvg: await dl(this.expAvg),
-      expAvgSq: await dl(this.expAvgSq),
-    };
+    return materialize(this.snapshot());
   }
 
   async *run(): AsyncGenerator<TrainEvent> {
@@ -171,7 +175,7 @@ export class Trainer {
         if (this.paused && !this.stopped) {
           // a pause is a natural point to save: a reload while paused then loses nothing
           if (this.step > savedStep) {
-            yield { type: 'checkpoint', step: this.step, checkpoint: await this.o.backend.exclusive(() => this.checkpoint()) };
+            yield { type: 'checkpoint', step: this.step, checkpoint: this.snapshot() };
             savedStep = this.step;
           }
           yield { type: 'paused', step: this.step };
@@ -200,7 +204,7 @@ export class Trainer {
         if (evalS && (this.step % c.evalEvery === 0 || last)) yield { type: 'eval', step: this.step, loss: await this.o.backend.exclusive(() => this.evaluate(evalS)) };
         if (this.o.samples && c.sampleEvery > 0 && (this.step % c.sampleEvery === 0 || last)) yield* this.sample();
         if ((c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0) || last) {
-          yield { type: 'checkpoint', step: this.step, checkpoint: await this.o.backend.exclusive(() => this.checkpoint()) };
+          yield { type: 'checkpoint', step: this.step, checkpoint: this.snapshot() };
           savedStep = this.step;
         }
       }
