@@ -1,10 +1,20 @@
-// Serves a small GPT-2 the tests make themselves, as the Hub would (same URL layout, Range, ETags), for the
-// browser tests: `npx tsx e2e/stand-in-hub.ts` on 127.0.0.1:4174. Slowed so that progress is visible.
+// Serves GPT-2 checkpoints the tests make themselves, as the Hub would (same URL layout, Range, ETags), for the
+// browser tests: `npx tsx e2e/stand-in-hub.ts` on 127.0.0.1:4174. acme/small-gpt2 is small and slowed so that
+// progress is visible; acme/gpt2 has the real GPT-2 124M layout and size (12 layers, 768 wide, the Hub's
+// unprefixed names and 1024 x 1024 attn.bias buffers: 548 MB) and acme/distilgpt2 the distilgpt2 shape (6 layers),
+// with random weights.
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import { hubCheckpoint } from '../src/engine/testing/checkpoint.js';
 import { startStandInHub } from '../src/engine/testing/hub-server.js';
 
-const cfg = { vocab_size: 50257, n_positions: 64, n_embd: 32, n_layer: 1, n_head: 2, layer_norm_epsilon: 1e-5 };
-const files = Object.fromEntries(Object.entries(hubCheckpoint(cfg, gpt2TokenizerFromPackage().files)).map(([f, b]) => [`acme/small-gpt2@main/${f}`, b]));
+const tok = gpt2TokenizerFromPackage().files;
+const small = { vocab_size: 50257, n_positions: 64, n_embd: 32, n_layer: 1, n_head: 2, layer_norm_epsilon: 1e-5 };
+const gpt2 = { vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12, layer_norm_epsilon: 1e-5 };
+const repos = {
+  'acme/small-gpt2': hubCheckpoint(small, tok),
+  'acme/gpt2': hubCheckpoint(gpt2, tok, 11, { realMasks: true }),
+  'acme/distilgpt2': hubCheckpoint({ ...gpt2, n_layer: 6 }, tok, 12, { realMasks: true }),
+};
+const files = Object.fromEntries(Object.entries(repos).flatMap(([repo, fs]) => Object.entries(fs).map(([f, b]) => [`${repo}@main/${f}`, b])));
 const hub = await startStandInHub({ files, cors: true, control: true, slowMs: 15 }, 4174);
 console.log(`stand-in Hub at ${hub.url}`);

@@ -85,8 +85,11 @@ test('a full storage quota is reported, training goes on, and the stored checkpo
   const cdp = await page.context().newCDPSession(page);
   const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin, quotaSize: usage + 1024 * 1024 });
-  await expect(page.getByTestId('storage')).toContainText('storage quota is full', { timeout: 300_000 });
+  // refused before writing (the browser says what is free), shown with the run and where it would resume
+  await expect(page.getByTestId('checkpoint-error')).toContainText(/step 4 was not saved: the checkpoint at step 4 needs \d+ MiB of storage, but only \d+ MiB is free in this browser; nothing was written.*A reload would resume from step 2\./, { timeout: 300_000 });
+  await expect(page.getByTestId('storage')).toContainText('is free in this browser');
   await waitStatus(page, 'completed');
+  await expect(page.getByTestId('checkpoint-error')).toContainText('step 6 was not saved');
   await expect(page.getByTestId('checkpoint-step')).toHaveText('2'); // later saves failed, the first is intact
   await shootPanels(page, 'quota');
   await page.reload();

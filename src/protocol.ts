@@ -10,8 +10,15 @@ import type { Segment } from './engine/data/prepare.js';
 import type { OverflowPolicy } from './engine/data/rows.js';
 import type { LossOn } from './engine/data/template.js';
 import type { Progress } from './engine/hub/client.js';
+import type { GPT2Config } from './engine/models/gpt2.js';
+import type { LoraConfig } from './engine/models/lora.js';
 
 export type BackendChoice = 'webgpu' | 'wasm';
+
+/** The adapters the studio trains for a LoRA rank (0: a full fine-tune), in the worker and in the page's estimates. */
+export function studioLora(rank: number): LoraConfig | undefined {
+  return rank > 0 ? { rank, alpha: 2 * rank, targets: ['attn.c_attn', 'mlp.c_fc'] } : undefined;
+}
 
 /** A GPT-2 on the Hub (or a mirror). The token is kept in memory and sent only to the endpoint. */
 export interface HubSource {
@@ -26,10 +33,8 @@ export interface ModelInspection {
   revision: string;
   params: number;
   downloadBytes: number | null;
-  config: { n_layer: number; n_embd: number; n_head: number; n_positions: number };
-  fullTrainingBytes: number;
-  loraTrainingBytes: number;
-  warnings: string[];
+  /** The page estimates memory from it at the settings it has now. */
+  config: GPT2Config;
 }
 
 export interface CachedModel {
@@ -46,6 +51,7 @@ export interface ModelInfo {
   name: string;
   params: number;
   nPositions: number;
+  config: GPT2Config;
 }
 
 export interface DeviceInfo {
@@ -107,6 +113,8 @@ export interface StepPoint {
   /** WebGPU: bytes read back to the CPU in the step, and weight tensors in GPU buffers. */
   readBackBytes?: number;
   weightsOnDevice?: { onDevice: number; total: number };
+  /** Measured device memory: GPU buffers on WebGPU, the heap on WASM (held after the step, most during it). */
+  deviceMemory?: { currentBytes: number; peakBytes: number };
 }
 export interface EvalPoint {
   step: number;
@@ -160,7 +168,7 @@ export type ToWorker =
   | { type: 'delete-run'; id: string }
   | { type: 'chat'; id: number; messages: Message[]; settings: ChatSettings }
   | { type: 'chat-stop'; id: number }
-  | { type: 'inspect-model'; source: HubSource; batch: number; seq: number; loraRank: number }
+  | { type: 'inspect-model'; source: HubSource }
   | { type: 'load-model'; source: HubSource | null }
   | { type: 'cancel-download' }
   | { type: 'cache-list' }

@@ -7,10 +7,12 @@ import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import mjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
 import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
 import { gpt2TokenizerFiles, Tokenizer } from '../src/engine/data/tokenizer.js';
+import { watchWasmMemory } from '../src/engine/runtime/memory.js';
 import { probeWebGpu } from '../src/engine/runtime/web.js';
 import { unreachable, type FromWorker, type ToWorker } from '../src/protocol.js';
 import { Studio } from './studio.js';
 
+watchWasmMemory(); // before onnxruntime-web makes its heap, so the WASM backend can measure it
 const post = (m: FromWorker) => self.postMessage(m);
 const tok = new Tokenizer(gpt2TokenizerFiles(encoder as Record<string, number>, vocabBpe, DEFAULT_CHAT_TEMPLATE));
 const studio = new Studio(post, tok, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } });
@@ -47,11 +49,8 @@ async function handle(m: ToWorker): Promise<void> {
       return studio.chat(m.id, m.messages, m.settings);
     case 'chat-stop':
       return studio.stopChat(m.id);
-    case 'inspect-model': {
-      const w = await probeWebGpu();
-      const inspection = await studio.models.inspect(m.source, m.batch, m.seq, m.loraRank, w.ok ? w.adapter.maxBufferSize : null);
-      return post({ type: 'inspection', inspection });
-    }
+    case 'inspect-model':
+      return post({ type: 'inspection', inspection: await studio.models.inspect(m.source) });
     case 'load-model':
       return studio.loadModel(m.source);
     case 'cancel-download':

@@ -9,7 +9,6 @@ import { DEFAULT_ENDPOINT, HubClient, type Progress } from '../src/engine/hub/cl
 import { loadHubGpt2 } from '../src/engine/hub/model.js';
 import { countParams, gpt2Params, type GPT2Config } from '../src/engine/models/gpt2.js';
 import { initGpt2, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
-import { estimateMemory } from '../src/engine/models/memory.js';
 import type { CachedModel, HubSource, ModelInspection } from '../src/protocol.js';
 
 export const BASE_SEED = 1234;
@@ -46,24 +45,14 @@ export class Models {
     return new HubClient(this.cache, { endpoint: s.endpoint || DEFAULT_ENDPOINT, token: s.token || undefined });
   }
 
-  /** Size and memory before downloading: config.json (small) and a HEAD of model.safetensors. */
-  async inspect(s: HubSource, batch: number, seq: number, loraRank: number, maxBufferSize: number | null): Promise<ModelInspection> {
+  /** Size before downloading: config.json (small) and a HEAD of model.safetensors; the page estimates memory from the config. */
+  async inspect(s: HubSource): Promise<ModelInspection> {
     const c = this.client(s);
     const rev = s.revision || 'main';
     const cfgBytes = await c.file(s.repo, rev, 'config.json');
     const config = parseGpt2Config(JSON.parse(new TextDecoder().decode(cfgBytes!)), `${s.repo}/config.json`);
     const size = await c.size(s.repo, rev, 'model.safetensors');
-    const full = estimateMemory(config, batch, seq);
-    const lora = estimateMemory(config, batch, seq, { rank: Math.max(1, loraRank || 8), alpha: 16, targets: ['attn.c_attn', 'mlp.c_fc'] });
-    const warnings: string[] = [];
-    if (maxBufferSize !== null && full.largestBufferBytes > maxBufferSize) {
-      warnings.push(`its token embedding needs a ${(full.largestBufferBytes / 2 ** 20).toFixed(0)} MiB buffer; this GPU allows ${(maxBufferSize / 2 ** 20).toFixed(0)} MiB`);
-    }
-    if (full.trainingBytes > 4 * 2 ** 30) warnings.push(`a full fine-tune needs about ${(full.trainingBytes / 2 ** 30).toFixed(1)} GiB of GPU memory at batch ${batch} x ${seq}; LoRA or a smaller batch needs less`);
-    return {
-      repo: s.repo, revision: rev, params: countParams(gpt2Params(config)), downloadBytes: size, config: { n_layer: config.n_layer, n_embd: config.n_embd, n_head: config.n_head, n_positions: config.n_positions },
-      fullTrainingBytes: full.trainingBytes, loraTrainingBytes: lora.trainingBytes, warnings,
-    };
+    return { repo: s.repo, revision: rev, params: countParams(gpt2Params(config)), downloadBytes: size, config };
   }
 
   /** Downloads (or loads from the cache) and makes it current. */

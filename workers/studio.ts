@@ -10,13 +10,15 @@ import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
 import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
+import { estimateMemory, fitProblems } from '../src/engine/models/memory.js';
+import { freeBytes } from '../src/engine/storage/chunks.js';
 import { BASE_SEED, Models } from './models.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
 import { RunStorage, StorageError, storageEstimate, type StoredDataset } from '../src/engine/storage/runs.js';
 import type { Checkpoint, CheckpointSnapshot } from '../src/engine/train/checkpoint.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
-import type { BackendChoice, ChatSettings, DataOptions, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
+import { studioLora, type BackendChoice, type ChatSettings, type DataOptions, type FromWorker, type RunState, type TrainSettings } from '../src/protocol.js';
 
 
 export class Studio {
@@ -48,7 +50,7 @@ export class Studio {
   /** Tells the UI which model is current. */
   postModel(): void {
     const m = this.models.current;
-    this.post({ type: 'model', model: { id: m.id, name: m.name, params: countParams(gpt2Params(m.config)), nPositions: m.config.n_positions } });
+    this.post({ type: 'model', model: { id: m.id, name: m.name, params: countParams(gpt2Params(m.config)), nPositions: m.config.n_positions, config: m.config } });
   }
 
   /** Switches the model (a Hub download, or the tiny one when `source` is null). */
@@ -179,6 +181,7 @@ export class Studio {
     if (data.train[0]?.tokens.length !== settings.seq + 1) {
       throw new Error(`${data.summary.file} could not be cut to ${settings.seq}-token rows (see the Data panel); change the sequence length`);
     }
+    await this.refuseWhatCannotFit(settings);
     const id = `run-${Date.now().toString(36)}`;
     const run: RunState = (this.run = {
       id, template: this.template.source, createdAt: Date.now(), model: this.models.current.id, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
@@ -191,6 +194,16 @@ export class Studio {
     await this.train(undefined);
   }
 
+  /** Refuses, before anything starts, a run that the backend's memory or the free storage cannot hold. */
+  private async refuseWhatCannotFit(s: TrainSettings): Promise<void> {
+    const backend = await this.getBackend();
+    const spec = this.modelSpec(s);
+    const problems = fitProblems(estimateMemory(spec.config, s.batch, s.seq, spec.lora), s.batch, s.seq, {
+      backend: backend.name === 'webgpu' ? 'webgpu' : 'wasm', adapter: backend.bufferLimits ?? null, freeStorage: await freeBytes(),
+    }, !!spec.lora);
+    if (problems.length) throw new Error(`This run cannot start: ${problems.join(' ')}`);
+  }
+
   /** Marks `run` failed with `message` (the trainer could not start, say) and keeps it stored. */
   private async fail(run: RunState, message: string): Promise<void> {
     run.error = message;
@@ -199,7 +212,7 @@ export class Studio {
   }
 
   private modelSpec(s: TrainSettings): ModelSpec {
-    return { config: this.models.current.config, lora: s.loraRank > 0 ? { rank: s.loraRank, alpha: 2 * s.loraRank, targets: ['attn.c_attn', 'mlp.c_fc'] } : undefined };
+    return { config: this.models.current.config, lora: studioLora(s.loraRank) };
   }
 
   private baseWeights(m: ModelSpec, seed: number): Weights {
@@ -231,7 +244,7 @@ export class Studio {
       for await (const e of trainer.run()) {
         switch (e.type) {
           case 'step': {
-            const point = { step: e.step, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond, readBackBytes: e.readBackBytes, weightsOnDevice: e.weightsOnDevice };
+            const point = { step: e.step, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond, readBackBytes: e.readBackBytes, weightsOnDevice: e.weightsOnDevice, deviceMemory: e.deviceMemory };
             run.steps.push(point);
             run.step = e.step;
             run.lastLoss = e.loss;

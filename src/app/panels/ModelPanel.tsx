@@ -3,11 +3,12 @@
 // downloading: per-file bytes, percent, speed, ETA, and cancel. The cache: models with their sizes, deletable.
 import { useStudio } from '../../store/index.js';
 import { fmtBytes, fmtTime } from '../format.js';
+import { MemoryEstimate } from '../MemoryEstimate.js';
 
 const SUGGESTED = ['distilbert/distilgpt2', 'openai-community/gpt2', 'openai-community/gpt2-medium'];
 
 export function ModelPanel() {
-  const { model, hub, setHub, useModel, inspection, downloads, downloading, downloadError, cached, send, settings, run } = useStudio();
+  const { model, hub, setHub, useModel, inspection, downloads, downloading, downloadError, cached, send, run } = useStudio();
   const busy = run?.status === 'training' || run?.status === 'paused';
   const files = Object.values(downloads);
   return (
@@ -22,7 +23,7 @@ export function ModelPanel() {
         <label title="For gated or private repos: kept in memory only, sent only to the Hub">Token <input type="password" value={hub.token} onChange={(e) => setHub({ token: e.target.value })} /></label>
       </div>
       <div className="row">
-        <button data-testid="inspect-model" disabled={!hub.repo} onClick={() => send({ type: 'inspect-model', source: { ...hub, token: hub.token || undefined }, batch: settings.batch, seq: settings.seq, loraRank: settings.loraRank })}>Check size</button>
+        <button data-testid="inspect-model" disabled={!hub.repo} onClick={() => send({ type: 'inspect-model', source: { ...hub, token: hub.token || undefined } })}>Check size</button>
         <button data-testid="load-model" disabled={!hub.repo || downloading || busy} onClick={() => useModel('hub')}>Download and use</button>
         <button data-testid="cancel-download" disabled={!downloading} onClick={() => send({ type: 'cancel-download' })}>Cancel</button>
         <button data-testid="use-tiny" disabled={downloading || busy || model?.id === 'tiny'} onClick={() => useModel('tiny')}>Use the offline tiny model</button>
@@ -30,8 +31,8 @@ export function ModelPanel() {
       {inspection && (
         <p data-testid="inspection">
           {inspection.repo}@{inspection.revision}: {(inspection.params / 1e6).toFixed(1)}M parameters ({inspection.config.n_layer} layers, {inspection.config.n_embd} wide) ·
-          download {inspection.downloadBytes ? fmtBytes(inspection.downloadBytes) : 'size unknown'} · GPU memory at batch {settings.batch} x {settings.seq}: full fine-tune ~{fmtBytes(inspection.fullTrainingBytes)}, LoRA ~{fmtBytes(inspection.loraTrainingBytes)}
-          {inspection.warnings.map((w, i) => <span key={i} className="warn"><br />Warning: {w}</span>)}
+          download {inspection.downloadBytes ? fmtBytes(inspection.downloadBytes) : 'size unknown'}
+          <MemoryEstimate config={inspection.config} testId="inspection-memory" />
         </p>
       )}
       {files.length > 0 && (

@@ -4,7 +4,8 @@ import { useState } from 'react';
 import { useStudio } from '../../store/index.js';
 import type { TrainSettings } from '../../protocol.js';
 import { LossChart } from '../LossChart.js';
-import { fmtTime } from '../format.js';
+import { fmtBytes, fmtTime } from '../format.js';
+import { MemoryEstimate, useFit } from '../MemoryEstimate.js';
 
 const FIELDS: { key: keyof TrainSettings; label: string; help: string; step?: number }[] = [
   { key: 'steps', label: 'Steps', help: 'optimizer steps in the run' },
@@ -19,12 +20,15 @@ const FIELDS: { key: keyof TrainSettings; label: string; help: string; step?: nu
 ];
 
 export function TrainPanel() {
-  const { settings, setSettings, run, dataset, send } = useStudio();
+  const { settings, setSettings, run, dataset, send, backend, model } = useStudio();
+  const fit = useFit(model?.config);
   const [smoothing, setSmoothing] = useState(0.6);
   const [log, setLog] = useState(false);
   const status = run?.status;
   const active = status === 'training' || status === 'paused';
   const last = run?.steps[run.steps.length - 1];
+  const memPeak = run?.steps.reduce((m, p) => Math.max(m, p.deviceMemory?.peakBytes ?? 0), 0) ?? 0;
+  const memKind = backend === 'webgpu' ? 'GPU buffers' : 'WASM heap';
   return (
     <section className="panel" data-testid="train-panel">
       <h2>Train</h2>
@@ -38,8 +42,9 @@ export function TrainPanel() {
           </label>
         ))}
       </div>
+      <MemoryEstimate config={model?.config} testId="run-memory" />
       <div className="row">
-        <button data-testid="start" disabled={!dataset || active} onClick={() => send({ type: 'start-run', settings })}>Start training</button>
+        <button data-testid="start" disabled={!dataset || active || !!fit?.problems.length} title={fit?.problems.join(' ')} onClick={() => send({ type: 'start-run', settings })}>Start training</button>
         <button data-testid="pause" disabled={status !== 'training'} onClick={() => send({ type: 'pause' })}>Pause</button>
         <button data-testid="resume" disabled={!(status === 'paused' || status === 'interrupted' || status === 'failed' || status === 'stopped')} onClick={() => send({ type: 'resume' })}>Resume</button>
         <button data-testid="stop" disabled={!active} onClick={() => send({ type: 'stop' })}>Stop</button>
@@ -50,6 +55,11 @@ export function TrainPanel() {
             <b data-testid="status">{run.status}</b> · step <span data-testid="step">{run.step}</span>/{run.settings.steps} · loss{' '}
             <span data-testid="loss">{run.lastLoss?.toFixed(4) ?? '-'}</span> · {last ? `${last.tokensPerSecond.toFixed(0)} tokens/s` : '-'} · elapsed{' '}
             {fmtTime(run.elapsedMs)} · ETA {status === 'training' ? fmtTime(run.etaMs) : '-'} · last checkpoint: step <span data-testid="checkpoint-step">{run.checkpointStep}</span>
+            {last?.deviceMemory && (
+              <span data-testid="device-memory" data-peak-bytes={memPeak} title="measured: the bytes the engine holds on the device, after the last step and at most during any step">
+                {' '}· device memory ({memKind}): {fmtBytes(last.deviceMemory.currentBytes)} now, {fmtBytes(memPeak)} peak
+              </span>
+            )}
           </p>
           {last?.weightsOnDevice && (
             <p className="muted" data-testid="residency">

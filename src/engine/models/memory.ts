@@ -1,24 +1,84 @@
-// Device memory a run needs, estimated before downloading: weights, gradients and AdamW's two moments for what is
-// trained, plus activations kept for the backward pass (per layer: ~20 tensors of (B*T, C) and the attention
-// probabilities (B, H, T, T)) and the loss over the vocabulary (a few (B*T, V) tensors).
+// Device memory a run needs, estimated before it starts, and the checks that refuse what cannot fit. The terms
+// follow what one fused training step holds at its peak, and the coefficients were fitted to measurements
+// (runtime/memory.ts: GPU buffers on WebGPU, the heap on WASM; memory.test.ts holds the estimate within 25 %):
+//   - every weight (4 bytes a parameter): inputs of each run;
+//   - per trained parameter, 24 bytes: AdamW's two moments, the gradient, and the step's new weight and moments,
+//     which exist beside the old ones until the old are freed after the run;
+//   - activations kept for the backward pass: per layer ~24 (B*T, C) tensors and ~3.5 (B, H, T, T) attention
+//     tensors, and ~6.5 (B*T, V) tensors for the logits, softmax and their gradients over the 50,257-token vocabulary.
 import { countParams, gpt2Params, type GPT2Config } from './gpt2.js';
 import { loraParams, type LoraConfig } from './lora.js';
 
 export interface MemoryEstimate {
+  /** Every parameter, float32. */
   weightsBytes: number;
+  /** The parameters that train (all of them, or LoRA's adapters). */
+  trainedParams: number;
+  activationBytes: number;
+  /** The step's peak on the device. */
   trainingBytes: number;
-  /** The largest single buffer (the token embedding): must fit the adapter's maxBufferSize. */
+  /** The largest single buffer (token embedding, logits or attention): must fit the adapter's binding limits. */
   largestBufferBytes: number;
+  largestBuffer: string;
+  /** One stored checkpoint: the trained weights and their two moments. */
+  checkpointBytes: number;
 }
 
 export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?: LoraConfig): MemoryEstimate {
   const params = countParams(gpt2Params(c));
   const trained = lora ? countParams(loraParams(c, lora)) : params;
   const N = batch * seq;
-  const activations = 4 * (c.n_layer * (20 * N * c.n_embd + 3 * batch * c.n_head * seq * seq) + 4 * N * c.vocab_size);
+  const layer = 24 * N * c.n_embd + 3.5 * batch * c.n_head * seq * seq;
+  const activationBytes = 4 * (c.n_layer * layer + 6.5 * N * c.vocab_size);
+  const buffers: [string, number][] = [
+    ['the token embedding', 4 * c.vocab_size * c.n_embd],
+    [`the logits (${N} tokens x ${c.vocab_size})`, 4 * N * c.vocab_size],
+    ['the attention scores', 4 * batch * c.n_head * seq * seq],
+  ];
+  const [largestBuffer, largestBufferBytes] = buffers.reduce((a, b) => (b[1] > a[1] ? b : a));
   return {
     weightsBytes: 4 * params,
-    trainingBytes: 4 * params + 4 * 3 * trained + activations,
-    largestBufferBytes: 4 * c.vocab_size * c.n_embd,
+    trainedParams: trained,
+    activationBytes,
+    trainingBytes: 4 * params + 24 * trained + activationBytes,
+    largestBufferBytes,
+    largestBuffer,
+    checkpointBytes: 12 * trained,
   };
+}
+
+/** The WASM backend's address space (wasm32), less what the module itself and JavaScript glue need. */
+export const WASM_HEAP_LIMIT = 4 * 2 ** 30 - 64 * 2 ** 20;
+
+export interface FitLimits {
+  backend: 'webgpu' | 'wasm';
+  /** The WebGPU adapter's limits (null on WASM or when unknown). */
+  adapter?: { maxBufferSize: number; maxStorageBufferBindingSize: number } | null;
+  /** Free storage for checkpoints, or null when the browser does not say. */
+  freeStorage?: number | null;
+}
+
+const size = (n: number) => (n >= 2 ** 30 / 10 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.ceil(n / 2 ** 20)} MiB`);
+
+/**
+ * What stops a run from fitting, each with the way out; empty when it fits. Checked before training starts (the
+ * worker) and shown by "Check size".
+ */
+export function fitProblems(e: MemoryEstimate, batch: number, seq: number, l: FitLimits, lora: boolean): string[] {
+  const out: string[] = [];
+  const shape = `batch ${batch} x ${seq}`;
+  const smaller = lora ? 'a smaller batch or sequence length' : 'LoRA (a LoRA rank above 0), or a smaller batch or sequence length';
+  if (l.backend === 'wasm' && e.trainingBytes > WASM_HEAP_LIMIT) {
+    out.push(`this run needs about ${size(e.trainingBytes)} of memory at ${shape}, more than the 4 GiB the WASM backend can address. Use ${smaller}, or WebGPU.`);
+  }
+  if (l.backend === 'webgpu' && l.adapter) {
+    const limit = Math.min(l.adapter.maxBufferSize, l.adapter.maxStorageBufferBindingSize);
+    if (e.largestBufferBytes > limit) {
+      out.push(`${e.largestBuffer} needs a ${size(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${size(limit)}. Use a smaller batch or sequence length, or the WASM backend.`);
+    }
+  }
+  if (l.freeStorage != null && e.checkpointBytes > l.freeStorage) {
+    out.push(`each checkpoint of this run needs ${size(e.checkpointBytes)} of storage, but only ${size(l.freeStorage)} is free in this browser. Delete cached models or old runs${lora ? '' : ', or use LoRA (its checkpoints hold only the adapters)'}.`);
+  }
+  return out;
 }

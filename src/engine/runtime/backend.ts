@@ -56,6 +56,10 @@ export interface Backend {
   download(t: Tensor): Promise<Float32Array>;
   /** Bytes read back through `download` so far (device-resident backends: what crossed from the GPU). */
   readonly stats: { downloadedBytes: number };
+  /** WebGPU: the device's buffer limits, for checking a run's largest buffer before it starts. */
+  readonly bufferLimits?: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+  /** Measures the device memory the engine holds (GPU buffers, the WASM heap), where it can. */
+  readonly memory?: import('./memory.js').MemoryMeter;
   /** Called with an error when the GPU device is lost (never on CPU backends). */
   onDeviceLost?: (cb: (reason: string) => void) => void;
   /** Fault drill: destroys the GPU device, which the browser reports as a lost device. */

@@ -3,6 +3,8 @@
 import os from 'node:os';
 import type { Tensor } from 'onnxruntime-common';
 import { BackendError, createOrtSession, makeExclusive, type Backend, type OrtModule } from './backend.js';
+import { watchWasmMemory } from './memory.js';
+import { wasmBackend } from './wasm.js';
 
 export interface NodeBackendOptions {
   /** CPU EP intra-op threads; default: all cores. */
@@ -47,5 +49,21 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
     upload: (data, dims) => new Tensor('float32', data, dims as number[]),
     zeros: (dims) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),
     download: async (t: Tensor) => t.data as Float32Array,
+    memory: kind === 'node-cpu' ? processRss() : undefined,
   };
+}
+
+/** onnxruntime-web's WASM build in Node: the browser fallback's kernels and heap, for benchmarks and memory tests. */
+export async function createNodeWasmBackend(o: NodeBackendOptions = {}): Promise<Backend> {
+  watchWasmMemory();
+  const mod = (await import('onnxruntime-web')) as unknown as OrtModule & { env: { wasm: { numThreads: number } } };
+  const threads = o.threads ?? os.availableParallelism();
+  mod.env.wasm.numThreads = threads;
+  return wasmBackend(mod, `onnxruntime-web WebAssembly in Node, ${threads} threads`);
+}
+
+/** The process's resident set now, and its most over the process's life (the kernel keeps no other window). */
+function processRss(): import('./memory.js').MemoryMeter {
+  const read = () => ({ currentBytes: process.memoryUsage.rss(), peakBytes: process.resourceUsage().maxRSS * 1024 });
+  return { kind: 'process-rss', read, resetPeak: () => undefined };
 }

@@ -5,6 +5,8 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import type { Tensor } from 'onnxruntime-common';
 import { BackendError, createOrtSession, makeExclusive, type Backend, type OrtModule } from './backend.js';
+import { trackGpuBuffers } from './memory.js';
+import { wasmBackend } from './wasm.js';
 
 export interface WebBackendOptions {
   /** Where the onnxruntime-web .wasm/.mjs files are served (Vite: ?url imports). */
@@ -55,6 +57,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
     },
   });
+  const memory = trackGpuBuffers(device); // before onnxruntime sees the device, so its buffers are counted too
   const lostCallbacks: ((reason: string) => void)[] = [];
   let lost: string | null = null;
   void device.lost.then((info) => {
@@ -79,6 +82,8 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     stats,
     ort: mod,
     deviceResident: true,
+    memory,
+    bufferLimits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
     target: {},
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
     exclusive: makeExclusive(),
@@ -101,20 +106,5 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
 export async function createWasmBackend(o: WebBackendOptions = {}): Promise<Backend> {
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
   const threads = isolated ? Math.min(8, globalThis.navigator?.hardwareConcurrency ?? 1) : 1;
-  const mod = configure(o, threads);
-  const T = mod.Tensor;
-  const base = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const };
-  return {
-    name: 'wasm',
-    stats: { downloadedBytes: 0 },
-    ort: mod,
-    deviceResident: false,
-    target: { scatterAdd: true }, // the WASM build runs the CPU kernels
-    description: `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`,
-    exclusive: makeExclusive(),
-    createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
-    upload: (data, dims) => new T('float32', data, dims as number[]),
-    zeros: (dims) => new T('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),
-    download: async (t) => t.data as Float32Array,
-  };
+  return wasmBackend(configure(o, threads), `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`);
 }

@@ -6,11 +6,14 @@ import { initGpt2 } from '../models/init.js';
 import { writeSafetensors } from '../hub/safetensors.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';
 
-export function hubCheckpoint(c: GPT2Config, tok: TokenizerFiles, seed = 7): Record<string, Uint8Array> {
+/** `realMasks`: attn.bias buffers of (1, 1, n_positions, n_positions) as the Hub's gpt2 has (548 MB in all at 124M). */
+export function hubCheckpoint(c: GPT2Config, tok: TokenizerFiles, seed = 7, o: { realMasks?: boolean } = {}): Record<string, Uint8Array> {
   const W = initGpt2(c, seed);
   const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
   for (const p of gpt2Params(c)) tensors[p.name.replace(/^transformer\./, '')] = { shape: p.shape, data: W[p.name] };
-  for (let i = 0; i < c.n_layer; i++) tensors[`h.${i}.attn.bias`] = { shape: [1, 1, 4, 4], data: new Float32Array(16) };
+  const T = o.realMasks ? c.n_positions : 4;
+  const mask = new Float32Array(T * T).map((_, k) => (k % T <= Math.floor(k / T) ? 1 : 0)); // lower-triangular ones
+  for (let i = 0; i < c.n_layer; i++) tensors[`h.${i}.attn.bias`] = { shape: [1, 1, T, T], data: mask };
   const enc = new TextEncoder();
   return {
     'config.json': enc.encode(JSON.stringify(gpt2ConfigJson(c))),

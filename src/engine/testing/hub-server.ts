@@ -18,7 +18,7 @@ export interface StandInOptions {
   /** "repo@revision/file" -> bytes */
   files: Record<string, Uint8Array>;
   gated?: { repo: string; token: string }[];
-  /** Per-request delay per 64 KiB, to make progress observable. */
+  /** Delay per 64 KiB, to make progress observable (files under 64 MiB only: real-size checkpoints go at full speed). */
   slowMs?: number;
   /** Allow a page on another origin to fetch (the studio, under COEP). */
   cors?: boolean;
@@ -29,6 +29,7 @@ export interface StandInOptions {
 export async function startStandInHub(o: StandInOptions, port = 0): Promise<StandInHub> {
   const requests: string[] = [];
   const cuts = new Map<string, number>();
+  const etags = new Map<string, string>();
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     requests.push(`${req.method} ${req.url}${req.headers.range ? ` ${req.headers.range}` : ''}`);
     if (o.cors) {
@@ -50,7 +51,8 @@ export async function startStandInHub(o: StandInOptions, port = 0): Promise<Stan
     if (gate && req.headers.authorization !== `Bearer ${gate.token}`) return void res.writeHead(401).end('gated');
     const body = key ? o.files[key] : undefined;
     if (!body) return void res.writeHead(404).end('not found');
-    const etag = createHash('sha256').update(body).digest('hex');
+    const etag = etags.get(key!) ?? createHash('sha256').update(body).digest('hex');
+    etags.set(key!, etag);
     const headers: Record<string, string> = { ETag: `"${etag}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
     if (m![3].endsWith('.safetensors')) headers['X-Linked-Etag'] = `"${etag}"`;
     let start = 0;
@@ -65,7 +67,7 @@ export async function startStandInHub(o: StandInOptions, port = 0): Promise<Stan
     const step = 64 * 1024;
     for (let off = 0; off < part.length; off += step) {
       if (cut !== undefined && off >= cut) return void res.destroy();
-      if (o.slowMs) await new Promise((r) => setTimeout(r, o.slowMs));
+      if (o.slowMs && body.length < 64 * 2 ** 20) await new Promise((r) => setTimeout(r, o.slowMs));
       if (!res.write(part.subarray(off, Math.min(off + step, part.length)))) await new Promise((r) => res.once('drain', r));
     }
     res.end();

@@ -10,6 +10,7 @@ import { GREEDY } from '../generate/sampling.js';
 import { countParams } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import type { Backend, EngineSession } from '../runtime/backend.js';
+import type { DeviceMemory } from '../runtime/memory.js';
 import { batchFeeds } from '../runtime/feeds.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_GROUPS, materialize, type Checkpoint, type CheckpointSnapshot } from './checkpoint.js';
 import { learningRate, type ScheduleKind } from './schedule.js';
@@ -51,6 +52,8 @@ export type TrainEvent =
       type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; elapsedMs: number; etaMs: number;
       /** Device-resident backends: bytes read back to the CPU during the step, and weight tensors living on the device. */
       readBackBytes?: number; weightsOnDevice?: { onDevice: number; total: number };
+      /** Measured device memory (backend.memory): held after the step, and the most held during it. */
+      deviceMemory?: DeviceMemory;
     }
   | { type: 'eval'; step: number; loss: number }
   | { type: 'sample'; step: number; prompt: number; text: string }
@@ -186,6 +189,7 @@ export class Trainer {
         if (this.stopped) break;
         const ts = performance.now();
         const readBefore = this.o.backend.stats.downloadedBytes;
+        this.o.backend.memory?.resetPeak();
         const result = await this.o.backend.exclusive(() => this.trainStep(train, trainAcc, opt));
         if (!result.ok) {
           yield { type: 'error', step: this.step + 1, code: result.error, message: result.message };
@@ -199,6 +203,7 @@ export class Trainer {
           tokensPerSecond: tokensPerStep / ((now - ts) / 1000), elapsedMs: now - t0,
           etaMs: ((now - t0) / done) * (c.steps - this.step),
           ...(this.o.backend.deviceResident ? { readBackBytes: this.o.backend.stats.downloadedBytes - readBefore, weightsOnDevice: this.residency() } : {}),
+          ...(this.o.backend.memory ? { deviceMemory: this.o.backend.memory.read() } : {}),
         };
         const last = this.step === c.steps;
         if (evalS && (this.step % c.evalEvery === 0 || last)) yield { type: 'eval', step: this.step, loss: await this.o.backend.exclusive(() => this.evaluate(evalS)) };
