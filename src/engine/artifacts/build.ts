@@ -5,7 +5,8 @@
 //   generate graph   params + new tokens + a fixed-size KV cache -> logits of one position, updated cache
 import { Graph, type GraphOptions, type Value } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
-import { gradients } from '../autodiff/grad.js';
+import { backprop } from '../autodiff/grad.js';
+import { fusedHeadLoss } from './head-loss.js';
 import { causalMask, gpt2Trunk, lmHead, type AttentionMode } from '../models/gpt2.js';
 import type { ParamSpec } from '../models/gpt2.js';
 import {
@@ -33,25 +34,24 @@ function checkShape(m: ModelSpec, s: BatchShape): void {
 
 /**
  * Next-token cross-entropy, averaged over the tokens the mask selects. labels are already shifted (labels[t] is
- * the token after input t). (B, T) each. Returns the scalar loss and the logits.
+ * the token after input t). (B, T) each. With `trainable`, also the gradient of every trainable parameter: the
+ * head and the loss form their own backward (head-loss.ts) and the trunk's reverse pass starts from it.
  */
-function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Value>) {
+function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Value>, trainable?: readonly ParamSpec[]) {
   const { batch: B, seq: T } = s;
   const N = B * T;
   const ids = g.input('input_ids', 'int32', [B, T]);
   const labels = g.input('labels', 'int32', [B, T]);
   const mask = g.input('loss_mask', 'float32', [B, T]);
   const pos = g.slice(P['transformer.wpe.weight'], 0, 0, T); // (T, C): position ids 0..T-1
-  const h = gpt2Trunk(g, m.config, P, ids, pos, { lora: m.lora, mode: { kind: 'causal', mask: causalMask(g, T) } });
-  const logits = lmHead(g, P, h); // (N, V)
-  // nll = logsumexp(logits) - logits[label], with the max subtracted for stability
-  const z = g.sub(logits, g.stopGradient(g.reduceMax(logits, [1]))); // (N, V)
-  const lse = g.log(g.reduceSum(g.exp(z), [1], false)); // (N,)
-  const picked = g.reduceSum(g.mul(z, g.oneHot(g.reshape(labels, [N]), m.config.vocab_size)), [1], false); // (N,)
-  const w = g.reshape(mask, [N]);
-  const count = g.op1('Clip', [g.reduceSum(w, null, false), g.scalar(1)]); // at least 1: an all-masked batch gives loss 0
-  const loss = g.div(g.reduceSum(g.mul(g.sub(lse, picked), w), null, false), count);
-  return { loss, logits };
+  const h = gpt2Trunk(g, m.config, P, ids, pos, { lora: m.lora, mode: { kind: 'causal', mask: causalMask(g, T) } }); // (N, C)
+  const wte = P['transformer.wte.weight'];
+  const trainsWte = !!trainable?.some((p) => p.name === 'transformer.wte.weight');
+  const head = fusedHeadLoss(g, h, wte, g.reshape(labels, [N]), g.reshape(mask, [N]), { h: !!trainable, W: trainsWte });
+  if (!trainable) return { loss: head.loss, h, grads: new Map<Value, Value>() };
+  const seeds = new Map<Value, Value>([[h, head.dh!]]);
+  if (head.dW) seeds.set(wte, head.dW);
+  return { loss: head.loss, h, grads: backprop(g, seeds, trainable.map((p) => P[p.name])) };
 }
 
 export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: boolean; target?: Target } = {}): BuiltGraph {
@@ -59,9 +59,8 @@ export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: b
   const g = new Graph(`train_b${s.batch}_t${s.seq}${o.accumulate ? '_acc' : ''}`, o.target);
   const P = paramInputs(g, allParams(m));
   const trainable = trainableParams(m);
-  const { loss } = forwardLoss(g, m, s, P);
+  const { loss, grads } = forwardLoss(g, m, s, P, trainable);
   g.output(loss, 'loss');
-  const grads = gradients(g, loss, trainable.map((p) => P[p.name]));
   for (const p of trainable) {
     let d = grads.get(P[p.name])!;
     if (o.accumulate) d = g.add(g.input(accumName(p.name), 'float32', p.shape), d);
@@ -74,9 +73,9 @@ export function buildEvalGraph(m: ModelSpec, s: BatchShape, o: { logits?: boolea
   checkShape(m, s);
   const g = new Graph(`eval_b${s.batch}_t${s.seq}`);
   const P = paramInputs(g, allParams(m));
-  const { loss, logits } = forwardLoss(g, m, s, P);
+  const { loss, h } = forwardLoss(g, m, s, P);
   g.output(loss, 'loss');
-  if (o.logits) g.output(g.reshape(logits, [s.batch, s.seq, m.config.vocab_size]), 'logits');
+  if (o.logits) g.output(g.reshape(lmHead(g, P, h), [s.batch, s.seq, m.config.vocab_size]), 'logits');
   return finish(g);
 }
 
@@ -119,9 +118,8 @@ export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig
   const P = paramInputs(g, allParams(m));
   const trainable = trainableParams(m);
   const scalars = optimizerScalars(g);
-  const { loss } = forwardLoss(g, m, s, P);
+  const { loss, grads } = forwardLoss(g, m, s, P, trainable);
   g.output(loss, 'loss');
-  const grads = gradients(g, loss, trainable.map((p) => P[p.name]));
   emitAdamW(g, trainable.map((p) => ({ spec: p, value: P[p.name], grad: grads.get(P[p.name])! })), scalars, hp);
   return finish(g);
 }

@@ -12,6 +12,15 @@ export class NoGradientRuleError extends GraphError {
 
 /** Gradients of the scalar `loss` with respect to each of `wrt` (zeros for a value the loss does not depend on). */
 export function gradients(g: Graph, loss: Value, wrt: readonly Value[], seed?: Value): Map<Value, Value> {
+  return backprop(g, new Map([[loss, seed ?? g.expand(g.scalar(1), loss.shape)]]), wrt);
+}
+
+/**
+ * The reverse pass from known cotangents: `seeds` maps values to the gradient of the objective with respect to
+ * them, computed elsewhere (a fused loss that forms its own backward, say). Returns the gradients of `wrt`, each
+ * summing every path, the seeds included.
+ */
+export function backprop(g: Graph, seeds: Map<Value, Value>, wrt: readonly Value[]): Map<Value, Value> {
   const forward = g.nodes.slice(); // nodes built after this point are the backward pass
   // Which values carry a dependence on `wrt` (only those need gradients).
   const live = new Set<Value>(wrt);
@@ -19,7 +28,7 @@ export function gradients(g: Graph, loss: Value, wrt: readonly Value[], seed?: V
     if (n.noGrad) continue;
     if (n.inputs.some((i) => i && live.has(i))) for (const o of n.outputs) if (o.dtype === 'float32') live.add(o);
   }
-  if (!live.has(loss)) throw new GraphError('the loss does not depend on any of the values to differentiate');
+  if (![...seeds.keys()].some((v) => live.has(v))) throw new GraphError('the loss does not depend on any of the values to differentiate');
 
   const partials = new Map<Value, Value[]>();
   const push = (v: Value, d: Value) => (partials.get(v) ?? partials.set(v, []).get(v)!).push(d);
@@ -30,7 +39,7 @@ export function gradients(g: Graph, loss: Value, wrt: readonly Value[], seed?: V
     partials.set(v, [sum]);
     return sum;
   };
-  push(loss, seed ?? g.expand(g.scalar(1), loss.shape));
+  for (const [v, d] of seeds) push(v, d);
 
   for (let k = forward.length - 1; k >= 0; k--) {
     const node = forward[k];

@@ -2,6 +2,9 @@
 // and gradients as the CPU EP, and no node of the train, optimizer or generate graphs placed on the CPU.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGenerateGraph, buildOptimizerGraph, buildTrainGraph } from '../artifacts/build.js';
+import { fusedHeadLoss } from '../artifacts/head-loss.js';
+import { Graph } from '../onnx/graph.js';
+import { serializeModel } from '../onnx/proto.js';
 import { allParams, expAvgName, expAvgSqName, gradName, pastName, trainableParams, type ModelSpec } from '../artifacts/model.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../models/init.js';
 import { Rng } from '../util/rng.js';
@@ -86,7 +89,18 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
       input_ids: new T('int32', Int32Array.of(1, 2, 3, 4), [1, 4]), position: new T('int32', Int32Array.of(0), [1]), last_index: new T('int32', Int32Array.of(3), [1]),
       ...Object.fromEntries(Array.from({ length: c.n_layer }, (_, i) => ['key', 'value'].map((kv) => [pastName(i, kv as 'key'), gpu.zeros([1, c.n_head, 16, c.n_embd / c.n_head])])).flat()),
     }, 'WebGpuExecutionProvider');
-    for (const [name, p] of [['train', train], ['optimizer', opt], ['generate', gen]] as const) {
+    // the fused loss cut into several chunks (batches large enough for that are too slow for SwiftShader)
+    const [N, C, V] = [12, 8, 40];
+    const hg = new Graph('head_chunks');
+    const [h, Wt, labels, w] = [hg.input('h', 'float32', [N, C]), hg.input('W', 'float32', [V, C]), hg.input('labels', 'int32', [N]), hg.input('w', 'float32', [N])];
+    const r = fusedHeadLoss(hg, h, Wt, labels, w, { h: true, W: true }, 4 * V * 4);
+    for (const [k, v] of Object.entries({ loss: r.loss, dh: r.dh!, dW: r.dW! })) hg.output(v, k);
+    const head = await profilePlacement(gpu, { name: 'head_chunks', bytes: serializeModel(hg), inputs: [], outputs: ['loss', 'dh', 'dW'] }, {
+      h: gpu.upload(new Float32Array(N * C).fill(0.1), [N, C]), W: gpu.upload(new Float32Array(V * C).fill(0.2), [V, C]),
+      labels: new T('int32', Int32Array.from({ length: N }, (_, i) => i % V), [N]), w: gpu.upload(new Float32Array(N).fill(1), [N]),
+    }, 'WebGpuExecutionProvider');
+    expect(head.byProvider.WebGpuExecutionProvider?.Split, 'the chunks are cut on the GPU').toBeGreaterThan(0);
+    for (const [name, p] of [['train', train], ['optimizer', opt], ['generate', gen], ['chunked head loss', head]] as const) {
       expect(p.elsewhere, `${name} graph nodes off the WebGPU EP`).toEqual([]);
       expect(Object.values(p.byProvider.WebGpuExecutionProvider ?? {}).reduce((a, b) => a + b, 0), name).toBeGreaterThan(20);
     }

@@ -1,0 +1,61 @@
+// The LM head and the next-token cross-entropy, fused, cut into row chunks, with their backward formed in the
+// same pass: per chunk, logits = h W^T (n, V), p = softmax, nll = logsumexp - logit[label], and the gradient
+// g = (p - onehot) * mask / count gives dh = g W and dW += g^T h. Nothing of shape (rows, 50257) outlives its
+// chunk, where plain autodiff would keep ~6 such tensors for the whole batch until the trunk's backward ran.
+// The trunk's backward starts from dh (and the embedding's from dW) as seeds (autodiff/grad.ts backprop).
+import type { Graph, Value } from '../onnx/graph.js';
+
+/** A chunk's (rows, V) float32 tensors are kept near this size. */
+export const HEAD_CHUNK_BYTES = 64 * 2 ** 20;
+
+/** Row counts of the chunks for N rows over a V-token vocabulary. */
+export function headChunks(N: number, V: number, budget = HEAD_CHUNK_BYTES): number[] {
+  const k = Math.max(1, Math.min(N, Math.ceil((4 * N * V) / budget)));
+  const rows = Math.ceil(N / k);
+  const out: number[] = [];
+  for (let r = 0; r < N; r += rows) out.push(Math.min(rows, N - r));
+  return out;
+}
+
+export interface HeadLoss {
+  /** Mean negative log-likelihood over the tokens the weights select (scalar). */
+  loss: Value;
+  /** d loss / d h, (N, C), when asked for. */
+  dh?: Value;
+  /** d loss / d W through the head, (V, C), when asked for. */
+  dW?: Value;
+}
+
+/**
+ * h (N, C) the final hidden states, W (V, C) the tied embedding, labels (N,) int32, weights (N,) float32 (the loss
+ * mask). No gradient flows through what this builds: it returns its own.
+ */
+export function fusedHeadLoss(g: Graph, h: Value, W: Value, labels: Value, weights: Value, grad: { h: boolean; W: boolean }, budget = HEAD_CHUNK_BYTES): HeadLoss {
+  const [N] = h.shape;
+  const V = W.shape[0];
+  const hs = g.stopGradient(h);
+  const Ws = g.stopGradient(W);
+  const count = g.op1('Clip', [g.reduceSum(weights, null, false), g.scalar(1)]); // at least 1: an all-masked batch gives loss 0
+  const sizes = headChunks(N, V, budget);
+  const cut = (v: Value) => (sizes.length > 1 ? g.split(v, sizes, 0) : [v]);
+  const [hk, lk, wk] = [cut(hs), cut(labels), cut(weights)];
+  let nllSum: Value | null = null;
+  let dW: Value | null = null;
+  const dhs: Value[] = [];
+  sizes.forEach((n, k) => {
+    const logits = g.gemm(hk[k], Ws, null, { transB: true }); // (n, V)
+    const z = g.sub(logits, g.reduceMax(logits, [1])); // (n, V), max subtracted for stability
+    const e = g.exp(z);
+    const s = g.reduceSum(e, [1]); // (n, 1)
+    const onehot = g.oneHot(lk[k], V); // (n, V)
+    const nll = g.sub(g.log(s), g.reduceSum(g.mul(z, onehot), [1])); // (n, 1)
+    const w = g.reshape(wk[k], [n, 1]);
+    const part = g.reduceSum(g.mul(nll, w), null, false);
+    nllSum = nllSum ? g.add(nllSum, part) : part;
+    if (!grad.h && !grad.W) return;
+    const gl = g.mul(g.sub(g.div(e, s), onehot), g.div(w, count)); // (n, V): d loss / d logits
+    if (grad.h) dhs.push(g.gemm(gl, Ws)); // (n, C)
+    if (grad.W) dW = g.gemm(gl, hk[k], dW, { transA: true }); // (V, C), accumulated over chunks
+  });
+  return { loss: g.div(nllSum!, count), dh: grad.h ? g.concat(dhs, 0) : undefined, dW: dW ?? undefined };
+}
