@@ -1,7 +1,9 @@
-// npm run bench -- [--json] [--steps N] [--threads N]
+// npm run bench -- [--json] [--steps N] [--threads N] [--backend node-cpu|wasm]
 // Training throughput for the GPT-2 124M shape (random weights, batch 4, sequence 128): full fine-tune with AdamW
-// and LoRA rank 8, on onnxruntime-node's CPU EP; generation tokens/s with the KV cache; peak memory. Reports
-// achieved GFLOP/s as 6 x parameters x tokens / time, and a same-run matmul baseline for the ratio.
+// and LoRA rank 8, on onnxruntime-node's CPU EP or onnxruntime-web's WASM build (the browser fallback's kernels);
+// generation tokens/s with the KV cache; peak memory, and the device memory each run measured (the process's RSS
+// on the CPU EP, the heap on WASM) beside the studio's estimate. Reports achieved GFLOP/s as 6 x parameters x
+// tokens / time, and a same-run matmul baseline for the ratio.
 import { parseArgs } from 'node:util';
 import { Graph } from '../src/engine/onnx/graph.js';
 import { serializeModel } from '../src/engine/onnx/proto.js';
@@ -11,12 +13,14 @@ import { Generator } from '../src/engine/generate/generator.js';
 import { GREEDY } from '../src/engine/generate/sampling.js';
 import { countParams, gpt2Params, GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initGpt2, initLora } from '../src/engine/models/init.js';
-import { createNodeBackend } from '../src/engine/runtime/node.js';
+import { createNodeBackend, createNodeWasmBackend } from '../src/engine/runtime/node.js';
+import { estimateMemory } from '../src/engine/models/memory.js';
 import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 
-const { values: a } = parseArgs({ options: { json: { type: 'boolean', default: false }, steps: { type: 'string', default: '6' }, threads: { type: 'string' } } });
+const { values: a } = parseArgs({ options: { json: { type: 'boolean', default: false }, steps: { type: 'string', default: '6' }, threads: { type: 'string' }, backend: { type: 'string', default: 'node-cpu' } } });
+if (a.backend !== 'node-cpu' && a.backend !== 'wasm') throw new Error(`Unsupported backend "${a.backend}". Should be one of: node-cpu, wasm`);
 const steps = Number(a.steps);
 const B = 4;
 const T = 128;
@@ -47,9 +51,11 @@ async function train(b: Backend, m: ModelSpec, label: string) {
   const times: number[] = [];
   let last = performance.now();
   let loss = NaN;
+  let deviceBytesPeak = 0;
   for await (const e of t.run()) {
     sampleRss();
     if (e.type === 'step') {
+      deviceBytesPeak = Math.max(deviceBytesPeak, e.deviceMemory?.peakBytes ?? 0);
       const now = performance.now();
       if (e.step > 1) times.push(now - last); // step 1 includes session warm-up
       last = now;
@@ -60,7 +66,8 @@ async function train(b: Backend, m: ModelSpec, label: string) {
   const sec = times.reduce((x, y) => x + y, 0) / times.length / 1000;
   const tokensPerSec = (B * T) / sec;
   const params = countParams(gpt2Params(m.config));
-  return { label, stepSeconds: sec, tokensPerSec, gflops: (6 * params * tokensPerSec) / 1e9, loss };
+  const estimateBytes = estimateMemory(m.config, B, T, m.lora).trainingBytes;
+  return { label, stepSeconds: sec, tokensPerSec, gflops: (6 * params * tokensPerSec) / 1e9, loss, deviceBytesPeak, estimateBytes };
 }
 
 async function generation(b: Backend, m: ModelSpec) {
@@ -78,11 +85,13 @@ async function generation(b: Backend, m: ModelSpec) {
   return tps;
 }
 
-const cpu = await createNodeBackend('node-cpu', a.threads ? { threads: Number(a.threads) } : {});
+const threads = a.threads ? { threads: Number(a.threads) } : {};
+const cpu = a.backend === 'wasm' ? await createNodeWasmBackend(threads) : await createNodeBackend('node-cpu', threads);
 const base: ModelSpec = { config: GPT2_124M };
 const mm = await matmulBaseline(cpu);
-const full = await train(cpu, base, 'full fine-tune, AdamW');
+// LoRA first: the WASM heap never shrinks, so the smaller run is measured before the larger one grows it
 const lora = await train(cpu, { ...base, lora: { rank: 8, alpha: 16, targets: ['attn.c_attn'] } }, 'LoRA r=8 (attn.c_attn), AdamW');
+const full = await train(cpu, base, 'full fine-tune, AdamW');
 const gen = await generation(cpu, base);
 clearInterval(timer);
 const result = {
@@ -103,4 +112,5 @@ else {
   }
   console.log(`generation (KV cache, batch 1, 32-token prompt, 64 new): ${gen.toFixed(1)} tokens/s`);
   console.log(`peak RSS: ${result.peakRssMiB.toFixed(0)} MiB`);
+  for (const r of result.train) console.log(`${r.label}: device memory measured ${(r.deviceBytesPeak / 2 ** 20).toFixed(0)} MiB (${cpu.memory?.kind}), estimated ${(r.estimateBytes / 2 ** 20).toFixed(0)} MiB`);
 }

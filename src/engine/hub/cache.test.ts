@@ -80,7 +80,7 @@ describe('IndexedDB Hub cache', () => {
   });
 
   it('refuses a download that cannot fit before storing any of it', async () => {
-    const { client, cache } = setup(async () => 1000);
+    const { client, cache } = setup(async () => 0);
     const err = await client.file('t/gpt2', 'main', 'model.safetensors').catch((e) => e);
     expect(err.code).toBe('INSUFFICIENT_SPACE');
     expect(err.message).toMatch(/^model.safetensors \(t\/gpt2\) needs \d+ MiB of storage, but only 0 MiB is free in this browser; nothing was written/);

@@ -5,9 +5,12 @@
 //   - per trained parameter, 24 bytes: AdamW's two moments, the gradient, and the step's new weight and moments,
 //     which exist beside the old ones until the old are freed after the run;
 //   - activations kept for the backward pass: per layer ~24 (B*T, C) tensors and ~3.5 (B, H, T, T) attention
-//     tensors, and ~6.5 (B*T, V) tensors for the logits, softmax and their gradients over the 50,257-token vocabulary.
+//     tensors; over the 50,257-token vocabulary, ~3.4 (rows, V) tensors of the fused loss's largest chunk and ~2
+//     (B*T, V)'s worth that the allocators hold on to (the WASM arena grows by doubling and never shrinks).
 import { countParams, gpt2Params, type GPT2Config } from './gpt2.js';
 import { loraParams, type LoraConfig } from './lora.js';
+import { fmtSize } from '../util/size.js';
+import { headChunks } from '../artifacts/head-loss.js';
 
 export interface MemoryEstimate {
   /** Every parameter, float32. */
@@ -29,7 +32,8 @@ export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?:
   const trained = lora ? countParams(loraParams(c, lora)) : params;
   const N = batch * seq;
   const layer = 24 * N * c.n_embd + 3.5 * batch * c.n_head * seq * seq;
-  const activationBytes = 4 * (c.n_layer * layer + 6.5 * N * c.vocab_size);
+  const chunk = Math.max(...headChunks(N, c.vocab_size)); // the fused loss's rows at a time (artifacts/head-loss.ts)
+  const activationBytes = 4 * (c.n_layer * layer + (2 * N + 3.4 * chunk) * c.vocab_size);
   const buffers: [string, number][] = [
     ['the token embedding', 4 * c.vocab_size * c.n_embd],
     [`the logits (${N} tokens x ${c.vocab_size})`, 4 * N * c.vocab_size],
@@ -58,7 +62,6 @@ export interface FitLimits {
   freeStorage?: number | null;
 }
 
-const size = (n: number) => (n >= 2 ** 30 / 10 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.ceil(n / 2 ** 20)} MiB`);
 
 /**
  * What stops a run from fitting, each with the way out; empty when it fits. Checked before training starts (the
@@ -69,16 +72,16 @@ export function fitProblems(e: MemoryEstimate, batch: number, seq: number, l: Fi
   const shape = `batch ${batch} x ${seq}`;
   const smaller = lora ? 'a smaller batch or sequence length' : 'LoRA (a LoRA rank above 0), or a smaller batch or sequence length';
   if (l.backend === 'wasm' && e.trainingBytes > WASM_HEAP_LIMIT) {
-    out.push(`this run needs about ${size(e.trainingBytes)} of memory at ${shape}, more than the 4 GiB the WASM backend can address. Use ${smaller}, or WebGPU.`);
+    out.push(`this run needs about ${fmtSize(e.trainingBytes)} of memory at ${shape}, more than the 4 GiB the WASM backend can address. Use ${smaller}, or WebGPU.`);
   }
   if (l.backend === 'webgpu' && l.adapter) {
     const limit = Math.min(l.adapter.maxBufferSize, l.adapter.maxStorageBufferBindingSize);
     if (e.largestBufferBytes > limit) {
-      out.push(`${e.largestBuffer} needs a ${size(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${size(limit)}. Use a smaller batch or sequence length, or the WASM backend.`);
+      out.push(`${e.largestBuffer} take${e.largestBuffer.startsWith("the logits") ? "" : "s"} a ${fmtSize(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${fmtSize(limit)}. Use a smaller batch or sequence length, or the WASM backend.`);
     }
   }
   if (l.freeStorage != null && e.checkpointBytes > l.freeStorage) {
-    out.push(`each checkpoint of this run needs ${size(e.checkpointBytes)} of storage, but only ${size(l.freeStorage)} is free in this browser. Delete cached models or old runs${lora ? '' : ', or use LoRA (its checkpoints hold only the adapters)'}.`);
+    out.push(`each checkpoint of this run needs ${fmtSize(e.checkpointBytes)} of storage, but only ${fmtSize(l.freeStorage)} is free in this browser. Delete cached models or old runs${lora ? '' : ', or use LoRA (its checkpoints hold only the adapters)'}.`);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // the caller writes after the last chunk (a manifest or a pointer), so a crash or a full quota mid-write never
 // leaves a half-written stream that looks whole.
 import { delMany, get, keys, set, type UseStore } from 'idb-keyval';
+import { fmtSize } from '../util/size.js';
 
 /** The largest IndexedDB value this project writes. */
 export const MAX_CHUNK_BYTES = 32 * 2 ** 20;
@@ -133,12 +134,10 @@ export async function freeBytes(): Promise<number | null> {
   return e.quota != null && e.usage != null ? Math.max(0, e.quota - e.usage) : null;
 }
 
-const gib = (n: number) => (n >= 2 ** 30 / 10 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`);
-
 /** Refuses a write of `needed` bytes up front when the browser says there is less room ("needs 1.4 GiB, 0.6 GiB free"). */
 export async function ensureSpace(needed: number, what: string, free: () => Promise<number | null> = freeBytes): Promise<void> {
   const f = await free();
   if (f !== null && needed > f) {
-    throw new StorageError('INSUFFICIENT_SPACE', `${what} needs ${gib(needed)} of storage, but only ${gib(f)} is free in this browser; nothing was written. Delete cached models or old runs to free space.`);
+    throw new StorageError('INSUFFICIENT_SPACE', `${what} needs ${fmtSize(needed)} of storage, but only ${fmtSize(f)} is free in this browser; nothing was written. Delete cached models or old runs to free space.`);
   }
 }

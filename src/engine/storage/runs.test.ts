@@ -72,8 +72,8 @@ describe('RunStorage checkpoints', () => {
   });
 
   it('refuses a checkpoint that cannot fit before writing anything', async () => {
-    const { s } = storage(async () => 1000);
-    await expect(s.saveCheckpoint('run-f', snapshot(1, SMALL))).rejects.toMatchObject({ code: 'INSUFFICIENT_SPACE', message: expect.stringMatching(/^the checkpoint at step 1 needs 0 MiB of storage, but only 0 MiB is free/) });
+    const { s } = storage(async () => 0);
+    await expect(s.saveCheckpoint('run-f', snapshot(1, SMALL))).rejects.toMatchObject({ code: 'INSUFFICIENT_SPACE', message: expect.stringMatching(/^the checkpoint at step 1 needs 1 MiB of storage, but only 0 MiB is free/) });
     expect(await s.checkpointInfo('run-f')).toBeUndefined();
   });
 
