@@ -24,6 +24,6 @@ export default defineConfig({
   webServer: [
     { command: 'npx vite preview --strictPort', url: 'http://127.0.0.1:4173', reuseExistingServer: false, timeout: 60_000 },
     // a local stand-in for the Hugging Face Hub serving a checkpoint the tests make (no test downloads weights)
-    { command: 'npx tsx e2e/stand-in-hub.ts', url: 'http://127.0.0.1:4174/__requests', reuseExistingServer: false, timeout: 60_000 },
+    { command: 'npx tsx e2e/stand-in-hub.ts', url: 'http://127.0.0.1:4174/__requests', reuseExistingServer: false, timeout: 240_000 },
   ],
 });

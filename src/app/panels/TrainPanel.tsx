@@ -51,7 +51,7 @@ export function TrainPanel() {
       </div>
       {run && (
         <>
-          <p data-testid="run-status">
+          <p data-testid="run-status" data-run-id={run.id}>
             <b data-testid="status">{run.status}</b> · step <span data-testid="step">{run.step}</span>/{run.settings.steps} · loss{' '}
             <span data-testid="loss">{run.lastLoss?.toFixed(4) ?? '-'}</span> · {last ? `${last.tokensPerSecond.toFixed(0)} tokens/s` : '-'} · elapsed{' '}
             {fmtTime(run.elapsedMs)} · ETA {status === 'training' ? fmtTime(run.etaMs) : '-'} · last checkpoint: step <span data-testid="checkpoint-step">{run.checkpointStep}</span>
