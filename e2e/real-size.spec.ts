@@ -145,7 +145,7 @@ test('GPT-2 124M on WebGPU: one LoRA step at batch 1 x 32, its GPU memory measur
 test('a distilgpt2-shaped checkpoint: size before download, downloaded and cached beside GPT-2', async () => {
   await pick('acme/distilgpt2');
   await page.getByTestId('inspect-model').click();
-  await expect(page.getByTestId('inspection')).toContainText('acme/distilgpt2@main: 81.9M parameters (6 layers, 768 wide) · download 361 MiB');
+  await expect(page.getByTestId('inspection')).toContainText('acme/distilgpt2@main: 81.9M parameters (6 layers, 768 wide) · download 336 MiB');
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('current-model')).toHaveText('acme/distilgpt2@main', { timeout: 300_000 });
   await expect(page.getByTestId('cached-model')).toHaveCount(2);

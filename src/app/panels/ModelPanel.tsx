@@ -29,11 +29,13 @@ export function ModelPanel() {
         <button data-testid="use-tiny" disabled={downloading || busy || model?.id === 'tiny'} onClick={() => useModel('tiny')}>Use the offline tiny model</button>
       </div>
       {inspection && (
-        <p data-testid="inspection">
-          {inspection.repo}@{inspection.revision}: {(inspection.params / 1e6).toFixed(1)}M parameters ({inspection.config.n_layer} layers, {inspection.config.n_embd} wide) ·
-          download {inspection.downloadBytes ? fmtBytes(inspection.downloadBytes) : 'size unknown'}
+        <div data-testid="inspection">
+          <p>
+            {inspection.repo}@{inspection.revision}: {(inspection.params / 1e6).toFixed(1)}M parameters ({inspection.config.n_layer} layers, {inspection.config.n_embd} wide) ·
+            download {inspection.downloadBytes ? fmtBytes(inspection.downloadBytes) : 'size unknown'}
+          </p>
           <MemoryEstimate config={inspection.config} testId="inspection-memory" />
-        </p>
+        </div>
       )}
       {files.length > 0 && (
         <table data-testid="downloads"><tbody>
