@@ -73,8 +73,15 @@ export class IdbHubCache implements HubCache {
     if (!m?.complete) return undefined;
     const what = `the cached ${key}`;
     if (m.chunks === 0 && m.size > 0) {
-      // written by an earlier version as one value
-      return { size: m.size, chunks: async function* (this: IdbHubCache) { const v = await get<Uint8Array>(key, this.files.store); if (!v) throw new StorageError('CORRUPT', `${what} is missing from this browser's storage; delete it and download again`); yield v; }.bind(this) };
+      const store = this.files.store; // written by an earlier version as one value
+      return {
+        size: m.size,
+        async *chunks() {
+          const v = await get<Uint8Array>(key, store);
+          if (!v) throw new StorageError('CORRUPT', `${what} is missing from this browser's storage; delete it and download again`);
+          yield v;
+        },
+      };
     }
     return { size: m.size, chunks: () => this.files.read(key, { bytes: m.size, chunks: m.chunks }, what) };
   }

@@ -74,7 +74,7 @@ describe('RunStorage checkpoints', () => {
   it('refuses a checkpoint that cannot fit before writing anything', async () => {
     const { s } = storage(async () => 0);
     await expect(s.saveCheckpoint('run-f', snapshot(1, SMALL))).rejects.toMatchObject({ code: 'INSUFFICIENT_SPACE', message: expect.stringMatching(/^the checkpoint at step 1 needs 1 MiB of storage, but only 0 MiB is free/) });
-    expect(await s.checkpointInfo('run-f')).toBeUndefined();
+    expect(await s.loadCheckpoint('run-f')).toBeUndefined();
   });
 
   it('round-trips a tokenized dataset and deletes a run whole', async () => {

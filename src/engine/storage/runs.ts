@@ -84,12 +84,6 @@ export class RunStorage {
   }
 
   // ------------------------------------------------------------------------------------------- checkpoints
-  /** The stored checkpoint's pointer (step, size), without reading its tensors. */
-  async checkpointInfo(id: string): Promise<CheckpointRecord | undefined> {
-    const r = await get<CheckpointRecord | Checkpoint>(id, this.checkpoints.store);
-    return r && 'generation' in r ? r : undefined;
-  }
-
   /**
    * Streams a snapshot into a new generation, tensor by tensor, then switches the pointer to it. Refuses up front
    * when the browser says the checkpoint cannot fit. Whatever fails, the previous checkpoint stays usable.

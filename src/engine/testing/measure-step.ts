@@ -8,7 +8,7 @@ import { createNodeBackend, createNodeWasmBackend } from '../runtime/node.js';
 import { DEFAULT_TRAIN, Trainer } from '../train/trainer.js';
 import { studioLora } from '../../protocol.js';
 
-export const SHAPES: Record<string, GPT2Config> = { tiny: TINY_GPT2, gpt2: GPT2_124M, 'gpt2-medium': { ...GPT2_124M, n_embd: 1024, n_layer: 24, n_head: 16 } };
+const SHAPES: Record<string, GPT2Config> = { tiny: TINY_GPT2, gpt2: GPT2_124M, 'gpt2-medium': { ...GPT2_124M, n_embd: 1024, n_layer: 24, n_head: 16 } };
 
 const [shape, batch, seq, rank, backendName = 'wasm'] = process.argv.slice(2);
 const c = SHAPES[shape];
