@@ -3,7 +3,8 @@
 // (runtime/memory.ts: GPU buffers on WebGPU, the heap on WASM; memory.test.ts holds the estimate within 25 %):
 //   - every weight (4 bytes a parameter): inputs of each run;
 //   - per trained parameter, 24 bytes: AdamW's two moments, the gradient, and the step's new weight and moments,
-//     which exist beside the old ones until the old are freed after the run;
+//     which exist beside the old ones until the old are freed after the run (partly in memory the activations
+//     held until the backward consumed them);
 //   - activations kept for the backward pass: per layer ~24 (B*T, C) tensors and ~3.5 (B, H, T, T) attention
 //     tensors; over the 50,257-token vocabulary, ~3.4 (rows, V) tensors of the fused loss's largest chunk and ~2
 //     (B*T, V)'s worth that the allocators hold on to (the WASM arena grows by doubling and never shrinks).
@@ -44,7 +45,9 @@ export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?:
     weightsBytes: 4 * params,
     trainedParams: trained,
     activationBytes,
-    trainingBytes: 4 * params + 24 * trained + activationBytes,
+    // activations the backward has consumed make room for the step's new weights and moments, once they are large
+    // enough for the allocator to reuse (fitted: half of them, past the first 256 MiB)
+    trainingBytes: 4 * params + 24 * trained + activationBytes - Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
     largestBufferBytes,
     largestBuffer,
     checkpointBytes: 12 * trained,
