@@ -144,7 +144,8 @@ export class Trainer {
       read: (t) =>
         this.o.backend.exclusive(async () => {
           if (this.step !== step) throw new Error(`the snapshot of step ${step} was read after step ${this.step}`);
-          return (await this.o.backend.download(stores[t.group][t.name])).slice();
+          const d = await this.o.backend.download(stores[t.group][t.name]);
+          return this.o.backend.deviceResident ? d : d.slice(); // a GPU read-back is its own array, written by no one; a CPU tensor's data is the live weight
         }),
     };
   }
