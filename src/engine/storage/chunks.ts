@@ -126,12 +126,19 @@ export class ChunkStore {
   }
 }
 
+/** What the browser says of this origin's storage (zeros where it says nothing: Node, old browsers). */
+export async function storageEstimate(): Promise<{ usage: number; quota: number; persisted: boolean }> {
+  const s = globalThis.navigator?.storage;
+  if (!s?.estimate) return { usage: 0, quota: 0, persisted: false };
+  const e = await s.estimate();
+  const persisted = s.persisted ? await s.persisted() : false;
+  return { usage: e.usage ?? 0, quota: e.quota ?? 0, persisted };
+}
+
 /** Free bytes the browser would still give this origin, or null when it does not say (Node, old browsers). */
 export async function freeBytes(): Promise<number | null> {
-  const s = globalThis.navigator?.storage;
-  if (!s?.estimate) return null;
-  const e = await s.estimate();
-  return e.quota != null && e.usage != null ? Math.max(0, e.quota - e.usage) : null;
+  const { usage, quota } = await storageEstimate();
+  return quota ? Math.max(0, quota - usage) : null;
 }
 
 /** Refuses a write of `needed` bytes up front when the browser says there is less room ("needs 1.4 GiB, 0.6 GiB free"). */

@@ -15,6 +15,7 @@ import type { Weights } from '../models/init.js';
 import type { DatasetSummary, RunState, RunSummary } from '../../protocol.js';
 import { bytesOf, ChunkStore, ensureSpace, freeBytes, guardWrite, StorageError, type ChunkedInfo } from './chunks.js';
 export { StorageError };
+export { storageEstimate } from './chunks.js';
 
 export interface StoredDataset {
   summary: DatasetSummary;
@@ -181,12 +182,4 @@ export class RunStorage {
     await del(id, this.datasets.store);
     await del(id, this.runs);
   }
-}
-
-export async function storageEstimate(): Promise<{ usage: number; quota: number; persisted: boolean }> {
-  const s = globalThis.navigator?.storage;
-  if (!s?.estimate) return { usage: 0, quota: 0, persisted: false };
-  const e = await s.estimate();
-  const persisted = s.persisted ? await s.persisted() : false;
-  return { usage: e.usage ?? 0, quota: e.quota ?? 0, persisted };
 }
