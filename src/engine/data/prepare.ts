@@ -47,6 +47,11 @@ export interface PreparedDataset {
   samplePrompts: { text: string; ids: number[] }[];
   preview: Segment[][];
   columns?: string[];
+  /**
+   * The dataset as it was trained, as chat JSONL lines per split (for the hand-off recipe): each conversation as
+   * fitted to the window ({"messages": [...]}), or for plain text each row's text ({"text": ...}).
+   */
+  trainedRecords: { train: string[]; validation: string[] };
 }
 
 export class DatasetRejectedError extends Error {
@@ -83,6 +88,7 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
   if (dataset.kind === 'text') {
     const ids = tok.encode(dataset.text);
     const { val, train } = split(textRows(ids, o.seq));
+    const lines = (rows: Row[]) => rows.map((r) => JSON.stringify({ text: tok.decode(Array.from(r.tokens)) }));
     if (train.length === 0) throw new DataError(file, 1, null, `the text is ${ids.length} token(s) long: too short to train on`);
     const head = dataset.text.slice(0, 40);
     return {
@@ -90,6 +96,7 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
       trainedTokens: ids.length, totalTokens: ids.length, truncated: 0, histogram: lengthHistogram([ids.length]),
       samplePrompts: head ? [{ text: head, ids: tok.encode(head) }].slice(0, nPrompts) : [],
       preview: [[{ text: dataset.text.slice(0, 600), trained: true }]],
+      trainedRecords: { train: lines(train), validation: lines(val) },
     };
   }
   const lossOn = o.lossOn ?? 'assistant';
@@ -123,5 +130,6 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
     }),
     preview: fitted.slice(0, 3).map((f) => segments(tok, f.enc.tokens, f.enc.mask)),
     columns: dataset.columns,
+    trainedRecords: { train: train.map((x) => JSON.stringify({ messages: x.f.messages })), validation: val.map((x) => JSON.stringify({ messages: x.f.messages })) },
   };
 }

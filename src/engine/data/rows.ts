@@ -31,6 +31,8 @@ export interface Fitted {
   shortened: boolean;
   /** Tokens of the whole conversation, before fitting. */
   length: number;
+  /** The messages kept (the oldest exchanges dropped by 'drop-oldest'). */
+  messages: Message[];
 }
 
 export function fitConversation(t: ChatTemplate, tok: TextEncoder, msgs: readonly Message[], seq: number, lossOn: LossOn, policy: OverflowPolicy): Fitted {
@@ -50,7 +52,7 @@ export function fitConversation(t: ChatTemplate, tok: TextEncoder, msgs: readonl
     enc = { tokens: enc.tokens.slice(0, seq + 1), mask: enc.mask.slice(0, seq + 1) };
     shortened = true;
   }
-  return { enc, shortened, length };
+  return { enc, shortened, length, messages: m };
 }
 
 /**

@@ -174,7 +174,8 @@ export async function readSafetensorsStream(chunks: AsyncIterable<Uint8Array>, s
 }
 
 /** Writes f32 tensors; the header is padded with spaces to a multiple of 8 bytes, as the reference writer does. */
-export function writeSafetensors(tensors: Record<string, F32Tensor>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+/** A safetensors file as parts: the header, then each tensor's bytes as a view (no copy of the weights). */
+export function safetensorsParts(tensors: Record<string, F32Tensor>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array[] {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
@@ -188,14 +189,20 @@ export function writeSafetensors(tensors: Record<string, F32Tensor>, metadata: R
   let json = new TextEncoder().encode(JSON.stringify(header));
   const pad = (8 - (json.length % 8)) % 8;
   if (pad) json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(pad));
-  const out = new Uint8Array(8 + json.length + off);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let p = 8 + json.length;
-  for (const k of names) {
-    const d = tensors[k].data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p); // little-endian hosts (every browser and Node target)
-    p += d.byteLength;
+  const head = new Uint8Array(8 + json.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
+  head.set(json, 8);
+  // little-endian hosts (every browser and Node target)
+  return [head, ...names.map((k) => new Uint8Array(tensors[k].data.buffer, tensors[k].data.byteOffset, tensors[k].data.byteLength))];
+}
+
+export function writeSafetensors(tensors: Record<string, F32Tensor>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+  const parts = safetensorsParts(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
   }
   return out;
 }

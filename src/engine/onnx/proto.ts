@@ -3,7 +3,7 @@
 // a whole training graph serializes in milliseconds.
 import { DTYPE_CODE, type Graph, type Value, type Attr, type ConstData, type DType } from './graph.js';
 
-class Writer {
+export class Writer {
   private chunks: Uint8Array[] = [];
   private buf = new Uint8Array(256);
   private pos = 0;
@@ -71,7 +71,7 @@ class Writer {
   }
 }
 
-function writeTensor(w: Writer, name: string, dtype: DType, shape: readonly number[], data: ConstData): void {
+export function writeTensor(w: Writer, name: string, dtype: DType, shape: readonly number[], data: ConstData): void {
   for (const d of shape) w.int(1, d);
   w.int(2, DTYPE_CODE[dtype]);
   w.string(8, name);
@@ -91,7 +91,7 @@ function writeValueInfo(w: Writer, v: Value, name: string): void {
   );
 }
 
-function writeAttr(w: Writer, name: string, a: Attr): void {
+export function writeAttr(w: Writer, name: string, a: Attr): void {
   w.string(1, name);
   switch (a.kind) {
     case 'int':
