@@ -82,4 +82,24 @@ describe('npm run finetune', () => {
     expect(err.code).toBe(2);
     expect(err.stderr).toContain('--steps must be a positive whole number, got "many"');
   });
+
+  it('writes every export with its flag, and npm run export makes the same files again from the saved run', async () => {
+    const out = join(dir, 'lora');
+    await cli('--data', join(dir, 'chat.jsonl'), '--steps', '4', '--seq', '32', '--batch', '2', '--lora-rank', '2', '--out', out, '--adapter', '--onnx', '--chat-page', '--recipe', '--json');
+    for (const f of ['model.safetensors', 'onnx/model.onnx', 'onnx/model.onnx_data', 'adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'run/run.json', 'run/lora.safetensors', 'README.md', 'loss.svg']) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of ['index.html', 'model/onnx/model.onnx', 'vendor/transformers.min.js', 'vendor/ort-wasm-simd-threaded.asyncify.wasm']) expect(existsSync(join(`${out}-chat`, f)), f).toBe(true);
+    for (const f of ['train.py', 'accelerate_config.yaml', 'data/train.jsonl', 'README.md']) expect(existsSync(join(`${out}-recipe`, f)), f).toBe(true);
+    const again = join(dir, 'again');
+    await run('npx', ['tsx', 'cli/export.ts', '--run', out, '--out', again, '--adapter', '--onnx', '--recipe'], { maxBuffer: 1 << 24 });
+    for (const f of ['model.safetensors', 'onnx/model.onnx', 'onnx/model.onnx_data', 'adapter/adapter_model.safetensors', 'config.json', 'tokenizer_config.json', 'README.md']) {
+      expect(readFileSync(join(again, f)).equals(readFileSync(join(out, f))), f).toBe(true);
+    }
+    expect(readFileSync(join(`${again}-recipe`, 'train.py'), 'utf8')).toBe(readFileSync(join(`${out}-recipe`, 'train.py'), 'utf8'));
+  });
+
+  it('refuses --adapter for a full fine-tune, before training', async () => {
+    const err = await cli('--data', join(dir, 'chat.jsonl'), '--adapter').catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('--adapter needs a LoRA run');
+  });
 });
