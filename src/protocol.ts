@@ -141,7 +141,13 @@ export interface RunSummary {
   lastLoss: number | null;
 }
 
+/** What an export of a run can be (see src/engine/export). */
+export const EXPORT_KINDS = ['hf', 'transformers-js', 'adapter', 'chat-page', 'recipe'] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
+
 export interface RunState extends RunSummary {
+  /** How the dialogue file became rows (the exports state it; runs stored before had the defaults). */
+  dataOptions?: Pick<DataOptions, 'lossOn' | 'overflow' | 'pack'>;
   steps: StepPoint[];
   evals: EvalPoint[];
   samples: Sample[];
@@ -172,7 +178,9 @@ export type ToWorker =
   | { type: 'load-model'; source: HubSource | null }
   | { type: 'cancel-download' }
   | { type: 'cache-list' }
-  | { type: 'cache-delete'; prefix: string };
+  | { type: 'cache-delete'; prefix: string }
+  | { type: 'export'; kind: ExportKind; sampling: ChatSettings }
+  | { type: 'export-cancel' };
 
 // ---------------------------------------------------------------------------------------------- worker -> UI
 export type FromWorker =
@@ -196,7 +204,10 @@ export type FromWorker =
   | { type: 'inspection'; inspection: ModelInspection }
   | { type: 'download'; progress: Progress }
   | { type: 'download-failed'; message: string }
-  | { type: 'cache'; models: CachedModel[] };
+  | { type: 'cache'; models: CachedModel[] }
+  | { type: 'export-progress'; kind: ExportKind; done: number; total: number }
+  | { type: 'export-ready'; kind: ExportKind; fileName: string; blob: Blob }
+  | { type: 'export-failed'; kind: ExportKind; message: string };
 
 /** Exhaustiveness guard for switches over the unions. */
 export function unreachable(x: never): never {

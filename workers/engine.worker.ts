@@ -61,6 +61,10 @@ async function handle(m: ToWorker): Promise<void> {
       await studio.models.delete(m.prefix);
       post({ type: 'cache', models: await studio.models.list() });
       return studio.reportStorage();
+    case 'export':
+      return studio.exportRun(m.kind, m.sampling);
+    case 'export-cancel':
+      return studio.cancelExport();
     default:
       return unreachable(m);
   }

@@ -23,7 +23,7 @@ export interface LoadedModel {
 }
 
 const hubId = (s: HubSource) => `hub:${(s.endpoint || DEFAULT_ENDPOINT).replace(/\/+$/, '')}|${s.repo}@${s.revision || 'main'}`;
-function parseId(id: string): HubSource | null {
+export function parseModelId(id: string): HubSource | null {
   const m = id.match(/^hub:(.+)\|(.+)@(.+)$/);
   return m ? { endpoint: m[1], repo: m[2], revision: m[3] } : null;
 }
@@ -78,7 +78,7 @@ export class Models {
   async ensure(id: string, onProgress: (p: Progress) => void): Promise<LoadedModel> {
     if (this.current.id === id) return this.current;
     if (id === 'tiny') return this.useTiny();
-    const s = parseId(id);
+    const s = parseModelId(id);
     if (!s) throw new Error(`unknown model ${id}`);
     return this.load(s, onProgress);
   }

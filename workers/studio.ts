@@ -18,7 +18,14 @@ import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '
 import { RunStorage, StorageError, storageEstimate, type StoredDataset } from '../src/engine/storage/runs.js';
 import type { Checkpoint, CheckpointSnapshot } from '../src/engine/train/checkpoint.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
-import { studioLora, type BackendChoice, type ChatSettings, type DataOptions, type FromWorker, type RunState, type TrainSettings } from '../src/protocol.js';
+import { CHAT_VENDOR, CHAT_VENDOR_URL, chatPageFiles, type ChatVendor } from '../src/engine/export/chat-page.js';
+import { totalSize, type OutFile } from '../src/engine/export/files.js';
+import { hfFolderFiles, peftAdapterFiles, type ExportSource } from '../src/engine/export/hf.js';
+import { recipeFiles } from '../src/engine/export/recipe.js';
+import { ExportCancelled, zipBlob } from '../src/engine/export/zip.js';
+import { fmtSize } from '../src/engine/util/size.js';
+import { parseModelId } from './models.js';
+import { studioLora, type ExportKind, type BackendChoice, type ChatSettings, type DataOptions, type FromWorker, type RunState, type TrainSettings } from '../src/protocol.js';
 
 
 export class Studio {
@@ -157,6 +164,7 @@ export class Studio {
         train: d.train,
         validation: d.validation,
         samplePrompts: d.samplePrompts,
+        trainedRecords: d.trainedRecords,
       };
       this.source = { file, text, options, seq };
       this.post({ type: 'data-loaded', summary: this.dataset.summary });
@@ -185,10 +193,11 @@ export class Studio {
     const id = `run-${Date.now().toString(36)}`;
     const run: RunState = (this.run = {
       id, template: this.template.source, createdAt: Date.now(), model: this.models.current.id, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
+      dataOptions: src ? { lossOn: src.options.lossOn, overflow: src.options.overflow, pack: src.options.pack } : undefined,
       lastLoss: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
     });
-    const { summary, train, validation, samplePrompts } = data;
-    await this.guardStorage(() => this.storage.saveDataset(id, { summary, train, validation, samplePrompts }));
+    const { summary, train, validation, samplePrompts, trainedRecords } = data;
+    await this.guardStorage(() => this.storage.saveDataset(id, { summary, train, validation, samplePrompts, trainedRecords }));
     await this.guardStorage(() => this.storage.saveRun(run));
     this.post({ type: 'run', run });
     await this.train(undefined);
@@ -404,6 +413,105 @@ export class Studio {
       if (!(e instanceof StorageError)) throw e;
       await this.reportStorage(e.message);
     }
+  }
+
+  // ------------------------------------------------------------------------------------------- export
+  private exporting: AbortController | null = null;
+
+  /**
+   * Zips an export of the current run from its last saved checkpoint (what a reload would resume from), and hands
+   * the zip to the page as a Blob to download. Refused while the run trains (pause it: pausing saves), when the
+   * browser's free storage cannot hold the zip, or for an adapter of a full fine-tune; a cancelled export keeps nothing.
+   */
+  async exportRun(kind: ExportKind, sampling: ChatSettings): Promise<void> {
+    const fail = (message: string) => this.post({ type: 'export-failed', kind, message });
+    const run = this.run;
+    if (!run) return fail('open or train a run first');
+    if (this.trainer && run.status === 'training') return fail('pause the run first: pausing saves the checkpoint the export is made from');
+    if (this.exporting) return fail('another export is being made; wait for it or cancel it');
+    const abort = (this.exporting = new AbortController());
+    try {
+      await this.ensureModel(run.model);
+      const ck = await this.storage.loadCheckpoint(run.id);
+      if (!ck) return fail('this run has no saved checkpoint yet');
+      const spec = this.modelSpec(run.settings);
+      const data = await this.storage.loadDataset(run.id);
+      const m = this.models.current;
+      const hub = parseModelId(run.model);
+      const t = { ...DEFAULT_TRAIN, ...run.settings };
+      const d = data?.summary;
+      const src: ExportSource = {
+        config: spec.config, weights: { ...this.baseWeights(spec, run.settings.seed), ...ck.trainable }, tokenizer: { ...m.tok.files }, eosId: m.tok.eosId,
+        sampling: { temperature: sampling.temperature, topK: sampling.topK, topP: sampling.topP, repetitionPenalty: sampling.repetitionPenalty, maxNewTokens: sampling.maxNewTokens },
+        run: {
+          base: hub ? { name: `${hub.repo}@${hub.revision}`, repo: hub.repo, revision: hub.revision, endpoint: hub.endpoint } : { name: m.name },
+          dataset: { file: run.dataset, format: d?.format ?? 'chat', kind: d?.kind ?? 'chat', records: d?.records ?? 0, trainRows: d?.trainRows ?? 0, validationRows: d?.validationRows ?? 0, trainedTokens: d?.trainedTokens ?? 0, totalTokens: d?.totalTokens ?? 0, truncated: d?.truncated ?? 0, skipped: d?.skipped ?? 0 },
+          data: { lossOn: run.dataOptions?.lossOn ?? 'assistant', overflow: run.dataOptions?.overflow ?? 'drop-oldest', pack: run.dataOptions?.pack ?? false, template: run.template },
+          train: { steps: t.steps, lr: t.lr, batch: t.batch, seq: t.seq, accumulation: t.accumulation, warmupSteps: t.warmupSteps, schedule: t.schedule, minLrRatio: 0.1, seed: t.seed, adamw: t.adamw },
+          lora: spec.lora, step: ck.step,
+          losses: run.steps.filter((p) => p.step <= ck.step).map((p) => ({ step: p.step, loss: p.loss })),
+          evals: run.evals.filter((p) => p.step <= ck.step),
+        },
+      };
+      let files: OutFile[];
+      switch (kind) {
+        case 'hf':
+          files = hfFolderFiles(src);
+          break;
+        case 'transformers-js':
+          files = hfFolderFiles(src, { onnx: true });
+          break;
+        case 'adapter':
+          files = peftAdapterFiles(src);
+          break;
+        case 'chat-page':
+          files = chatPageFiles(src, await this.chatVendor());
+          break;
+        case 'recipe':
+          if (!data?.trainedRecords) return fail('this run was stored by an earlier version without its dataset records; train it again to export a recipe');
+          files = recipeFiles(src, data.trainedRecords);
+          break;
+      }
+      const need = totalSize(files);
+      const free = await freeBytes();
+      if (free !== null && free < need) return fail(`the ${kind} export needs ${fmtSize(need)} of browser storage to be assembled, but only ${fmtSize(free)} is free; nothing was written. Free space in the Model panel's cache or delete old runs.`);
+      const root = `${run.id}-${kind}`;
+      let shown = 0;
+      const blob = await zipBlob(files, root, {
+        signal: abort.signal,
+        onProgress: (done, total) => {
+          if (done - shown >= total / 50 || done === total) {
+            shown = done;
+            this.post({ type: 'export-progress', kind, done, total });
+          }
+        },
+      });
+      this.post({ type: 'export-ready', kind, fileName: `${root}.zip`, blob });
+    } catch (e) {
+      fail(e instanceof ExportCancelled ? e.message : `the export failed: ${(e as Error).message}`);
+    } finally {
+      if (this.exporting === abort) this.exporting = null;
+    }
+  }
+
+  cancelExport(): void {
+    this.exporting?.abort();
+  }
+
+  private vendor: Promise<ChatVendor> | null = null;
+  /** The transformers.js bundle and onnxruntime-web files the chat page ships (served with the studio). */
+  private chatVendor(): Promise<ChatVendor> {
+    this.vendor ??= (async () => {
+      const out: Partial<ChatVendor> = {};
+      for (const v of CHAT_VENDOR) {
+        const r = await fetch(new URL(`${CHAT_VENDOR_URL}${v.name}`, new URL(import.meta.env.BASE_URL, self.location.origin)));
+        if (!r.ok) throw new Error(`${v.name} could not be read from the studio (${r.status}); the chat page cannot be made`);
+        out[v.name] = new Uint8Array(await r.arrayBuffer());
+      }
+      return out as ChatVendor;
+    })();
+    this.vendor.catch(() => (this.vendor = null));
+    return this.vendor;
   }
 
   // ------------------------------------------------------------------------------------------- chat

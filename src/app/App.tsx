@@ -1,8 +1,9 @@
-// The studio: Device, Model, Data, Train, Chat, and the runs stored in this browser.
+// The studio: Device, Model, Data, Train, Chat, Export, and the runs stored in this browser.
 import { useStudio } from '../store/index.js';
 import { ChatPanel } from './panels/ChatPanel.js';
 import { DataPanel } from './panels/DataPanel.js';
 import { DevicePanel } from './panels/DevicePanel.js';
+import { ExportPanel } from './panels/ExportPanel.js';
 import { ModelPanel } from './panels/ModelPanel.js';
 import { RunsPanel } from './panels/RunsPanel.js';
 import { TrainPanel } from './panels/TrainPanel.js';
@@ -22,6 +23,7 @@ export function App() {
       <DataPanel />
       <TrainPanel />
       <ChatPanel />
+      <ExportPanel />
       <RunsPanel />
     </main>
   );

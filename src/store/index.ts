@@ -4,7 +4,7 @@ import { create, type StateCreator } from 'zustand';
 import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
 import type { Progress } from '../engine/hub/client.js';
 import {
-  unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
+  unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type ExportKind, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
   type RunState, type RunSummary, type ToWorker, type TrainSettings,
 } from '../protocol.js';
 
@@ -55,6 +55,13 @@ export interface ChatSlice {
   streaming: number | null;
   chatTokensPerSecond: number | null;
 }
+export interface ExportSlice {
+  /** The export being zipped in the worker. */
+  exporting: { kind: ExportKind; done: number; total: number } | null;
+  /** The last finished export: a Blob URL to save. */
+  exported: { kind: ExportKind; fileName: string; url: string; bytes: number } | null;
+  exportError: { kind: ExportKind; message: string } | null;
+}
 export interface ErrorSlice {
   errors: { context: string; message: string }[];
 }
@@ -70,12 +77,14 @@ export interface Actions {
   /** Switches backend: shown at once, confirmed by the worker's `backend` message. */
   chooseBackend(b: BackendChoice): void;
   sendChat(text: string): void;
+  startExport(kind: ExportKind): void;
+  cancelExport(): void;
   dismissError(i: number): void;
   setHub(h: Partial<ModelSlice['hub']>): void;
   /** Downloads (or loads from the cache) the Hub model in `hub`, or switches to the tiny one. */
   useModel(kind: 'hub' | 'tiny'): void;
 }
-export type Studio = DeviceSlice & ModelSlice & DataSlice & TrainSlice & ChatSlice & ErrorSlice & Actions;
+export type Studio = DeviceSlice & ModelSlice & DataSlice & TrainSlice & ChatSlice & ExportSlice & ErrorSlice & Actions;
 
 type Slice<T> = StateCreator<Studio, [], [], T>;
 const deviceSlice: Slice<DeviceSlice> = () => ({ device: null, backend: 'webgpu', backendDescription: null, storage: null });
@@ -86,6 +95,7 @@ const modelSlice: Slice<ModelSlice> = () => ({
 const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
 const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [] });
 const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, streaming: null, chatTokensPerSecond: null });
+const exportSlice: Slice<ExportSlice> = () => ({ exporting: null, exported: null, exportError: null });
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
 
 let chatId = 0;
@@ -122,6 +132,11 @@ const actions: Slice<Actions> = (set, get) => ({
     set({ chat: [...chat, { role: 'assistant', content: '' }], streaming: id });
     get().send({ type: 'chat', id, messages: chat, settings: get().chatSettings });
   },
+  startExport: (kind) => {
+    set({ exporting: { kind, done: 0, total: 0 }, exportError: null });
+    get().send({ type: 'export', kind, sampling: get().chatSettings });
+  },
+  cancelExport: () => get().send({ type: 'export-cancel' }),
   apply: (m) => {
     const s = get();
     switch (m.type) {
@@ -175,6 +190,13 @@ const actions: Slice<Actions> = (set, get) => ({
         return set({ cached: m.models });
       case 'storage':
         return set({ storage: { usage: m.usage, quota: m.quota, persisted: m.persisted, error: m.error } });
+      case 'export-progress':
+        return set({ exporting: { kind: m.kind, done: m.done, total: m.total } });
+      case 'export-ready':
+        if (s.exported) URL.revokeObjectURL(s.exported.url);
+        return set({ exporting: null, exported: { kind: m.kind, fileName: m.fileName, url: URL.createObjectURL(m.blob), bytes: m.blob.size } });
+      case 'export-failed':
+        return set({ exporting: null, exportError: { kind: m.kind, message: m.message } });
       case 'error': {
         const patch: Partial<Studio> = { errors: [...s.errors, { context: m.context, message: m.message }] };
         if (m.context === 'chat') patch.streaming = null;
@@ -187,6 +209,6 @@ const actions: Slice<Actions> = (set, get) => ({
 });
 
 export const createStudioStore = () =>
-  create<Studio>()((...a) => ({ ...deviceSlice(...a), ...modelSlice(...a), ...dataSlice(...a), ...trainSlice(...a), ...chatSlice(...a), ...errorSlice(...a), ...actions(...a) }));
+  create<Studio>()((...a) => ({ ...deviceSlice(...a), ...modelSlice(...a), ...dataSlice(...a), ...trainSlice(...a), ...chatSlice(...a), ...exportSlice(...a), ...errorSlice(...a), ...actions(...a) }));
 
 export const useStudio = createStudioStore();

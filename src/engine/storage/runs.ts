@@ -22,6 +22,8 @@ export interface StoredDataset {
   train: Row[];
   validation: Row[];
   samplePrompts: { text: string; ids: number[] }[];
+  /** The dataset as trained, as chat JSONL lines per split (the hand-off recipe's data). */
+  trainedRecords?: { train: string[]; validation: string[] };
 }
 
 interface StoredTensor extends ChunkedInfo {
@@ -49,6 +51,7 @@ interface DatasetRecord {
   samplePrompts: { text: string; ids: number[] }[];
   train: SplitRecord;
   validation: SplitRecord;
+  records?: { train: ChunkedInfo; validation: ChunkedInfo };
 }
 
 export interface RunStorageOptions {
@@ -136,7 +139,9 @@ export class RunStorage {
   async saveDataset(id: string, d: StoredDataset): Promise<void> {
     const what = 'the tokenized dataset';
     const rows = [...d.train, ...d.validation];
-    await ensureSpace(rows.reduce((n, r) => n + 5 * r.tokens.length + 4, 0), what, this.free);
+    const enc = new TextEncoder();
+    const recordBytes = d.trainedRecords && { train: enc.encode(d.trainedRecords.train.join('\n')), validation: enc.encode(d.trainedRecords.validation.join('\n')) };
+    await ensureSpace(rows.reduce((n, r) => n + 5 * r.tokens.length + 4, 0) + (recordBytes ? recordBytes.train.length + recordBytes.validation.length : 0), what, this.free);
     await this.clear(`${id}/`, this.datasets);
     try {
       const split = async (name: string, rs: Row[]): Promise<SplitRecord> => ({
@@ -146,6 +151,12 @@ export class RunStorage {
         lengths: await this.datasets.write(`${id}/${name}/lengths`, [bytesOf(Int32Array.from(rs, (r) => r.tokens.length))], what),
       });
       const record: DatasetRecord = { summary: d.summary, samplePrompts: d.samplePrompts, train: await split('train', d.train), validation: await split('validation', d.validation) };
+      if (recordBytes) {
+        record.records = {
+          train: await this.datasets.write(`${id}/records/train`, [recordBytes.train], what),
+          validation: await this.datasets.write(`${id}/records/validation`, [recordBytes.validation], what),
+        };
+      }
       await guardWrite(what, () => set(id, record, this.datasets.store));
     } catch (e) {
       await this.clear(`${id}/`, this.datasets).catch(() => undefined);
@@ -172,7 +183,10 @@ export class RunStorage {
       }
       return out;
     };
-    return { summary: rec.summary, samplePrompts: rec.samplePrompts, train: await split('train', rec.train), validation: await split('validation', rec.validation) };
+    const dec = new TextDecoder();
+    const lines = async (name: string, c: ChunkedInfo) => dec.decode(await this.datasets.readAll(`${id}/records/${name}`, c, what)).split('\n').filter(Boolean);
+    const trainedRecords = rec.records && { train: await lines('train', rec.records.train), validation: await lines('validation', rec.records.validation) };
+    return { summary: rec.summary, samplePrompts: rec.samplePrompts, train: await split('train', rec.train), validation: await split('validation', rec.validation), trainedRecords };
   }
 
   async deleteRun(id: string): Promise<void> {

@@ -1,0 +1,96 @@
+// Exports from the studio as a person takes them: a finished LoRA run's Export panel gives zips; the PEFT adapter
+// has PEFT's layout, and the standalone chat page, unzipped and served by a plain static file server, answers a
+// prompt in chromium on WASM and on WebGPU.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { dropFile, setSettings, waitStatus } from './helpers.js';
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+/** A plain static file server (no special headers), as someone would use to host the page. */
+function serve(root: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = normalize(join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
+    const file = path.endsWith('/') ? join(path, 'index.html') : path;
+    if (!path.startsWith(root) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.statusCode = 404;
+      return res.end();
+    }
+    res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server })));
+}
+
+async function download(page: Page, testId: string, dir: string): Promise<string> {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 300_000 }), page.getByTestId(testId).click()]);
+  const zip = join(dir, dl.suggestedFilename());
+  await dl.saveAs(zip);
+  const out = join(dir, dl.suggestedFilename().replace(/\.zip$/, ''));
+  execFileSync('python3', ['-c', 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', zip, out]);
+  return join(out, dl.suggestedFilename().replace(/\.zip$/, ''));
+}
+
+test('a finished LoRA run exports an adapter and a chat page that answers on WASM and on WebGPU', async ({ page, browser }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fts-e2e-export-'));
+  await page.goto('/');
+  await page.getByTestId('backend-wasm').check();
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await setSettings(page, { batch: 2, seq: 24, warmupSteps: 1, evalEvery: 3, sampleEvery: 0, checkpointEvery: 3, steps: 6, lr: 0.003, loraRank: 4 });
+  await expect(page.getByTestId('export-panel')).toHaveCount(0);
+  await page.getByTestId('start').click();
+  await waitStatus(page, 'completed', 300_000);
+  await expect(page.getByTestId('export-panel')).toContainText('From the checkpoint at step 6');
+
+  const adapter = await download(page, 'export-adapter', dir);
+  const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
+  expect(cfg).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, fan_in_fan_out: true, target_modules: ['attn.c_attn', 'mlp.c_fc'], task_type: 'CAUSAL_LM' });
+  const header = readFileSync(join(adapter, 'adapter_model.safetensors'));
+  expect(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString()).toContain('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight');
+  await expect(page.getByTestId('export-ready')).toContainText('-adapter.zip');
+
+  const hf = await download(page, 'export-hf', dir);
+  const tokCfg = JSON.parse(readFileSync(join(hf, 'tokenizer_config.json'), 'utf8'));
+  expect(tokCfg.chat_template).toContain('Assistant:');
+  expect(readFileSync(join(hf, 'README.md'), 'utf8')).toContain('LoRA r=4');
+
+  const chat = await download(page, 'export-chat-page', dir);
+  for (const f of ['index.html', 'model/onnx/model.onnx', 'model/onnx/model.onnx_data', 'vendor/transformers.min.js']) expect(existsSync(join(chat, f)), f).toBe(true);
+  const { url, server } = await serve(chat);
+  try {
+    for (const device of ['wasm', 'webgpu']) {
+      const p = await browser.newPage();
+      p.on('console', (m) => m.type() === 'error' && console.log(`[chat page ${device}] ${m.text()}`));
+      await p.goto(`${url}?device=${device}`);
+      await expect(p.locator('#status')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+      await expect(p.locator('body')).toHaveAttribute('data-device', device);
+      await p.locator('#prompt').fill('Hi there');
+      await p.locator('#prompt').press('Enter');
+      const reply = p.locator('.msg.assistant').last();
+      await expect(reply).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+      await expect(p.locator('#status')).toContainText(/tokens\/s/);
+      expect((await reply.locator('span').textContent())?.length).toBeGreaterThan(0);
+      await p.screenshot({ path: `test-results/panels/chat-page-${device}.png` });
+      await p.close();
+    }
+  } finally {
+    server.close();
+  }
+});
+
+test('a full fine-tune has no adapter to export; its Hugging Face folder can be', async ({ page }) => {
+  await page.goto('/');
+  await page.getByTestId('backend-wasm').check();
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await setSettings(page, { batch: 2, seq: 24, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2, steps: 4, lr: 0.003, loraRank: 0 });
+  await page.getByTestId('start').click();
+  await waitStatus(page, 'completed', 300_000);
+  await expect(page.getByTestId('export-adapter')).toBeDisabled();
+  await expect(page.getByTestId('export-panel')).toContainText('This run fine-tuned all weights: no adapter');
+  await expect(page.getByTestId('export-hf')).toBeEnabled();
+  await page.getByTestId('export-panel').screenshot({ path: 'test-results/panels/export-panel.png' });
+});
