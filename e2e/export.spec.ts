@@ -27,12 +27,16 @@ function serve(root: string): Promise<{ url: string; server: Server }> {
 }
 
 async function download(page: Page, testId: string, dir: string): Promise<string> {
+  return (await downloadZip(page, testId, dir)).folder;
+}
+
+async function downloadZip(page: Page, testId: string, dir: string): Promise<{ zip: string; folder: string }> {
   const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 300_000 }), page.getByTestId(testId).click()]);
   const zip = join(dir, dl.suggestedFilename());
   await dl.saveAs(zip);
   const out = join(dir, dl.suggestedFilename().replace(/\.zip$/, ''));
   execFileSync('python3', ['-c', 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', zip, out]);
-  return join(out, dl.suggestedFilename().replace(/\.zip$/, ''));
+  return { zip, folder: join(out, dl.suggestedFilename().replace(/\.zip$/, '')) };
 }
 
 test('a finished LoRA run exports an adapter and a chat page that answers on WASM and on WebGPU', async ({ page, browser }) => {
@@ -93,4 +97,39 @@ test('a full fine-tune has no adapter to export; its Hugging Face folder can be'
   await expect(page.getByTestId('export-panel')).toContainText('This run fine-tuned all weights: no adapter');
   await expect(page.getByTestId('export-hf')).toBeEnabled();
   await page.getByTestId('export-panel').screenshot({ path: 'test-results/panels/export-panel.png' });
+});
+
+test('import: an exported zip becomes the current model and trains; an adapter folder applies to its base', async ({ page }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fts-e2e-import-'));
+  await page.goto('/');
+  await page.getByTestId('backend-wasm').check();
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await setSettings(page, { batch: 2, seq: 24, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2, steps: 4, lr: 0.003, loraRank: 2 });
+  await page.getByTestId('start').click();
+  await waitStatus(page, 'completed', 300_000);
+  const hf = await downloadZip(page, 'export-hf', dir);
+  const adapter = await downloadZip(page, 'export-adapter', dir);
+
+  // a folder without a model is refused, saying what it holds
+  await page.getByTestId('import-folder').setInputFiles('e2e/fixtures');
+  await expect(page.getByTestId('import-error')).toContainText('holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter');
+
+  await page.getByTestId('import-zip').setInputFiles(hf.zip);
+  await expect(page.getByTestId('import-done')).toContainText('(imported)');
+  await expect(page.getByTestId('current-model')).toContainText('-hf (imported)');
+  await expect(page.getByTestId('cached-model').filter({ hasText: '-hf@import-' })).toHaveCount(1);
+  // training continues from it: a new run on the imported model
+  await setSettings(page, { steps: 2, loraRank: 0 });
+  await page.getByTestId('start').click();
+  await waitStatus(page, 'completed', 300_000);
+
+  // the adapter (a folder picked from disk) applies to the model it was trained on: the tiny one
+  await page.getByTestId('import-folder').setInputFiles(adapter.folder);
+  await expect(page.getByTestId('import-error')).toContainText('this adapter was trained on tiny GPT-2');
+  await page.getByTestId('use-tiny').click();
+  await expect(page.getByTestId('current-model')).toContainText('tiny GPT-2');
+  await page.getByTestId('import-folder').setInputFiles(adapter.folder);
+  await expect(page.getByTestId('import-done')).toContainText('the adapter, merged into the base model');
+  await expect(page.getByTestId('current-model')).toContainText('-adapter (imported)');
+  await page.getByTestId('model-panel').screenshot({ path: 'test-results/panels/import.png' });
 });

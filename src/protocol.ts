@@ -180,7 +180,9 @@ export type ToWorker =
   | { type: 'cache-list' }
   | { type: 'cache-delete'; prefix: string }
   | { type: 'export'; kind: ExportKind; sampling: ChatSettings }
-  | { type: 'export-cancel' };
+  | { type: 'export-cancel' }
+  /** Files picked from disk: a folder's files (paths inside it) or one zip. */
+  | { type: 'import-model'; files: { path: string; file: Blob }[] };
 
 // ---------------------------------------------------------------------------------------------- worker -> UI
 export type FromWorker =
@@ -207,7 +209,10 @@ export type FromWorker =
   | { type: 'cache'; models: CachedModel[] }
   | { type: 'export-progress'; kind: ExportKind; done: number; total: number }
   | { type: 'export-ready'; kind: ExportKind; fileName: string; blob: Blob }
-  | { type: 'export-failed'; kind: ExportKind; message: string };
+  | { type: 'export-failed'; kind: ExportKind; message: string }
+  | { type: 'import-progress'; done: number; total: number }
+  | { type: 'import-done'; name: string; kind: 'model' | 'adapter' }
+  | { type: 'import-failed'; message: string };
 
 /** Exhaustiveness guard for switches over the unions. */
 export function unreachable(x: never): never {

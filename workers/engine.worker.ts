@@ -65,6 +65,8 @@ async function handle(m: ToWorker): Promise<void> {
       return studio.exportRun(m.kind, m.sampling);
     case 'export-cancel':
       return studio.cancelExport();
+    case 'import-model':
+      return studio.importModel(m.files);
     default:
       return unreachable(m);
   }

@@ -6,7 +6,8 @@ import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
 import { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { IdbHubCache } from '../src/engine/hub/cache.js';
 import { DEFAULT_ENDPOINT, HubClient, type Progress } from '../src/engine/hub/client.js';
-import { loadHubGpt2 } from '../src/engine/hub/model.js';
+import { loadCachedGpt2, loadHubGpt2, type HubModel } from '../src/engine/hub/model.js';
+import { importModel, LOCAL_ENDPOINT, type ImportInput } from '../src/engine/hub/import.js';
 import { countParams, gpt2Params, type GPT2Config } from '../src/engine/models/gpt2.js';
 import { initGpt2, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
 import type { CachedModel, HubSource, ModelInspection } from '../src/protocol.js';
@@ -55,19 +56,38 @@ export class Models {
     return { repo: s.repo, revision: rev, params: countParams(gpt2Params(config)), downloadBytes: size, config };
   }
 
-  /** Downloads (or loads from the cache) and makes it current. */
+  /** Downloads (or loads from the cache) and makes it current. Imported models (endpoint "local") load from the cache only. */
   async load(s: HubSource, onProgress: (p: Progress) => void): Promise<LoadedModel> {
     this.abort?.abort();
     const abort = (this.abort = new AbortController());
     try {
-      const m = await loadHubGpt2(this.client(s), s.repo, s.revision || 'main', { onProgress, signal: abort.signal });
-      const files = { ...m.tokenizer, config: { ...m.tokenizer.config, chat_template: m.tokenizer.config.chat_template ?? DEFAULT_CHAT_TEMPLATE } };
-      const tok = new Tokenizer(files);
-      this.current = { id: hubId(s), name: `${s.repo}@${s.revision || 'main'}`, config: m.config, tok, base: () => m.weights };
-      return this.current;
+      const m = s.endpoint === LOCAL_ENDPOINT
+        ? await loadCachedGpt2(this.cache, LOCAL_ENDPOINT, s.repo, s.revision || 'main')
+        : await loadHubGpt2(this.client(s), s.repo, s.revision || 'main', { onProgress, signal: abort.signal });
+      return this.use(s, m);
     } finally {
       if (this.abort === abort) this.abort = null;
     }
+  }
+
+  private use(s: HubSource, m: HubModel): LoadedModel {
+    const files = { ...m.tokenizer, config: { ...m.tokenizer.config, chat_template: m.tokenizer.config.chat_template ?? DEFAULT_CHAT_TEMPLATE } };
+    const tok = new Tokenizer(files);
+    const local = s.endpoint === LOCAL_ENDPOINT;
+    this.current = { id: hubId(s), name: local ? `${s.repo} (imported)` : `${s.repo}@${s.revision || 'main'}`, config: m.config, tok, base: () => m.weights };
+    return this.current;
+  }
+
+  /**
+   * Imports a model picked from disk (an exported folder or zip, any Hugging Face GPT-2 folder) into the cache, or a
+   * PEFT adapter applied to the current model, and makes it current.
+   */
+  async importFrom(files: ImportInput[], onProgress: (done: number, total: number) => void): Promise<{ model: LoadedModel; kind: 'model' | 'adapter' }> {
+    const cur = this.current;
+    const src = parseModelId(cur.id);
+    const base = { repo: src?.repo ?? cur.name, config: cur.config, weights: cur.base(), tokenizer: cur.tok.files, eosId: cur.tok.eosId };
+    const got = await importModel(this.cache, files, { base, onProgress });
+    return { model: this.use({ endpoint: LOCAL_ENDPOINT, repo: got.repo, revision: got.revision }, got.model), kind: got.kind };
   }
 
   useTiny(): LoadedModel {

@@ -25,6 +25,7 @@ import { recipeFiles } from '../src/engine/export/recipe.js';
 import { ExportCancelled, zipBlob } from '../src/engine/export/zip.js';
 import { fmtSize } from '../src/engine/util/size.js';
 import { parseModelId } from './models.js';
+import { LOCAL_ENDPOINT } from '../src/engine/hub/import.js';
 import { studioLora, type ExportKind, type BackendChoice, type ChatSettings, type DataOptions, type FromWorker, type RunState, type TrainSettings } from '../src/protocol.js';
 
 
@@ -62,7 +63,7 @@ export class Studio {
 
   /** Switches the model (a Hub download, or the tiny one when `source` is null). */
   async loadModel(source: import('../src/protocol.js').HubSource | null): Promise<void> {
-    if (this.trainer) throw new Error('pause or stop the run before changing the model');
+    if (await this.runActive()) throw new Error('pause or stop the run before changing the model');
     if (!source) this.models.useTiny();
     else {
       try {
@@ -78,6 +79,27 @@ export class Studio {
     this.liveTrainer?.release();
     this.liveTrainer = null;
     this.postModel();
+    this.post({ type: 'cache', models: await this.models.list() });
+    await this.reportStorage();
+    if (this.source) this.loadData(this.source.file, this.source.text, this.source.options, this.source.seq); // new tokenizer, new rows
+  }
+
+  /** Imports a model (or a PEFT adapter onto the current one) picked from disk, and makes it current. */
+  async importModel(files: { path: string; file: Blob }[]): Promise<void> {
+    if (await this.runActive()) return this.post({ type: 'import-failed', message: 'pause or stop the run before changing the model' });
+    let got;
+    try {
+      got = await this.models.importFrom(files.map((f) => ({ path: f.path, blob: f.file })), (done, total) => this.post({ type: 'import-progress', done, total }));
+    } catch (e) {
+      this.post({ type: 'import-failed', message: (e as Error).message });
+      await this.reportStorage();
+      return;
+    }
+    this.checkpointWeights = null;
+    this.liveTrainer?.release();
+    this.liveTrainer = null;
+    this.postModel();
+    this.post({ type: 'import-done', name: got.model.name, kind: got.kind });
     this.post({ type: 'cache', models: await this.models.list() });
     await this.reportStorage();
     if (this.source) this.loadData(this.source.file, this.source.text, this.source.options, this.source.seq); // new tokenizer, new rows
@@ -248,6 +270,8 @@ export class Studio {
       return this.fail(run, (e as Error).message);
     }
     this.trainer = trainer;
+    let ended!: () => void;
+    this.trainEnded = new Promise((r) => (ended = r));
     this.setStatus(run, 'training');
     try {
       for await (const e of trainer.run()) {
@@ -296,6 +320,7 @@ export class Studio {
     } finally {
       // Keep the live weights for chat until another run replaces them; free the trainer's other buffers later.
       this.trainer = null;
+      ended();
       this.liveTrainer?.release();
       this.liveTrainer = trainer;
       await this.guardStorage(() => this.storage.saveRun(run));
@@ -303,6 +328,16 @@ export class Studio {
     }
   }
   private liveTrainer: Trainer | null = null;
+  /** Settles when the current trainer's loop has ended (its run shows finished a moment before). */
+  private trainEnded: Promise<void> = Promise.resolve();
+
+  /** True while a run trains or is paused; a finished run's trainer is waited for (it is only wrapping up). */
+  private async runActive(): Promise<boolean> {
+    if (!this.trainer) return false;
+    if (this.run?.status === 'training' || this.run?.status === 'paused') return true;
+    await this.trainEnded;
+    return false;
+  }
   /** The backend the current trainer runs on. */
   private trainBackend: Backend | null = null;
 
@@ -444,7 +479,7 @@ export class Studio {
         config: spec.config, weights: { ...this.baseWeights(spec, run.settings.seed), ...ck.trainable }, tokenizer: { ...m.tok.files }, eosId: m.tok.eosId,
         sampling: { temperature: sampling.temperature, topK: sampling.topK, topP: sampling.topP, repetitionPenalty: sampling.repetitionPenalty, maxNewTokens: sampling.maxNewTokens },
         run: {
-          base: hub ? { name: `${hub.repo}@${hub.revision}`, repo: hub.repo, revision: hub.revision, endpoint: hub.endpoint } : { name: m.name },
+          base: hub && hub.endpoint !== LOCAL_ENDPOINT ? { name: `${hub.repo}@${hub.revision}`, repo: hub.repo, revision: hub.revision, endpoint: hub.endpoint } : { name: m.name },
           dataset: { file: run.dataset, format: d?.format ?? 'chat', kind: d?.kind ?? 'chat', records: d?.records ?? 0, trainRows: d?.trainRows ?? 0, validationRows: d?.validationRows ?? 0, trainedTokens: d?.trainedTokens ?? 0, totalTokens: d?.totalTokens ?? 0, truncated: d?.truncated ?? 0, skipped: d?.skipped ?? 0 },
           data: { lossOn: run.dataOptions?.lossOn ?? 'assistant', overflow: run.dataOptions?.overflow ?? 'drop-oldest', pack: run.dataOptions?.pack ?? false, template: run.template },
           train: { steps: t.steps, lr: t.lr, batch: t.batch, seq: t.seq, accumulation: t.accumulation, warmupSteps: t.warmupSteps, schedule: t.schedule, minLrRatio: 0.1, seed: t.seed, adamw: t.adamw },

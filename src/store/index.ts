@@ -61,6 +61,10 @@ export interface ExportSlice {
   /** The last finished export: a Blob URL to save. */
   exported: { kind: ExportKind; fileName: string; url: string; bytes: number } | null;
   exportError: { kind: ExportKind; message: string } | null;
+  /** A model being imported from disk, and the outcome of the last import. */
+  importing: { done: number; total: number } | null;
+  imported: { name: string; kind: 'model' | 'adapter' } | null;
+  importError: string | null;
 }
 export interface ErrorSlice {
   errors: { context: string; message: string }[];
@@ -79,6 +83,7 @@ export interface Actions {
   sendChat(text: string): void;
   startExport(kind: ExportKind): void;
   cancelExport(): void;
+  importModel(files: { path: string; file: Blob }[]): void;
   dismissError(i: number): void;
   setHub(h: Partial<ModelSlice['hub']>): void;
   /** Downloads (or loads from the cache) the Hub model in `hub`, or switches to the tiny one. */
@@ -95,7 +100,7 @@ const modelSlice: Slice<ModelSlice> = () => ({
 const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
 const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [] });
 const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, streaming: null, chatTokensPerSecond: null });
-const exportSlice: Slice<ExportSlice> = () => ({ exporting: null, exported: null, exportError: null });
+const exportSlice: Slice<ExportSlice> = () => ({ exporting: null, exported: null, exportError: null, importing: null, imported: null, importError: null });
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
 
 let chatId = 0;
@@ -137,6 +142,10 @@ const actions: Slice<Actions> = (set, get) => ({
     get().send({ type: 'export', kind, sampling: get().chatSettings });
   },
   cancelExport: () => get().send({ type: 'export-cancel' }),
+  importModel: (files) => {
+    set({ importing: { done: 0, total: 0 }, imported: null, importError: null });
+    get().send({ type: 'import-model', files });
+  },
   apply: (m) => {
     const s = get();
     switch (m.type) {
@@ -195,6 +204,12 @@ const actions: Slice<Actions> = (set, get) => ({
       case 'export-ready':
         if (s.exported) URL.revokeObjectURL(s.exported.url);
         return set({ exporting: null, exported: { kind: m.kind, fileName: m.fileName, url: URL.createObjectURL(m.blob), bytes: m.blob.size } });
+      case 'import-progress':
+        return set({ importing: { done: m.done, total: m.total } });
+      case 'import-done':
+        return set({ importing: null, imported: { name: m.name, kind: m.kind } });
+      case 'import-failed':
+        return set({ importing: null, importError: m.message });
       case 'export-failed':
         return set({ exporting: null, exportError: { kind: m.kind, message: m.message } });
       case 'error': {

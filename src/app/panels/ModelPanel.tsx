@@ -1,6 +1,7 @@
 // Model: the offline tiny GPT-2 or a GPT-2 from the Hub (any repo whose config says model_type gpt2, at a
 // revision). Before downloading: size and device memory for full fine-tuning and LoRA, with warnings. While
-// downloading: per-file bytes, percent, speed, ETA, and cancel. The cache: models with their sizes, deletable.
+// downloading: per-file bytes, percent, speed, ETA, and cancel. Import from disk: an exported folder or zip, any HF
+// GPT-2 folder, or a PEFT adapter for the current model. The cache: models with their sizes, usable, deletable.
 import { useStudio } from '../../store/index.js';
 import { fmtBytes, fmtTime } from '../format.js';
 import { MemoryEstimate } from '../MemoryEstimate.js';
@@ -8,7 +9,7 @@ import { MemoryEstimate } from '../MemoryEstimate.js';
 const SUGGESTED = ['distilbert/distilgpt2', 'openai-community/gpt2', 'openai-community/gpt2-medium'];
 
 export function ModelPanel() {
-  const { model, hub, setHub, useModel, inspection, downloads, downloading, downloadError, cached, send, run } = useStudio();
+  const { model, hub, setHub, useModel, inspection, downloads, downloading, downloadError, cached, send, run, importModel, importing, imported, importError } = useStudio();
   const busy = run?.status === 'training' || run?.status === 'paused';
   const files = Object.values(downloads);
   return (
@@ -28,6 +29,17 @@ export function ModelPanel() {
         <button data-testid="cancel-download" disabled={!downloading} onClick={() => send({ type: 'cancel-download' })}>Cancel</button>
         <button data-testid="use-tiny" disabled={downloading || busy || model?.id === 'tiny'} onClick={() => useModel('tiny')}>Use the offline tiny model</button>
       </div>
+      <div className="row" data-testid="import">
+        <span>Import from disk:</span>
+        <label className="button">a folder <input type="file" hidden data-testid="import-folder" disabled={busy || !!importing} {...{ webkitdirectory: '' }}
+          onChange={(e) => { const fs = [...(e.target.files ?? [])]; if (fs.length) importModel(fs.map((f) => ({ path: f.webkitRelativePath || f.name, file: f }))); e.target.value = ''; }} /></label>
+        <label className="button">a zip <input type="file" hidden accept=".zip" data-testid="import-zip" disabled={busy || !!importing}
+          onChange={(e) => { const f = e.target.files?.[0]; if (f) importModel([{ path: f.name, file: f }]); e.target.value = ''; }} /></label>
+        <span className="muted">an export of this studio, a Hugging Face GPT-2 folder, or a PEFT LoRA adapter for the current model</span>
+      </div>
+      {importing && <p data-testid="import-progress">Importing… {importing.total ? <><progress max={importing.total} value={importing.done} /> {fmtBytes(importing.done)} of {fmtBytes(importing.total)}</> : ''}</p>}
+      {imported && <p data-testid="import-done">Imported {imported.kind === 'adapter' ? 'the adapter, merged into the base model, as' : ''} <b>{imported.name}</b>: it is the current model.</p>}
+      {importError && <p className="error" data-testid="import-error" role="alert">{importError}</p>}
       {inspection && (
         <div data-testid="inspection">
           <p>
@@ -54,7 +66,8 @@ export function ModelPanel() {
           <table><tbody>
             {cached.map((c) => (
               <tr key={c.prefix} data-testid="cached-model"><td>{c.repo}@{c.revision}</td><td className="muted">{c.endpoint}</td><td>{fmtBytes(c.bytes)}{c.complete ? '' : ' (partial)'}</td>
-                <td><button disabled={busy || downloading} onClick={() => send({ type: 'cache-delete', prefix: c.prefix })}>Delete</button></td></tr>
+                <td>{c.complete && <button disabled={busy || downloading} data-testid="use-cached" onClick={() => send({ type: 'load-model', source: { endpoint: c.endpoint, repo: c.repo, revision: c.revision } })}>Use</button>}{' '}
+                  <button disabled={busy || downloading} onClick={() => send({ type: 'cache-delete', prefix: c.prefix })}>Delete</button></td></tr>
             ))}
           </tbody></table>
         </details>

@@ -8,6 +8,7 @@ import { gpt2WeightsFromTensors, parseGpt2Config } from '../models/hf.js';
 import type { GPT2Config } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import type { HubClient, Progress } from './client.js';
+import { readWhole, type FileReader, type HubCache } from './cache.js';
 
 export interface HubModel {
   repo: string;
@@ -26,8 +27,48 @@ const json = (b: Uint8Array, file: string) => {
   }
 };
 
+/** Where a GPT-2's files come from: the Hub through its cache, or the cache alone (imported models). */
+export interface Gpt2FileSource {
+  /** A small file's bytes; null when optional and absent. */
+  get(file: string, optional?: boolean): Promise<Uint8Array | null>;
+  /** A file as chunks, never one buffer. */
+  open(file: string): Promise<FileReader>;
+}
+
 export async function loadHubGpt2(hub: HubClient, repo: string, revision = 'main', o: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {}): Promise<HubModel> {
-  const get = (file: string, optional = false) => hub.file(repo, revision, file, { ...o, optional });
+  return loadGpt2(
+    {
+      get: (file, optional = false) => hub.file(repo, revision, file, { ...o, optional }),
+      open: async (file) => (await hub.open(repo, revision, file, o))!,
+    },
+    repo,
+    revision,
+  );
+}
+
+/** A GPT-2 whose files are all in the cache already (an imported one): no request is ever made. */
+export async function loadCachedGpt2(cache: HubCache, endpoint: string, repo: string, revision: string): Promise<HubModel> {
+  const key = (file: string) => `${endpoint}/${repo}@${revision}/${file}`;
+  return loadGpt2(
+    {
+      get: async (file, optional = false) => {
+        const r = await cache.open(key(file));
+        if (!r && !optional) throw new Error(`${repo}: ${file} is missing from the stored model; import it again`);
+        return r ? readWhole(r) : null;
+      },
+      open: async (file) => {
+        const r = await cache.open(key(file));
+        if (!r) throw new Error(`${repo}: ${file} is missing from the stored model; import it again`);
+        return r;
+      },
+    },
+    repo,
+    revision,
+  );
+}
+
+export async function loadGpt2(src: Gpt2FileSource, repo: string, revision: string): Promise<HubModel> {
+  const get = (file: string, optional = false) => src.get(file, optional);
   const config = parseGpt2Config(json((await get('config.json'))!, `${repo}/config.json`), `${repo}/config.json`);
   const tokJson = await get('tokenizer.json', true);
   let tokenizer: TokenizerFiles;
@@ -41,7 +82,7 @@ export async function loadHubGpt2(hub: HubClient, repo: string, revision = 'main
   }
   const gen = await get('generation_config.json', true);
   // the weights: downloaded into the cache chunk by chunk, then parsed from it tensor by tensor (never one buffer)
-  const st = (await hub.open(repo, revision, 'model.safetensors', o))!;
+  const st = await src.open('model.safetensors');
   const file = `${repo}/model.safetensors`;
   const tensors = await readSafetensorsStream(st.chunks(), st.size, file, (name) => !/\.attn\.(masked_)?bias$/.test(name));
   return { repo, revision, config, weights: gpt2WeightsFromTensors(config, tensors, file), tokenizer, generationConfig: gen ? json(gen, 'generation_config.json') : null };

@@ -1,0 +1,286 @@
+// Importing a model from disk into the same cache Hub models live in: an exported folder or zip (the studio's own
+// Hugging Face / transformers.js / chat-page exports), any local Hugging Face GPT-2 folder, or a PEFT LoRA adapter,
+// which is applied to the current model (merged as PEFT merges it) and stored as a model of its own, so training can
+// continue from it. Zips are read by random access (zip.js over a Blob), entry by entry: no file is held whole.
+// Files are stored under the endpoint "local" and a fresh revision, then loaded back to check them; anything that
+// fails removes what was stored, so an import is there whole or not at all.
+import { BlobReader, ZipReader, type Entry } from '@zip.js/zip.js';
+import type { TokenizerFiles } from '../data/tokenizer.js';
+import { hfFolderFiles, mergeLora } from '../export/hf.js';
+import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
+import { parseGpt2Config } from '../models/hf.js';
+import type { Weights } from '../models/init.js';
+import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../models/lora.js';
+import { StorageError } from '../storage/chunks.js';
+import { fmtSize } from '../util/size.js';
+import type { HubCache } from './cache.js';
+import { loadCachedGpt2, type HubModel } from './model.js';
+import { readSafetensorsStream } from './safetensors.js';
+
+export const LOCAL_ENDPOINT = 'local';
+
+export class ImportError extends Error {
+  readonly code = 'IMPORT';
+}
+
+/** A file picked from disk: its path inside the picked folder (or the zip's name), and its bytes. */
+export interface ImportInput {
+  path: string;
+  blob: Blob;
+}
+
+interface Item {
+  path: string;
+  size: number;
+  read(): AsyncIterable<Uint8Array>;
+}
+
+async function* blobChunks(b: Blob): AsyncGenerator<Uint8Array> {
+  const reader = b.stream().getReader();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+async function* entryChunks(e: Entry): AsyncGenerator<Uint8Array> {
+  if (e.directory) return;
+  const ts = new TransformStream<Uint8Array, Uint8Array>();
+  const done = e.getData(ts.writable, { useWebWorkers: false });
+  const reader = ts.readable.getReader();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    yield r.value;
+  }
+  await done;
+}
+
+/** Every file picked, with the entries of zips listed in their place. */
+async function listItems(inputs: readonly ImportInput[]): Promise<Item[]> {
+  const items: Item[] = [];
+  for (const f of inputs) {
+    if (!/\.zip$/i.test(f.path)) {
+      items.push({ path: f.path.replace(/^\/+/, ''), size: f.blob.size, read: () => blobChunks(f.blob) });
+      continue;
+    }
+    let entries: Entry[];
+    try {
+      entries = await new ZipReader(new BlobReader(f.blob), { useWebWorkers: false }).getEntries();
+    } catch (e) {
+      throw new ImportError(`${f.path} is not a readable zip (${(e as Error).message})`);
+    }
+    for (const e of entries) if (!e.directory) items.push({ path: e.filename, size: e.uncompressedSize, read: () => entryChunks(e) });
+  }
+  return items;
+}
+
+const dirOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+const baseOf = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+
+/** The shallowest folder holding all of `names`. */
+function findRoot(items: readonly Item[], names: readonly string[]): string | null {
+  const dirs = new Set(items.filter((i) => baseOf(i.path) === names[0]).map((i) => dirOf(i.path)));
+  const ok = [...dirs].filter((d) => names.every((n) => items.some((i) => i.path === (d ? `${d}/${n}` : n))));
+  ok.sort((a, b) => a.split('/').length - b.split('/').length || a.length - b.length);
+  return ok.length ? ok[0] : null;
+}
+
+async function readAll(item: Item): Promise<Uint8Array> {
+  const out = new Uint8Array(item.size);
+  let o = 0;
+  for await (const c of item.read()) {
+    if (o + c.length > out.length) throw new ImportError(`${item.path} is longer than its stated ${item.size} bytes`);
+    out.set(c, o);
+    o += c.length;
+  }
+  if (o !== item.size) throw new ImportError(`${item.path} is truncated: ${o} of ${item.size} bytes`);
+  return out;
+}
+
+const parseJson = (b: Uint8Array, path: string): Record<string, unknown> => {
+  try {
+    return JSON.parse(new TextDecoder().decode(b));
+  } catch (e) {
+    throw new ImportError(`${path} is not valid JSON (${(e as Error).message})`);
+  }
+};
+
+const CHUNK = 8 * 2 ** 20;
+
+/** Streams parts into the cache as one complete file under `key`, in chunks of at most 8 MiB. */
+async function store(cache: HubCache, key: string, parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number): Promise<void> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let index = 0;
+  let total = 0;
+  const flush = async () => {
+    if (!pendingBytes) return;
+    const chunk = new Uint8Array(pendingBytes);
+    let o = 0;
+    for (const p of pending) {
+      chunk.set(p, o);
+      o += p.length;
+    }
+    await cache.putPartialChunk(key, index++, chunk, 'import', size);
+    pending = [];
+    pendingBytes = 0;
+  };
+  for await (const p of parts) {
+    for (let o = 0; o < p.length; ) {
+      const n = Math.min(CHUNK - pendingBytes, p.length - o);
+      pending.push(p.subarray(o, o + n));
+      pendingBytes += n;
+      o += n;
+      total += n;
+      if (pendingBytes === CHUNK) await flush();
+    }
+  }
+  await flush();
+  if (total !== size) throw new ImportError(`${key.split('/').slice(-1)[0]} is truncated: ${total} of ${size} bytes`);
+  await cache.complete(key, { etag: 'import', size });
+}
+
+/** The model an adapter is applied to: the one current in the studio (or the CLI). */
+export interface ImportBase {
+  /** Its Hub repo (or name): an adapter must name it as base_model_name_or_path. */
+  repo: string;
+  config: GPT2Config;
+  weights: Weights;
+  tokenizer: TokenizerFiles;
+  eosId: number;
+}
+
+export interface ImportOptions {
+  base?: ImportBase;
+  onProgress?: (done: number, total: number) => void;
+  /** The revision the import is stored under (default: a fresh one from the clock). */
+  revision?: string;
+}
+
+export interface Imported {
+  kind: 'model' | 'adapter';
+  repo: string;
+  revision: string;
+  model: HubModel;
+}
+
+const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'generation_config.json', 'special_tokens_map.json'];
+
+/** Imports the picked files (a folder's files, or one zip) as a model in `cache`. */
+export async function importModel(cache: HubCache, inputs: readonly ImportInput[], o: ImportOptions = {}): Promise<Imported> {
+  if (!inputs.length) throw new ImportError('nothing was picked');
+  const items = await listItems(inputs);
+  const picked = inputs.length === 1 ? inputs[0].path : (inputs[0].path.split('/')[0] || 'folder');
+  const revision = o.revision ?? `import-${Date.now().toString(36)}`;
+  const modelRoot = findRoot(items, ['config.json', 'model.safetensors']);
+  const adapterRoot = modelRoot === null ? findRoot(items, ['adapter_config.json', 'adapter_model.safetensors']) : null;
+  if (modelRoot === null && adapterRoot === null) {
+    const names = items.slice(0, 8).map((i) => i.path).join(', ');
+    throw new ImportError(`${picked} holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has ${items.length ? names + (items.length > 8 ? ', ...' : '') : 'no files'}`);
+  }
+  const at = (root: string, name: string) => items.find((i) => i.path === (root ? `${root}/${name}` : name));
+  const nameOf = (root: string) => (root ? baseOf(root) : picked.replace(/\.zip$/i, '').split('/').pop()!).replace(/[^\w.+-]+/g, '-') || 'imported';
+  const free = await cache.free();
+
+  if (modelRoot !== null) {
+    const root = modelRoot;
+    const cfgItem = at(root, 'config.json')!;
+    parseGpt2Config(parseJson(await readAll(cfgItem), cfgItem.path), cfgItem.path); // refuse a non-GPT-2 before storing anything
+    if (!at(root, 'tokenizer.json') && !(at(root, 'vocab.json') && at(root, 'merges.txt'))) {
+      throw new ImportError(`${root || picked} has no tokenizer: it needs tokenizer.json, or vocab.json and merges.txt`);
+    }
+    const files = MODEL_FILES.map((n) => at(root, n)).filter((x): x is Item => !!x);
+    const repo = nameOf(root);
+    return storeAndLoad(cache, repo, revision, 'model', free, files.map((f) => ({ name: baseOf(f.path), size: f.size, parts: f.read() })), o);
+  }
+
+  // ---- a PEFT adapter, applied to the current model
+  const root = adapterRoot!;
+  const cfgItem = at(root, 'adapter_config.json')!;
+  const ac = parseJson(await readAll(cfgItem), cfgItem.path);
+  const base = o.base;
+  const where = cfgItem.path;
+  if (ac.peft_type !== 'LORA') throw new ImportError(`${where}: peft_type is ${JSON.stringify(ac.peft_type)}; only LoRA adapters can be applied`);
+  if (ac.use_dora) throw new ImportError(`${where}: DoRA adapters (use_dora) are not supported`);
+  if (ac.fan_in_fan_out === false) throw new ImportError(`${where}: fan_in_fan_out is false, but GPT-2's layers are Conv1D and PEFT needs it true for them`);
+  const rank = ac.r;
+  const alpha = ac.lora_alpha;
+  if (!Number.isInteger(rank) || (rank as number) < 1) throw new ImportError(`${where}: field "r" must be a positive integer, got ${JSON.stringify(rank)}`);
+  if (typeof alpha !== 'number' || !(alpha > 0)) throw new ImportError(`${where}: field "lora_alpha" must be a positive number, got ${JSON.stringify(alpha)}`);
+  const targets = targetsOf(ac.target_modules, where);
+  const wanted = typeof ac.base_model_name_or_path === 'string' ? ac.base_model_name_or_path : null;
+  if (!base) throw new ImportError(`${where}: an adapter applies to a base model; load ${wanted ?? 'its base model'} first`);
+  if (wanted && wanted !== base.repo && !base.repo.endsWith(`/${wanted}`) && !wanted.endsWith(`/${base.repo}`)) {
+    throw new ImportError(`${where}: this adapter was trained on ${wanted}, but the current model is ${base.repo}; load ${wanted} first`);
+  }
+  const stItem = at(root, 'adapter_model.safetensors')!;
+  const tensors = await readSafetensorsStream(stItem.read(), stItem.size, stItem.path);
+  const scaleAlpha = ac.use_rslora ? (alpha as number) * Math.sqrt(rank as number) / (rank as number) : (alpha as number); // rsLoRA: alpha / sqrt(r)
+  const lora: LoraConfig = { rank: rank as number, alpha: scaleAlpha, targets };
+  const W: Weights = { ...base.weights };
+  for (let i = 0; i < base.config.n_layer; i++) {
+    for (const t of targets) {
+      for (const ab of ['lora_A', 'lora_B'] as const) {
+        const name = `transformer.h.${i}.${t}.${ab}.weight`;
+        const t1 = tensors.get(`base_model.model.${name}`) ?? tensors.get(`base_model.model.${name.replace('.weight', '.default.weight')}`);
+        if (!t1) throw new ImportError(`${stItem.path}: missing base_model.model.${name}`);
+        const inner = t1.data.length / (rank as number);
+        const wantShape = ab === 'lora_A' ? [rank, inner] : [inner, rank];
+        if (t1.shape.join() !== wantShape.join() || !Number.isInteger(inner)) throw new ImportError(`${stItem.path}: ${name} has shape [${t1.shape}], expected [${wantShape}]`);
+        W[name] = t1.data;
+      }
+    }
+  }
+  const merged = mergeLora(base.config, lora, W);
+  const repo = `${baseOf(base.repo).split(/\s/)[0]}+${nameOf(root)}`.replace(/[^\w.+-]+/g, '-');
+  const files = hfFolderFiles({
+    config: base.config, weights: merged, tokenizer: base.tokenizer, eosId: base.eosId, sampling: { temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 },
+    run: {
+      base: { name: base.repo }, dataset: { file: '-', format: '-', kind: 'chat', records: 0, trainRows: 0, validationRows: 0, trainedTokens: 0, totalTokens: 0, truncated: 0, skipped: 0 },
+      data: { lossOn: 'assistant', overflow: 'drop-oldest', pack: false, template: String(base.tokenizer.config.chat_template ?? '') },
+      train: { steps: 0, lr: 0, batch: 0, seq: 0, accumulation: 1, warmupSteps: 0, schedule: 'constant', minLrRatio: 1, seed: 0, adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
+      step: 0, losses: [], evals: [],
+    },
+  }).filter((f) => MODEL_FILES.includes(f.path));
+  return storeAndLoad(cache, repo, revision, 'adapter', free, files.map((f) => ({ name: f.path, size: f.parts.reduce((n, p) => n + p.length, 0), parts: f.parts })), o);
+}
+
+/** PEFT target_modules (suffixes of module names) as the engine's LoRA targets. */
+function targetsOf(v: unknown, where: string): LoraTarget[] {
+  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : null;
+  if (!list || !list.length) throw new ImportError(`${where}: target_modules must name GPT-2 layers (${LORA_TARGETS.join(', ')}), got ${JSON.stringify(v)}`);
+  const out = new Set<LoraTarget>();
+  for (const m of list) {
+    const hits = LORA_TARGETS.filter((t) => t === m || t.endsWith(`.${m}`));
+    if (!hits.length) throw new ImportError(`${where}: target module ${JSON.stringify(m)} is not a GPT-2 layer LoRA applies to (${LORA_TARGETS.join(', ')})`);
+    for (const h of hits) out.add(h);
+  }
+  return LORA_TARGETS.filter((t) => out.has(t));
+}
+
+async function storeAndLoad(cache: HubCache, repo: string, revision: string, kind: Imported['kind'], free: number | null, files: { name: string; size: number; parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }[], o: ImportOptions): Promise<Imported> {
+  const need = files.reduce((n, f) => n + f.size, 0);
+  if (free !== null && free < need) throw new StorageError('INSUFFICIENT_SPACE', `importing ${repo} needs ${fmtSize(need)} of storage, but only ${fmtSize(free)} is free in this browser; nothing was stored.`);
+  const prefix = `${LOCAL_ENDPOINT}/${repo}@${revision}/`;
+  let done = 0;
+  try {
+    for (const f of files) {
+      const counted = (async function* () {
+        for await (const p of f.parts) {
+          done += p.length;
+          o.onProgress?.(done, need);
+          yield p;
+        }
+      })();
+      await store(cache, `${prefix}${f.name}`, counted, f.size);
+    }
+    const model = await loadCachedGpt2(cache, LOCAL_ENDPOINT, repo, revision); // proves the stored files load
+    if (gpt2Params(model.config).some((p) => !model.weights[p.name])) throw new ImportError(`${repo}: the stored weights are incomplete`);
+    return { kind, repo, revision, model };
+  } catch (e) {
+    await cache.delete(prefix).catch(() => undefined);
+    throw e instanceof ImportError || e instanceof StorageError ? e : new ImportError(`${repo} could not be imported: ${(e as Error).message}`);
+  }
+}
