@@ -86,7 +86,7 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   }
 });
 
-test('a full fine-tune has no adapter to export; its Hugging Face folder can be', async ({ page }) => {
+test('a full fine-tune has no adapter to export', async ({ page }) => {
   await page.goto('/');
   await page.getByTestId('backend-wasm').check();
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');

@@ -14,6 +14,8 @@ import { buildEvalGraph } from '../artifacts/build.js';
 import { allParams, type ModelSpec } from '../artifacts/model.js';
 import { parseDataset } from '../data/formats.js';
 import { prepareDataset } from '../data/prepare.js';
+import { textRows } from '../data/rows.js';
+import type { Row } from '../data/batches.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type Message } from '../data/template.js';
 import { gpt2TokenizerFromPackage } from '../data/tokenizer.node.js';
 import { Generator } from '../generate/generator.js';
@@ -44,11 +46,13 @@ const trainCfg = (steps: number): TrainConfig => ({ ...DEFAULT_TRAIN, steps, bat
 const dir = mkdtempSync(join(tmpdir(), 'fts-export-'));
 let cpu: Backend;
 
-async function train(lora: LoraConfig | undefined, steps: number, opts: { resume?: Checkpoint; checkpointEvery?: number } = {}) {
+async function train(lora: LoraConfig | undefined, steps: number, opts: { resume?: Checkpoint; checkpointEvery?: number; backend?: Backend; rows?: Row[] } = {}) {
   const model: ModelSpec = { config, lora };
   const base = initGpt2(config, 7);
   const weights = { ...base, ...(lora ? initLora(config, lora, 7) : {}) };
-  const t = new Trainer({ backend: cpu, model, weights, train: data.train, validation: data.validation, config: { ...trainCfg(steps), checkpointEvery: opts.checkpointEvery ?? 0 }, padId: tok.eosId, resume: opts.resume });
+  const rows = opts.rows ?? data.train;
+  const cfg = { ...trainCfg(steps), checkpointEvery: opts.checkpointEvery ?? 0, ...(opts.rows ? { batch: 2, seq: rows[0].tokens.length - 1 } : {}) };
+  const t = new Trainer({ backend: opts.backend ?? cpu, model, weights, train: rows, validation: [], config: cfg, padId: tok.eosId, resume: opts.resume });
   const checkpoints: Checkpoint[] = [];
   const losses: { step: number; loss: number }[] = [];
   for await (const e of t.run()) {
@@ -280,6 +284,20 @@ describe('export of a resumed run', () => {
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     expect(Buffer.from(file(peftAdapterFiles(source(LORA, straight.W, straight.losses)), 'adapter_model.safetensors')).equals(Buffer.from(file(peftAdapterFiles(source(LORA, resumed.W, straight.losses)), 'adapter_model.safetensors')))).toBe(true);
   }, 60_000);
+
+  it('on WebGPU (onnxruntime-node, SwiftShader) within 1e-6 of the uninterrupted run (measured: identical)', async () => {
+    const gpu = await createNodeBackend('node-webgpu');
+    const rows = textRows(tok.encode('User: Hi there\nAssistant: Hello! How can I help?<|endoftext|>\n'.repeat(8)), 12);
+    const straight = await train(LORA, 4, { backend: gpu, rows });
+    const first = await train(LORA, 4, { backend: gpu, rows, checkpointEvery: 2 });
+    const resumed = await train(LORA, 4, { backend: gpu, rows, resume: first.checkpoints.find((c) => c.step === 2)! });
+    const a = readSafetensors(file(hfFolderFiles(source(LORA, straight.W, straight.losses)), 'model.safetensors'));
+    const b = readSafetensors(file(hfFolderFiles(source(LORA, resumed.W, straight.losses)), 'model.safetensors'));
+    let worst = 0;
+    for (const [k, t] of a) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b.get(k)!.data[i]));
+    console.log(`WebGPU export, resumed vs uninterrupted: max |diff| ${worst}`);
+    expect(worst).toBeLessThan(1e-6);
+  }, 300_000);
 });
 
 describe('writing an export', () => {
