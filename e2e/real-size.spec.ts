@@ -5,7 +5,9 @@
 // (SwiftShader) with the GPU memory measured; a distilgpt2-shaped checkpoint. One page throughout, so the cache
 // the first test fills serves the rest.
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { countParams, gpt2Params, GPT2_124M } from '../src/engine/models/gpt2.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_ARGS } from '../playwright.config.js';
@@ -91,6 +93,30 @@ test('GPT-2 124M on WASM: LoRA steps at batch 4 x 128 with the heap measured', a
   const m = measured.wasmLora4x128 as { ratio: number };
   expect(m.ratio).toBeGreaterThan(0.75);
   expect(m.ratio).toBeLessThan(1.25);
+});
+
+test('GPT-2 124M: the LoRA run exports a Hugging Face folder (LoRA merged, 498 MB of weights) and a PEFT adapter', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fts-export-124m-'));
+  const zipOf = async (testId: string) => {
+    const t0 = Date.now();
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 300_000 }), page.getByTestId(testId).click()]);
+    const zip = join(dir, dl.suggestedFilename());
+    await dl.saveAs(zip);
+    const seconds = (Date.now() - t0) / 1000;
+    const names: Record<string, number> = JSON.parse(execFileSync('python3', ['-c', 'import zipfile,sys,json; print(json.dumps({i.filename.split("/",1)[1]: i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist()}))', zip]).toString());
+    return { zip, names, seconds };
+  };
+  const hf = await zipOf('export-hf');
+  const weights = 4 * countParams(gpt2Params(GPT2_124M));
+  expect(hf.names['model.safetensors']).toBeGreaterThan(weights);
+  expect(hf.names['model.safetensors']).toBeLessThan(weights + 64 * 1024);
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'README.md', 'loss.svg']) expect(hf.names[f], f).toBeGreaterThan(0);
+  const adapter = await zipOf('export-adapter');
+  expect(adapter.names['adapter_model.safetensors']).toBeLessThan(8 * MiB);
+  const cfg = JSON.parse(execFileSync('python3', ['-c', 'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith("adapter_config.json")][0]).decode())', adapter.zip]).toString());
+  expect(cfg).toMatchObject({ r: 8, lora_alpha: 16, fan_in_fan_out: true, base_model_name_or_path: 'acme/gpt2' });
+  measured.export124m = { hfZipMiB: Math.round(statSync(hf.zip).size / MiB), hfSeconds: hf.seconds, adapterKiB: Math.round(statSync(adapter.zip).size / 1024), adapterSeconds: adapter.seconds };
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('GPT-2 124M on WASM: a full fine-tune checkpointed every step, reloaded mid-run and resumed onto the same curve; then chat', async () => {

@@ -34,6 +34,7 @@ function chatPageHtml(src: ExportSource): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${title.replace(/</g, '&lt;')}</title>
 <style>
   body { font: 15px/1.45 system-ui, sans-serif; max-width: 760px; margin: 0 auto; padding: 16px; color: #1b1b1b; }
