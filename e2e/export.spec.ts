@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { dropFile, setSettings, waitStatus } from './helpers.js';
+import { dropFile, setSettings, startAndWait, waitStatus } from './helpers.js';
 
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
@@ -120,8 +120,7 @@ test('import: an exported zip becomes the current model and trains; an adapter f
   await expect(page.getByTestId('cached-model').filter({ hasText: '-hf@import-' })).toHaveCount(1);
   // training continues from it: a new run on the imported model
   await setSettings(page, { steps: 2, loraRank: 0 });
-  await page.getByTestId('start').click();
-  await waitStatus(page, 'completed', 300_000);
+  await startAndWait(page); // waits for this new run, not the finished one still shown
 
   // the adapter (a folder picked from disk) applies to the model it was trained on: the tiny one
   await page.getByTestId('import-folder').setInputFiles(adapter.folder);
