@@ -1,4 +1,5 @@
 // A person's whole path through the studio on WebGPU (SwiftShader in CI), the WASM fallback, and a malformed file.
+import { readdirSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { chartPoints, dropFile, losses, setSettings, shootPanels, waitStatus } from './helpers.js';
 
@@ -51,6 +52,8 @@ test('train on WebGPU, watch it learn, pause, reload, resume, then chat', async 
 });
 
 test('the same training on the WASM fallback', async ({ page }) => {
+  const fetched: string[] = [];
+  page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
   await page.goto('/');
   await page.getByTestId('backend-wasm').check();
   await expect(page.getByTestId('backend-description')).toContainText('WebAssembly, 2 threads');
@@ -60,6 +63,9 @@ test('the same training on the WASM fallback', async ({ page }) => {
   await waitStatus(page, 'completed', 300_000);
   expect(await chartPoints(page)).toBe(6);
   await shootPanels(page, 'wasm');
+  // the page fetched one onnxruntime WASM binary, the one it runs (the chat page's copy only goes into exports)
+  expect(readdirSync('dist/assets').filter((f) => f.endsWith('.wasm'))).toHaveLength(1); // and the build ships only that one
+  expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual([expect.stringMatching(/^\/assets\/ort-wasm-simd-threaded\.asyncify-[\w-]+\.wasm$/)]);
 });
 
 test('a malformed file gives line-numbered errors and keeps the dataset already loaded', async ({ page }) => {

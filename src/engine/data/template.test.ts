@@ -1,5 +1,6 @@
 // The chat template and the loss mask: trained tokens decode to exactly the assistant replies and their end
 // tokens; the template renders as transformers.js's apply_chat_template does from the tokenizer_config we export.
+import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { gpt2TokenizerFromPackage } from './tokenizer.node.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type Message } from './template.js';
@@ -46,7 +47,7 @@ describe('chat template', () => {
   it('renders as transformers.js apply_chat_template does from the exported tokenizer_config', () => {
     for (const gen of [false, true]) {
       const msgs = gen ? conv.slice(0, 4) : conv;
-      const viaHf = tok.hf.apply_chat_template(msgs as never, { tokenize: false, add_generation_prompt: gen }) as string;
+      const viaHf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config).apply_chat_template(msgs as never, { tokenize: false, add_generation_prompt: gen }) as string;
       expect(viaHf).toBe(t.render(msgs, gen));
     }
     expect(tok.files.config.chat_template).toBe(DEFAULT_CHAT_TEMPLATE);

