@@ -1,13 +1,13 @@
 // The studio's engine side, owned by the worker: the backend and its GPU buffers, the loaded dataset, the current
 // run (trainer, metrics, checkpoints in IndexedDB), restoring and resuming a run after a reload, and chat on the
 // current weights. It talks to the UI only through `post` with FromWorker messages.
-import type { Tensor } from 'onnxruntime-common';
-import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
-import { DataError, decodeText } from '../src/engine/data/formats.js';
-import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
-import { ChatTemplate } from '../src/engine/data/template.js';
+import type { ModelSpec } from '../src/engine/artifacts/model.js';
+import { decodeText } from '../src/engine/data/formats.js';
+import { prepareDataset } from '../src/engine/data/prepare.js';
+import { rejection, storedDataset } from './data.js';
+import { ChatTemplate, type Message } from '../src/engine/data/template.js';
+import { StudioChat } from './chat.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
-import { Generator } from '../src/engine/generate/generator.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
 import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
 import { estimateMemory, fitProblems } from '../src/engine/models/memory.js';
@@ -17,17 +17,13 @@ import type { Backend } from '../src/engine/runtime/backend.js';
 import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
 import { RunStorage, StorageError, storageEstimate, type StoredDataset } from '../src/engine/storage/runs.js';
 import type { Checkpoint, CheckpointSnapshot } from '../src/engine/train/checkpoint.js';
-import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
-import { CHAT_VENDOR, CHAT_VENDOR_URL, chatPageFiles, type ChatVendor } from '../src/engine/export/chat-page.js';
-import { totalSize, type OutFile } from '../src/engine/export/files.js';
-import { hfFolderFiles, peftAdapterFiles, type ExportSource } from '../src/engine/export/hf.js';
-import { recipeFiles } from '../src/engine/export/recipe.js';
+import { Trainer } from '../src/engine/train/trainer.js';
+import { totalSize } from '../src/engine/export/files.js';
+import type { ExportSource } from '../src/engine/export/hf.js';
 import { ExportCancelled, zipBlob } from '../src/engine/export/zip.js';
 import { fmtSize } from '../src/engine/util/size.js';
-import { parseModelId } from './models.js';
-import { LOCAL_ENDPOINT } from '../src/engine/hub/import.js';
+import { chatVendorFetcher, exportFiles, ExportRefused, runFacts, studioTrainConfig } from './exports.js';
 import { studioLora, type ExportKind, type BackendChoice, type ChatSettings, type DataOptions, type FromWorker, type RunState, type TrainSettings } from '../src/protocol.js';
-
 
 export class Studio {
   private backendChoice: BackendChoice = 'webgpu';
@@ -38,9 +34,8 @@ export class Studio {
   private template = new ChatTemplate();
   private run: RunState | null = null;
   private trainer: Trainer | null = null;
-  private checkpointWeights: { id: string; step: number; tensors: Record<string, Tensor> } | null = null;
-  private readonly chats = new Map<number, AbortController>();
   private readonly storage = new RunStorage();
+  private readonly chatter = new StudioChat((m) => this.post(m), this.storage);
   readonly models: Models;
 
   constructor(
@@ -75,7 +70,12 @@ export class Studio {
         return;
       }
     }
-    this.checkpointWeights = null;
+    await this.modelChanged();
+  }
+
+  /** After the current model changed: drop what belonged to the old one, tell the page, re-cut the data with the new tokenizer. */
+  private async modelChanged(): Promise<void> {
+    this.chatter.forgetCheckpoint();
     this.liveTrainer?.release();
     this.liveTrainer = null;
     this.postModel();
@@ -95,14 +95,8 @@ export class Studio {
       await this.reportStorage();
       return;
     }
-    this.checkpointWeights = null;
-    this.liveTrainer?.release();
-    this.liveTrainer = null;
-    this.postModel();
     this.post({ type: 'import-done', name: got.model.name, kind: got.kind });
-    this.post({ type: 'cache', models: await this.models.list() });
-    await this.reportStorage();
-    if (this.source) this.loadData(this.source.file, this.source.text, this.source.options, this.source.seq); // new tokenizer, new rows
+    await this.modelChanged();
   }
 
   // ------------------------------------------------------------------------------------------- backend
@@ -117,7 +111,7 @@ export class Studio {
   private dropBackend(): void {
     this.backend = null;
     this.backendGeneration++;
-    this.checkpointWeights = null;
+    this.chatter.forgetCheckpoint();
   }
   /** Bumped whenever the backend is dropped: a backend made for an older generation is stale. */
   private backendGeneration = 0;
@@ -152,8 +146,9 @@ export class Studio {
     try {
       text = decodeText(new Uint8Array(bytes), file);
     } catch (e) {
-      if (!(e instanceof DataError)) throw e;
-      return this.post({ type: 'data-rejected', file, total: 1, skippable: false, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
+      const refused = rejection(file, e);
+      if (!refused) throw e;
+      return this.post(refused);
     }
     this.loadData(file, text, options, seq);
   }
@@ -177,26 +172,13 @@ export class Studio {
         ...options, seq, seed: BASE_SEED, samplePrompts: 2, onProgress: progress('reading'), onTokenize: progress('tokenizing'),
       });
       this.template = template;
-      this.dataset = {
-        summary: {
-          file, format: d.format, kind: d.kind, records: d.records, turns: d.turns, skipped: d.skipped.length, trainRows: d.train.length,
-          validationRows: d.validation.length, trainedTokens: d.trainedTokens, totalTokens: d.totalTokens, truncated: d.truncated,
-          histogram: d.histogram, columns: d.columns, preview: d.preview,
-        },
-        train: d.train,
-        validation: d.validation,
-        samplePrompts: d.samplePrompts,
-        trainedRecords: d.trainedRecords,
-      };
+      this.dataset = storedDataset(file, d);
       this.source = { file, text, options, seq };
       this.post({ type: 'data-loaded', summary: this.dataset.summary });
     } catch (e) {
-      if (e instanceof DataError) {
-        return this.post({ type: 'data-rejected', file, total: 1, skippable: false, errors: [{ file, line: e.line, field: e.field, message: e.message }] });
-      }
-      if (!(e instanceof DatasetRejectedError)) throw e;
-      const errors = e.errors.slice(0, 20).map((x) => ({ file: x.file, line: x.line, field: x.field, message: x.message }));
-      this.post({ type: 'data-rejected', file, errors, total: e.errors.length, skippable: e.goodRecords > 0 }); // the dataset loaded before stays
+      const refused = rejection(file, e);
+      if (!refused) throw e;
+      this.post(refused); // the dataset loaded before stays
     }
   }
 
@@ -258,12 +240,12 @@ export class Studio {
     const model = this.modelSpec(s);
     const backend = await this.getBackend();
     this.trainBackend = backend;
-    this.checkpointWeights = null;
+    this.chatter.forgetCheckpoint();
     let trainer: Trainer;
     try {
       trainer = new Trainer({
       backend, model, weights: this.baseWeights(model, s.seed), train: data.train, validation: data.validation, padId: this.tok.eosId, resume,
-      config: { ...DEFAULT_TRAIN, ...s, evalBatches: 4, sampleMaxTokens: 24, minLrRatio: 0.1 },
+      config: studioTrainConfig(s),
       samples: data.samplePrompts.length ? { prompts: data.samplePrompts.map((p) => p.ids), tokenizer: this.tok } : undefined,
       });
     } catch (e) {
@@ -401,7 +383,7 @@ export class Studio {
   private async ensureModel(id: string): Promise<void> {
     if (this.models.current.id === id) return;
     await this.models.ensure(id, (progress) => this.post({ type: 'download', progress }));
-    this.checkpointWeights = null;
+    this.chatter.forgetCheckpoint();
     this.postModel();
   }
 
@@ -413,7 +395,7 @@ export class Studio {
     if (!run) throw new Error(`run ${id} is not in storage`);
     if (run.status === 'training' || run.status === 'paused') run.status = 'interrupted'; // the page went away mid-run
     this.run = run;
-    this.checkpointWeights = null;
+    this.chatter.forgetCheckpoint();
     this.liveTrainer?.release();
     this.liveTrainer = null;
     const data = await this.storage.loadDataset(id);
@@ -452,6 +434,7 @@ export class Studio {
 
   // ------------------------------------------------------------------------------------------- export
   private exporting: AbortController | null = null;
+  private readonly chatVendor = chatVendorFetcher();
 
   /**
    * Zips an export of the current run from its last saved checkpoint (what a reload would resume from), and hands
@@ -470,43 +453,13 @@ export class Studio {
       const ck = await this.storage.loadCheckpoint(run.id);
       if (!ck) return fail('this run has no saved checkpoint yet');
       const spec = this.modelSpec(run.settings);
-      const data = await this.storage.loadDataset(run.id);
       const m = this.models.current;
-      const hub = parseModelId(run.model);
-      const t = { ...DEFAULT_TRAIN, ...run.settings };
-      const d = data?.summary;
       const src: ExportSource = {
         config: spec.config, weights: { ...this.baseWeights(spec, run.settings.seed), ...ck.trainable }, tokenizer: { ...m.tok.files }, eosId: m.tok.eosId,
         sampling: { temperature: sampling.temperature, topK: sampling.topK, topP: sampling.topP, repetitionPenalty: sampling.repetitionPenalty, maxNewTokens: sampling.maxNewTokens },
-        run: {
-          base: hub && hub.endpoint !== LOCAL_ENDPOINT ? { name: `${hub.repo}@${hub.revision}`, repo: hub.repo, revision: hub.revision, endpoint: hub.endpoint } : { name: m.name },
-          dataset: { file: run.dataset, format: d?.format ?? 'chat', kind: d?.kind ?? 'chat', records: d?.records ?? 0, trainRows: d?.trainRows ?? 0, validationRows: d?.validationRows ?? 0, trainedTokens: d?.trainedTokens ?? 0, totalTokens: d?.totalTokens ?? 0, truncated: d?.truncated ?? 0, skipped: d?.skipped ?? 0 },
-          data: { lossOn: run.dataOptions?.lossOn ?? 'assistant', overflow: run.dataOptions?.overflow ?? 'drop-oldest', pack: run.dataOptions?.pack ?? false, template: run.template },
-          train: { steps: t.steps, lr: t.lr, batch: t.batch, seq: t.seq, accumulation: t.accumulation, warmupSteps: t.warmupSteps, schedule: t.schedule, minLrRatio: 0.1, seed: t.seed, adamw: t.adamw },
-          lora: spec.lora, step: ck.step,
-          losses: run.steps.filter((p) => p.step <= ck.step).map((p) => ({ step: p.step, loss: p.loss })),
-          evals: run.evals.filter((p) => p.step <= ck.step),
-        },
+        run: runFacts(run, ck.step, m.name, spec.lora, await this.storage.loadDatasetSummary(run.id)),
       };
-      let files: OutFile[];
-      switch (kind) {
-        case 'hf':
-          files = hfFolderFiles(src);
-          break;
-        case 'transformers-js':
-          files = hfFolderFiles(src, { onnx: true });
-          break;
-        case 'adapter':
-          files = peftAdapterFiles(src);
-          break;
-        case 'chat-page':
-          files = chatPageFiles(src, await this.chatVendor());
-          break;
-        case 'recipe':
-          if (!data?.trainedRecords) return fail('this run was stored by an earlier version without its dataset records; train it again to export a recipe');
-          files = recipeFiles(src, data.trainedRecords);
-          break;
-      }
+      const files = await exportFiles(kind, src, () => this.storage.loadTrainedRecords(run.id), this.chatVendor);
       const need = totalSize(files);
       const free = await freeBytes();
       if (free !== null && free < need) return fail(`the ${kind} export needs ${fmtSize(need)} of browser storage to be assembled, but only ${fmtSize(free)} is free; nothing was written. Free space in the Model panel's cache or delete old runs.`);
@@ -523,7 +476,7 @@ export class Studio {
       });
       this.post({ type: 'export-ready', kind, fileName: `${root}.zip`, blob });
     } catch (e) {
-      fail(e instanceof ExportCancelled ? e.message : `the export failed: ${(e as Error).message}`);
+      fail(e instanceof ExportCancelled || e instanceof ExportRefused ? e.message : `the export failed: ${(e as Error).message}`);
     } finally {
       if (this.exporting === abort) this.exporting = null;
     }
@@ -533,76 +486,19 @@ export class Studio {
     this.exporting?.abort();
   }
 
-  private vendor: Promise<ChatVendor> | null = null;
-  /** The transformers.js bundle and onnxruntime-web files the chat page ships (served with the studio). */
-  private chatVendor(): Promise<ChatVendor> {
-    this.vendor ??= (async () => {
-      const out: Partial<ChatVendor> = {};
-      for (const v of CHAT_VENDOR) {
-        const r = await fetch(new URL(`${CHAT_VENDOR_URL}${v.name}`, new URL(import.meta.env.BASE_URL, self.location.origin)));
-        if (!r.ok) throw new Error(`${v.name} could not be read from the studio (${r.status}); the chat page cannot be made`);
-        out[v.name] = new Uint8Array(await r.arrayBuffer());
-      }
-      return out as ChatVendor;
-    })();
-    this.vendor.catch(() => (this.vendor = null));
-    return this.vendor;
-  }
-
   // ------------------------------------------------------------------------------------------- chat
-  /** The weights chat runs on: the live trainer's, else the current run's checkpoint, else the untrained model. */
-  private async chatWeights(backend: Backend, model: ModelSpec): Promise<() => Record<string, Tensor>> {
-    const live = this.trainer ?? this.liveTrainer;
-    if (live) return live.currentWeights;
-    const run = this.run;
-    const key = run ? { id: run.id, step: run.checkpointStep } : { id: '', step: 0 };
-    if (this.checkpointWeights?.id !== key.id || this.checkpointWeights.step !== key.step) {
-      const ck = run ? await this.storage.loadCheckpoint(run.id) : undefined;
-      const W = { ...this.baseWeights(model, run?.settings.seed ?? 0), ...(ck?.trainable ?? {}) };
-      const tensors = Object.fromEntries(allParams(model).map((p) => [p.name, backend.upload(W[p.name], p.shape)]));
-      this.checkpointWeights = { ...key, tensors };
-    }
-    const t = this.checkpointWeights.tensors;
-    return () => t;
-  }
-
-  async chat(id: number, messages: import('../src/engine/data/template.js').Message[], s: ChatSettings): Promise<void> {
+  async chat(id: number, messages: Message[], s: ChatSettings): Promise<void> {
     const backend = await this.getBackend();
-    if (this.run) await this.ensureModel(this.run.model);
-    const model = this.modelSpec(this.run?.settings ?? ({ loraRank: 0 } as TrainSettings));
-    const weights = await this.chatWeights(backend, model);
-    const template = this.run ? new ChatTemplate(this.run.template) : this.template; // the run's own template
-    const prompt = this.tok.encode(template.render(messages, true));
-    this.chatWeightsNow = weights;
-    const gen = await this.chatGenerator(backend, model);
-    const abort = new AbortController();
-    this.chats.set(id, abort);
-    try {
-      const ids = prompt.slice(-Math.floor(model.config.n_positions / 2));
-      for await (const ev of gen.stream(ids, { ...s, seed: id, signal: abort.signal, stopStrings: ['\nUser:'] })) {
-        if (ev.type === 'token') this.post({ type: 'chat-token', id, text: ev.text });
-        else this.post({ type: 'chat-done', id, reason: ev.reason, tokensPerSecond: ev.tokensPerSecond });
-      }
-    } finally {
-      this.chats.delete(id);
-    }
-  }
-
-  /** The weights chat reads at each run (set per message: the live trainer's, or a checkpoint's). */
-  private chatWeightsNow: () => Record<string, Tensor> = () => ({});
-  private chatGen: { backend: Backend; model: string; gen: Generator } | null = null;
-
-  /** One generator (and its compiled sessions) for as long as the backend and the model stay the same. */
-  private async chatGenerator(backend: Backend, model: ModelSpec): Promise<Generator> {
-    const key = `${this.models.current.id} ${JSON.stringify(model)}`; // the tokenizer comes with the model
-    if (this.chatGen?.backend === backend && this.chatGen.model === key) return this.chatGen.gen;
-    await this.chatGen?.gen.release();
-    const gen = new Generator(backend, model, () => this.chatWeightsNow(), this.tok, { cache: Math.min(model.config.n_positions, 1024) });
-    this.chatGen = { backend, model: key, gen };
-    return gen;
+    const run = this.run;
+    if (run) await this.ensureModel(run.model);
+    const model = this.modelSpec(run?.settings ?? ({ loraRank: 0 } as TrainSettings));
+    await this.chatter.reply(id, messages, s, {
+      backend, model, modelId: this.models.current.id, tok: this.tok, template: run ? new ChatTemplate(run.template) : this.template,
+      live: this.trainer ?? this.liveTrainer, run, baseWeights: () => this.baseWeights(model, run?.settings.seed ?? 0),
+    });
   }
 
   stopChat(id: number): void {
-    this.chats.get(id)?.abort();
+    this.chatter.stop(id);
   }
 }

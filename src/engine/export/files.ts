@@ -25,11 +25,6 @@ export function totalSize(files: readonly OutFile[]): number {
   return files.reduce((n, f) => n + fileSize(f), 0);
 }
 
-/** The bytes of a float32 array, as a view (no copy). */
-export function bytesOf(a: Float32Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
 /** One file's content joined (small files, tests). */
 export function joined(f: OutFile): Uint8Array {
   const out = new Uint8Array(fileSize(f));

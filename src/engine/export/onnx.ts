@@ -10,7 +10,7 @@ import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import { DTYPE_CODE, float, int, ints, type Attr, type ConstData, type DType } from '../onnx/graph.js';
 import { Writer, writeAttr, writeTensor, IR_VERSION, OPSET } from '../onnx/proto.js';
-import { bytesOf, type OutFile } from './files.js';
+import type { OutFile } from './files.js';
 
 type Dim = number | string;
 
@@ -201,6 +201,6 @@ export function gpt2OnnxFiles(c: GPT2Config, W: Weights): OutFile[] {
   const { model, data } = serialize(g, 'model.onnx_data');
   return [
     { path: ONNX_MODEL, parts: [model] },
-    { path: ONNX_DATA, parts: data.length ? data : [bytesOf(new Float32Array(0))] },
+    { path: ONNX_DATA, parts: data },
   ];
 }

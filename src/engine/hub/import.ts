@@ -6,16 +6,17 @@
 // fails removes what was stored, so an import is there whole or not at all.
 import { BlobReader, ZipReader, type Entry } from '@zip.js/zip.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';
-import { hfFolderFiles, mergeLora } from '../export/hf.js';
+import { fileSize, jsonFile, textFile, type OutFile } from '../export/files.js';
+import { mergeLora } from '../export/hf.js';
 import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
-import { parseGpt2Config } from '../models/hf.js';
+import { gpt2ConfigJson, parseGpt2Config } from '../models/hf.js';
 import type { Weights } from '../models/init.js';
 import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../models/lora.js';
 import { StorageError } from '../storage/chunks.js';
 import { fmtSize } from '../util/size.js';
 import type { HubCache } from './cache.js';
 import { loadCachedGpt2, type HubModel } from './model.js';
-import { readSafetensorsStream } from './safetensors.js';
+import { readSafetensorsStream, safetensorsParts } from './safetensors.js';
 
 export const LOCAL_ENDPOINT = 'local';
 
@@ -235,16 +236,15 @@ export async function importModel(cache: HubCache, inputs: readonly ImportInput[
   }
   const merged = mergeLora(base.config, lora, W);
   const repo = `${baseOf(base.repo).split(/\s/)[0]}+${nameOf(root)}`.replace(/[^\w.+-]+/g, '-');
-  const files = hfFolderFiles({
-    config: base.config, weights: merged, tokenizer: base.tokenizer, eosId: base.eosId, sampling: { temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 },
-    run: {
-      base: { name: base.repo }, dataset: { file: '-', format: '-', kind: 'chat', records: 0, trainRows: 0, validationRows: 0, trainedTokens: 0, totalTokens: 0, truncated: 0, skipped: 0 },
-      data: { lossOn: 'assistant', overflow: 'drop-oldest', pack: false, template: String(base.tokenizer.config.chat_template ?? '') },
-      train: { steps: 0, lr: 0, batch: 0, seq: 0, accumulation: 1, warmupSteps: 0, schedule: 'constant', minLrRatio: 1, seed: 0, adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
-      step: 0, losses: [], evals: [],
-    },
-  }).filter((f) => MODEL_FILES.includes(f.path));
-  return storeAndLoad(cache, repo, revision, 'adapter', free, files.map((f) => ({ name: f.path, size: f.parts.reduce((n, p) => n + p.length, 0), parts: f.parts })), o);
+  // stored as a plain GPT-2 with the base's tokenizer (and so its chat template)
+  const out = Object.fromEntries(gpt2Params(base.config).map((p) => [p.name, { shape: p.shape, data: merged[p.name] }]));
+  const files: OutFile[] = [
+    jsonFile('config.json', gpt2ConfigJson(base.config, base.eosId)),
+    { path: 'model.safetensors', parts: safetensorsParts(out) },
+    textFile('tokenizer.json', JSON.stringify(base.tokenizer.tokenizer)),
+    jsonFile('tokenizer_config.json', base.tokenizer.config),
+  ];
+  return storeAndLoad(cache, repo, revision, 'adapter', free, files.map((f) => ({ name: f.path, size: fileSize(f), parts: f.parts })), o);
 }
 
 /** PEFT target_modules (suffixes of module names) as the engine's LoRA targets. */

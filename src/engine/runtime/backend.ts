@@ -88,10 +88,11 @@ export async function createOrtSession(
   g: BuiltGraph,
   base: InferenceSession.SessionOptions,
   o: SessionOptions,
-  onRunError?: (e: Error) => Error,
+  /** deviceOutputs: the backend can feed device-located outputs to later runs and read them back (the browser's WebGPU). */
+  { deviceOutputs = false, onRunError }: { deviceOutputs?: boolean; onRunError?: (e: Error) => Error } = {},
 ): Promise<EngineSession> {
   const options: InferenceSession.SessionOptions = { ...base };
-  if (o.keepOnDevice && options.executionProviders?.some((ep) => (typeof ep === 'string' ? ep : ep.name) === 'webgpu')) {
+  if (o.keepOnDevice && deviceOutputs) {
     options.preferredOutputLocation = Object.fromEntries(g.outputs.map((n) => [n, o.keepOnDevice!(n) ? 'gpu-buffer' : 'cpu']));
   }
   if (o.profilePrefix) {

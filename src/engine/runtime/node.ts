@@ -45,9 +45,9 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
     target: { scatterAdd: kind === 'node-cpu' },
     description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',
     exclusive: makeExclusive(),
-    // outputs come back to the CPU: onnxruntime-node's WebGPU EP cannot feed device outputs to the next run, and its
-    // GPU tensors cannot be read back here (asking for them broke every checkpoint on node-webgpu)
-    createSession: (g, so = {}) => createOrtSession(mod, g, base, { ...so, keepOnDevice: undefined }),
+    // outputs come back to the CPU (no deviceOutputs): onnxruntime-node's WebGPU EP cannot feed device outputs to
+    // the next run, and its GPU tensors cannot be read back here
+    createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
     upload: (data, dims) => new Tensor('float32', data, dims as number[]),
     zeros: (dims) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),
     download: async (t: Tensor) => t.data as Float32Array,

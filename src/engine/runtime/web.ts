@@ -87,7 +87,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     target: {},
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
     exclusive: makeExclusive(),
-    createSession: (g, so = {}) => createOrtSession(mod, g, base, so, onRunError),
+    createSession: (g, so = {}) => createOrtSession(mod, g, base, so, { deviceOutputs: true, onRunError }),
     upload: (data, dims) => gpuTensor(dims, data),
     zeros: (dims) => gpuTensor(dims),
     download: async (t) => {

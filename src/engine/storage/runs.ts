@@ -164,6 +164,26 @@ export class RunStorage {
     }
   }
 
+  /** The dataset's summary alone (no rows read). */
+  async loadDatasetSummary(id: string): Promise<DatasetSummary | undefined> {
+    return (await get<DatasetRecord | StoredDataset>(id, this.datasets.store))?.summary;
+  }
+
+  /** The dataset as trained, as chat JSONL lines per split (no rows read); undefined for runs stored without them. */
+  async loadTrainedRecords(id: string): Promise<StoredDataset['trainedRecords']> {
+    const r = await get<DatasetRecord | StoredDataset>(id, this.datasets.store);
+    if (!r || Array.isArray(r.train)) return (r as StoredDataset | undefined)?.trainedRecords;
+    return this.readRecords(id, r as DatasetRecord);
+  }
+
+  private async readRecords(id: string, rec: DatasetRecord): Promise<StoredDataset['trainedRecords']> {
+    if (!rec.records) return undefined;
+    const dec = new TextDecoder();
+    const what = 'the tokenized dataset of this run';
+    const lines = async (name: string, c: ChunkedInfo) => dec.decode(await this.datasets.readAll(`${id}/records/${name}`, c, what)).split('\n').filter(Boolean);
+    return { train: await lines('train', rec.records.train), validation: await lines('validation', rec.records.validation) };
+  }
+
   async loadDataset(id: string): Promise<StoredDataset | undefined> {
     const r = await get<DatasetRecord | StoredDataset>(id, this.datasets.store);
     if (!r || Array.isArray(r.train)) return r as StoredDataset | undefined; // an earlier version's single value
@@ -183,10 +203,7 @@ export class RunStorage {
       }
       return out;
     };
-    const dec = new TextDecoder();
-    const lines = async (name: string, c: ChunkedInfo) => dec.decode(await this.datasets.readAll(`${id}/records/${name}`, c, what)).split('\n').filter(Boolean);
-    const trainedRecords = rec.records && { train: await lines('train', rec.records.train), validation: await lines('validation', rec.records.validation) };
-    return { summary: rec.summary, samplePrompts: rec.samplePrompts, train: await split('train', rec.train), validation: await split('validation', rec.validation), trainedRecords };
+    return { summary: rec.summary, samplePrompts: rec.samplePrompts, train: await split('train', rec.train), validation: await split('validation', rec.validation), trainedRecords: await this.readRecords(id, rec) };
   }
 
   async deleteRun(id: string): Promise<void> {

@@ -1,0 +1,72 @@
+// What the studio's exports are made of: the facts of a stored run (for model cards, configs and the recipe), the
+// files of each kind of export, and the chat page's runtime fetched from the studio's own origin. The Studio
+// (studio.ts) loads the checkpoint and zips; this module decides what goes in.
+import { CHAT_VENDOR, CHAT_VENDOR_URL, chatPageFiles, type ChatVendor } from '../src/engine/export/chat-page.js';
+import type { OutFile } from '../src/engine/export/files.js';
+import { hfFolderFiles, peftAdapterFiles, type ExportSource, type RunFacts } from '../src/engine/export/hf.js';
+import { recipeFiles, type RecipeData } from '../src/engine/export/recipe.js';
+import { LOCAL_ENDPOINT } from '../src/engine/hub/import.js';
+import type { LoraConfig } from '../src/engine/models/lora.js';
+import { DEFAULT_TRAIN, type TrainConfig } from '../src/engine/train/trainer.js';
+import type { DatasetSummary, ExportKind, RunState, TrainSettings } from '../src/protocol.js';
+import { parseModelId } from './models.js';
+
+/** The trainer's configuration for a studio run's settings (training, and what exports say it was). */
+export function studioTrainConfig(s: TrainSettings): TrainConfig {
+  return { ...DEFAULT_TRAIN, ...s, evalBatches: 4, sampleMaxTokens: 24, minLrRatio: 0.1 };
+}
+
+/** A stored run's facts, up to the checkpoint at `step`. */
+export function runFacts(run: RunState, step: number, modelName: string, lora: LoraConfig | undefined, d: DatasetSummary | undefined): RunFacts {
+  const hub = parseModelId(run.model);
+  const t = studioTrainConfig(run.settings);
+  return {
+    base: hub && hub.endpoint !== LOCAL_ENDPOINT ? { name: `${hub.repo}@${hub.revision}`, repo: hub.repo, revision: hub.revision, endpoint: hub.endpoint } : { name: modelName },
+    dataset: { file: run.dataset, format: d?.format ?? 'chat', kind: d?.kind ?? 'chat', records: d?.records ?? 0, trainRows: d?.trainRows ?? 0, validationRows: d?.validationRows ?? 0, trainedTokens: d?.trainedTokens ?? 0, totalTokens: d?.totalTokens ?? 0, truncated: d?.truncated ?? 0, skipped: d?.skipped ?? 0 },
+    data: { lossOn: run.dataOptions?.lossOn ?? 'assistant', overflow: run.dataOptions?.overflow ?? 'drop-oldest', pack: run.dataOptions?.pack ?? false, template: run.template },
+    train: { steps: t.steps, lr: t.lr, batch: t.batch, seq: t.seq, accumulation: t.accumulation, warmupSteps: t.warmupSteps, schedule: t.schedule, minLrRatio: t.minLrRatio, seed: t.seed, adamw: t.adamw },
+    lora, step,
+    losses: run.steps.filter((p) => p.step <= step).map((p) => ({ step: p.step, loss: p.loss })),
+    evals: run.evals.filter((p) => p.step <= step),
+  };
+}
+
+/** An export that cannot be made, for a reason the person can act on (shown as is). */
+export class ExportRefused extends Error {}
+
+/** The files of one kind of export; the recipe's data and the chat page's runtime are asked for only when needed. */
+export async function exportFiles(kind: ExportKind, src: ExportSource, records: () => Promise<RecipeData | undefined>, vendor: () => Promise<ChatVendor>): Promise<OutFile[]> {
+  switch (kind) {
+    case 'hf':
+      return hfFolderFiles(src);
+    case 'transformers-js':
+      return hfFolderFiles(src, { onnx: true });
+    case 'adapter':
+      return peftAdapterFiles(src);
+    case 'chat-page':
+      return chatPageFiles(src, await vendor());
+    case 'recipe': {
+      const data = await records();
+      if (!data) throw new ExportRefused('this run was stored by an earlier version without its dataset records; train it again to export a recipe');
+      return recipeFiles(src, data);
+    }
+  }
+}
+
+/** The transformers.js bundle and onnxruntime-web files the chat page ships, served with the studio (once per worker). */
+export function chatVendorFetcher(): () => Promise<ChatVendor> {
+  let vendor: Promise<ChatVendor> | null = null;
+  return () => {
+    vendor ??= (async () => {
+      const out: Partial<ChatVendor> = {};
+      for (const v of CHAT_VENDOR) {
+        const r = await fetch(new URL(`${CHAT_VENDOR_URL}${v.name}`, new URL(import.meta.env.BASE_URL, self.location.origin)));
+        if (!r.ok) throw new Error(`${v.name} could not be read from the studio (${r.status}); the chat page cannot be made`);
+        out[v.name] = new Uint8Array(await r.arrayBuffer());
+      }
+      return out as ChatVendor;
+    })();
+    vendor.catch(() => (vendor = null));
+    return vendor;
+  };
+}
