@@ -32,7 +32,7 @@ export class StudioChat {
   private checkpointWeights: { id: string; step: number; tensors: Record<string, Tensor> } | null = null;
   private readonly chats = new Map<number, AbortController>();
   /** The weights the generator reads at each run (set per message: the live trainer's, or a checkpoint's). */
-  private weightsNow: () => Record<string, Tensor> = () => ({});
+  private weightsNow: () => Record<string, Tensor> | Promise<Record<string, Tensor>> = () => ({});
   private gen: { backend: Backend; model: string; gen: Generator } | null = null;
 
   constructor(
@@ -67,7 +67,7 @@ export class StudioChat {
   }
 
   /** The live trainer's weights, else the current run's checkpoint, else the untrained model. */
-  private async weights(c: ChatContext): Promise<() => Record<string, Tensor>> {
+  private async weights(c: ChatContext): Promise<() => Record<string, Tensor> | Promise<Record<string, Tensor>>> {
     if (c.live) return c.live.currentWeights;
     const run = c.run;
     const key = run ? { id: run.id, step: run.checkpointStep } : { id: '', step: 0 };

@@ -211,7 +211,7 @@ export class Studio {
   private async refuseWhatCannotFit(s: TrainSettings): Promise<void> {
     const backend = await this.getBackend();
     const spec = this.modelSpec(s);
-    const problems = fitProblems(estimateMemory(spec.config, s.batch, s.seq, spec.lora), s.batch, s.seq, {
+    const problems = fitProblems(estimateMemory(spec.config, s.batch, s.seq, spec.lora, { flatParams: backend.target.flatParams }), s.batch, s.seq, {
       backend: backend.name === 'webgpu' ? 'webgpu' : 'wasm', adapter: backend.bufferLimits ?? null, freeStorage: await freeBytes(),
     }, !!spec.lora);
     if (problems.length) throw new Error(`This run cannot start: ${problems.join(' ')}`);

@@ -11,7 +11,7 @@ export function useFit(config: GPT2Config | undefined) {
   const { settings, backend, device, storage } = useStudio();
   if (!config) return null;
   const lora = studioLora(settings.loraRank);
-  const estimate = estimateMemory(config, settings.batch, settings.seq, lora);
+  const estimate = estimateMemory(config, settings.batch, settings.seq, lora, { flatParams: backend === 'webgpu' }); // the WebGPU backend packs the trained parameters (GraphOptions.flatParams)
   const adapter = device?.webgpu.ok ? device.webgpu.adapter : null;
   const freeStorage = storage && storage.quota ? storage.quota - storage.usage : null;
   const problems = fitProblems(estimate, settings.batch, settings.seq, { backend, adapter, freeStorage }, !!lora);

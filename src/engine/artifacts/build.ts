@@ -7,7 +7,8 @@ import { Graph, type GraphOptions, type Value } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
 import { backprop } from '../autodiff/grad.js';
 import { fusedHeadLoss } from './head-loss.js';
-import { causalMask, gpt2Trunk, lmHead, type AttentionMode } from '../models/gpt2.js';
+import { flatConcat, flatInputs, type FlatLayout } from './flat.js';
+import { causalMask, gpt2CachedTrunk, gpt2Trunk, lmHead } from '../models/gpt2.js';
 import type { ParamSpec } from '../models/gpt2.js';
 import {
   accumName, allParams, expAvgName, expAvgSqName, gradName, paramInputs, pastName, presentName, trainableParams, updatedName,
@@ -44,7 +45,7 @@ function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Va
   const labels = g.input('labels', 'int32', [B, T]);
   const mask = g.input('loss_mask', 'float32', [B, T]);
   const pos = g.slice(P['transformer.wpe.weight'], 0, 0, T); // (T, C): position ids 0..T-1
-  const h = gpt2Trunk(g, m.config, P, ids, pos, { lora: m.lora, mode: { kind: 'causal', mask: causalMask(g, T) } }); // (N, C)
+  const h = gpt2Trunk(g, m.config, P, ids, pos, { lora: m.lora, mask: causalMask(g, T) }); // (N, C)
   const wte = P['transformer.wte.weight'];
   const trainsWte = !!trainable?.some((p) => p.name === 'transformer.wte.weight');
   const head = fusedHeadLoss(g, h, wte, g.reshape(labels, [N]), g.reshape(mask, [N]), { h: !!trainable, W: trainsWte });
@@ -54,18 +55,51 @@ function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Va
   return { loss: head.loss, h, grads: backprop(g, seeds, trainable.map((p) => P[p.name])) };
 }
 
-export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: boolean; target?: Target } = {}): BuiltGraph {
+/** What AdamW updates: a parameter, or a flat group of them (flat.ts), with its value and gradient in the graph. */
+interface Slot {
+  spec: { readonly name: string; readonly shape: readonly number[]; readonly decay: boolean };
+  value: Value;
+}
+
+/**
+ * Every parameter as a graph value, and the trainable ones as optimizer slots: one input per parameter, or, with
+ * a layout, the frozen ones as inputs and the trainable ones split out of their flat groups' inputs.
+ */
+function trainingInputs(g: Graph, m: ModelSpec, layout?: FlatLayout): { P: Record<string, Value>; slots: Slot[] } {
+  const trainable = trainableParams(m);
+  if (!layout) {
+    const P = paramInputs(g, allParams(m));
+    return { P, slots: trainable.map((spec) => ({ spec, value: P[spec.name] })) };
+  }
+  const names = new Set(trainable.map((p) => p.name));
+  const P = paramInputs(g, allParams(m).filter((p) => !names.has(p.name)));
+  const flat = flatInputs(g, layout, (grp) => g.input(grp.name, 'float32', grp.shape));
+  Object.assign(P, flat.params);
+  return { P, slots: layout.groups.map((spec, i) => ({ spec, value: flat.groups[i] })) };
+}
+
+/** The gradient of each slot: a parameter's own, or its group's members' concatenated. */
+function slotGrads(g: Graph, P: Record<string, Value>, grads: Map<Value, Value>, layout?: FlatLayout): Value[] {
+  const of = (name: string) => grads.get(P[name])!;
+  return layout ? flatConcat(g, layout, (spec) => of(spec.name)) : [];
+}
+
+/**
+ * Forward and backward: loss and <slot>_grad per trainable parameter, or per flat group with a layout (optionally
+ * added onto accumulation inputs <slot>_grad.accumulation).
+ */
+export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: boolean; target?: Target; layout?: FlatLayout } = {}): BuiltGraph {
   checkShape(m, s);
   const g = new Graph(`train_b${s.batch}_t${s.seq}${o.accumulate ? '_acc' : ''}`, o.target);
-  const P = paramInputs(g, allParams(m));
-  const trainable = trainableParams(m);
-  const { loss, grads } = forwardLoss(g, m, s, P, trainable);
+  const { P, slots } = trainingInputs(g, m, o.layout);
+  const { loss, grads } = forwardLoss(g, m, s, P, trainableParams(m));
   g.output(loss, 'loss');
-  for (const p of trainable) {
-    let d = grads.get(P[p.name])!;
-    if (o.accumulate) d = g.add(g.input(accumName(p.name), 'float32', p.shape), d);
-    g.output(d, gradName(p.name));
-  }
+  const flat = slotGrads(g, P, grads, o.layout);
+  slots.forEach((slot, i) => {
+    let d = o.layout ? flat[i] : grads.get(slot.value)!;
+    if (o.accumulate) d = g.add(g.input(accumName(slot.spec.name), 'float32', slot.spec.shape), d);
+    g.output(d, gradName(slot.spec.name));
+  });
   return finish(g);
 }
 
@@ -91,18 +125,16 @@ export interface AdamWConfig {
 export const DEFAULT_ADAMW: AdamWConfig = Object.freeze({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 });
 
 /**
- * AdamW step (torch.optim.AdamW, amsgrad off). Inputs: learning_rate, step (1-based, as float), grad_scale
- * (1 / accumulation steps) and, per parameter, the value, <p>_grad, <p>.exp_avg, <p>.exp_avg_sq. Outputs the
- * three updated tensors per parameter (<x>.updated) and grad_norm (before clipping, as clip_grad_norm_ returns).
+ * AdamW step (torch.optim.AdamW, amsgrad off). Inputs: the scalars of adamwScalars (step size and epsilon with
+ * the bias corrections, the decay factor, grad_scale = 1 / accumulation steps) and, per parameter (or per flat group of a layout), the value, <p>_grad, <p>.exp_avg,
+ * <p>.exp_avg_sq. Outputs the three updated tensors of each (<x>.updated) and grad_norm (before clipping, as
+ * clip_grad_norm_ returns).
  */
-export function buildOptimizerGraph(params: readonly ParamSpec[], hp: AdamWConfig = DEFAULT_ADAMW): BuiltGraph {
+export function buildOptimizerGraph(params: readonly ParamSpec[] | FlatLayout, hp: AdamWConfig = DEFAULT_ADAMW): BuiltGraph {
   const g = new Graph('optimizer');
   const scalars = optimizerScalars(g);
-  const ins = params.map((p) => ({
-    spec: p,
-    value: g.input(p.name, 'float32', p.shape),
-    grad: g.input(gradName(p.name), 'float32', p.shape),
-  }));
+  const specs = 'groups' in params ? params.groups : params;
+  const ins = specs.map((spec) => ({ spec, value: g.input(spec.name, 'float32', spec.shape), grad: g.input(gradName(spec.name), 'float32', spec.shape) }));
   emitAdamW(g, ins, scalars, hp);
   return finish(g);
 }
@@ -110,53 +142,68 @@ export function buildOptimizerGraph(params: readonly ParamSpec[], hp: AdamWConfi
 /**
  * Forward, backward and AdamW in one graph, for steps without gradient accumulation: the gradients never leave
  * the runtime (on onnxruntime-node every output is copied into a new JavaScript buffer, so this saves a copy of
- * every weight per step). Outputs loss, grad_norm and the updated tensors, as the two graphs it fuses do.
+ * every weight per step). Outputs loss, grad_norm and the updated tensors, as the two graphs it fuses do: per
+ * parameter, or per flat group with a layout (what the trainer uses: a few optimizer kernels instead of thousands).
  */
-export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig = DEFAULT_ADAMW, target: Target = {}): BuiltGraph {
+export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig = DEFAULT_ADAMW, target: Target = {}, layout?: FlatLayout): BuiltGraph {
   checkShape(m, s);
   const g = new Graph(`train_step_b${s.batch}_t${s.seq}`, target);
-  const P = paramInputs(g, allParams(m));
-  const trainable = trainableParams(m);
+  const { P, slots } = trainingInputs(g, m, layout);
   const scalars = optimizerScalars(g);
-  const { loss, grads } = forwardLoss(g, m, s, P, trainable);
+  const { loss, grads } = forwardLoss(g, m, s, P, trainableParams(m));
   g.output(loss, 'loss');
-  emitAdamW(g, trainable.map((p) => ({ spec: p, value: P[p.name], grad: grads.get(P[p.name])! })), scalars, hp);
+  const flat = slotGrads(g, P, grads, layout);
+  emitAdamW(g, slots.map((slot, i) => ({ ...slot, grad: layout ? flat[i] : grads.get(slot.value)! })), scalars, hp);
+  return finish(g);
+}
+
+/** A layout's groups in, every member out (<name>): the trainer's weights as the other graphs take them. */
+export function buildUnpackGraph(layout: FlatLayout): BuiltGraph {
+  const g = new Graph('unpack');
+  const { params } = flatInputs(g, layout, (grp) => g.input(grp.name, 'float32', grp.shape));
+  for (const grp of layout.groups) for (const mb of grp.members) g.output(params[mb.spec.name], mb.spec.name);
   return finish(g);
 }
 
 function optimizerScalars(g: Graph) {
-  return { lr: g.input('learning_rate', 'float32', []), step: g.input('step', 'float32', []), gradScale: g.input('grad_scale', 'float32', []) };
+  const scalar = (name: string) => g.input(name, 'float32', []);
+  return { stepSize: scalar('adamw.step_size'), epsHat: scalar('adamw.eps'), decay: scalar('adamw.decay'), gradScale: scalar('grad_scale') };
+}
+
+/**
+ * The optimizer graph's scalar inputs for step `step` (1-based) at learning rate `lr`, computed here rather than
+ * in the graph (ten fewer scalar kernels a step). Bias correction folded in as torch has it:
+ * p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) == p -= m (lr sqrt(bc2) / bc1) / (sqrt(v) + eps sqrt(bc2)).
+ */
+export function adamwScalars(hp: AdamWConfig, lr: number, step: number, gradScale: number): Record<string, number> {
+  const bc1 = 1 - hp.beta1 ** step;
+  const sqrtBc2 = Math.sqrt(1 - hp.beta2 ** step);
+  return { 'adamw.step_size': (lr * sqrtBc2) / bc1, 'adamw.eps': hp.eps * sqrtBc2, 'adamw.decay': 1 - lr * hp.weightDecay, grad_scale: gradScale };
 }
 
 /** The AdamW update of `params` (moment inputs are added here); outputs grad_norm and the <x>.updated tensors. */
-function emitAdamW(g: Graph, params: { spec: ParamSpec; value: Value; grad: Value }[], sc: ReturnType<typeof optimizerScalars>, hp: AdamWConfig): void {
-  const { lr, step, gradScale } = sc;
+function emitAdamW(g: Graph, params: (Slot & { grad: Value })[], sc: ReturnType<typeof optimizerScalars>, hp: AdamWConfig): void {
+  const { stepSize, epsHat, decay, gradScale } = sc;
   const ins = params.map((i) => ({
     ...i,
     m: g.input(expAvgName(i.spec.name), 'float32', i.spec.shape),
     v: g.input(expAvgSqName(i.spec.name), 'float32', i.spec.shape),
+    g2: g.mul(i.grad, i.grad), // for the norm and the second moment
   }));
   // total_norm of the scaled gradients; the scale is folded into one scalar with the clip coefficient
-  const sq = ins.map((i) => g.reduceSum(g.mul(i.grad, i.grad), null, false));
+  const sq = ins.map((i) => g.reduceSum(i.g2, null, false));
   const norm = g.mul(g.sqrt(sq.reduce((a, b) => g.add(a, b))), gradScale);
   g.output(norm, 'grad_norm');
   const clip = hp.maxGradNorm > 0 && Number.isFinite(hp.maxGradNorm);
   // clip_coef = min(1, max_norm / (norm + 1e-6))
   const coef = clip ? g.op1('Clip', [g.div(g.scalar(hp.maxGradNorm), g.addScalar(norm, 1e-6)), null, g.scalar(1)]) : null;
   const gscale = coef ? g.mul(gradScale, coef) : gradScale;
-  const bc1 = g.sub(g.scalar(1), g.op1('Pow', [g.scalar(hp.beta1), step])); // 1 - beta1^t
-  const bc2 = g.sub(g.scalar(1), g.op1('Pow', [g.scalar(hp.beta2), step])); // 1 - beta2^t
-  // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)  ==  p -= m * (lr sqrt(bc2) / bc1) / (sqrt(v) + eps sqrt(bc2))
-  const sqrtBc2 = g.sqrt(bc2);
-  const stepSize = g.div(g.mul(lr, sqrtBc2), bc1);
-  const epsHat = g.mulScalar(sqrtBc2, hp.eps);
-  const decay = g.sub(g.scalar(1), g.mulScalar(lr, hp.weightDecay)); // 1 - lr * wd
   const gain1 = g.mulScalar(gscale, 1 - hp.beta1);
   const gain2 = g.mulScalar(g.mul(gscale, gscale), 1 - hp.beta2);
   for (const i of ins) {
-    const p0 = i.spec.decay && hp.weightDecay ? g.mul(i.value, decay) : i.value;
+    const p0 = i.spec.decay && hp.weightDecay ? g.mul(i.value, decay) : i.value; // p (1 - lr wd)
     const m = g.add(g.mulScalar(i.m, hp.beta1), g.mul(i.grad, gain1)); // b1 m + (1 - b1) g
-    const v = g.add(g.mulScalar(i.v, hp.beta2), g.mul(g.mul(i.grad, i.grad), gain2)); // b2 v + (1 - b2) g^2
+    const v = g.add(g.mulScalar(i.v, hp.beta2), g.mul(i.g2, gain2)); // b2 v + (1 - b2) g^2
     const p1 = g.sub(p0, g.mul(g.div(m, g.add(g.sqrt(v), epsHat)), stepSize));
     g.output(p1, updatedName(i.spec.name));
     g.output(m, updatedName(expAvgName(i.spec.name)));
@@ -193,16 +240,21 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape): BuiltGraph {
     value: g.input(pastName(i, 'value'), 'float32', [1, H, L, D]),
   }));
   const arange = (n: number) => g.constant('int32', [n], Int32Array.from({ length: n }, (_, i) => i));
-  const posIds = g.add(position, arange(S)); // (S,)
+  const posIds = S === 1 ? position : g.add(position, arange(S)); // (S,)
   const slots = arange(L); // (L,)
   const allowed = g.op1('LessOrEqual', [g.unsqueeze(slots, [0]), g.unsqueeze(posIds, [1])]); // (S, L): slot <= position
   const mask = g.where(allowed, g.scalar(0), g.scalar(-1e9)); // (S, L)
-  const write = g.cast(g.equal(g.unsqueeze(slots, [1]), g.unsqueeze(posIds, [0])), 'float32'); // (L, S)
-  const keep = g.reshape(g.sub(g.scalar(1), g.reduceSum(write, [1])), [1, 1, L, 1]); // (1, 1, L, 1)
   const present: { key: Value; value: Value }[] = [];
-  const mode: AttentionMode = { kind: 'cache', mask, write, keep, past, present };
-  const h = gpt2Trunk(g, c, P, ids, g.gather(P['transformer.wpe.weight'], posIds), { lora: m.lora, mode }); // (S, C)
-  const logits = lmHead(g, P, g.gather(h, last)); // (1, C) -> (1, V)
+  let cache;
+  if (S === 1) {
+    const slotIds = g.constant('int32', [1, 1, L, 1], Int32Array.from({ length: L }, (_, i) => i));
+    cache = { slot: g.equal(slotIds, position) }; // (1, 1, L, 1): the one slot this token writes
+  } else {
+    const write = g.cast(g.equal(g.unsqueeze(slots, [1]), g.unsqueeze(posIds, [0])), 'float32'); // (L, S)
+    cache = { write, keep: g.reshape(g.sub(g.scalar(1), g.reduceSum(write, [1])), [1, 1, L, 1]) };
+  }
+  const h = gpt2CachedTrunk(g, c, P, ids, g.gather(P['transformer.wpe.weight'], posIds), { lora: m.lora, mask, past, present, ...cache }); // (S, C)
+  const logits = lmHead(g, P, S === 1 ? h : g.gather(h, last)); // (1, C) -> (1, V)
   g.output(logits, 'logits');
   present.forEach((kv, i) => {
     g.output(kv.key, presentName(i, 'key'));

@@ -1,11 +1,15 @@
 // The AdamW graph against a float64 transcription of torch.optim.AdamW (single-tensor path, amsgrad off) preceded
 // by torch.nn.utils.clip_grad_norm_, over several steps with changing learning rates and gradients.
 import { describe, expect, it } from 'vitest';
-import { buildOptimizerGraph, type AdamWConfig } from './build.js';
+import { adamwScalars, buildOptimizerGraph, buildUnpackGraph, DEFAULT_ADAMW, type AdamWConfig } from './build.js';
+import { flatLayout, packGroup } from './flat.js';
 import { expAvgName, expAvgSqName, gradName, updatedName } from './model.js';
 import type { ParamSpec } from '../models/gpt2.js';
 import { createNodeBackend } from '../runtime/node.js';
 import { Rng } from '../util/rng.js';
+
+const scalarFeeds = <T>(Ctor: new (type: 'float32', data: Float32Array, dims: number[]) => T, xs: Record<string, number>) =>
+  Object.fromEntries(Object.entries(xs).map(([k, x]) => [k, new Ctor('float32', Float32Array.of(x), [])]));
 
 function torchAdamW(p: Float64Array[], grads: Float64Array[], m: Float64Array[], v: Float64Array[], decay: boolean[], lr: number, step: number, hp: AdamWConfig) {
   // clip_grad_norm_(max_norm): total_norm over all grads; clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
@@ -48,11 +52,7 @@ describe('AdamW graph', () => {
       const scale = step % 2 ? 0.05 : 3; // small steps (no clip) and large ones (clipped)
       const gradScale = step === 4 ? 0.5 : 1; // as with 2 accumulated micro-batches
       const grads = init.map((a) => Float64Array.from(a, () => scale * rng.normal()));
-      const feeds: Record<string, InstanceType<typeof T>> = {
-        learning_rate: new T('float32', Float32Array.of(lr), []),
-        step: new T('float32', Float32Array.of(step), []),
-        grad_scale: new T('float32', Float32Array.of(gradScale), []),
-      };
+      const feeds: Record<string, InstanceType<typeof T>> = scalarFeeds(T, adamwScalars(hp, lr, step, gradScale));
       specs.forEach((sp, k) => {
         feeds[sp.name] = new T('float32', cur.p[k], sp.shape as number[]);
         feeds[gradName(sp.name)] = new T('float32', Float32Array.from(grads[k]), sp.shape as number[]);
@@ -94,7 +94,7 @@ describe('fused train step', () => {
       const W = { ...initGpt2(m.config, 1), ...(lora ? initLora(m.config, lora, 1) : {}) };
       const b = { batch: 2, seq: 4, ids: Int32Array.of(1, 2, 3, 4, 5, 6, 7, 8), labels: Int32Array.of(2, 3, 4, 5, 6, 7, 8, 9), mask: Float32Array.of(0, 1, 1, 1, 1, 1, 0, 1) };
       const specs = trainableParams(m);
-      const scal = { learning_rate: new T('float32', Float32Array.of(1e-2), []), step: new T('float32', Float32Array.of(3), []), grad_scale: new T('float32', Float32Array.of(1), []) };
+      const scal = scalarFeeds(T, adamwScalars(DEFAULT_ADAMW, 1e-2, 3, 1));
       const moments = Object.fromEntries(specs.flatMap((p) => [[expAvgName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-3), p.shape)], [expAvgSqName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-4), p.shape)]]));
       const base = { ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) };
       const grads = await (await cpu.createSession(buildTrainGraph(m, b))).run(base);
@@ -110,6 +110,28 @@ describe('fused train step', () => {
         let d = 0;
         for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
         expect(d, p.name).toBeLessThan(1e-5);
+      }
+      // The WebGPU trainer's form: parameters and moments packed in flat groups (a small cap, so kinds split over several
+      // groups), unpacked after the step; the same update as one tensor per parameter.
+      const layout = flatLayout(specs, { packed: true, capBytes: 600 });
+      expect(layout.groups.length).toBeGreaterThan(lora ? 1 : 4);
+      const packed = (f: (n: string) => Float32Array) => Object.fromEntries(layout.groups.map((grp) => [grp.name, cpu.upload(packGroup(grp, f), grp.shape)]));
+      const frozen = weightFeeds(cpu, allParams(m).filter((p) => !specs.includes(p)), W);
+      const flat = await (await cpu.createSession(buildTrainStepGraph(m, b, undefined, {}, layout))).run({
+        ...frozen, ...batchFeeds(cpu, b), ...scal, ...packed((n) => W[n]),
+        ...Object.fromEntries(layout.groups.flatMap((grp) => [[expAvgName(grp.name), packed((n) => moments[expAvgName(n)].data as Float32Array)[grp.name]], [expAvgSqName(grp.name), packed((n) => moments[expAvgSqName(n)].data as Float32Array)[grp.name]]])),
+      });
+      expect((flat.grad_norm.data as Float32Array)[0]).toBeCloseTo((fused.grad_norm.data as Float32Array)[0], 5);
+      const unpack = await cpu.createSession(buildUnpackGraph(layout));
+      for (const [suffix, name] of [['', (n: string) => n], ['m', expAvgName], ['v', expAvgSqName]] as const) {
+        const out = await unpack.run(Object.fromEntries(layout.groups.map((grp) => [grp.name, flat[updatedName(name(grp.name))]])));
+        for (const p of specs) {
+          const [x, y] = [out[p.name].data as Float32Array, fused[updatedName(name(p.name))].data as Float32Array];
+          expect(x.length).toBe(y.length);
+          let d = 0;
+          for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+          expect(d, `${p.name} ${suffix}`).toBeLessThan(1e-6); // the gradient norm sums in another order
+        }
       }
     }
   });

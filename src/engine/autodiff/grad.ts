@@ -26,16 +26,29 @@ export function backprop(g: Graph, seeds: Map<Value, Value>, wrt: readonly Value
   const live = new Set<Value>(wrt);
   for (const n of forward) {
     if (n.noGrad) continue;
-    if (n.inputs.some((i) => i && live.has(i))) for (const o of n.outputs) if (o.dtype === 'float32') live.add(o);
+    if ((n.custom?.inputs ?? n.inputs).some((i) => i && live.has(i))) for (const o of n.outputs) if (o.dtype === 'float32') live.add(o);
   }
   if (![...seeds.keys()].some((v) => live.has(v))) throw new GraphError('the loss does not depend on any of the values to differentiate');
 
   const partials = new Map<Value, Value[]>();
   const push = (v: Value, d: Value) => (partials.get(v) ?? partials.set(v, []).get(v)!).push(d);
+  const made = new Set(forward);
+  // A partial that a Gemm of this backward made, with no C: the other partials' sum becomes its C (one kernel
+  // instead of a Gemm and an Add; the Gemm without C is left unread, and serializing drops it).
+  const gemmTakingC = (p: Value) => {
+    const n = g.producer.get(p);
+    return !!n && n.op === 'Gemm' && n.inputs.length === 2 && !made.has(n) && !(n.attrs.beta?.kind === 'float' && n.attrs.beta.value !== 1);
+  };
   const total = (v: Value): Value | null => {
     const ps = partials.get(v);
     if (!ps) return null;
-    const sum = ps.reduce((a, b) => g.add(a, b));
+    let sum: Value;
+    const k = ps.length > 1 ? ps.findIndex(gemmTakingC) : -1;
+    if (k >= 0) {
+      const n = g.producer.get(ps[k])!;
+      const rest = ps.filter((_, i) => i !== k).reduce((a, b) => g.add(a, b));
+      sum = g.op1('Gemm', [n.inputs[0], n.inputs[1], rest], n.attrs);
+    } else sum = ps.reduce((a, b) => g.add(a, b));
     partials.set(v, [sum]);
     return sum;
   };
@@ -46,12 +59,17 @@ export function backprop(g: Graph, seeds: Map<Value, Value>, wrt: readonly Value
     if (node.noGrad) continue;
     const dy = node.outputs.map(total);
     if (dy.every((d) => d === null)) continue;
-    const needs = node.inputs.map((i) => !!i && live.has(i));
+    const inputs = node.custom?.inputs ?? node.inputs;
+    const needs = inputs.map((i) => !!i && live.has(i));
     if (!needs.some(Boolean)) continue;
-    const rule = OPS[node.op].grad;
-    if (!rule) throw new NoGradientRuleError(node.op);
-    const dx = rule({ g, node, x: node.inputs, y: node.outputs, dy, needs });
-    node.inputs.forEach((inp, i) => {
+    let dx: (Value | null)[];
+    if (node.custom) dx = node.custom.grad(dy[0]!, needs);
+    else {
+      const rule = OPS[node.op].grad;
+      if (!rule) throw new NoGradientRuleError(node.op);
+      dx = rule({ g, node, x: node.inputs, y: node.outputs, dy, needs });
+    }
+    inputs.forEach((inp, i) => {
       const d = dx[i];
       if (inp && needs[i] && d) push(inp, d);
     });

@@ -41,7 +41,7 @@ export class Generator {
     private readonly backend: Backend,
     private readonly model: ModelSpec,
     /** The current device weights, read at every run (training may replace them between runs). */
-    private readonly weights: () => Record<string, Tensor>,
+    private readonly weights: () => Record<string, Tensor> | Promise<Record<string, Tensor>>,
     private readonly tok: Detokenizer,
     o: Partial<GeneratorOptions> = {},
   ) {
@@ -69,7 +69,7 @@ export class Generator {
     const S = ids.length === 1 ? 1 : this.options.prefillChunk;
     const padded = Int32Array.from({ length: S }, (_, i) => ids[i] ?? this.tok.eosId);
     const T = this.backend.ort.Tensor;
-    const W = this.weights();
+    const W = await this.weights();
     const feeds: Record<string, Tensor> = {
       input_ids: new T('int32', padded, [1, S]),
       position: new T('int32', Int32Array.of(position), [1]),

@@ -52,15 +52,11 @@ export function countParams(specs: readonly ParamSpec[]): number {
   return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Where the keys and values of one attention call come from. */
-export type AttentionMode =
-  | { kind: 'causal'; mask: Value } // training / eval: (T, T) additive mask
-  | { kind: 'cache'; mask: Value; write: Value; keep: Value; past: { key: Value; value: Value }[]; present: { key: Value; value: Value }[] };
-
+/** Dropout is off: fine-tuning runs are short and determinism given a seed is worth more here. */
 export interface ForwardOptions {
   lora?: LoraConfig;
-  /** Dropout is off: fine-tuning runs are short and determinism given a seed is worth more here. */
-  readonly mode: AttentionMode;
+  /** The additive causal mask, (T, T). */
+  readonly mask: Value;
 }
 
 /**
@@ -74,11 +70,7 @@ export function gpt2Trunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids
   const D = C / H;
   const N = B * T;
   const eps = c.layer_norm_epsilon;
-  const linear = (x: Value, layer: number, mod: string) => {
-    const name = `transformer.h.${layer}.${mod}`;
-    const y = g.gemm(x, P[`${name}.weight`], P[`${name}.bias`]);
-    return o.lora ? loraDelta(g, o.lora, P, name, x, y) : y;
-  };
+  const linear = linearOf(g, P, o.lora);
 
   const tok = g.gather(P['transformer.wte.weight'], ids); // (B, T, C)
   let h = g.reshape(g.add(tok, posEmb), [N, C]); // (B*T, C); posEmb (T, C) broadcasts over B
@@ -88,20 +80,9 @@ export function gpt2Trunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids
     // ---- attention
     const a = g.layerNorm(h, P[`${pre}.ln_1.weight`], P[`${pre}.ln_1.bias`], eps);
     const qkv = linear(a, i, 'attn.c_attn'); // (N, 3C)
-    const [q, k, v] = g.split(qkv, [C, C, C], 1); // (N, C) each
-    const heads = (x: Value, perm: number[]) => g.transpose(g.reshape(x, [B, T, H, D]), perm);
-    const qh = heads(g.mulScalar(q, 1 / Math.sqrt(D)), [0, 2, 1, 3]); // (B, H, T, D), pre-scaled by 1/sqrt(D)
-    let kh = heads(k, [0, 2, 1, 3]); // (B, H, T, D)
-    let vh = heads(v, [0, 2, 1, 3]); // (B, H, T, D)
-    if (o.mode.kind === 'cache') {
-      // Write this call's keys/values into the fixed-size cache at their positions: (1, H, L, D).
-      const { write, keep } = o.mode; // write (L, T) one-hot rows per new token, transposed; keep (1, 1, L, 1)
-      kh = g.add(g.mul(o.mode.past[i].key, keep), g.matmul(write, kh));
-      vh = g.add(g.mul(o.mode.past[i].value, keep), g.matmul(write, vh));
-      o.mode.present[i] = { key: kh, value: vh };
-    }
-    const att = g.add(g.matmul(qh, g.transpose(kh, [0, 1, 3, 2])), o.mode.mask); // (B, H, T, S)
-    const y = g.matmul(g.softmax(att), vh); // (B, H, T, D)
+    // q, k and v heads in one Reshape, one Transpose and one Split: (N, 3C) -> (B, 3H, T, D) -> 3 x (B, H, T, D)
+    const [q, k, v] = g.split(g.transpose(g.reshape(qkv, [B, T, 3 * H, D]), [0, 2, 1, 3]), [H, H, H], 1);
+    const y = g.attention(q, k, v, o.mask, 1 / Math.sqrt(D)); // (B, H, T, D)
     const merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [N, C]); // (B, T, H, D) -> (N, C)
     h = g.add(h, linear(merged, i, 'attn.c_proj'));
     // ---- MLP
@@ -109,6 +90,68 @@ export function gpt2Trunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids
     h = g.add(h, linear(g.geluTanh(linear(m, i, 'mlp.c_fc')), i, 'mlp.c_proj'));
   }
   return g.layerNorm(h, P['transformer.ln_f.weight'], P['transformer.ln_f.bias'], eps); // (N, C)
+}
+
+const linearOf = (g: Graph, P: Record<string, Value>, lora?: LoraConfig) => (x: Value, layer: number, mod: string) => {
+  const name = `transformer.h.${layer}.${mod}`;
+  const y = g.gemm(x, P[`${name}.weight`], P[`${name}.bias`]);
+  return lora ? loraDelta(g, lora, P, name, x, y) : y;
+};
+
+/** A fixed-size KV cache: where this call's keys and values go, and what each new token may attend to. */
+export interface CacheOptions {
+  lora?: LoraConfig;
+  /** (S, L) additive mask: slots after each new token's position are hidden. */
+  readonly mask: Value;
+  /** One token (S = 1): (1, 1, L, 1) bool, true at its slot. */
+  readonly slot?: Value;
+  /** A chunk (S > 1): (L, S) one-hot float rows placing each new token, and (1, 1, L, 1) 1 where no new token goes. */
+  readonly write?: Value;
+  readonly keep?: Value;
+  readonly past: readonly { key: Value; value: Value }[];
+  /** Filled in: each layer's updated cache. */
+  readonly present: { key: Value; value: Value }[];
+}
+
+/**
+ * The trunk for generation over S new tokens (ids (1, S)) with a KV cache of L slots: the forward only, so it
+ * uses onnxruntime's fused kernels (SkipLayerNormalization for each residual add with the LayerNorm after it,
+ * FastGelu). A single token writes its keys and values into the cache with one Where each; a chunk (prefill)
+ * with a one-hot matmul. Returns the final hidden states (S, C) after ln_f.
+ */
+export function gpt2CachedTrunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids: Value, posEmb: Value, o: CacheOptions): Value {
+  const S = ids.shape[1];
+  const C = c.n_embd;
+  const H = c.n_head;
+  const D = C / H;
+  const eps = c.layer_norm_epsilon;
+  const linear = linearOf(g, P, o.lora);
+  const ln = (i: number | 'f') => (i === 'f' ? 'transformer.ln_f' : `transformer.h.${i}.ln_1`);
+  const skipNorm = (h: Value, x: Value, norm: string) => {
+    const [y, , , sum] = g.op('SkipLayerNormalization', [h, x, P[`${norm}.weight`], P[`${norm}.bias`]], { epsilon: { kind: 'float', value: eps } });
+    return [y, sum];
+  };
+  let h = g.reshape(g.add(g.gather(P['transformer.wte.weight'], ids), posEmb), [S, C]); // (S, C) residual stream
+  let a = g.layerNorm(h, P[`${ln(0)}.weight`], P[`${ln(0)}.bias`], eps);
+  for (let i = 0; i < c.n_layer; i++) {
+    const qkv = linear(a, i, 'attn.c_attn'); // (S, 3C)
+    // (S, 3C) -> (1, 3H, S, D); with one token the transpose moves nothing, so a Reshape does it
+    const heads = S === 1 ? g.reshape(qkv, [1, 3 * H, 1, D]) : g.transpose(g.reshape(qkv, [1, S, 3 * H, D]), [0, 2, 1, 3]);
+    const [q, k, v] = g.split(heads, [H, H, H], 1); // (1, H, S, D)
+    const past = o.past[i];
+    const put = (cache: Value, x: Value) => (S === 1 ? g.where(o.slot!, x, cache) : g.add(g.mul(cache, o.keep!), g.matmul(o.write!, x)));
+    const key = put(past.key, k); // (1, H, L, D)
+    const value = put(past.value, v);
+    o.present[i] = { key, value };
+    const att = g.softmax(g.add(g.matmul(g.mulScalar(q, 1 / Math.sqrt(D)), g.transpose(key, [0, 1, 3, 2])), o.mask)); // (1, H, S, L)
+    const y = g.matmul(att, value); // (1, H, S, D)
+    const merged = S === 1 ? g.reshape(y, [1, C]) : g.reshape(g.transpose(y, [0, 2, 1, 3]), [S, C]);
+    let m: Value;
+    [m, h] = skipNorm(h, linear(merged, i, 'attn.c_proj'), `transformer.h.${i}.ln_2`);
+    const f = g.op1('FastGelu', [linear(m, i, 'mlp.c_fc')]);
+    [a, h] = skipNorm(h, linear(f, i, 'mlp.c_proj'), ln(i + 1 < c.n_layer ? i + 1 : 'f'));
+  }
+  return a;
 }
 
 /** Logits from hidden states with the tied head: (N, C) @ wte^T -> (N, V). */

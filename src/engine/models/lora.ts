@@ -57,5 +57,5 @@ export function loraDelta(g: Graph, l: LoraConfig, P: Record<string, Value>, nam
   if (!A) return y; // not a target
   const B = P[`${name}.lora_B.weight`];
   const xa = g.gemm(x, A, null, { transB: true }); // (N, in) @ (r, in)^T -> (N, r)
-  return g.add(y, g.gemm(xa, B, null, { transB: true, alpha: l.alpha / l.rank })); // (N, r) @ (out, r)^T -> (N, out)
+  return g.gemm(xa, B, y, { transB: true, alpha: l.alpha / l.rank }); // y + (N, r) @ (out, r)^T -> (N, out), y as Gemm's C
 }

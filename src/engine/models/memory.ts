@@ -7,7 +7,10 @@
 //     held until the backward consumed them);
 //   - activations kept for the backward pass: per layer ~24 (B*T, C) tensors and ~3.5 (B, H, T, T) attention
 //     tensors; over the 50,257-token vocabulary, ~3.4 (rows, V) tensors of the fused loss's largest chunk and ~2
-//     (B*T, V)'s worth that the allocators hold on to (the WASM arena grows by doubling and never shrinks).
+//     (B*T, V)'s worth that the allocators hold on to (the WASM arena grows by doubling and never shrinks);
+//   - on WebGPU, where the trained parameters are packed in flat groups (artifacts/flat.ts), 8 more bytes per
+//     trained parameter: the Split copies the forward reads and the gradients concatenated back (not fitted to a
+//     measurement: SwiftShader is too slow for a 124M step).
 import { countParams, gpt2Params, type GPT2Config } from './gpt2.js';
 import { loraParams, type LoraConfig } from './lora.js';
 import { fmtSize } from '../util/size.js';
@@ -28,7 +31,7 @@ export interface MemoryEstimate {
   checkpointBytes: number;
 }
 
-export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?: LoraConfig): MemoryEstimate {
+export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?: LoraConfig, o: { flatParams?: boolean } = {}): MemoryEstimate {
   const params = countParams(gpt2Params(c));
   const trained = lora ? countParams(loraParams(c, lora)) : params;
   const N = batch * seq;
@@ -47,7 +50,7 @@ export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?:
     activationBytes,
     // activations the backward has consumed make room for the step's new weights and moments, once they are large
     // enough for the allocator to reuse (fitted: half of them, past the first 256 MiB)
-    trainingBytes: 4 * params + 24 * trained + activationBytes - Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
+    trainingBytes: 4 * params + (o.flatParams ? 32 : 24) * trained + activationBytes - Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
     largestBufferBytes,
     largestBuffer,
     checkpointBytes: 12 * trained,

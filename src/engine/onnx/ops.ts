@@ -21,6 +21,10 @@ export interface GradCtx {
 export interface OpDef {
   shape(inputs: readonly (Value | null)[], attrs: Attrs, g: Graph): OutSpec[];
   grad?(c: GradCtx): (Value | null)[];
+  /** The operator set: onnxruntime's contrib ops are in 'com.microsoft' (version 1). Default: ONNX's. */
+  domain?: string;
+  /** Outputs after the first are optional: the serializer leaves those nothing reads unnamed (not computed). */
+  optionalOutputs?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------- helpers
@@ -76,6 +80,7 @@ export function unbroadcast(g: Graph, d: Value, shape: readonly number[]): Value
   for (let i = 0; i < d.shape.length; i++) {
     if (i < lead || (shape[i - lead] === 1 && d.shape[i] !== 1)) axes.push(i);
   }
+  if (axes.length && axes.every((a) => a < lead)) return g.reduceSum(d, axes, false); // leading axes only: no Reshape after
   const summed = axes.length ? g.reduceSum(d, axes, true) : d;
   return g.reshape(summed, shape);
 }
@@ -393,24 +398,24 @@ export const OPS: Record<string, OpDef> = {
     },
   },
   LayerNormalization: {
-    // Over the last axis only. The backward recomputes mean and 1/std from X: a few elementwise passes,
-    // cheaper than keeping them and portable to kernels without the optional Mean/InvStdDev outputs.
+    optionalOutputs: true,
+    // Over the last axis only. Always with its optional outputs Mean and InvStdDev, (..., 1) each, which the
+    // backward uses (every EP the engine runs on has them: CPU, WASM, WebGPU).
     shape: ([x, s, b], a) => {
       const X = req(x, 'X');
       if (normAxis(attrInt(a, 'axis', -1), X.shape.length) !== X.shape.length - 1) throw new Error('only axis -1 is supported');
       const C = X.shape[X.shape.length - 1];
       for (const p of [req(s, 'Scale'), b]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`scale and bias must be [${C}]`);
-      return same(X);
+      const stat = { dtype: X.dtype, shape: [...X.shape.slice(0, -1), 1] };
+      return [...same(X), stat, stat];
     },
-    grad: ({ g, x, dy, node, needs }) => {
+    grad: ({ g, x, y, dy, needs }) => {
       const [X, scale] = [x[0]!, x[1]!];
-      const eps = attrFloat(node.attrs, 'epsilon', 1e-5);
       const r = X.shape.length;
       const lastAxis = [r - 1];
       const rows = [...Array(r - 1).keys()];
-      const xc = g.sub(X, g.reduceMean(X, lastAxis)); // (..., C)
-      const rstd = g.op1('Reciprocal', [g.sqrt(g.addScalar(g.reduceMean(g.mul(xc, xc), lastAxis), eps))]); // (..., 1)
-      const xhat = g.mul(xc, rstd);
+      const rstd = y[2]; // (..., 1)
+      const xhat = g.mul(g.sub(X, y[1]), rstd);
       const d = dy[0]!;
       const dscale = needs[1] ? g.reduceSum(g.mul(d, xhat), rows, false) : null;
       const dbias = x[2] && needs[2] ? g.reduceSum(d, rows, false) : null;
@@ -423,6 +428,25 @@ export const OPS: Record<string, OpDef> = {
         dx = g.mul(rstd, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
       }
       return [dx, dscale, dbias];
+    },
+  },
+  // ---- onnxruntime contrib ops (forward-only graphs: generation; kernels on the CPU, WASM and WebGPU EPs)
+  FastGelu: {
+    // GELU, tanh form, in one kernel: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (+ an optional bias first)
+    domain: 'com.microsoft',
+    shape: ([x]) => same(req(x, 'X')),
+  },
+  SkipLayerNormalization: {
+    // LayerNorm(input + skip [+ bias]) over the last axis; output 3 is the sum itself (the residual stream).
+    domain: 'com.microsoft',
+    optionalOutputs: true,
+    shape: ([x, skip, gamma, beta]) => {
+      const X = req(x, 'input');
+      if (req(skip, 'skip').shape.join() !== X.shape.join()) throw new Error('input and skip must have one shape');
+      const C = X.shape[X.shape.length - 1];
+      for (const p of [req(gamma, 'gamma'), beta]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`gamma and beta must be [${C}]`);
+      const stat = { dtype: X.dtype, shape: [...X.shape.slice(0, -1), 1] };
+      return [...same(X), stat, stat, ...same(X)];
     },
   },
   Gather: {

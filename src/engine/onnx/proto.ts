@@ -2,6 +2,7 @@
 // Field numbers are onnx.proto's. Parameters are graph inputs, so initializers are only small constants and
 // a whole training graph serializes in milliseconds.
 import { DTYPE_CODE, type Graph, type Value, type Attr, type ConstData, type DType } from './graph.js';
+import { OPS } from './ops.js';
 
 export class Writer {
   private chunks: Uint8Array[] = [];
@@ -131,16 +132,33 @@ export const OPSET = 17;
 
 export function serializeModel(g: Graph, opts: SerializeOptions = {}): Uint8Array {
   const nameOf = (v: Value) => g.nameOf(v);
+  // Nodes whose outputs nothing reads are left out; outputs of ops whose extra outputs are optional, that nothing
+  // reads, go unnamed (so they are not computed).
+  const read = new Set<Value>(g.outputs);
+  const live: typeof g.nodes = [];
+  for (let k = g.nodes.length - 1; k >= 0; k--) {
+    const n = g.nodes[k];
+    if (!n.outputs.some((o) => read.has(o))) continue;
+    live.push(n);
+    for (const i of n.inputs) if (i) read.add(i);
+  }
+  live.reverse();
+  const domains = new Set<string>();
   const w = new Writer();
   w.int(1, IR_VERSION);
   w.string(2, opts.producer ?? 'fine-tune-studio');
   w.message(7, (gw) => {
-    for (const n of g.nodes) {
+    for (const n of live) {
+      const def = OPS[n.op];
+      if (def.domain) domains.add(def.domain);
       gw.message(1, (nw) => {
         for (const i of n.inputs) nw.string(1, i ? nameOf(i) : '');
-        for (const o of n.outputs) nw.string(2, nameOf(o));
+        const outs = n.outputs.map((o, k) => (k > 0 && def.optionalOutputs && !read.has(o) ? '' : nameOf(o)));
+        while (outs.length > 1 && outs[outs.length - 1] === '') outs.pop();
+        for (const o of outs) nw.string(2, o);
         nw.string(4, n.op);
         for (const [k, a] of Object.entries(n.attrs)) nw.message(5, (aw) => writeAttr(aw, k, a));
+        if (def.domain) nw.string(7, def.domain);
       });
     }
     gw.string(2, g.name);
@@ -152,5 +170,11 @@ export function serializeModel(g: Graph, opts: SerializeOptions = {}): Uint8Arra
     ow.string(1, '');
     ow.int(2, OPSET);
   });
+  for (const d of domains) {
+    w.message(8, (ow) => {
+      ow.string(1, d);
+      ow.int(2, 1);
+    });
+  }
   return w.finish();
 }

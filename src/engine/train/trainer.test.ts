@@ -114,9 +114,10 @@ describe('Trainer', () => {
     const ck = await t.checkpoint();
     expect(Object.keys(ck.trainable).every((k) => k.includes('lora_'))).toBe(true);
     expect(Object.keys(ck.trainable).length).toBe(2 * 4 * m.config.n_layer);
-    const w = t.currentWeights()['transformer.h.0.attn.c_attn.weight'].data as Float32Array;
+    const now = await t.currentWeights();
+    const w = now['transformer.h.0.attn.c_attn.weight'].data as Float32Array;
     expect(w).toEqual(base);
-    expect(allParams(m).length).toBe(Object.keys(t.currentWeights()).length);
+    expect(allParams(m).length).toBe(Object.keys(now).length);
     await t.release();
   });
 });

@@ -1,8 +1,11 @@
 // The training loop: config in, an async stream of events out. Weights, AdamW moments and gradients are device
-// tensors that only ever feed the next run; per step only the loss and the grad norm come back to the CPU.
+// tensors that only ever feed the next run; per step only the loss and the grad norm come back to the CPU. The
+// trainable weights and their moments live packed in a few flat groups (artifacts/flat.ts); the generator and
+// the eval graph get them unpacked, once per step that needs them.
 // Checkpoints (every N steps, on request, and at the end) are the one deliberate copy of the weights.
 import type { Tensor } from 'onnxruntime-common';
-import { buildEvalGraph, buildOptimizerGraph, buildTrainGraph, buildTrainStepGraph, DEFAULT_ADAMW, type AdamWConfig } from '../artifacts/build.js';
+import { buildEvalGraph, buildOptimizerGraph, buildTrainGraph, buildTrainStepGraph, buildUnpackGraph, adamwScalars, DEFAULT_ADAMW, type AdamWConfig } from '../artifacts/build.js';
+import { FLAT_GROUP_BYTES, flatLayout, isUnpacked, packGroup, type FlatGroup, type FlatLayout } from '../artifacts/flat.js';
 import { accumName, allParams, expAvgName, expAvgSqName, gradName, trainableParams, updatedName, type BuiltGraph, type ModelSpec } from '../artifacts/model.js';
 import { BatchStream, type Row } from '../data/batches.js';
 import { Generator, type Detokenizer } from '../generate/generator.js';
@@ -82,9 +85,16 @@ export interface TrainerOptions {
 
 export class Trainer {
   readonly config: TrainConfig;
+  /** The frozen parameters (the base model under LoRA), one tensor each. */
+  private readonly frozen: Record<string, Tensor> = {};
+  /** The trainable ones packed by `layout`, and their AdamW moments, keyed by group name. */
   private readonly weights: Record<string, Tensor> = {};
   private readonly expAvg: Record<string, Tensor> = {};
   private readonly expAvgSq: Record<string, Tensor> = {};
+  private readonly layout: FlatLayout;
+  private unpackSession: Promise<EngineSession> | null = null;
+  /** The trainable weights one tensor each, as of `step`; made on demand, dropped by the next step. */
+  private unpacked: { step: number; tensors: Record<string, Tensor> } | null = null;
   private step: number;
   private paused = false;
   private stopped = false;
@@ -97,29 +107,53 @@ export class Trainer {
     const c = (this.config = o.config);
     if (!(c.steps >= 1) || !(c.accumulation >= 1) || !(c.lr > 0)) throw new RangeError('steps, accumulation and lr must be positive');
     this.trainable = trainableParams(o.model);
+    const t = o.backend.target;
+    this.layout = flatLayout(this.trainable, { packed: !!t.flatParams, capBytes: Math.min(FLAT_GROUP_BYTES, t.flatGroupBytes ?? Infinity) });
     const ck = o.resume;
     if (ck && ck.format !== CHECKPOINT_FORMAT) throw new Error(`unknown checkpoint format ${ck.format}`);
     this.step = ck?.step ?? 0;
     const trainableNames = new Set(this.trainable.map((p) => p.name));
-    for (const p of allParams(o.model)) {
-      const data = (trainableNames.has(p.name) && ck?.trainable[p.name]) || o.weights[p.name];
-      if (!data) throw new Error(`no value for parameter ${p.name}`);
-      this.weights[p.name] = o.backend.upload(data, p.shape);
-    }
-    for (const p of this.trainable) {
-      this.expAvg[p.name] = ck ? o.backend.upload(ck.expAvg[p.name], p.shape) : o.backend.zeros(p.shape);
-      this.expAvgSq[p.name] = ck ? o.backend.upload(ck.expAvgSq[p.name], p.shape) : o.backend.zeros(p.shape);
+    const value = (name: string) => {
+      const data = (trainableNames.has(name) && ck?.trainable[name]) || o.weights[name];
+      if (!data) throw new Error(`no value for parameter ${name}`);
+      return data;
+    };
+    for (const p of allParams(o.model)) if (!trainableNames.has(p.name)) this.frozen[p.name] = o.backend.upload(value(p.name), p.shape);
+    // packed one group at a time on the CPU, so the extra copy is at most one group (FLAT_GROUP_BYTES); a group of
+    // one is the parameter's own array
+    const pack = (grp: FlatGroup, f: (n: string) => Float32Array) => (grp.members.length === 1 ? f(grp.members[0].spec.name) : packGroup(grp, f));
+    for (const grp of this.layout.groups) {
+      this.weights[grp.name] = o.backend.upload(pack(grp, value), grp.shape);
+      this.expAvg[grp.name] = ck ? o.backend.upload(pack(grp, (n) => ck.expAvg[n]), grp.shape) : o.backend.zeros(grp.shape);
+      this.expAvgSq[grp.name] = ck ? o.backend.upload(pack(grp, (n) => ck.expAvgSq[n]), grp.shape) : o.backend.zeros(grp.shape);
     }
     this.stream = new BatchStream(o.train, c.batch, c.seq, c.seed, o.padId);
   }
 
   private residency() {
-    const all = Object.values(this.weights);
+    const all = [...Object.values(this.frozen), ...Object.values(this.weights)];
     return { onDevice: all.filter((t) => t.location === 'gpu-buffer').length, total: all.length };
   }
 
-  /** The live device weights (for a Generator sharing them). */
-  currentWeights = (): Record<string, Tensor> => this.weights;
+  /**
+   * Every parameter as its own device tensor, as they are now (for a Generator or the eval graph). Runs the unpack
+   * graph once per step that asks; call it where the backend is held (inside `backend.exclusive`).
+   */
+  currentWeights = async (): Promise<Record<string, Tensor>> => {
+    if (isUnpacked(this.layout)) return { ...this.frozen, ...this.weights };
+    if (this.unpacked?.step !== this.step) {
+      this.dropUnpacked();
+      this.unpackSession ??= this.o.backend.createSession(buildUnpackGraph(this.layout), { keepOnDevice: () => true });
+      const tensors = await (await this.unpackSession).run({ ...this.weights });
+      this.unpacked = { step: this.step, tensors };
+    }
+    return { ...this.frozen, ...this.unpacked.tensors };
+  };
+
+  private dropUnpacked(): void {
+    for (const t of Object.values(this.unpacked?.tensors ?? {})) t.dispose();
+    this.unpacked = null;
+  }
 
   pause(): void {
     this.paused = true;
@@ -133,19 +167,33 @@ export class Trainer {
     this.wake?.();
   }
 
-  /** The trainable weights and optimizer state as they are now, read from the device one tensor at a time. */
+  /**
+   * The trainable weights and optimizer state as they are now, read from the device one flat group at a time
+   * (each tensor is a view on its group's read-back, so a group is copied to the CPU once).
+   */
   snapshot(): CheckpointSnapshot {
     const stores = { trainable: this.weights, expAvg: this.expAvg, expAvgSq: this.expAvgSq };
-    const tensors = CHECKPOINT_GROUPS.flatMap((group) => this.trainable.map((p) => ({ group, name: p.name, shape: p.shape })));
+    const where = new Map<string, [FlatGroup, number]>();
+    for (const grp of this.layout.groups) grp.members.forEach((m, i) => where.set(m.spec.name, [grp, i]));
+    const order = this.layout.groups.flatMap((grp) => grp.members.map((m) => m.spec));
+    const tensors = CHECKPOINT_GROUPS.flatMap((group) => order.map((p) => ({ group, name: p.name, shape: p.shape })));
     const step = this.step;
+    let last: { group: string; flat: string; data: Float32Array } | null = null;
     return {
       format: CHECKPOINT_FORMAT, step, model: this.o.model, config: this.config, tensors,
       bytes: 4 * tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0),
       read: (t) =>
         this.o.backend.exclusive(async () => {
           if (this.step !== step) throw new Error(`the snapshot of step ${step} was read after step ${this.step}`);
-          const d = await this.o.backend.download(stores[t.group][t.name]);
-          return this.o.backend.deviceResident ? d : d.slice(); // a GPU read-back is its own array, written by no one; a CPU tensor's data is the live weight
+          const [grp, i] = where.get(t.name)!;
+          if (last?.group !== t.group || last.flat !== grp.name) {
+            last = null; // let the previous group's read-back go before reading the next
+            const d = await this.o.backend.download(stores[t.group][grp.name]);
+            last = { group: t.group, flat: grp.name, data: d };
+          }
+          const m = grp.members[i];
+          const view = last.data.subarray(m.offset, m.offset + m.size);
+          return this.o.backend.deviceResident ? view : view.slice(); // a GPU read-back is its own array; a CPU tensor's data is the live weight
         }),
     };
   }
@@ -165,9 +213,10 @@ export class Trainer {
     const fused = c.accumulation === 1;
     const session = (g: BuiltGraph) => backend.createSession(g, { keepOnDevice: onDevice });
     const target = backend.target;
-    const train = await session(fused ? buildTrainStepGraph(this.o.model, shape, c.adamw, target) : buildTrainGraph(this.o.model, shape, { target }));
-    const trainAcc = fused ? null : await session(buildTrainGraph(this.o.model, shape, { accumulate: true, target }));
-    const opt = fused ? null : await session(buildOptimizerGraph(this.trainable, c.adamw));
+    const layout = this.layout;
+    const train = await session(fused ? buildTrainStepGraph(this.o.model, shape, c.adamw, target, layout) : buildTrainGraph(this.o.model, shape, { target, layout }));
+    const trainAcc = fused ? null : await session(buildTrainGraph(this.o.model, shape, { accumulate: true, target, layout }));
+    const opt = fused ? null : await session(buildOptimizerGraph(layout, c.adamw));
     const evalS = this.o.validation?.length && c.evalEvery > 0 ? await backend.createSession(buildEvalGraph(this.o.model, shape)) : null;
     const tokensPerStep = c.batch * c.seq * c.accumulation;
     yield { type: 'start', step: this.step, totalSteps: c.steps, backend: backend.description, trainableParams: countParams(this.trainable), tokensPerStep };
@@ -230,15 +279,13 @@ export class Trainer {
     const lr = learningRate({ kind: c.schedule, lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLrRatio: c.minLrRatio }, this.step + 1);
     const T = backend.ort.Tensor;
     const optimizerFeeds = (): Record<string, Tensor> => {
-      const f: Record<string, Tensor> = {
-        learning_rate: new T('float32', Float32Array.of(lr), []),
-        step: new T('float32', Float32Array.of(this.step + 1), []),
-        grad_scale: new T('float32', Float32Array.of(1 / c.accumulation), []),
-      };
-      for (const p of this.trainable) {
-        f[p.name] = this.weights[p.name];
-        f[expAvgName(p.name)] = this.expAvg[p.name];
-        f[expAvgSqName(p.name)] = this.expAvgSq[p.name];
+      const f: Record<string, Tensor> = Object.fromEntries(
+        Object.entries(adamwScalars(c.adamw, lr, this.step + 1, 1 / c.accumulation)).map(([k, x]) => [k, new T('float32', Float32Array.of(x), [])]),
+      );
+      for (const grp of this.layout.groups) {
+        f[grp.name] = this.weights[grp.name];
+        f[expAvgName(grp.name)] = this.expAvg[grp.name];
+        f[expAvgSqName(grp.name)] = this.expAvgSq[grp.name];
       }
       return f;
     };
@@ -247,17 +294,17 @@ export class Trainer {
     let loss = 0;
     if (!opt) {
       // fused: forward, backward and AdamW in one run
-      out = await train.run({ ...this.weights, ...batchFeeds(backend, this.stream.at(this.step)), ...optimizerFeeds() });
+      out = await train.run({ ...this.frozen, ...this.weights, ...batchFeeds(backend, this.stream.at(this.step)), ...optimizerFeeds() });
       loss = (await backend.download(out.loss))[0];
     } else {
       let grads: Record<string, Tensor> = {};
       const drop = () => Object.values(grads).forEach((t) => t.dispose());
       for (let a = 0; a < c.accumulation; a++) {
-        const feeds: Record<string, Tensor> = { ...this.weights, ...batchFeeds(backend, this.stream.at(this.step * c.accumulation + a)) };
-        if (a > 0) for (const p of this.trainable) feeds[accumName(p.name)] = grads[p.name];
+        const feeds: Record<string, Tensor> = { ...this.frozen, ...this.weights, ...batchFeeds(backend, this.stream.at(this.step * c.accumulation + a)) };
+        if (a > 0) for (const grp of this.layout.groups) feeds[accumName(grp.name)] = grads[grp.name];
         const o = await (a === 0 ? train : trainAcc!).run(feeds);
         drop();
-        grads = Object.fromEntries(this.trainable.map((p) => [p.name, o[gradName(p.name)]]));
+        grads = Object.fromEntries(this.layout.groups.map((grp) => [grp.name, o[gradName(grp.name)]]));
         const l = (await backend.download(o.loss))[0];
         if (!Number.isFinite(l)) {
           drop();
@@ -266,19 +313,20 @@ export class Trainer {
         loss += l / c.accumulation;
       }
       const feeds = optimizerFeeds();
-      for (const p of this.trainable) feeds[gradName(p.name)] = grads[p.name];
+      for (const grp of this.layout.groups) feeds[gradName(grp.name)] = grads[grp.name];
       out = await opt.run(feeds);
       drop();
     }
     const gradNorm = (await backend.download(out.grad_norm))[0];
-    const fresh = this.trainable.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
+    const fresh = this.layout.groups.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       for (const n of fresh) out[n].dispose();
       return Number.isFinite(loss)
         ? { ok: false, error: 'NON_FINITE_GRADIENT', message: nonFinite('gradient norm', gradNorm) }
         : { ok: false, error: 'NON_FINITE_LOSS', message: nonFinite('loss', loss) };
     }
-    for (const p of this.trainable) {
+    this.dropUnpacked();
+    for (const p of this.layout.groups) {
       for (const [store, name] of [[this.weights, p.name], [this.expAvg, expAvgName(p.name)], [this.expAvgSq, expAvgSqName(p.name)]] as const) {
         store[p.name].dispose();
         store[p.name] = out[updatedName(name)];
@@ -295,7 +343,7 @@ export class Trainer {
     for (const b of BatchStream.sequential(this.o.validation!, c.batch, c.seq, this.o.padId, c.evalBatches)) {
       const n = b.mask.reduce((x, y) => x + y, 0);
       if (n === 0) continue;
-      const out = await s.run({ ...this.weights, ...batchFeeds(this.o.backend, b) });
+      const out = await s.run({ ...(await this.currentWeights()), ...batchFeeds(this.o.backend, b) });
       sum += (await this.o.backend.download(out.loss))[0] * n;
       count += n;
     }
@@ -316,6 +364,8 @@ export class Trainer {
 
   async release(): Promise<void> {
     await this.generator?.release();
-    for (const m of [this.weights, this.expAvg, this.expAvgSq]) for (const t of Object.values(m)) t.dispose();
+    this.dropUnpacked();
+    await (await this.unpackSession)?.release();
+    for (const m of [this.frozen, this.weights, this.expAvg, this.expAvgSq]) for (const t of Object.values(m)) t.dispose();
   }
 }
