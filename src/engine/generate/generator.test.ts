@@ -76,4 +76,13 @@ describe('KV-cache generation', () => {
     expect(full.tokens.length).toBe(16 - 2 + 1); // the last token is predicted from a full cache and needs no slot
     expect((await run(-1, { maxNewTokens: 3 })).reason).toBe('max-tokens');
   });
+
+  it('sizes the cache to the call: prompt + budget to a power of two (at least 64), within the capacity', () => {
+    const m: ModelSpec = { config: { ...TINY_GPT2, n_positions: 1024 } };
+    const gen = new Generator({} as never, m, () => ({}), decoder, { cache: 512 });
+    expect(gen.cacheFor(10, 20)).toBe(64);
+    expect(gen.cacheFor(32, 64)).toBe(128);
+    expect(gen.cacheFor(100, 100)).toBe(256);
+    expect(gen.cacheFor(400, 400)).toBe(512);
+  });
 });

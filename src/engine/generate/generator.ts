@@ -1,5 +1,8 @@
 // Streaming generation with a KV cache, on the same device weights as training (during or after it): the prompt
-// is prefilled in fixed-size chunks, then one token per run. Sessions are built per shape and kept. Streams text
+// is prefilled in fixed-size chunks, then one token per run. The cache is sized to the call (prompt + budget,
+// rounded up to a power of two, at most the configured capacity): a token's cost grows with the cache's length.
+// Two cache sets take turns as each run's input and its pre-allocated output, so no run allocates a cache or
+// copies one out (to JavaScript on the CPU backends). Sessions are built per shape and kept. Streams text
 // deltas, stops at <|endoftext|>, a stop string, the token budget, the cache's end, or an abort signal.
 import type { Tensor } from 'onnxruntime-common';
 import { buildGenerateGraph } from '../artifacts/build.js';
@@ -22,10 +25,17 @@ export type GenerateEvent =
   | { type: 'done'; reason: StopReason; tokens: number[]; text: string; tokensPerSecond: number };
 
 export interface GeneratorOptions {
-  /** KV-cache capacity in positions (prompt + reply); at most n_positions. */
+  /** Largest KV cache in positions (prompt + reply); at most n_positions. Each call uses the smallest that fits. */
   readonly cache: number;
   /** Prompt tokens per prefill run. */
   readonly prefillChunk: number;
+}
+
+/** The two cache sets of a call: the run reads `from` and writes `to`, then they swap. */
+interface Caches {
+  readonly length: number;
+  from: Tensor[];
+  to: Tensor[];
 }
 
 export interface Detokenizer {
@@ -34,7 +44,7 @@ export interface Detokenizer {
 }
 
 export class Generator {
-  private readonly sessions = new Map<number, Promise<EngineSession>>();
+  private readonly sessions = new Map<string, Promise<EngineSession>>();
   readonly options: GeneratorOptions;
 
   constructor(
@@ -49,24 +59,31 @@ export class Generator {
     this.options = { cache, prefillChunk: Math.min(o.prefillChunk ?? 32, cache) };
   }
 
-  private session(step: number): Promise<EngineSession> {
-    let s = this.sessions.get(step);
+  private session(step: number, cache: number): Promise<EngineSession> {
+    const key = `${step}/${cache}`;
+    let s = this.sessions.get(key);
     if (!s) {
-      const g = buildGenerateGraph(this.model, { step, cache: this.options.cache });
+      const g = buildGenerateGraph(this.model, { step, cache }, this.backend.target);
       s = this.backend.createSession(g, { keepOnDevice: (n) => n.startsWith('present.') });
-      this.sessions.set(step, s);
+      this.sessions.set(key, s);
     }
     return s;
   }
 
-  /** Logits after feeding `ids` at `position`; updates `cache` in place (disposing what it replaces). */
-  private async feed(ids: number[], position: number, cache: Tensor[]): Promise<Float32Array> {
-    const session = await this.session(ids.length === 1 ? 1 : this.options.prefillChunk);
-    return this.backend.exclusive(() => this.feedLocked(session, ids, position, cache));
+  /** The cache length for a call: prompt + budget rounded up to a power of two (at least 64), within the capacity. */
+  cacheFor(promptLength: number, maxNewTokens: number): number {
+    const need = promptLength + maxNewTokens;
+    return Math.min(this.options.cache, Math.max(64, 2 ** Math.ceil(Math.log2(need))));
   }
 
-  private async feedLocked(session: EngineSession, ids: number[], position: number, cache: Tensor[]): Promise<Float32Array> {
-    const S = ids.length === 1 ? 1 : this.options.prefillChunk;
+  /** Logits after feeding `ids` at `position`; reads the cache from `cache.from`, writes it into `cache.to`. */
+  private async feed(ids: number[], position: number, cache: Caches): Promise<Float32Array> {
+    const S = ids.length === 1 ? 1 : Math.min(this.options.prefillChunk, cache.length);
+    const session = await this.session(S, cache.length);
+    return this.backend.exclusive(() => this.feedLocked(session, S, ids, position, cache));
+  }
+
+  private async feedLocked(session: EngineSession, S: number, ids: number[], position: number, cache: Caches): Promise<Float32Array> {
     const padded = Int32Array.from({ length: S }, (_, i) => ids[i] ?? this.tok.eosId);
     const T = this.backend.ort.Tensor;
     const W = await this.weights();
@@ -76,29 +93,29 @@ export class Generator {
       last_index: new T('int32', Int32Array.of(ids.length - 1), [1]),
     };
     for (const p of allParams(this.model)) feeds[p.name] = W[p.name];
+    const into: Record<string, Tensor> = {};
     const L = this.model.config.n_layer;
     for (let i = 0; i < L; i++) {
-      feeds[pastName(i, 'key')] = cache[2 * i];
-      feeds[pastName(i, 'value')] = cache[2 * i + 1];
+      for (const [k, kv] of [[0, 'key'], [1, 'value']] as const) {
+        feeds[pastName(i, kv)] = cache.from[2 * i + k];
+        into[presentName(i, kv)] = cache.to[2 * i + k];
+      }
     }
-    const out = await session.run(feeds);
-    for (let i = 0; i < L; i++) {
-      cache[2 * i].dispose();
-      cache[2 * i + 1].dispose();
-      cache[2 * i] = out[presentName(i, 'key')];
-      cache[2 * i + 1] = out[presentName(i, 'value')];
-    }
+    const out = await session.run(feeds, { ...into, logits: null });
+    [cache.from, cache.to] = [cache.to, cache.from];
     return this.backend.download(out.logits);
   }
 
   async *stream(prompt: readonly number[], o: GenerateOptions): AsyncGenerator<GenerateEvent> {
     validateSampling(o);
-    const { cache: Lc, prefillChunk } = this.options;
+    const { cache: cap, prefillChunk } = this.options;
     if (prompt.length === 0) throw new RangeError('the prompt is empty');
-    if (prompt.length >= Lc) throw new RangeError(`the prompt has ${prompt.length} tokens; the context holds ${Lc}, so shorten it`);
+    if (prompt.length >= cap) throw new RangeError(`the prompt has ${prompt.length} tokens; the context holds ${cap}, so shorten it`);
     const c = this.model.config;
+    const Lc = this.cacheFor(prompt.length, o.maxNewTokens);
     const dims = [1, c.n_head, Lc, c.n_embd / c.n_head];
-    const cache = Array.from({ length: 2 * c.n_layer }, () => this.backend.zeros(dims));
+    const set = () => Array.from({ length: 2 * c.n_layer }, () => this.backend.zeros(dims));
+    const cache: Caches = { length: Lc, from: set(), to: set() };
     const rng = new Rng(o.seed ?? 0);
     const started = performance.now();
     const out: number[] = [];
@@ -106,7 +123,8 @@ export class Generator {
     let reason: StopReason = 'max-tokens';
     try {
       let logits!: Float32Array;
-      for (let p = 0; p < prompt.length; p += prefillChunk) logits = await this.feed(prompt.slice(p, p + prefillChunk), p, cache);
+      const chunk = Math.min(prefillChunk, Lc);
+      for (let p = 0; p < prompt.length; p += chunk) logits = await this.feed(prompt.slice(p, p + chunk), p, cache);
       let position = prompt.length;
       while (out.length < o.maxNewTokens) {
         if (o.signal?.aborted) {
@@ -139,7 +157,7 @@ export class Generator {
         if (out.length < o.maxNewTokens) logits = await this.feed([next], position++, cache);
       }
     } finally {
-      for (const t of cache) t.dispose();
+      for (const t of [...cache.from, ...cache.to]) t.dispose();
     }
     const seconds = (performance.now() - started) / 1000;
     yield { type: 'done', reason, tokens: out, text: reason === 'stop-string' ? text : this.tok.decode(out), tokensPerSecond: out.length / seconds };

@@ -103,8 +103,10 @@ export interface CacheOptions {
   lora?: LoraConfig;
   /** (S, L) additive mask: slots after each new token's position are hidden. */
   readonly mask: Value;
-  /** One token (S = 1): (1, 1, L, 1) bool, true at its slot. */
+  /** One token (S = 1): (1, 1, L, 1) bool, true at its slot (a Where writes it)... */
   readonly slot?: Value;
+  /** ...or (1, H, 1, 3) int64 indices [0, h, position] (a ScatterND writes it: the CPU EP). */
+  readonly slotIndex?: Value;
   /** A chunk (S > 1): (L, S) one-hot float rows placing each new token, and (1, 1, L, 1) 1 where no new token goes. */
   readonly write?: Value;
   readonly keep?: Value;
@@ -116,8 +118,8 @@ export interface CacheOptions {
 /**
  * The trunk for generation over S new tokens (ids (1, S)) with a KV cache of L slots: the forward only, so it
  * uses onnxruntime's fused kernels (SkipLayerNormalization for each residual add with the LayerNorm after it,
- * FastGelu). A single token writes its keys and values into the cache with one Where each; a chunk (prefill)
- * with a one-hot matmul. Returns the final hidden states (S, C) after ln_f.
+ * FastGelu). A single token writes its keys and values into the cache with one Where (or ScatterND) each; a
+ * chunk (prefill) with a one-hot matmul. Returns the final hidden states (S, C) after ln_f.
  */
 export function gpt2CachedTrunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids: Value, posEmb: Value, o: CacheOptions): Value {
   const S = ids.shape[1];
@@ -139,7 +141,8 @@ export function gpt2CachedTrunk(g: Graph, c: GPT2Config, P: Record<string, Value
     const heads = S === 1 ? g.reshape(qkv, [1, 3 * H, 1, D]) : g.transpose(g.reshape(qkv, [1, S, 3 * H, D]), [0, 2, 1, 3]);
     const [q, k, v] = g.split(heads, [H, H, H], 1); // (1, H, S, D)
     const past = o.past[i];
-    const put = (cache: Value, x: Value) => (S === 1 ? g.where(o.slot!, x, cache) : g.add(g.mul(cache, o.keep!), g.matmul(o.write!, x)));
+    const put = (cache: Value, x: Value) =>
+      o.slotIndex ? g.op1('ScatterND', [cache, o.slotIndex, x]) : S === 1 ? g.where(o.slot!, x, cache) : g.add(g.mul(cache, o.keep!), g.matmul(o.write!, x));
     const key = put(past.key, k); // (1, H, L, D)
     const value = put(past.value, v);
     o.present[i] = { key, value };

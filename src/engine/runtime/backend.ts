@@ -28,7 +28,8 @@ export type Feeds = Record<string, Tensor>;
 
 export interface EngineSession {
   readonly graph: BuiltGraph;
-  run(feeds: Feeds): Promise<Record<string, Tensor>>;
+  /** `into`: the outputs to return, each written into a tensor the caller owns (pre-allocated, of the output's shape and place) or, null, allocated. */
+  run(feeds: Feeds, into?: Record<string, Tensor | null>): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 
@@ -102,9 +103,9 @@ export async function createOrtSession(
   const session = await ort.InferenceSession.create(g.bytes, options);
   return {
     graph: g,
-    async run(feeds) {
+    async run(feeds, into) {
       try {
-        return (await session.run(feeds)) as Record<string, Tensor>;
+        return (await (into ? session.run(feeds, into) : session.run(feeds))) as Record<string, Tensor>;
       } catch (e) {
         throw onRunError ? onRunError(e as Error) : new BackendError('RUN_FAILED', `${g.name}: ${(e as Error).message}`);
       }

@@ -6,7 +6,7 @@ import { flatLayout, packGroup } from '../artifacts/flat.js';
 import { fusedHeadLoss } from '../artifacts/head-loss.js';
 import { Graph } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
-import { accumName, allParams, expAvgName, expAvgSqName, gradName, pastName, trainableParams, type ModelSpec } from '../artifacts/model.js';
+import { accumName, allParams, expAvgName, expAvgSqName, gradName, pastName, presentName, trainableParams, type ModelSpec } from '../artifacts/model.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../models/init.js';
 import { Rng } from '../util/rng.js';
 import type { Backend } from './backend.js';
@@ -72,6 +72,47 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
     expect(worst).toBeGreaterThanOrEqual(0);
   });
 
+  it("generates a token (Where into the cache, SkipLayerNormalization, FastGelu) as the CPU EP does (ScatterND)", async () => {
+    const W = weights(m);
+    const c = m.config;
+    const L = 16;
+    const dims = [1, c.n_head, L, c.n_embd / c.n_head];
+    const r = new Rng(9);
+    const past = Array.from({ length: 2 * c.n_layer }, () => Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => r.normal()));
+    const run = async (b: Backend) => {
+      const T = b.ort.Tensor;
+      const s = await b.createSession(buildGenerateGraph(m, { step: 1, cache: L }, b.target));
+      const out = await s.run({
+        ...weightFeeds(b, allParams(m), W),
+        input_ids: new T('int32', Int32Array.of(7), [1, 1]), position: new T('int32', Int32Array.of(5), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
+        ...Object.fromEntries(past.map((d, i) => [pastName(i >> 1, i % 2 ? 'value' : 'key'), b.upload(d, dims)])),
+      });
+      const got = { logits: await b.download(out.logits), key: await b.download(out[presentName(1, 'key')]) };
+      await s.release();
+      return got;
+    };
+    const [a, b] = [await run(cpu), await run(gpu)];
+    expect(cpu.target.scatterAdd && !gpu.target.scatterAdd).toBe(true); // the two ways of writing the slot
+    let d = 0;
+    for (let i = 0; i < a.logits.length; i++) d = Math.max(d, Math.abs(a.logits[i] - b.logits[i]));
+    expect(d).toBeLessThan(1e-3);
+    // slot 5 of every head written (equal up to rounding), every other slot kept bit for bit
+    const D = c.n_embd / c.n_head;
+    for (let h = 0; h < c.n_head; h++) {
+      for (let slot = 0; slot < L; slot++) {
+        const at = (h * L + slot) * D;
+        const [x, y, was] = [a.key.subarray(at, at + D), b.key.subarray(at, at + D), past[2].subarray(at, at + D)];
+        if (slot !== 5) {
+          expect(x).toEqual(was);
+          expect(y).toEqual(was);
+        } else {
+          expect(x).not.toEqual(was);
+          for (let i = 0; i < D; i++) expect(Math.abs(x[i] - y[i])).toBeLessThan(1e-4);
+        }
+      }
+    }
+  });
+
   it('places every node of the train, optimizer and generate graphs on the WebGPU EP', async () => {
     const W = weights(m);
     const T = gpu.ort.Tensor;
@@ -92,6 +133,11 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
     }, 'WebGpuExecutionProvider');
     const unpack = await profilePlacement(gpu, buildUnpackGraph(layout), groups((n) => n), 'WebGpuExecutionProvider');
     const c = m.config;
+    const token = await profilePlacement(gpu, buildGenerateGraph(m, { step: 1, cache: 16 }, gpu.target), {
+      ...weightFeeds(gpu, allParams(m), W),
+      input_ids: new T('int32', Int32Array.of(1), [1, 1]), position: new T('int32', Int32Array.of(3), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
+      ...Object.fromEntries(Array.from({ length: m.config.n_layer }, (_, i) => ['key', 'value'].map((kv) => [pastName(i, kv as 'key'), gpu.zeros([1, m.config.n_head, 16, m.config.n_embd / m.config.n_head])])).flat()),
+    }, 'WebGpuExecutionProvider');
     const gen = await profilePlacement(gpu, buildGenerateGraph(m, { step: 4, cache: 16 }), {
       ...weightFeeds(gpu, allParams(m), W),
       input_ids: new T('int32', Int32Array.of(1, 2, 3, 4), [1, 4]), position: new T('int32', Int32Array.of(0), [1]), last_index: new T('int32', Int32Array.of(3), [1]),
@@ -108,7 +154,7 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
       labels: new T('int32', Int32Array.from({ length: N }, (_, i) => i % V), [N]), w: gpu.upload(new Float32Array(N).fill(1), [N]),
     }, 'WebGpuExecutionProvider');
     expect(head.byProvider.WebGpuExecutionProvider?.Split, 'the chunks are cut on the GPU').toBeGreaterThan(0);
-    for (const [name, p] of [['train', train], ['train step', step], ['optimizer', opt], ['unpack', unpack], ['generate', gen], ['chunked head loss', head]] as const) {
+    for (const [name, p] of [['train', train], ['train step', step], ['optimizer', opt], ['unpack', unpack], ['generate (prefill)', gen], ['generate (one token)', token], ['chunked head loss', head]] as const) {
       expect(p.elsewhere, `${name} graph nodes off the WebGPU EP`).toEqual([]);
       expect(Object.values(p.byProvider.WebGpuExecutionProvider ?? {}).reduce((a, b) => a + b, 0), name).toBeGreaterThan(name === 'unpack' ? 1 : 20);
     }
