@@ -1,9 +1,12 @@
-// npm run bench -- [--json] [--steps N] [--threads N] [--backend node-cpu|wasm]
+// npm run bench -- [--json] [--steps N] [--threads N] [--backend node-cpu|wasm] [--no-transformers-js]
 // Training throughput for the GPT-2 124M shape (random weights, batch 4, sequence 128): full fine-tune with AdamW
 // and LoRA rank 8, on onnxruntime-node's CPU EP or onnxruntime-web's WASM build (the browser fallback's kernels);
 // generation tokens/s with the KV cache; peak memory, and the device memory each run measured (the process's RSS
 // on the CPU EP, the heap on WASM) beside the studio's estimate. Reports achieved GFLOP/s as 6 x parameters x
-// tokens / time, and a same-run matmul baseline for the ratio.
+// tokens / time, and a same-run matmul baseline for the ratio. Also: nodes per graph as the WebGPU backend builds
+// them (artifacts/counts.ts), and generation against transformers.js running a package of the same weights (the
+// export's ONNX with past key values, on onnxruntime-node's CPU EP), wall time of the whole call for a 32-token
+// prompt and 64 new tokens, greedy.
 import { parseArgs } from 'node:util';
 import { Graph } from '../src/engine/onnx/graph.js';
 import { serializeModel } from '../src/engine/onnx/proto.js';
@@ -18,8 +21,16 @@ import { estimateMemory } from '../src/engine/models/memory.js';
 import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
+import { graphNodes, graphOps } from '../src/engine/artifacts/counts.js';
+import { gpt2ConfigJson } from '../src/engine/models/hf.js';
+import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from '../src/engine/export/onnx.js';
+import { jsonFile } from '../src/engine/export/files.js';
+import { writeFolder } from '../src/engine/export/write.node.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-const { values: a } = parseArgs({ options: { json: { type: 'boolean', default: false }, steps: { type: 'string', default: '6' }, threads: { type: 'string' }, backend: { type: 'string', default: 'node-cpu' } } });
+const { values: a } = parseArgs({ options: { json: { type: 'boolean', default: false }, steps: { type: 'string', default: '6' }, threads: { type: 'string' }, backend: { type: 'string', default: 'node-cpu' }, 'no-transformers-js': { type: 'boolean', default: false } } });
 if (a.backend !== 'node-cpu' && a.backend !== 'wasm') throw new Error(`Unsupported backend "${a.backend}". Should be one of: node-cpu, wasm`);
 const steps = Number(a.steps);
 const B = 4;
@@ -70,19 +81,53 @@ async function train(b: Backend, m: ModelSpec, label: string) {
   return { label, stepSeconds: sec, tokensPerSec, gflops: (6 * params * tokensPerSec) / 1e9, loss, deviceBytesPeak, estimateBytes };
 }
 
-async function generation(b: Backend, m: ModelSpec) {
-  const W = initGpt2(m.config, 1);
+const PROMPT = Array.from({ length: 32 }, (_, i) => 100 + 17 * i);
+const NEW_TOKENS = 64;
+
+/** The studio's generator: tokens/s over the whole call (prefill included), after a warm-up call. */
+async function generation(b: Backend, m: ModelSpec, W: Record<string, Float32Array>) {
   const weights = weightFeeds(b, allParams(m), W);
   const gen = new Generator(b, m, () => weights, { eosId: -1, decode: () => '' }, { cache: 256, prefillChunk: 32 });
   const run = async (n: number) => {
-    let r = 0;
-    for await (const e of gen.stream(Array.from({ length: 32 }, (_, i) => 100 + i), { ...GREEDY, maxNewTokens: n })) if (e.type === 'done') r = e.tokensPerSecond;
-    return r;
+    let tokens: number[] = [];
+    const t0 = performance.now();
+    for await (const e of gen.stream(PROMPT, { ...GREEDY, maxNewTokens: n })) if (e.type === 'done') tokens = e.tokens;
+    return { tokensPerSec: n / ((performance.now() - t0) / 1000), tokens };
   };
   await run(4);
-  const tps = await run(64);
+  const r = await run(NEW_TOKENS);
   await gen.release();
-  return tps;
+  return r;
+}
+
+/** transformers.js on a package of the same weights (written to a temporary folder), same prompt and budget. */
+async function transformersJs(c: typeof GPT2_124M, W: Record<string, Float32Array>) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-tjs-'));
+  try {
+    await writeFolder(join(dir, 'gpt2'), [
+      jsonFile('config.json', { ...gpt2ConfigJson(c), 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
+      jsonFile('generation_config.json', { bos_token_id: 50256, eos_token_id: 50256 }),
+      ...gpt2OnnxFiles(c, W),
+    ]);
+    const { AutoModelForCausalLM, Tensor, env } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    env.localModelPath = `${dir}/`;
+    const model = await AutoModelForCausalLM.from_pretrained('gpt2', { device: 'cpu' });
+    const ids = new Tensor('int64', BigInt64Array.from(PROMPT, BigInt), [1, PROMPT.length]);
+    const mask = new Tensor('int64', new BigInt64Array(PROMPT.length).fill(1n), [1, PROMPT.length]);
+    const run = async (n: number) => {
+      const t0 = performance.now();
+      const out = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: n, min_new_tokens: n, do_sample: false, repetition_penalty: 1, eos_token_id: -1 } as never)) as { data: BigInt64Array };
+      return { tokensPerSec: n / ((performance.now() - t0) / 1000), tokens: Array.from(out.data, Number).slice(PROMPT.length) };
+    };
+    await run(4);
+    const r = await run(NEW_TOKENS);
+    await model.dispose();
+    return r;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const threads = a.threads ? { threads: Number(a.threads) } : {};
@@ -92,13 +137,20 @@ const mm = await matmulBaseline(cpu);
 // LoRA first: the WASM heap never shrinks, so the smaller run is measured before the larger one grows it
 const lora = await train(cpu, { ...base, lora: { rank: 8, alpha: 16, targets: ['attn.c_attn'] } }, 'LoRA r=8 (attn.c_attn), AdamW');
 const full = await train(cpu, base, 'full fine-tune, AdamW');
-const gen = await generation(cpu, base);
+const genWeights = initGpt2(base.config, 1);
+const ours = await generation(cpu, base, genWeights);
+const gen = ours.tokensPerSec;
+const tjs = a['no-transformers-js'] ? null : await transformersJs(base.config, genWeights);
+const nodes = graphNodes(GPT2_124M, B, T);
 clearInterval(timer);
 const result = {
   machine: { backend: cpu.description, model: 'GPT-2 124M shape (random weights)', batch: B, seq: T, timedSteps: steps },
   matmulGflops: mm,
   train: [full, lora].map((r) => ({ ...r, gflopsPerMatmulPeak: r.gflops / mm })),
   generateTokensPerSec: gen,
+  ...(tjs ? { transformersJsTokensPerSec: tjs.tokensPerSec, transformersJsSameTokens: tjs.tokens.join() === ours.tokens.join() } : {}),
+  graphNodes: nodes,
+  graphOps: graphOps(GPT2_124M, B, T),
   peakRssMiB: peakRss / 2 ** 20,
   pytorchReference: { tokensPerSec: 67, note: 'PyTorch eager + OpenBLAS, full fine-tune, same shape, this 2-core machine (issue 2)' },
 };
@@ -110,7 +162,9 @@ else {
   for (const r of result.train) {
     console.log(`${r.label.padEnd(34)} ${r.stepSeconds.toFixed(2).padStart(7)} ${r.tokensPerSec.toFixed(1).padStart(10)} ${r.gflops.toFixed(1).padStart(15)} ${(r.gflopsPerMatmulPeak * 100).toFixed(0).padStart(10)}% ${(r.tokensPerSec / 67).toFixed(2).padStart(12)}x`);
   }
-  console.log(`generation (KV cache, batch 1, 32-token prompt, 64 new): ${gen.toFixed(1)} tokens/s`);
+  console.log(`generation (KV cache, batch 1, 32-token prompt, 64 new, whole call): ${gen.toFixed(1)} tokens/s`);
+  if (tjs) console.log(`transformers.js, same weights and prompt: ${tjs.tokensPerSec.toFixed(1)} tokens/s (studio ${(gen / tjs.tokensPerSec).toFixed(2)}x; same greedy tokens: ${result.transformersJsSameTokens})`);
+  console.log(`nodes per graph (WebGPU build): train step full ${nodes.trainStepFull}, LoRA ${nodes.trainStepLora}; one generated token ${nodes.generateToken}`);
   console.log(`peak RSS: ${result.peakRssMiB.toFixed(0)} MiB`);
   for (const r of result.train) console.log(`${r.label}: device memory measured ${(r.deviceBytesPeak / 2 ** 20).toFixed(0)} MiB (${cpu.memory?.kind}), estimated ${(r.estimateBytes / 2 ** 20).toFixed(0)} MiB`);
 }
