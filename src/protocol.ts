@@ -160,6 +160,42 @@ export interface RunState extends RunSummary {
 
 export type ChatSettings = Pick<GenerateOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'maxNewTokens'>;
 
+// ---------------------------------------------------------------------------------------------- benchmark
+export interface BenchRequest {
+  backend: 'webgpu' | 'wasm';
+  shape: 'tiny' | 'gpt2';
+  batch: number;
+  seq: number;
+  /** LoRA rank 8 on attn.c_attn, or a full fine-tune. */
+  lora: boolean;
+  /** Timed training steps (one more runs first, untimed). */
+  steps: number;
+  /** New tokens generated after a 32-token prompt (a 4-token call runs first, untimed). */
+  tokens: number;
+  /** Collect onnxruntime-web's WebGPU kernel timings for one step (WebGPU only). */
+  profile: boolean;
+}
+
+export interface BenchResult {
+  request: BenchRequest;
+  description: string;
+  /** Mean seconds of a timed step, and the tokens it trained per second. */
+  stepSeconds: number;
+  trainTokensPerSec: number;
+  /** Generation: new tokens per second over the whole call (prefill included), and ms per token after the first. */
+  tokensPerSec: number;
+  generateMsPerToken: number;
+  /** The most device memory held (GPU buffers on WebGPU, the WASM heap), in training or generation. */
+  deviceBytesPeak: number;
+  /**
+   * Per kernel type over one step, from onnxruntime-web's WebGPU profiling; null where it reported nothing
+   * (onnxruntime-web 1.30's native WebGPU EP reports nothing in chromium on SwiftShader).
+   */
+  profile: { op: string; count: number; ms: number }[] | null;
+  /** Nodes in the graphs this backend builds at this batch and sequence (full and LoRA step, one token). */
+  graphNodes: import('./engine/artifacts/counts.js').GraphNodes;
+}
+
 // ---------------------------------------------------------------------------------------------- UI -> worker
 export type ToWorker =
   | { type: 'init' }
@@ -182,7 +218,9 @@ export type ToWorker =
   | { type: 'export'; kind: ExportKind; sampling: ChatSettings }
   | { type: 'export-cancel' }
   /** Files picked from disk: a folder's files (paths inside it) or one zip. */
-  | { type: 'import-model'; files: { path: string; file: Blob }[] };
+  | { type: 'import-model'; files: { path: string; file: Blob }[] }
+  /** The browser benchmark (bench.html, npm run bench:browser): random weights, nothing stored. */
+  | { type: 'bench'; request: BenchRequest };
 
 // ---------------------------------------------------------------------------------------------- worker -> UI
 export type FromWorker =
@@ -212,7 +250,8 @@ export type FromWorker =
   | { type: 'export-failed'; kind: ExportKind; message: string }
   | { type: 'import-progress'; done: number; total: number }
   | { type: 'import-done'; name: string; kind: 'model' | 'adapter' }
-  | { type: 'import-failed'; message: string };
+  | { type: 'import-failed'; message: string }
+  | { type: 'bench-result'; result: BenchResult };
 
 /** Exhaustiveness guard for switches over the unions. */
 export function unreachable(x: never): never {

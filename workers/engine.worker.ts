@@ -11,6 +11,7 @@ import { watchWasmMemory } from '../src/engine/runtime/memory.js';
 import { probeWebGpu } from '../src/engine/runtime/web.js';
 import { unreachable, type FromWorker, type ToWorker } from '../src/protocol.js';
 import { Studio } from './studio.js';
+import { runBench } from './bench.js';
 
 watchWasmMemory(); // before onnxruntime-web makes its heap, so the WASM backend can measure it
 const post = (m: FromWorker) => self.postMessage(m);
@@ -67,6 +68,8 @@ async function handle(m: ToWorker): Promise<void> {
       return studio.cancelExport();
     case 'import-model':
       return studio.importModel(m.files);
+    case 'bench':
+      return post({ type: 'bench-result', result: await runBench(m.request, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } }).catch((e: Error) => { throw new Error(`${e.message} ${e.stack}`); }) });
     default:
       return unreachable(m);
   }

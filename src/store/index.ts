@@ -210,6 +210,8 @@ const actions: Slice<Actions> = (set, get) => ({
         return set({ importing: null, imported: { name: m.name, kind: m.kind } });
       case 'import-failed':
         return set({ importing: null, importError: m.message });
+      case 'bench-result':
+        return; // the benchmark page's (bench.html), not the studio's
       case 'export-failed':
         return set({ exporting: null, exportError: { kind: m.kind, message: m.message } });
       case 'error': {

@@ -51,6 +51,8 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
   const adapter = gpu && (await gpu.requestAdapter({ powerPreference: 'high-performance' }));
   if (!adapter) throw new BackendError('BACKEND_UNAVAILABLE', (await probeWebGpu().then((p) => (p.ok ? '' : p.reason))) || 'no WebGPU adapter');
   const device = await adapter.requestDevice({
+    // timestamp queries: onnxruntime-web's kernel profiling (the browser benchmark's per-op breakdown) needs them
+    requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
     requiredLimits: {
       maxBufferSize: adapter.limits.maxBufferSize,
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,

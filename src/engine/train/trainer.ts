@@ -93,6 +93,8 @@ export class Trainer {
   private readonly expAvgSq: Record<string, Tensor> = {};
   private readonly layout: FlatLayout;
   private unpackSession: Promise<EngineSession> | null = null;
+  /** The sessions whose outputs the trainer holds (released after those, in release()). */
+  private readonly sessions: EngineSession[] = [];
   /** The trainable weights one tensor each, as of `step`; made on demand, dropped by the next step. */
   private unpacked: { step: number; tensors: Record<string, Tensor> } | null = null;
   private step: number;
@@ -268,7 +270,10 @@ export class Trainer {
       const err = e as Error & { code?: string };
       yield { type: 'error', step: this.step + 1, code: err.code === 'DEVICE_LOST' ? 'DEVICE_LOST' : 'RUN_FAILED', message: err.message };
     } finally {
-      for (const s of [train, trainAcc, opt, evalS]) await s?.release();
+      // The weights and moments are these sessions' outputs: on WebGPU a session's output buffers cannot be freed
+      // once it is released, so it lives until the trainer does (release() frees the tensors first).
+      for (const s of [train, trainAcc, opt]) if (s) this.sessions.push(s);
+      await evalS?.release();
     }
   }
 
@@ -367,5 +372,6 @@ export class Trainer {
     this.dropUnpacked();
     await (await this.unpackSession)?.release();
     for (const m of [this.frozen, this.weights, this.expAvg, this.expAvgSq]) for (const t of Object.values(m)) t.dispose();
+    for (const s of this.sessions.splice(0)) await s.release();
   }
 }
