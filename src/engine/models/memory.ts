@@ -5,7 +5,8 @@
 //   - per trained parameter, 24 bytes: AdamW's two moments, the gradient, and the step's new weight and moments,
 //     which exist beside the old ones until the old are freed after the run (partly in memory the activations
 //     held until the backward consumed them);
-//   - activations kept for the backward pass: per layer ~24 (B*T, C) tensors and ~3.5 (B, H, T, T) attention
+//   - activations kept for the backward pass: per layer ~16 (B*T, C) tensors (24 before GELU, attention and
+//     LayerNorm got their closed-form backward: 2026-11-29) and ~3.5 (B, H, T, T) attention
 //     tensors; over the 50,257-token vocabulary, ~3.4 (rows, V) tensors of the fused loss's largest chunk and ~2
 //     (B*T, V)'s worth that the allocators hold on to (the WASM arena grows by doubling and never shrinks);
 //   - on WebGPU, where the trained parameters are packed in flat groups (artifacts/flat.ts), 8 more bytes per
@@ -35,7 +36,7 @@ export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?:
   const params = countParams(gpt2Params(c));
   const trained = lora ? countParams(loraParams(c, lora)) : params;
   const N = batch * seq;
-  const layer = 24 * N * c.n_embd + 3.5 * batch * c.n_head * seq * seq;
+  const layer = 16 * N * c.n_embd + 3.5 * batch * c.n_head * seq * seq;
   const chunk = Math.max(...headChunks(N, c.vocab_size)); // the fused loss's rows at a time (artifacts/head-loss.ts)
   const activationBytes = 4 * (c.n_layer * layer + (2 * N + 3.4 * chunk) * c.vocab_size);
   const buffers: [string, number][] = [
