@@ -1,7 +1,7 @@
 // The training loop: config in, an async stream of events out. Weights, AdamW moments and gradients are device
-// tensors that only ever feed the next run; per step only the loss and the grad norm come back to the CPU. The
-// trainable weights and their moments live packed in a few flat groups (artifacts/flat.ts); the generator and
-// the eval graph get them unpacked, once per step that needs them.
+// tensors that only ever feed the next run; per step only the loss and the grad norm come back to the CPU. On
+// WebGPU the trainable weights and their moments live packed in a few flat groups (artifacts/flat.ts; elsewhere
+// each group is one parameter); the generator and the eval graph get them unpacked, once per step that asks.
 // Checkpoints (every N steps, on request, and at the end) are the one deliberate copy of the weights.
 import type { Tensor } from 'onnxruntime-common';
 import { buildEvalGraph, buildOptimizerGraph, buildTrainGraph, buildTrainStepGraph, buildUnpackGraph, adamwScalars, DEFAULT_ADAMW, type AdamWConfig } from '../artifacts/build.js';
