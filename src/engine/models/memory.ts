@@ -9,6 +9,7 @@
 //     LayerNorm got their closed-form backward: 2026-11-29) and ~3.5 (B, H, T, T) attention
 //     tensors; over the 50,257-token vocabulary, ~3.4 (rows, V) tensors of the fused loss's largest chunk and ~2
 //     (B*T, V)'s worth that the allocators hold on to (the WASM arena grows by doubling and never shrinks);
+//   - 16 MiB for onnxruntime itself;
 //   - on WebGPU, where the trained parameters are packed in flat groups (artifacts/flat.ts), 8 more bytes per
 //     trained parameter: the Split copies the forward reads and the gradients concatenated back (not fitted to a
 //     measurement: SwiftShader is too slow for a 124M step).
@@ -32,6 +33,13 @@ export interface MemoryEstimate {
   checkpointBytes: number;
 }
 
+/**
+ * onnxruntime's own share of the heap whatever the model (sessions, kernel scratch, thread stacks): the tiny
+ * model's full fine-tune at 2 x 24 measured 155 MiB against 139 without it, and 187 MiB once under a loaded
+ * machine (the WASM heap grows in steps).
+ */
+const RUNTIME_BYTES = 16 * 2 ** 20;
+
 export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?: LoraConfig, o: { flatParams?: boolean } = {}): MemoryEstimate {
   const params = countParams(gpt2Params(c));
   const trained = lora ? countParams(loraParams(c, lora)) : params;
@@ -51,7 +59,7 @@ export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?:
     activationBytes,
     // activations the backward has consumed make room for the step's new weights and moments, once they are large
     // enough for the allocator to reuse (fitted: half of them, past the first 256 MiB)
-    trainingBytes: 4 * params + (o.flatParams ? 32 : 24) * trained + activationBytes - Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
+    trainingBytes: RUNTIME_BYTES + 4 * params + (o.flatParams ? 32 : 24) * trained + activationBytes - Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
     largestBufferBytes,
     largestBuffer,
     checkpointBytes: 12 * trained,
