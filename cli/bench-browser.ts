@@ -5,7 +5,7 @@
 // without a GPU, Vulkan on one with a GPU) and runs workers/bench.ts in the studio's worker for each backend and
 // shape. Prints one JSON object: per backend and shape, stepSeconds, tokensPerSec, generateMsPerToken and
 // deviceBytesPeak (and the rest of the worker's result). --dist serves another build (an A/B against an older
-// commit built with this harness).
+// commit built with this harness). BENCH_CONSOLE=1 echoes the page's and the worker's console to stderr.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';

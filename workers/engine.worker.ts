@@ -69,7 +69,7 @@ async function handle(m: ToWorker): Promise<void> {
     case 'import-model':
       return studio.importModel(m.files);
     case 'bench':
-      return post({ type: 'bench-result', result: await runBench(m.request, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } }).catch((e: Error) => { throw new Error(`${e.message} ${e.stack}`); }) });
+      return post({ type: 'bench-result', result: await runBench(m.request, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } }) });
     default:
       return unreachable(m);
   }

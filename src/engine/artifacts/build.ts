@@ -79,9 +79,8 @@ function trainingInputs(g: Graph, m: ModelSpec, layout?: FlatLayout): { P: Recor
 }
 
 /** The gradient of each slot: a parameter's own, or its group's members' concatenated. */
-function slotGrads(g: Graph, P: Record<string, Value>, grads: Map<Value, Value>, layout?: FlatLayout): Value[] {
-  const of = (name: string) => grads.get(P[name])!;
-  return layout ? flatConcat(g, layout, (spec) => of(spec.name)) : [];
+function slotGrads(g: Graph, P: Record<string, Value>, slots: readonly Slot[], grads: Map<Value, Value>, layout?: FlatLayout): Value[] {
+  return layout ? flatConcat(g, layout, (spec) => grads.get(P[spec.name])!) : slots.map((s) => grads.get(s.value)!);
 }
 
 /**
@@ -94,9 +93,9 @@ export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: b
   const { P, slots } = trainingInputs(g, m, o.layout);
   const { loss, grads } = forwardLoss(g, m, s, P, trainableParams(m));
   g.output(loss, 'loss');
-  const flat = slotGrads(g, P, grads, o.layout);
+  const slotGrad = slotGrads(g, P, slots, grads, o.layout);
   slots.forEach((slot, i) => {
-    let d = o.layout ? flat[i] : grads.get(slot.value)!;
+    let d = slotGrad[i];
     if (o.accumulate) d = g.add(g.input(accumName(slot.spec.name), 'float32', slot.spec.shape), d);
     g.output(d, gradName(slot.spec.name));
   });
@@ -152,8 +151,8 @@ export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig
   const scalars = optimizerScalars(g);
   const { loss, grads } = forwardLoss(g, m, s, P, trainableParams(m));
   g.output(loss, 'loss');
-  const flat = slotGrads(g, P, grads, layout);
-  emitAdamW(g, slots.map((slot, i) => ({ ...slot, grad: layout ? flat[i] : grads.get(slot.value)! })), scalars, hp);
+  const slotGrad = slotGrads(g, P, slots, grads, layout);
+  emitAdamW(g, slots.map((slot, i) => ({ ...slot, grad: slotGrad[i] })), scalars, hp);
   return finish(g);
 }
 

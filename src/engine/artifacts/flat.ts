@@ -96,13 +96,17 @@ export function flatConcat(g: Graph, layout: FlatLayout, member: (spec: ParamSpe
   return layout.groups.map((grp) => g.concat(grp.members.map((m) => member(m.spec)), 0));
 }
 
-/** Copies each member's data into its group's flat array (one group at a time: the caller uploads and drops it). */
+/**
+ * Copies each member's data into its group's flat array (one group at a time: the caller uploads and drops it);
+ * a group of one is its member's own array, not copied.
+ */
 export function packGroup(grp: FlatGroup, data: (name: string) => Float32Array): Float32Array {
-  const out = new Float32Array(numel(grp.shape));
-  for (const m of grp.members) {
-    const d = data(m.spec.name);
+  const check = (m: FlatMember, d: Float32Array) => {
     if (d.length !== m.size) throw new RangeError(`${m.spec.name} has ${d.length} values, expected ${m.size} (shape [${m.spec.shape}])`);
-    out.set(d, m.offset);
-  }
+    return d;
+  };
+  if (grp.members.length === 1) return check(grp.members[0], data(grp.members[0].spec.name));
+  const out = new Float32Array(numel(grp.shape));
+  for (const m of grp.members) out.set(check(m, data(m.spec.name)), m.offset);
   return out;
 }

@@ -121,13 +121,11 @@ export class Trainer {
       return data;
     };
     for (const p of allParams(o.model)) if (!trainableNames.has(p.name)) this.frozen[p.name] = o.backend.upload(value(p.name), p.shape);
-    // packed one group at a time on the CPU, so the extra copy is at most one group (FLAT_GROUP_BYTES); a group of
-    // one is the parameter's own array
-    const pack = (grp: FlatGroup, f: (n: string) => Float32Array) => (grp.members.length === 1 ? f(grp.members[0].spec.name) : packGroup(grp, f));
+    // packed one group at a time on the CPU, so the extra copy is at most one group (FLAT_GROUP_BYTES)
     for (const grp of this.layout.groups) {
-      this.weights[grp.name] = o.backend.upload(pack(grp, value), grp.shape);
-      this.expAvg[grp.name] = ck ? o.backend.upload(pack(grp, (n) => ck.expAvg[n]), grp.shape) : o.backend.zeros(grp.shape);
-      this.expAvgSq[grp.name] = ck ? o.backend.upload(pack(grp, (n) => ck.expAvgSq[n]), grp.shape) : o.backend.zeros(grp.shape);
+      this.weights[grp.name] = o.backend.upload(packGroup(grp, value), grp.shape);
+      this.expAvg[grp.name] = ck ? o.backend.upload(packGroup(grp, (n) => ck.expAvg[n]), grp.shape) : o.backend.zeros(grp.shape);
+      this.expAvgSq[grp.name] = ck ? o.backend.upload(packGroup(grp, (n) => ck.expAvgSq[n]), grp.shape) : o.backend.zeros(grp.shape);
     }
     this.stream = new BatchStream(o.train, c.batch, c.seq, c.seed, o.padId);
   }
