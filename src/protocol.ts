@@ -130,6 +130,8 @@ export type RunStatus = 'training' | 'paused' | 'interrupted' | 'completed' | 's
 
 export interface RunSummary {
   id: string;
+  /** The name the person gave the run (the list shows the date when there is none). */
+  name?: string;
   template: string;
   createdAt: number;
   model: string;
@@ -139,6 +141,16 @@ export interface RunSummary {
   step: number;
   checkpointStep: number;
   lastLoss: number | null;
+  /** The lowest validation loss so far, and its step (null before the first evaluation). */
+  bestEval?: EvalPoint | null;
+}
+
+/** A stored run's loss curves, for overlaying several runs in one chart. */
+export interface RunCurve {
+  id: string;
+  label: string;
+  steps: { step: number; loss: number }[];
+  evals: EvalPoint[];
 }
 
 /** What an export of a run can be (see src/engine/export). */
@@ -157,6 +169,8 @@ export interface RunState extends RunSummary {
   elapsedMs: number;
   etaMs: number | null;
 }
+
+export type ChatWeights = 'tuned' | 'base';
 
 export type ChatSettings = Pick<GenerateOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'maxNewTokens'>;
 
@@ -208,7 +222,10 @@ export type ToWorker =
   | { type: 'stop' }
   | { type: 'open-run'; id: string }
   | { type: 'delete-run'; id: string }
-  | { type: 'chat'; id: number; messages: Message[]; settings: ChatSettings }
+  | { type: 'rename-run'; id: string; name: string }
+  | { type: 'run-curves'; ids: string[] }
+  /** `weights`: the run's current weights, or the base model's (a LoRA run's adapter off; a full run's base weights). */
+  | { type: 'chat'; id: number; messages: Message[]; settings: ChatSettings; weights: ChatWeights }
   | { type: 'chat-stop'; id: number }
   | { type: 'inspect-model'; source: HubSource }
   | { type: 'load-model'; source: HubSource | null }
@@ -236,6 +253,7 @@ export type FromWorker =
   | { type: 'sample'; sample: Sample }
   | { type: 'run-status'; status: RunStatus; step: number; checkpointStep: number; error: string | null; checkpointError: string | null }
   | { type: 'runs'; runs: RunSummary[] }
+  | { type: 'run-curves'; curves: RunCurve[] }
   | { type: 'chat-token'; id: number; text: string }
   | { type: 'chat-done'; id: number; reason: string; tokensPerSecond: number }
   | { type: 'storage'; usage: number; quota: number; persisted: boolean; error: string | null }

@@ -1,6 +1,7 @@
 // Chat in the studio: the reply streams from the live trainer's device weights when a run is in memory, else from
-// the current run's stored checkpoint (uploaded once per checkpoint), else from the untrained model; one generator
-// (and its compiled sessions) is kept while the backend and the model stay the same.
+// the current run's stored checkpoint (uploaded once per checkpoint), else from the untrained model; or, to compare,
+// from the base model (a LoRA run's adapter off, a full fine-tune's base weights from the cache: uploaded once).
+// One generator (and its compiled sessions) is kept while the backend and the model stay the same.
 import type { Tensor } from 'onnxruntime-common';
 import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
 import type { ChatTemplate, Message } from '../src/engine/data/template.js';
@@ -10,7 +11,7 @@ import type { Weights } from '../src/engine/models/init.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import type { RunStorage } from '../src/engine/storage/runs.js';
 import type { Trainer } from '../src/engine/train/trainer.js';
-import type { ChatSettings, FromWorker, RunState } from '../src/protocol.js';
+import type { ChatSettings, ChatWeights, FromWorker, RunState } from '../src/protocol.js';
 
 /** What one reply is made with, as the Studio has it at the moment of the message. */
 export interface ChatContext {
@@ -30,6 +31,8 @@ export interface ChatContext {
 
 export class StudioChat {
   private checkpointWeights: { id: string; step: number; tensors: Record<string, Tensor> } | null = null;
+  /** The base model's weights on the device, for comparing (kept while the model and the adapter shape stay). */
+  private baseUploaded: { key: string; tensors: Record<string, Tensor> } | null = null;
   private readonly chats = new Map<number, AbortController>();
   /** The weights the generator reads at each run (set per message: the live trainer's, or a checkpoint's). */
   private weightsNow: () => Record<string, Tensor> | Promise<Record<string, Tensor>> = () => ({});
@@ -42,11 +45,35 @@ export class StudioChat {
 
   /** The uploaded checkpoint belongs to a backend or model that is gone. */
   forgetCheckpoint(): void {
+    this.retire(this.checkpointWeights?.tensors);
     this.checkpointWeights = null;
   }
 
-  async reply(id: number, messages: Message[], s: ChatSettings, c: ChatContext): Promise<void> {
-    this.weightsNow = await this.weights(c);
+  /** The model or the backend changed: nothing uploaded is of use. */
+  forgetAll(): void {
+    this.forgetCheckpoint();
+    this.retire(this.baseUploaded?.tensors);
+    this.baseUploaded = null;
+  }
+
+  /** Frees uploaded weights once no reply is reading them. */
+  private retire(t: Record<string, Tensor> | undefined): void {
+    if (t) this.stale.push(t);
+    if (this.chats.size) return; // a reply streams: freed when it ends
+    for (const x of this.stale.splice(0)) {
+      for (const w of Object.values(x)) {
+        try {
+          w.dispose();
+        } catch {
+          // a buffer of a lost device: gone with it
+        }
+      }
+    }
+  }
+  private readonly stale: Record<string, Tensor>[] = [];
+
+  async reply(id: number, messages: Message[], s: ChatSettings, c: ChatContext, which: ChatWeights = 'tuned'): Promise<void> {
+    this.weightsNow = which === 'base' ? this.base(c) : await this.weights(c);
     const prompt = c.tok.encode(c.template.render(messages, true));
     const gen = await this.generator(c);
     const abort = new AbortController();
@@ -59,6 +86,7 @@ export class StudioChat {
       }
     } finally {
       this.chats.delete(id);
+      this.retire(undefined);
     }
   }
 
@@ -73,11 +101,21 @@ export class StudioChat {
     const key = run ? { id: run.id, step: run.checkpointStep } : { id: '', step: 0 };
     if (this.checkpointWeights?.id !== key.id || this.checkpointWeights.step !== key.step) {
       const ck = run ? await this.storage.loadCheckpoint(run.id) : undefined;
-      const W = { ...c.baseWeights(), ...(ck?.trainable ?? {}) };
-      const tensors = Object.fromEntries(allParams(c.model).map((p) => [p.name, c.backend.upload(W[p.name], p.shape)]));
-      this.checkpointWeights = { ...key, tensors };
+      this.forgetCheckpoint();
+      this.checkpointWeights = { ...key, tensors: upload(c, { ...c.baseWeights(), ...(ck?.trainable ?? {}) }) };
     }
     const t = this.checkpointWeights.tensors;
+    return () => t;
+  }
+
+  /** The base model: fresh adapters (LoRA's B is zero, so the adapter is off) on the base weights. */
+  private base(c: ChatContext): () => Record<string, Tensor> {
+    const key = `${c.modelId} ${JSON.stringify(c.model)}`;
+    if (this.baseUploaded?.key !== key) {
+      this.retire(this.baseUploaded?.tensors);
+      this.baseUploaded = { key, tensors: upload(c, c.baseWeights()) };
+    }
+    const t = this.baseUploaded.tensors;
     return () => t;
   }
 
@@ -91,3 +129,5 @@ export class StudioChat {
     return gen;
   }
 }
+
+const upload = (c: ChatContext, W: Weights) => Object.fromEntries(allParams(c.model).map((p) => [p.name, c.backend.upload(W[p.name], p.shape)]));

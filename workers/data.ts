@@ -1,9 +1,79 @@
-// A dropped file as the studio keeps it (summary for the Data panel, rows, sample prompts, the records the recipe
-// exports), and a file that cannot be used as the line-numbered rejection the Data panel shows.
-import { DataError } from '../src/engine/data/formats.js';
-import { DatasetRejectedError, type PreparedDataset } from '../src/engine/data/prepare.js';
+// The studio's dataset: the dropped file, read with the Data panel's options and cut to the run's sequence length
+// (summary for the Data panel, rows, sample prompts, the records the recipe exports), and a file that cannot be
+// used as the line-numbered rejection the Data panel shows. A bad file never replaces the dataset already loaded.
+import { DataError, decodeText } from '../src/engine/data/formats.js';
+import { DatasetRejectedError, prepareDataset, type PreparedDataset } from '../src/engine/data/prepare.js';
+import { ChatTemplate } from '../src/engine/data/template.js';
+import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import type { StoredDataset } from '../src/engine/storage/runs.js';
-import type { FromWorker } from '../src/protocol.js';
+import type { DataOptions, FromWorker } from '../src/protocol.js';
+import { BASE_SEED } from './models.js';
+
+export class StudioData {
+  /** The rows a run trains on: the loaded file's, or a reopened run's own. */
+  dataset: StoredDataset | null = null;
+  /** The file the dataset came from, to re-cut it for other options, another sequence length or another tokenizer. */
+  source: { file: string; text: string; options: DataOptions; seq: number } | null = null;
+  template = new ChatTemplate();
+
+  constructor(
+    private readonly post: (m: FromWorker) => void,
+    private readonly tok: () => Tokenizer,
+  ) {}
+
+  loadFile(file: string, bytes: ArrayBuffer, options: DataOptions, seq: number): void {
+    let text: string;
+    try {
+      text = decodeText(new Uint8Array(bytes), file);
+    } catch (e) {
+      const refused = rejection(file, e);
+      if (!refused) throw e;
+      return this.post(refused);
+    }
+    this.load(file, text, options, seq);
+  }
+
+  /** Re-reads the loaded file with new options (format, columns, loss mode, template...). */
+  setOptions(options: DataOptions, seq: number): void {
+    if (!this.source) throw new Error('load a dialogue file first');
+    this.load(this.source.file, this.source.text, options, seq);
+  }
+
+  /** Re-cuts the loaded file (a new tokenizer, or another sequence length when `seq` is given and differs). */
+  recut(seq?: number): void {
+    const src = this.source;
+    if (src && (seq === undefined || src.seq !== seq)) this.load(src.file, src.text, src.options, seq ?? src.seq);
+  }
+
+  /** A reopened run's own rows. */
+  useStored(d: StoredDataset): void {
+    this.dataset = d;
+    this.post({ type: 'data-loaded', summary: d.summary });
+  }
+
+  private load(file: string, text: string, options: DataOptions, seq: number): void {
+    let template: ChatTemplate;
+    try {
+      template = new ChatTemplate(options.template);
+    } catch (e) {
+      return this.post({ type: 'error', context: 'chat template', message: `the template does not parse: ${(e as Error).message}` });
+    }
+    try {
+      const progress = (stage: 'reading' | 'tokenizing') => (done: number, total: number) => this.post({ type: 'data-progress', file, stage, done, total });
+      const d = prepareDataset(text, file, this.tok(), template, {
+        ...options, seq, seed: BASE_SEED, samplePrompts: 2, onProgress: progress('reading'), onTokenize: progress('tokenizing'),
+      });
+      this.template = template;
+      this.dataset = storedDataset(file, d);
+      this.source = { file, text, options, seq };
+      this.post({ type: 'data-loaded', summary: this.dataset.summary });
+    } catch (e) {
+      const refused = rejection(file, e);
+      if (!refused) throw e;
+      this.post(refused); // the dataset loaded before stays
+    }
+  }
+}
 
 export function storedDataset(file: string, d: PreparedDataset): StoredDataset {
   return {

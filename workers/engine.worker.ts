@@ -22,7 +22,7 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init': {
       const webgpu = await probeWebGpu();
-      post({ type: 'ready', device: { webgpu, crossOriginIsolated: self.crossOriginIsolated, threads: navigator.hardwareConcurrency }, runs: await studio.listRuns() });
+      post({ type: 'ready', device: { webgpu, crossOriginIsolated: self.crossOriginIsolated, threads: navigator.hardwareConcurrency }, runs: await studio.runs.list() });
       studio.postModel();
       post({ type: 'cache', models: await studio.models.list() });
       await studio.reportStorage();
@@ -31,23 +31,27 @@ async function handle(m: ToWorker): Promise<void> {
     case 'set-backend':
       return studio.setBackend(m.backend);
     case 'load-data':
-      return studio.loadFile(m.file, m.bytes, m.options, m.seq);
+      return studio.data.loadFile(m.file, m.bytes, m.options, m.seq);
     case 'set-data-options':
-      return studio.setDataOptions(m.options, m.seq);
+      return studio.data.setOptions(m.options, m.seq);
     case 'start-run':
-      return studio.startRun(m.settings);
+      return studio.runs.start(m.settings);
     case 'pause':
-      return studio.pause();
+      return studio.runs.pause();
     case 'resume':
-      return studio.resume();
+      return studio.runs.resume();
     case 'stop':
-      return studio.stop();
+      return studio.runs.stop();
     case 'open-run':
-      return studio.openRun(m.id);
+      return studio.runs.open(m.id);
     case 'delete-run':
-      return studio.deleteRun(m.id);
+      return studio.runs.delete(m.id);
+    case 'rename-run':
+      return studio.runs.rename(m.id, m.name);
+    case 'run-curves':
+      return studio.runs.curves(m.ids);
     case 'chat':
-      return studio.chat(m.id, m.messages, m.settings);
+      return studio.chat(m.id, m.messages, m.settings, m.weights);
     case 'chat-stop':
       return studio.stopChat(m.id);
     case 'inspect-model':
@@ -63,9 +67,9 @@ async function handle(m: ToWorker): Promise<void> {
       post({ type: 'cache', models: await studio.models.list() });
       return studio.reportStorage();
     case 'export':
-      return studio.exportRun(m.kind, m.sampling);
+      return studio.exports.run(m.kind, m.sampling);
     case 'export-cancel':
-      return studio.cancelExport();
+      return studio.exports.cancel();
     case 'import-model':
       return studio.importModel(m.files);
     case 'bench':

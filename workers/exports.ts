@@ -1,6 +1,6 @@
-// What the studio's exports are made of: the facts of a stored run (for model cards, configs and the recipe), the
-// files of each kind of export, and the chat page's runtime fetched from the studio's own origin. The Studio
-// (studio.ts) loads the checkpoint and zips; this module decides what goes in.
+// The studio's exports: the facts of a stored run (for model cards, configs and the recipe), the files of each kind
+// of export, the chat page's runtime fetched from the studio's own origin, and the zip of the current run's last
+// saved checkpoint handed to the page.
 import { CHAT_VENDOR, CHAT_VENDOR_URL, chatPageFiles, type ChatVendor } from '../src/engine/export/chat-page.js';
 import type { OutFile } from '../src/engine/export/files.js';
 import { hfFolderFiles, peftAdapterFiles, type ExportSource, type RunFacts } from '../src/engine/export/hf.js';
@@ -8,8 +8,13 @@ import { recipeFiles, type RecipeData } from '../src/engine/export/recipe.js';
 import { LOCAL_ENDPOINT } from '../src/engine/hub/import.js';
 import type { LoraConfig } from '../src/engine/models/lora.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../src/engine/train/trainer.js';
-import type { DatasetSummary, ExportKind, RunState, TrainSettings } from '../src/protocol.js';
+import { totalSize } from '../src/engine/export/files.js';
+import { ExportCancelled, zipBlob } from '../src/engine/export/zip.js';
+import { freeBytes } from '../src/engine/storage/chunks.js';
+import { fmtSize } from '../src/engine/util/size.js';
+import type { ChatSettings, DatasetSummary, ExportKind, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
 import { parseModelId } from './models.js';
+import type { ModelAccess, StudioRuns } from './runs.js';
 
 /** The trainer's configuration for a studio run's settings (training, and what exports say it was). */
 export function studioTrainConfig(s: TrainSettings): TrainConfig {
@@ -69,4 +74,66 @@ export function chatVendorFetcher(): () => Promise<ChatVendor> {
     vendor.catch(() => (vendor = null));
     return vendor;
   };
+}
+
+export class StudioExports {
+  private exporting: AbortController | null = null;
+  private readonly chatVendor = chatVendorFetcher();
+
+  constructor(
+    private readonly post: (m: FromWorker) => void,
+    private readonly runs: StudioRuns,
+    private readonly models: ModelAccess,
+  ) {}
+
+  /**
+   * Zips an export of the current run from its last saved checkpoint (what a reload would resume from), and hands
+   * the zip to the page as a Blob to download. Refused while the run trains (pause it: pausing saves), when the
+   * browser's free storage cannot hold the zip, or for an adapter of a full fine-tune; a cancelled export keeps nothing.
+   */
+  async run(kind: ExportKind, sampling: ChatSettings): Promise<void> {
+    const fail = (message: string) => this.post({ type: 'export-failed', kind, message });
+    const run = this.runs.run;
+    if (!run) return fail('open or train a run first');
+    if (this.runs.trainer && run.status === 'training') return fail('pause the run first: pausing saves the checkpoint the export is made from');
+    if (this.exporting) return fail('another export is being made; wait for it or cancel it');
+    const abort = (this.exporting = new AbortController());
+    const storage = this.runs.storage;
+    try {
+      await this.models.ensure(run.model);
+      const ck = await storage.loadCheckpoint(run.id);
+      if (!ck) return fail('this run has no saved checkpoint yet');
+      const spec = this.models.spec(run.settings);
+      const m = this.models.current();
+      const src: ExportSource = {
+        config: spec.config, weights: { ...this.models.baseWeights(spec, run.settings.seed), ...ck.trainable }, tokenizer: { ...m.tok.files }, eosId: m.tok.eosId,
+        sampling: { temperature: sampling.temperature, topK: sampling.topK, topP: sampling.topP, repetitionPenalty: sampling.repetitionPenalty, maxNewTokens: sampling.maxNewTokens },
+        run: runFacts(run, ck.step, m.name, spec.lora, await storage.loadDatasetSummary(run.id)),
+      };
+      const files = await exportFiles(kind, src, () => storage.loadTrainedRecords(run.id), this.chatVendor);
+      const need = totalSize(files);
+      const free = await freeBytes();
+      if (free !== null && free < need) return fail(`the ${kind} export needs ${fmtSize(need)} of browser storage to be assembled, but only ${fmtSize(free)} is free; nothing was written. Free space in the Model panel's cache or delete old runs.`);
+      const root = `${run.id}-${kind}`;
+      let shown = 0;
+      const blob = await zipBlob(files, root, {
+        signal: abort.signal,
+        onProgress: (done, total) => {
+          if (done - shown >= total / 50 || done === total) {
+            shown = done;
+            this.post({ type: 'export-progress', kind, done, total });
+          }
+        },
+      });
+      this.post({ type: 'export-ready', kind, fileName: `${root}.zip`, blob });
+    } catch (e) {
+      fail(e instanceof ExportCancelled || e instanceof ExportRefused ? e.message : `the export failed: ${(e as Error).message}`);
+    } finally {
+      if (this.exporting === abort) this.exporting = null;
+    }
+  }
+
+  cancel(): void {
+    this.exporting?.abort();
+  }
 }

@@ -53,12 +53,91 @@ describe('studio store', () => {
     apply({ type: 'chat-token', id, text: 'lo' });
     apply({ type: 'chat-token', id: id + 99, text: 'stale' }); // from another request: ignored
     apply({ type: 'chat-done', id, reason: 'eos', tokensPerSecond: 12 });
-    expect(s.getState().chat.at(-1)).toEqual({ role: 'assistant', content: 'Hello' });
+    expect(s.getState().chat.at(-1)).toEqual({ role: 'assistant', content: 'Hello', tokensPerSecond: 12 });
     expect(s.getState()).toMatchObject({ streaming: null, chatTokensPerSecond: 12 });
     s.getState().sendChat('again');
     apply({ type: 'error', context: 'chat', message: 'device lost' });
     expect(s.getState().streaming).toBeNull();
     expect(s.getState().errors.at(-1)).toEqual({ context: 'chat', message: 'device lost' });
+  });
+
+  it('compares: the tuned reply, then the base model on the same conversation, side by side; stop ends both', () => {
+    const { s, sent, apply } = store();
+    s.getState().setSystemPrompt('Be brief.');
+    s.getState().setCompare(true);
+    s.getState().sendChat('hi');
+    const tuned = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
+    expect(tuned).toMatchObject({ weights: 'tuned', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }] });
+    apply({ type: 'chat-token', id: tuned.id, text: 'tuned!' });
+    apply({ type: 'chat-done', id: tuned.id, reason: 'eos', tokensPerSecond: 5 });
+    const base = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
+    expect(base).toMatchObject({ weights: 'base', messages: tuned.messages });
+    expect(base.id).not.toBe(tuned.id);
+    apply({ type: 'chat-token', id: base.id, text: 'base.' });
+    apply({ type: 'chat-done', id: base.id, reason: 'eos', tokensPerSecond: 6 });
+    expect(s.getState().chat.at(-1)).toMatchObject({ content: 'tuned!', base: 'base.' });
+    expect(sent.filter((m) => m.type === 'chat')).toHaveLength(2);
+    // stopped while the tuned reply streams: the base model is not asked
+    s.getState().sendChat('more');
+    const next = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
+    expect(next.messages.map((m) => m.content)).toEqual(['Be brief.', 'hi', 'tuned!', 'more']); // the tuned replies are the history
+    s.getState().stopChat();
+    expect(sent.at(-1)).toEqual({ type: 'chat-stop', id: next.id });
+    apply({ type: 'chat-done', id: next.id, reason: 'stopped', tokensPerSecond: 1 });
+    expect(sent.filter((m) => m.type === 'chat')).toHaveLength(3);
+  });
+
+  it('regenerates the last reply from the same turns, and clears', () => {
+    const { s, sent, apply } = store();
+    s.getState().sendChat('hi');
+    const first = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
+    apply({ type: 'chat-token', id: first.id, text: 'one' });
+    apply({ type: 'chat-done', id: first.id, reason: 'eos', tokensPerSecond: 5 });
+    s.getState().regenerate();
+    const again = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
+    expect(again.messages).toEqual(first.messages);
+    expect(s.getState().chat).toEqual([{ role: 'user', content: 'hi' }, { role: 'assistant', content: '', base: undefined }]);
+    apply({ type: 'chat-done', id: again.id, reason: 'eos', tokensPerSecond: 5 });
+    s.getState().clearChat();
+    expect(s.getState().chat).toEqual([]);
+  });
+
+  it('"Try it" starts the quick preset once the tiny model and the sample data are in, and only then', () => {
+    const { s, sent, apply } = store();
+    globalThis.fetch = (async () => new Response('{}')) as typeof fetch;
+    s.getState().tryIt();
+    expect(s.getState().settings).toMatchObject({ loraRank: 8, seq: 64 });
+    const model = { id: 'tiny', name: 'tiny', params: 1, nPositions: 128, config: {} as never };
+    apply({ type: 'model', model });
+    expect(sent.some((m) => m.type === 'start-run')).toBe(false); // the data is not in yet
+    apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });
+    expect(sent.at(-1)).toMatchObject({ type: 'start-run', settings: { loraRank: 8 } });
+    expect(s.getState().tour).toEqual({ stage: 'running', error: null });
+    apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });
+    expect(sent.filter((m) => m.type === 'start-run')).toHaveLength(1);
+  });
+
+  it('"Try it" says why it could not start (the settings check), and sends nothing', () => {
+    const { s, sent, apply } = store();
+    globalThis.fetch = (async () => new Response('{}')) as typeof fetch;
+    s.getState().tryIt();
+    apply({ type: 'model', model: { id: 'tiny', name: 'tiny', params: 1, nPositions: 32, config: {} as never } });
+    apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });
+    expect(s.getState().tour?.error).toMatch(/context is 32 tokens/);
+    expect(sent.some((m) => m.type === 'start-run')).toBe(false);
+  });
+
+  it('overlays the ticked runs: asks for their curves, drops deleted ones', () => {
+    const { s, sent, apply } = store();
+    const r = (id: string) => ({ ...run, id });
+    apply({ type: 'runs', runs: [r('a'), r('b')] });
+    s.getState().toggleOverlay('a');
+    s.getState().toggleOverlay('b');
+    expect(sent.at(-1)).toEqual({ type: 'run-curves', ids: ['a', 'b'] });
+    apply({ type: 'run-curves', curves: [{ id: 'a', label: 'a', steps: [], evals: [] }, { id: 'b', label: 'b', steps: [], evals: [] }] });
+    apply({ type: 'runs', runs: [r('b')] });
+    expect(s.getState().overlay).toEqual(['b']);
+    expect(s.getState().curves.map((c) => c.id)).toEqual(['b']);
   });
 
   it('chooses a backend at once and tells the worker', () => {

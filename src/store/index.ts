@@ -5,8 +5,9 @@ import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
 import type { Progress } from '../engine/hub/client.js';
 import {
   unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type ExportKind, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
-  type RunState, type RunSummary, type ToWorker, type TrainSettings,
+  type RunCurve, type RunState, type RunSummary, type ToWorker, type TrainSettings, type ChatWeights,
 } from '../protocol.js';
+import { PRESETS, problemList, settingsProblems, type PresetName } from '../settings.js';
 
 export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
   steps: 200, lr: 3e-3, batch: 4, seq: 128, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
@@ -15,6 +16,9 @@ export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
 export const DEFAULT_DATA_OPTIONS: DataOptions = Object.freeze({
   format: 'auto' as const, skipBad: false, lossOn: 'assistant' as const, overflow: 'drop-oldest' as const, pack: false, template: DEFAULT_CHAT_TEMPLATE,
 });
+/** The bundled conversations "Try it" trains on (public/). */
+export const SAMPLE_DATA = 'sample-support.jsonl';
+
 export const DEFAULT_CHAT: ChatSettings = Object.freeze({ temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 });
 
 export interface DeviceSlice {
@@ -44,15 +48,32 @@ export interface TrainSlice {
   settings: TrainSettings;
   run: RunState | null;
   runs: RunSummary[];
+  /** Runs ticked in the list, and their loss curves (from the worker) for the overlay chart. */
+  overlay: string[];
+  curves: RunCurve[];
+  /** Training tokens/s measured on this browser, per backend and kind of run, for a model of `params` (kept in localStorage). */
+  speeds: Record<string, { tokensPerSecond: number; params: number }>;
+  /** "Try it": loading the model and the sample data, then the run it started (shown with a guide) until dismissed. */
+  tour: { stage: 'loading' | 'running'; error: string | null } | null;
 }
 export interface ChatMessage {
   role: 'user' | 'assistant';
   content: string;
+  /** Comparing: the base model's reply to the same conversation ('' while it has not come yet). */
+  base?: string;
+  tokensPerSecond?: number;
 }
 export interface ChatSlice {
   chat: ChatMessage[];
   chatSettings: ChatSettings;
+  systemPrompt: string;
+  /** Each message is answered by the tuned weights and then the base model, side by side. */
+  compare: boolean;
+  /** The reply streaming now, and which weights it comes from. */
   streaming: number | null;
+  streamingWeights: ChatWeights;
+  /** The base model answers after the tuned reply ends (comparing, and not stopped). */
+  baseNext: boolean;
   chatTokensPerSecond: number | null;
 }
 export interface ExportSlice {
@@ -75,6 +96,17 @@ export interface Actions {
   send(m: ToWorker, transfer?: Transferable[]): void;
   setSender(send: (m: ToWorker, transfer?: Transferable[]) => void): void;
   setSettings(s: Partial<TrainSettings>): void;
+  applyPreset(p: PresetName): void;
+  /** One click: the offline tiny model, the bundled sample conversations, the quick preset, and Start. */
+  tryIt(): void;
+  dismissTour(): void;
+  toggleOverlay(id: string): void;
+  renameRun(id: string, name: string): void;
+  regenerate(): void;
+  clearChat(): void;
+  stopChat(): void;
+  setSystemPrompt(t: string): void;
+  setCompare(on: boolean): void;
   setChatSettings(s: Partial<ChatSettings>): void;
   /** Changes how the file is read; the loaded file is re-read with them (debounced). */
   setDataOptions(o: Partial<DataOptions>): void;
@@ -98,15 +130,64 @@ const modelSlice: Slice<ModelSlice> = () => ({
   inspection: null, downloads: {}, downloading: false, downloadError: null, cached: [],
 });
 const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
-const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [] });
-const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, streaming: null, chatTokensPerSecond: null });
+const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [], overlay: [], curves: [], speeds: loadSpeeds(), tour: null });
+const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, systemPrompt: '', compare: false, streaming: null, streamingWeights: 'tuned', baseNext: false, chatTokensPerSecond: null });
 const exportSlice: Slice<ExportSlice> = () => ({ exporting: null, exported: null, exportError: null, importing: null, imported: null, importError: null });
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
 
 let chatId = 0;
 let reread: ReturnType<typeof setTimeout> | undefined;
 
-const actions: Slice<Actions> = (set, get) => ({
+const SPEEDS_KEY = 'fts-speeds';
+function loadSpeeds(): TrainSlice['speeds'] {
+  try {
+    return JSON.parse(globalThis.localStorage?.getItem(SPEEDS_KEY) ?? '{}') as TrainSlice['speeds'];
+  } catch {
+    return {}; // unreadable: measured again by the next run
+  }
+}
+/** The key a measured training speed is kept under. */
+export const speedKey = (backend: BackendChoice, lora: boolean) => `${backend}:${lora ? 'lora' : 'full'}`;
+
+/** The conversation as the model sees it: the system prompt, then the turns (their text only). */
+function conversation(s: Studio, turns: ChatMessage[]) {
+  const msgs = turns.map((m) => ({ role: m.role, content: m.content }));
+  return s.systemPrompt.trim() ? [{ role: 'system' as const, content: s.systemPrompt.trim() }, ...msgs] : msgs;
+}
+
+const actions: Slice<Actions> = (set, get) => {
+  /** Streams a reply from `weights` to `turns` into the last (assistant) message. */
+  const stream = (turns: ChatMessage[], weights: ChatWeights) => {
+    const id = ++chatId;
+    set({ streaming: id, streamingWeights: weights });
+    get().send({ type: 'chat', id, messages: conversation(get(), turns), settings: get().chatSettings, weights });
+  };
+  /** A new assistant message for `turns` (ending in the person's), from the tuned weights, then the base model when comparing. */
+  const reply = (turns: ChatMessage[]) => {
+    const compare = get().compare;
+    set({ chat: [...turns, { role: 'assistant', content: '', base: compare ? '' : undefined }], baseNext: compare });
+    stream(turns, 'tuned');
+  };
+  /** "Try it": starts the run once the tiny model and the sample data are both in. */
+  const continueTour = () => {
+    const s = get();
+    if (s.tour?.stage !== 'loading' || s.tour.error || s.model?.id !== 'tiny' || s.dataset?.file !== SAMPLE_DATA) return;
+    const wrong = problemList(settingsProblems(s.settings, { nPositions: s.model.nPositions, validationRows: s.dataset.validationRows }));
+    if (wrong.length) return set({ tour: { stage: 'loading', error: wrong.join(' ') } });
+    set({ tour: { stage: 'running', error: null } });
+    s.send({ type: 'start-run', settings: s.settings });
+  };
+  const recordSpeed = (s: Studio, tokensPerSecond: number): TrainSlice['speeds'] => {
+    const key = speedKey(s.backend, (s.run?.settings.loraRank ?? 0) > 0);
+    const speeds = { ...s.speeds, [key]: { tokensPerSecond, params: s.model!.params } };
+    try {
+      globalThis.localStorage?.setItem(SPEEDS_KEY, JSON.stringify(speeds));
+    } catch {
+      // storage refused: the estimate lasts for this page only
+    }
+    return speeds;
+  };
+  return {
   send: () => {
     throw new Error('the worker is not started yet');
   },
@@ -132,11 +213,52 @@ const actions: Slice<Actions> = (set, get) => ({
     get().send({ type: 'load-model', source: kind === 'hub' ? { ...hub, token: hub.token || undefined } : null });
   },
   sendChat: (text) => {
-    const id = ++chatId;
-    const chat: ChatMessage[] = [...get().chat, { role: 'user', content: text }];
-    set({ chat: [...chat, { role: 'assistant', content: '' }], streaming: id });
-    get().send({ type: 'chat', id, messages: chat, settings: get().chatSettings });
+    if (get().streaming) return;
+    const turns: ChatMessage[] = [...get().chat, { role: 'user', content: text }];
+    reply(turns);
   },
+  regenerate: () => {
+    const { chat, streaming } = get();
+    const lastUser = chat.map((m) => m.role).lastIndexOf('user');
+    if (streaming || lastUser < 0) return;
+    reply(chat.slice(0, lastUser + 1));
+  },
+  clearChat: () => {
+    get().stopChat();
+    set({ chat: [], chatTokensPerSecond: null });
+  },
+  stopChat: () => {
+    const { streaming } = get();
+    set({ baseNext: false });
+    if (streaming) get().send({ type: 'chat-stop', id: streaming });
+  },
+  setSystemPrompt: (systemPrompt) => set({ systemPrompt }),
+  setCompare: (compare) => set({ compare }),
+  applyPreset: (p) => set({ settings: { ...get().settings, ...PRESETS.find((x) => x.name === p)!.settings } }),
+  tryIt: () => {
+    const s = get();
+    if (s.run?.status === 'training' || s.run?.status === 'paused') return;
+    s.applyPreset('quick');
+    set({ tour: { stage: 'loading', error: null } });
+    if (s.model?.id !== 'tiny') s.useModel('tiny');
+    void (async () => {
+      try {
+        const r = await fetch(SAMPLE_DATA);
+        if (!r.ok) throw new Error(`${SAMPLE_DATA} could not be read (HTTP ${r.status})`);
+        const bytes = await r.arrayBuffer();
+        get().send({ type: 'load-data', file: SAMPLE_DATA, bytes, options: get().dataOptions, seq: get().settings.seq }, [bytes]);
+      } catch (e) {
+        set({ tour: { stage: 'loading', error: (e as Error).message } });
+      }
+    })();
+  },
+  dismissTour: () => set({ tour: null }),
+  toggleOverlay: (id) => {
+    const overlay = get().overlay.includes(id) ? get().overlay.filter((x) => x !== id) : [...get().overlay, id];
+    set({ overlay, curves: get().curves.filter((c) => overlay.includes(c.id)) });
+    if (overlay.length) get().send({ type: 'run-curves', ids: overlay });
+  },
+  renameRun: (id, name) => get().send({ type: 'rename-run', id, name }),
   startExport: (kind) => {
     set({ exporting: { kind, done: 0, total: 0 }, exportError: null });
     get().send({ type: 'export', kind, sampling: get().chatSettings });
@@ -157,8 +279,10 @@ const actions: Slice<Actions> = (set, get) => ({
       case 'backend':
         return set({ backend: m.backend, backendDescription: m.description });
       case 'data-loaded':
-        return set({ dataset: m.summary, rejected: null, loading: null });
+        set({ dataset: m.summary, rejected: null, loading: null });
+        return continueTour();
       case 'data-rejected':
+        if (s.tour?.stage === 'loading') set({ tour: { stage: 'loading', error: `${m.file} was refused: ${m.errors[0]?.message ?? ''}` } });
         return set({ rejected: { file: m.file, errors: m.errors, total: m.total, skippable: m.skippable }, loading: null }); // the loaded dataset stays
       case 'data-progress':
         return set({ loading: { file: m.file, stage: m.stage, done: m.done, total: m.total } });
@@ -168,27 +292,43 @@ const actions: Slice<Actions> = (set, get) => ({
         if (!s.run) return;
         const steps = s.run.steps;
         steps.push(m.point); // appended in place; `version` below tells the chart
-        return set({ run: { ...s.run, steps, step: m.point.step, lastLoss: m.point.loss, elapsedMs: m.elapsedMs, etaMs: m.etaMs } });
+        const speeds = s.model && m.point.step > 1 ? recordSpeed(s, m.point.tokensPerSecond) : s.speeds; // the first step compiles
+        return set({ run: { ...s.run, steps, step: m.point.step, lastLoss: m.point.loss, elapsedMs: m.elapsedMs, etaMs: m.etaMs }, speeds });
       }
-      case 'eval':
-        return s.run ? set({ run: { ...s.run, evals: [...s.run.evals, m.point] } }) : undefined;
+      case 'eval': {
+        if (!s.run) return;
+        const best = s.run.bestEval;
+        return set({ run: { ...s.run, evals: [...s.run.evals, m.point], bestEval: !best || m.point.loss < best.loss ? m.point : best } });
+      }
       case 'sample':
         return s.run ? set({ run: { ...s.run, samples: [...s.run.samples, m.sample] } }) : undefined;
       case 'run-status':
         return s.run ? set({ run: { ...s.run, status: m.status, step: m.step, checkpointStep: m.checkpointStep, error: m.error, checkpointError: m.checkpointError } }) : undefined;
-      case 'runs':
-        return set({ runs: m.runs });
+      case 'runs': {
+        const overlay = s.overlay.filter((id) => m.runs.some((r) => r.id === id)); // deleted runs leave the overlay
+        return set({ runs: m.runs, overlay, curves: s.curves.filter((c) => overlay.includes(c.id)) });
+      }
+      case 'run-curves':
+        return set({ curves: m.curves.filter((c) => s.overlay.includes(c.id)) });
       case 'chat-token': {
         if (m.id !== s.streaming) return;
         const chat = [...s.chat];
         const last = chat[chat.length - 1];
-        chat[chat.length - 1] = { ...last, content: last.content + m.text };
+        chat[chat.length - 1] = s.streamingWeights === 'base' ? { ...last, base: (last.base ?? '') + m.text } : { ...last, content: last.content + m.text };
         return set({ chat });
       }
-      case 'chat-done':
-        return m.id === s.streaming ? set({ streaming: null, chatTokensPerSecond: m.tokensPerSecond }) : undefined;
+      case 'chat-done': {
+        if (m.id !== s.streaming) return;
+        const chat = [...s.chat];
+        const last = chat[chat.length - 1];
+        if (s.streamingWeights === 'tuned') chat[chat.length - 1] = { ...last, tokensPerSecond: m.tokensPerSecond };
+        set({ chat, streaming: null, chatTokensPerSecond: m.tokensPerSecond });
+        if (s.streamingWeights === 'tuned' && s.baseNext) stream(chat.slice(0, -1), 'base');
+        return;
+      }
       case 'model':
-        return set({ model: m.model, downloading: false });
+        set({ model: m.model, downloading: false });
+        return continueTour();
       case 'inspection':
         return set({ inspection: m.inspection });
       case 'download':
@@ -216,14 +356,16 @@ const actions: Slice<Actions> = (set, get) => ({
         return set({ exporting: null, exportError: { kind: m.kind, message: m.message } });
       case 'error': {
         const patch: Partial<Studio> = { errors: [...s.errors, { context: m.context, message: m.message }] };
-        if (m.context === 'chat') patch.streaming = null;
+        if (m.context === 'chat') Object.assign(patch, { streaming: null, baseNext: false });
+        if (s.tour?.stage === 'loading' && (m.context === 'load-data' || m.context === 'start-run' || m.context === 'load-model')) patch.tour = { stage: 'loading', error: m.message };
         return set(patch);
       }
       default:
         return unreachable(m);
     }
   },
-});
+  };
+};
 
 export const createStudioStore = () =>
   create<Studio>()((...a) => ({ ...deviceSlice(...a), ...modelSlice(...a), ...dataSlice(...a), ...trainSlice(...a), ...chatSlice(...a), ...exportSlice(...a), ...errorSlice(...a), ...actions(...a) }));

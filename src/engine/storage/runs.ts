@@ -12,7 +12,7 @@ import { createStore, del, delMany, get, set, values, type UseStore } from 'idb-
 import type { Row } from '../data/batches.js';
 import { CHECKPOINT_FORMAT, type Checkpoint, type CheckpointGroup, type CheckpointMeta, type CheckpointSnapshot } from '../train/checkpoint.js';
 import type { Weights } from '../models/init.js';
-import type { DatasetSummary, RunState, RunSummary } from '../../protocol.js';
+import type { DatasetSummary, EvalPoint, RunState, RunSummary } from '../../protocol.js';
 import { bytesOf, ChunkStore, ensureSpace, freeBytes, guardWrite, StorageError, type ChunkedInfo } from './chunks.js';
 export { StorageError };
 export { storageEstimate } from './chunks.js';
@@ -83,7 +83,10 @@ export class RunStorage {
   async listRuns(): Promise<RunSummary[]> {
     const all = (await values(this.runs)) as RunState[];
     return all
-      .map(({ id, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }) => ({ id, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss }))
+      .map(({ id, name, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss, evals }) => ({
+        id, name, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss,
+        bestEval: bestEval(evals), // runs stored before kept none
+      }))
       .sort((a, b) => b.createdAt - a.createdAt);
   }
 
@@ -213,4 +216,9 @@ export class RunStorage {
     await del(id, this.datasets.store);
     await del(id, this.runs);
   }
+}
+
+/** The lowest validation loss and its step; null before the first evaluation. */
+export function bestEval(evals: EvalPoint[]): EvalPoint | null {
+  return evals.reduce<EvalPoint | null>((b, p) => (!b || p.loss < b.loss ? p : b), null);
 }
