@@ -16,6 +16,7 @@ export async function dropFile(page: Page, path: string): Promise<void> {
 
 /** Small settings: SwiftShader runs WebGPU on the CPU and the 50257-way head dominates a step. */
 export async function setSettings(page: Page, s: Record<string, number>): Promise<void> {
+  await page.getByTestId('advanced').evaluate((d) => ((d as HTMLDetailsElement).open = true)); // folded away unless the preset is custom
   for (const [k, v] of Object.entries(s)) await page.getByTestId(`set-${k}`).fill(String(v));
 }
 
@@ -28,7 +29,7 @@ export async function losses(page: Page): Promise<number> {
 }
 
 export async function shootPanels(page: Page, dir: string): Promise<void> {
-  for (const p of ['device-panel', 'model-panel', 'data-panel', 'train-panel', 'chat-panel']) {
+  for (const p of ['device-panel', 'model-panel', 'data-panel', 'settings-panel', 'train-panel', 'chat-panel']) {
     await page.getByTestId(p).screenshot({ path: `test-results/panels/${dir}-${p}.png` });
   }
 }

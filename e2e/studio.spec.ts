@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { chartPoints, dropFile, losses, setSettings, shootPanels, waitStatus } from './helpers.js';
 
-const SMALL = { batch: 2, seq: 24, warmupSteps: 2, evalEvery: 3, sampleEvery: 3, checkpointEvery: 3 };
+const SMALL = { batch: 2, seq: 24, warmupSteps: 2, evalEvery: 3, sampleEvery: 3, checkpointEvery: 3, loraRank: 0 }; // a full fine-tune
 
 test('train on WebGPU, watch it learn, pause, reload, resume, then chat', async ({ page }) => {
   await page.goto('/');

@@ -1,30 +1,77 @@
-// The studio: Device, Model, Data, Train, Chat, Export, and the runs stored in this browser.
+// The studio: set-up on the left (device, model, data, settings: a flow that shows what is done and what is missing),
+// the live run on the right (tiles, loss chart, sample replies by step, chat), then the runs stored in this browser
+// and the exports of the run shown. Narrow screens stack the two.
 import { useStudio } from '../store/index.js';
 import { ChatPanel } from './panels/ChatPanel.js';
+import { DashboardPanel } from './panels/DashboardPanel.js';
 import { DataPanel } from './panels/DataPanel.js';
 import { DevicePanel } from './panels/DevicePanel.js';
 import { ExportPanel } from './panels/ExportPanel.js';
 import { ModelPanel } from './panels/ModelPanel.js';
 import { RunsPanel } from './panels/RunsPanel.js';
-import { TrainPanel } from './panels/TrainPanel.js';
+import { SettingsPanel } from './panels/SettingsPanel.js';
+import { Tiles } from './panels/Tiles.js';
+import { Guide } from './panels/Guide.js';
 
 export function App() {
-  const { errors, dismissError } = useStudio();
+  const { errors, dismissError, tryIt, run, backend, backendDescription, model } = useStudio();
+  const busy = run?.status === 'training' || run?.status === 'paused';
   return (
-    <main>
-      <header><h1>Fine-Tune Studio</h1><span className="muted">GPT-2 fine-tuning on your own GPU, in your browser. Nothing leaves this page.</span></header>
-      {errors.map((e, i) => (
-        <div key={i} className="error banner" data-testid="error-banner">
-          <b>{e.context}:</b> {e.message} <button onClick={() => dismissError(i)}>dismiss</button>
-        </div>
+    <div className="app">
+      <header className="topbar">
+        <h1>Fine-Tune Studio</h1>
+        <span className="tagline">GPT-2 fine-tuning on your own GPU, in your browser. Nothing leaves this page.</span>
+        <span className="spacer" />
+        <span className="chip" data-testid="backend-chip" title={backendDescription ?? undefined}>{backend === 'webgpu' ? 'WebGPU' : 'WASM'}{model ? ` · ${model.name}` : ''}</span>
+        <button className="primary" data-testid="try-it" disabled={busy} onClick={tryIt} title="Trains the offline tiny GPT-2 on the bundled sample support chats with the quick LoRA preset">
+          Try it
+        </button>
+      </header>
+      <div className="layout">
+        <aside className="setup" aria-label="Set up a run">
+          <Flow />
+          <DevicePanel />
+          <ModelPanel />
+          <DataPanel />
+          <SettingsPanel />
+        </aside>
+        <main className="workspace" aria-label="The run">
+          {errors.map((e, i) => (
+            <div key={i} className="error banner" data-testid="error-banner" role="alert">
+              <span><b>{e.context}:</b> {e.message}</span> <button onClick={() => dismissError(i)}>Dismiss</button>
+            </div>
+          ))}
+          <div className="screen">
+            <Guide />
+            <Tiles />
+            <div className="live">
+              <DashboardPanel />
+              <ChatPanel />
+            </div>
+          </div>
+          <div className="below">
+            <RunsPanel />
+            <ExportPanel />
+          </div>
+        </main>
+      </div>
+    </div>
+  );
+}
+
+/** What is done and what is missing before a run can start. */
+function Flow() {
+  const { model, dataset, run } = useStudio();
+  const steps = [
+    { name: 'Model', done: !!model, what: model?.name ?? 'loading' },
+    { name: 'Data', done: !!dataset, what: dataset ? dataset.file : 'drop a file' },
+    { name: 'Train', done: !!run, what: run ? run.status : 'not started' },
+  ];
+  return (
+    <ol className="flow" data-testid="flow" aria-label="Progress">
+      {steps.map((s, i) => (
+        <li key={s.name}><span className={`badge ${s.done ? 'done' : 'todo'}`}>{s.done ? '✓' : i + 1} {s.name}: {s.what}</span></li>
       ))}
-      <DevicePanel />
-      <ModelPanel />
-      <DataPanel />
-      <TrainPanel />
-      <ChatPanel />
-      <ExportPanel />
-      <RunsPanel />
-    </main>
+    </ol>
   );
 }

@@ -9,9 +9,10 @@ import {
 } from '../protocol.js';
 import { PRESETS, problemList, settingsProblems, type PresetName } from '../settings.js';
 
+/** The quick LoRA preset: a first run shows learning in seconds on a GPU (the settings were a 200-step full fine-tune). */
 export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
   steps: 200, lr: 3e-3, batch: 4, seq: 128, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
-  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42,
+  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42, ...PRESETS[0].settings,
 });
 export const DEFAULT_DATA_OPTIONS: DataOptions = Object.freeze({
   format: 'auto' as const, skipBad: false, lossOn: 'assistant' as const, overflow: 'drop-oldest' as const, pack: false, template: DEFAULT_CHAT_TEMPLATE,
@@ -55,6 +56,10 @@ export interface TrainSlice {
   speeds: Record<string, { tokensPerSecond: number; params: number }>;
   /** "Try it": loading the model and the sample data, then the run it started (shown with a guide) until dismissed. */
   tour: { stage: 'loading' | 'running'; error: string | null } | null;
+  /** What to do once the run being opened from the list is shown. */
+  afterOpen: { id: string; then: 'resume' | 'export' } | null;
+  /** Bumped to bring the Export panel into view. */
+  exportFocus: number;
 }
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -101,6 +106,8 @@ export interface Actions {
   tryIt(): void;
   dismissTour(): void;
   toggleOverlay(id: string): void;
+  /** Opens a stored run, then resumes it or brings its exports into view. */
+  openThen(id: string, then: 'resume' | 'export'): void;
   renameRun(id: string, name: string): void;
   regenerate(): void;
   clearChat(): void;
@@ -130,7 +137,7 @@ const modelSlice: Slice<ModelSlice> = () => ({
   inspection: null, downloads: {}, downloading: false, downloadError: null, cached: [],
 });
 const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
-const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [], overlay: [], curves: [], speeds: loadSpeeds(), tour: null });
+const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [], overlay: [], curves: [], speeds: loadSpeeds(), tour: null, afterOpen: null, exportFocus: 0 });
 const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, systemPrompt: '', compare: false, streaming: null, streamingWeights: 'tuned', baseNext: false, chatTokensPerSecond: null });
 const exportSlice: Slice<ExportSlice> = () => ({ exporting: null, exported: null, exportError: null, importing: null, imported: null, importError: null });
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
@@ -258,6 +265,10 @@ const actions: Slice<Actions> = (set, get) => {
     set({ overlay, curves: get().curves.filter((c) => overlay.includes(c.id)) });
     if (overlay.length) get().send({ type: 'run-curves', ids: overlay });
   },
+  openThen: (id, then) => {
+    set({ afterOpen: { id, then } });
+    get().send({ type: 'open-run', id });
+  },
   renameRun: (id, name) => get().send({ type: 'rename-run', id, name }),
   startExport: (kind) => {
     set({ exporting: { kind, done: 0, total: 0 }, exportError: null });
@@ -286,8 +297,14 @@ const actions: Slice<Actions> = (set, get) => {
         return set({ rejected: { file: m.file, errors: m.errors, total: m.total, skippable: m.skippable }, loading: null }); // the loaded dataset stays
       case 'data-progress':
         return set({ loading: { file: m.file, stage: m.stage, done: m.done, total: m.total } });
-      case 'run':
-        return set({ run: { ...m.run, steps: [...m.run.steps], evals: [...m.run.evals], samples: [...m.run.samples] } });
+      case 'run': {
+        set({ run: { ...m.run, steps: [...m.run.steps], evals: [...m.run.evals], samples: [...m.run.samples] } });
+        const after = s.afterOpen;
+        if (after?.id !== m.run.id) return;
+        set({ afterOpen: null });
+        if (after.then === 'resume') return s.send({ type: 'resume' });
+        return set({ exportFocus: s.exportFocus + 1 });
+      }
       case 'step': {
         if (!s.run) return;
         const steps = s.run.steps;

@@ -28,8 +28,8 @@ export function DataPanel() {
   const hist = dataset?.histogram ?? [];
   const maxBar = Math.max(1, ...hist);
   return (
-    <section className="panel" data-testid="data-panel">
-      <h2>Data</h2>
+    <section className="panel" data-testid="data-panel" aria-labelledby="data-title">
+      <div className="step-head"><h2 id="data-title">2. Data</h2><span className={`badge ${dataset ? 'done' : 'todo'}`}>{dataset ? `${dataset.records} ${dataset.kind === 'chat' ? 'conversations' : 'records'}` : 'missing'}</span></div>
       <div className={`drop ${over ? 'over' : ''}`} data-testid="drop-zone" onDragOver={(e) => { e.preventDefault(); setOver(true); }} onDragLeave={() => setOver(false)} onDrop={onDrop}>
         Drop a dialogue file here, or <label className="link">choose one<input type="file" data-testid="file-input" accept=".jsonl,.json,.txt,.csv,.tsv" onChange={(e) => void load(e.target.files?.[0])} hidden /></label>.
         <div className="muted">
@@ -60,7 +60,7 @@ export function DataPanel() {
       </div>
       <details>
         <summary>Chat template (Jinja, as tokenizer_config.json's chat_template; used for training, chat and exports)</summary>
-        <textarea data-testid="template" rows={7} className="template" value={o.template} onChange={(e) => setDataOptions({ template: e.target.value })} />
+        <textarea data-testid="template" aria-label="Chat template (Jinja)" rows={7} className="template" value={o.template} onChange={(e) => setDataOptions({ template: e.target.value })} />
         <button onClick={() => setDataOptions({ template: DEFAULT_CHAT_TEMPLATE })}>Reset to default</button>
       </details>
       {loading && (

@@ -5,11 +5,11 @@ import { fmtBytes } from '../format.js';
 export function DevicePanel() {
   const { device, backend, backendDescription, run, chooseBackend, storage } = useStudio();
   const busy = run?.status === 'training' || run?.status === 'paused';
-  if (!device) return <section className="panel"><h2>Device</h2><p>Starting the engine...</p></section>;
+  if (!device) return <section className="panel" aria-label="Device"><h2>Device</h2><p>Starting the engine...</p></section>;
   const w = device.webgpu;
   return (
-    <section className="panel" data-testid="device-panel">
-      <h2>Device</h2>
+    <section className="panel" data-testid="device-panel" aria-labelledby="device-title">
+      <div className="step-head"><h2 id="device-title">Device</h2><span className={`badge ${w.ok ? 'done' : 'todo'}`}>{w.ok ? 'WebGPU' : 'WASM only'}</span></div>
       {w.ok ? (
         <p data-testid="webgpu-adapter">
           WebGPU adapter: <b>{w.adapter.vendor}</b> {w.adapter.architecture} {w.adapter.description && `(${w.adapter.description})`} ·
@@ -20,7 +20,7 @@ export function DevicePanel() {
       )}
       <div className="row">
         <label>
-          <input type="radio" name="backend" checked={backend === 'webgpu'} disabled={!w.ok || busy} onChange={() => chooseBackend('webgpu')} /> WebGPU
+          <input type="radio" name="backend" data-testid="backend-webgpu" checked={backend === 'webgpu'} disabled={!w.ok || busy} onChange={() => chooseBackend('webgpu')} /> WebGPU
         </label>
         <label>
           <input type="radio" name="backend" data-testid="backend-wasm" checked={backend === 'wasm'} disabled={busy} onChange={() => chooseBackend('wasm')} /> WASM fallback

@@ -14,8 +14,15 @@ const KINDS: { kind: ExportKind; label: string; what: string }[] = [
 ];
 
 export function ExportPanel() {
-  const { run, exporting, exported, exportError, startExport, cancelExport } = useStudio();
+  const { run, exporting, exported, exportError, startExport, cancelExport, exportFocus } = useStudio();
   const link = useRef<HTMLAnchorElement>(null);
+  const panel = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (exportFocus) {
+      panel.current?.scrollIntoView({ block: 'start' }); // "Export" in the runs list
+      panel.current?.focus();
+    }
+  }, [exportFocus]);
   useEffect(() => {
     if (exported) link.current?.click(); // the browser's download of the finished zip
   }, [exported]);
@@ -23,7 +30,7 @@ export function ExportPanel() {
   const ready = run.status !== 'training' && run.checkpointStep > 0;
   const why = run.status === 'training' ? 'Pause the run to export it (pausing saves a checkpoint).' : run.checkpointStep === 0 ? 'No checkpoint saved yet.' : null;
   return (
-    <section className="panel" data-testid="export-panel" aria-labelledby="export-title">
+    <section className="panel" data-testid="export-panel" aria-labelledby="export-title" ref={panel} tabIndex={-1}>
       <h2 id="export-title">Export</h2>
       <p className="muted">From the checkpoint at step {run.checkpointStep} of this run. {why}</p>
       <ul className="exports">

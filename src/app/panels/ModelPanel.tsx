@@ -13,8 +13,8 @@ export function ModelPanel() {
   const busy = run?.status === 'training' || run?.status === 'paused';
   const files = Object.values(downloads);
   return (
-    <section className="panel" data-testid="model-panel">
-      <h2>Model</h2>
+    <section className="panel" data-testid="model-panel" aria-labelledby="model-title">
+      <div className="step-head"><h2 id="model-title">1. Model</h2><span className={`badge ${model ? 'done' : 'todo'}`}>{model ? 'ready' : 'loading'}</span></div>
       <p>Current: <b data-testid="current-model">{model?.name ?? '...'}</b>{model && ` · ${(model.params / 1e6).toFixed(1)}M parameters · context ${model.nPositions}`}</p>
       <div className="row small">
         <label>Hub <input className="wide" data-testid="hub-endpoint" value={hub.endpoint} onChange={(e) => setHub({ endpoint: e.target.value })} /></label>
