@@ -1,11 +1,11 @@
 // The Data panel as a person uses it: formats detected, stats and a highlighted preview, the template edited with a
 // live preview, which tokens train, bad records skipped on request, CSV columns.
 import { expect, test } from '@playwright/test';
-import { dropFile, shootPanels } from './helpers.js';
+import { dropFile, setSettings, shootPanels } from './helpers.js';
 
 test('a Chinese ShareGPT file: stats, histogram, trained tokens highlighted, template and loss mode live', async ({ page }) => {
   await page.goto('/');
-  await page.getByTestId('set-seq').fill('256'); // Chinese costs GPT-2 several tokens a character
+  await setSettings(page, { seq: 256 }); // Chinese costs GPT-2 several tokens a character
   await dropFile(page, 'public/sample-support-zh.json');
   const summary = page.getByTestId('dataset-summary');
   await expect(summary).toContainText('sample-support-zh.json (sharegpt): 40 conversations, 140 turns');

@@ -25,20 +25,17 @@ export function Tiles() {
       <Tile label="Time left" sub={run ? `elapsed ${fmtTime(run.elapsedMs)}` : ''}>
         <span data-testid="eta">{training ? fmtTime(run.etaMs) : run?.status === 'completed' ? 'done' : '-'}</span>
       </Tile>
-      <Tile label={backend === 'webgpu' ? 'GPU memory' : 'WASM heap'} sub={last?.deviceMemory ? `peak ${fmtBytes(memPeak)}` : 'measured while training'}>
-        {last?.deviceMemory ? (
-          <span data-testid="device-memory" data-peak-bytes={memPeak} title="measured: the bytes the engine holds on the device, after the last step and at most during any step">
-            {fmtBytes(last.deviceMemory.currentBytes)}
-          </span>
-        ) : '-'}
+      <Tile label={backend === 'webgpu' ? 'GPU buffers' : 'WASM heap'} sub={last?.deviceMemory ? `peak ${fmtBytes(memPeak)}` : 'measured while training'}
+        attrs={last?.deviceMemory ? { 'data-testid': 'device-memory', 'data-peak-bytes': memPeak, title: 'measured: the bytes the engine holds on the device, after the last step and at most during any step' } : {}}>
+        {last?.deviceMemory ? fmtBytes(last.deviceMemory.currentBytes) : '-'}
       </Tile>
     </section>
   );
 }
 
-function Tile({ label, sub, children }: { label: string; sub: string; children: React.ReactNode }) {
+function Tile({ label, sub, children, attrs }: { label: string; sub: string; children: React.ReactNode; attrs?: Record<string, string | number> }) {
   return (
-    <div className="tile" role="group" aria-label={label}>
+    <div className="tile" role="group" aria-label={label} {...attrs}>
       <div className="label">{label}</div>
       <div className="value">{children}</div>
       <div className="sub">{sub || ' '}</div>
