@@ -64,7 +64,7 @@ test.describe('at 1366 x 768', () => {
     await expect(page.getByTestId('time-estimate')).toContainText('Estimated time: ~'); // measured on this backend now
     await expect(page.getByTestId('preset-quick-estimate')).toContainText(/MiB · ~/);
 
-    // base vs tuned: the same message, two replies side by side (LoRA: the adapter on and off)
+    // base vs tuned: the same message, two replies side by side (a full fine-tune: the base weights)
     await page.getByText('System prompt and sampling').click();
     await page.getByTestId('system-prompt').fill('You are a support agent.');
     await page.getByLabel('Max new tokens').fill('12');
@@ -72,8 +72,8 @@ test.describe('at 1366 x 768', () => {
     await page.getByTestId('chat-input').fill('Where is my order?');
     await page.getByTestId('chat-input').press('Enter');
     const pair = page.getByTestId('msg-pair').last();
-    await expect(pair.getByTestId('msg-assistant')).toContainText(/Tuned \(adapter on\):\s*\S/, { timeout: 180_000 });
-    await expect(pair.getByTestId('msg-base')).toContainText(/Base \(adapter off\):\s*\S/, { timeout: 180_000 });
+    await expect(pair.getByTestId('msg-assistant')).toContainText(/Tuned:\s*\S/, { timeout: 180_000 });
+    await expect(pair.getByTestId('msg-base')).toContainText(/Base:\s*\S/, { timeout: 180_000 });
     await expect(page.getByTestId('chat-send')).toBeDisabled(); // nothing typed
     await expect(page.getByTestId('chat-stop')).toBeDisabled({ timeout: 180_000 });
     await axe(page, 'chat');
@@ -167,29 +167,36 @@ test.describe('at 1920 x 1080', () => {
     await setSettings(page, { steps: 4, evalEvery: 2, sampleEvery: 0, checkpointEvery: 4, warmupSteps: 1 });
     await page.getByTestId('start').click();
     await waitStatus(page, 'completed');
-    await setSettings(page, { lr: 0.0005 });
+    await setSettings(page, { loraRank: 4 });
     const before = (await storedRuns(page)).length;
     await page.getByTestId('start').click();
     await expect.poll(async () => (await storedRuns(page)).length).toBe(before + 1);
     await waitStatus(page, 'completed');
+    // LoRA compared with its base: the adapter on and off, side by side
+    await page.getByTestId('chat-compare').check();
+    await page.getByTestId('chat-input').fill('Where is my order?');
+    await page.getByTestId('chat-send').click();
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText(/^Tuned \(adapter on\):\s*\S/, { timeout: 120_000 });
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText(/^Base \(adapter off\):\s*\S/, { timeout: 120_000 });
     const rows = page.getByTestId('run-row');
     await expect(rows).toHaveCount(2);
     await expect(rows.first()).toContainText(/\d\.\d{3} \(step [24]\)/); // best validation loss and its step
-    await expect(rows.first()).toContainText('tiny GPT-2 (offline) · LoRA 8');
+    await expect(rows.first()).toContainText('tiny GPT-2 (offline) · LoRA 4');
+    await expect(rows.nth(1)).toContainText('tiny GPT-2 (offline) · full');
     // rename: kept in storage, shown after a reload
-    await rows.first().getByTestId('run-name').fill('lower lr');
+    await rows.first().getByTestId('run-name').fill('lora 4');
     await rows.first().getByTestId('run-name').press('Enter');
-    await rows.nth(1).getByTestId('run-name').fill('lr 3e-3');
+    await rows.nth(1).getByTestId('run-name').fill('full');
     await rows.nth(1).getByTestId('run-name').press('Enter');
     await page.getByTestId('overlay-run').nth(0).check();
     await page.getByTestId('overlay-run').nth(1).check();
     await expect(page.getByTestId('overlay-chart')).toHaveAttribute('data-series', '2');
-    await expect(page.getByTestId('overlay-chart')).toHaveAttribute('aria-label', /Training loss of 2 runs: lower lr: \d+\.\d{3} at step 4; lr 3e-3: \d+\.\d{3} at step 4\./);
+    await expect(page.getByTestId('overlay-chart')).toHaveAttribute('aria-label', /Training loss of 2 runs: lora 4: \d+\.\d{3} at step 4; full: \d+\.\d{3} at step 4\./);
     await page.getByTestId('runs-panel').scrollIntoViewIfNeeded();
     await axe(page, 'runs overlaid');
     await page.getByTestId('runs-panel').screenshot({ path: 'test-results/product/1920-runs-overlay.png' });
     await page.reload();
-    await expect(page.getByTestId('run-name').first()).toHaveValue('lower lr');
+    await expect(page.getByTestId('run-name').first()).toHaveValue('lora 4');
     // "Export" opens the run and brings its exports into view
     await page.getByTestId('run-row').nth(1).getByRole('button', { name: 'Export' }).click();
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-run-id', (await page.getByTestId('run-row').nth(1).getAttribute('data-run-id'))!);

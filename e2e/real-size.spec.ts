@@ -54,7 +54,7 @@ test('GPT-2 124M: size before download, a cut at 300 MB resumed, then loaded fro
   await pick('acme/gpt2');
   await page.getByTestId('inspect-model').click();
   await expect(page.getByTestId('inspection')).toContainText('acme/gpt2@main: 124.4M parameters (12 layers, 768 wide) · download 523 MiB');
-  await expect(page.getByTestId('inspection-memory')).toContainText('Estimated for LoRA rank 8'); // the default: the quick LoRA preset
+  await expect(page.getByTestId('inspection-memory')).toContainText('Estimated for a full fine-tune'); // the tiny model's quick preset, the default
 
   await fetch(`${HUB}/__cut?file=model.safetensors&bytes=${300_000_000}`);
   const t0 = Date.now();

@@ -62,6 +62,12 @@ test('the same training on the WASM fallback', async ({ page }) => {
   await page.getByTestId('start').click();
   await waitStatus(page, 'completed', 300_000);
   expect(await chartPoints(page)).toBe(6);
+  // a full fine-tune compared with its base weights (from the model, uploaded once): two replies side by side
+  await page.getByTestId('chat-compare').check();
+  await page.getByTestId('chat-input').fill('hi');
+  await page.getByTestId('chat-input').press('Enter');
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText(/^Tuned:\s*\S/, { timeout: 120_000 });
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText(/^Base:\s*\S/, { timeout: 120_000 });
   await shootPanels(page, 'wasm');
   // the page fetched one onnxruntime WASM binary, the one it runs (the chat page's copy only goes into exports)
   expect(readdirSync('dist/assets').filter((f) => f.endsWith('.wasm'))).toHaveLength(1); // and the build ships only that one

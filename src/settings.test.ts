@@ -1,12 +1,14 @@
 // The settings checks the page shows inline (and the worker repeats): each wrong field named, in words.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from './store/index.js';
-import { estimateRunMs, PRESETS, presetOf, problemList, settingsProblems } from './settings.js';
+import { estimateRunMs, presetOf, presets, problemList, settingsProblems } from './settings.js';
 
 describe('settings checks', () => {
   it('accepts the defaults and every preset', () => {
     expect(settingsProblems(DEFAULT_SETTINGS, { nPositions: 1024, validationRows: 3 })).toEqual({});
-    for (const p of PRESETS) expect(settingsProblems({ ...DEFAULT_SETTINGS, ...p.settings }, { nPositions: 128, validationRows: 3 })).toEqual({});
+    for (const model of [{ id: 'tiny' }, { id: 'hub:x|gpt2@main' }]) {
+      for (const p of presets(model)) expect(settingsProblems({ ...DEFAULT_SETTINGS, ...p.settings }, { nPositions: 128, validationRows: 3 })).toEqual({});
+    }
   });
 
   it('names each wrong field', () => {
@@ -27,8 +29,12 @@ describe('settings checks', () => {
   });
 
   it('knows the preset a set of settings is', () => {
-    expect(presetOf({ ...DEFAULT_SETTINGS, ...PRESETS[0].settings })).toBe('quick');
-    expect(presetOf({ ...DEFAULT_SETTINGS, ...PRESETS[0].settings, steps: 41 })).toBe('custom');
+    const hub = { id: 'hub:x|gpt2@main' };
+    expect(presetOf(DEFAULT_SETTINGS, { id: 'tiny' })).toBe('quick'); // the studio starts with the tiny model's quick preset
+    expect(presetOf({ ...DEFAULT_SETTINGS, ...presets(hub)[0].settings }, hub)).toBe('quick');
+    expect(presets(hub)[0].settings.loraRank).toBe(8); // LoRA on a pretrained model; every weight of the random tiny one
+    expect(presets({ id: 'tiny' })[0].settings.loraRank).toBe(0);
+    expect(presetOf({ ...DEFAULT_SETTINGS, steps: 41 }, { id: 'tiny' })).toBe('custom');
   });
 
   it('estimates a run from a speed measured before, scaled to the model', () => {

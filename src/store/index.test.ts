@@ -106,12 +106,12 @@ describe('studio store', () => {
     const { s, sent, apply } = store();
     globalThis.fetch = (async () => new Response('{}')) as typeof fetch;
     s.getState().tryIt();
-    expect(s.getState().settings).toMatchObject({ loraRank: 8, seq: 64 });
+    expect(s.getState().settings).toMatchObject({ loraRank: 0, seq: 64, steps: 40, sampleEvery: 5 }); // the tiny model's quick preset
     const model = { id: 'tiny', name: 'tiny', params: 1, nPositions: 128, config: {} as never };
     apply({ type: 'model', model });
     expect(sent.some((m) => m.type === 'start-run')).toBe(false); // the data is not in yet
     apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });
-    expect(sent.at(-1)).toMatchObject({ type: 'start-run', settings: { loraRank: 8 } });
+    expect(sent.at(-1)).toMatchObject({ type: 'start-run', settings: { steps: 40 } });
     expect(s.getState().tour).toEqual({ stage: 'running', error: null });
     apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });
     expect(sent.filter((m) => m.type === 'start-run')).toHaveLength(1);

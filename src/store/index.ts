@@ -7,12 +7,12 @@ import {
   unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type ExportKind, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
   type RunCurve, type RunState, type RunSummary, type ToWorker, type TrainSettings, type ChatWeights,
 } from '../protocol.js';
-import { PRESETS, problemList, settingsProblems, type PresetName } from '../settings.js';
+import { presets, problemList, settingsProblems, type PresetName } from '../settings.js';
 
-/** The quick LoRA preset: a first run shows learning in seconds on a GPU (the settings were a 200-step full fine-tune). */
+/** The quick preset of the model the studio starts with (the offline tiny one): a first run shows learning in seconds. */
 export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
   steps: 200, lr: 3e-3, batch: 4, seq: 128, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
-  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42, ...PRESETS[0].settings,
+  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42, ...presets({ id: 'tiny' })[0].settings,
 });
 export const DEFAULT_DATA_OPTIONS: DataOptions = Object.freeze({
   format: 'auto' as const, skipBad: false, lossOn: 'assistant' as const, overflow: 'drop-oldest' as const, pack: false, template: DEFAULT_CHAT_TEMPLATE,
@@ -241,12 +241,11 @@ const actions: Slice<Actions> = (set, get) => {
   },
   setSystemPrompt: (systemPrompt) => set({ systemPrompt }),
   setCompare: (compare) => set({ compare }),
-  applyPreset: (p) => set({ settings: { ...get().settings, ...PRESETS.find((x) => x.name === p)!.settings } }),
+  applyPreset: (p) => set({ settings: { ...get().settings, ...presets(get().model).find((x) => x.name === p)!.settings } }),
   tryIt: () => {
     const s = get();
     if (s.run?.status === 'training' || s.run?.status === 'paused') return;
-    s.applyPreset('quick');
-    set({ tour: { stage: 'loading', error: null } });
+    set({ tour: { stage: 'loading', error: null }, settings: { ...s.settings, ...presets({ id: 'tiny' })[0].settings } }); // the tiny model's quick preset
     if (s.model?.id !== 'tiny') s.useModel('tiny');
     void (async () => {
       try {

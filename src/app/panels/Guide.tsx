@@ -15,12 +15,12 @@ export function Guide() {
         ) : (
           <details>
             <summary>
-              <b>Training</b> the tiny GPT-2 on {dataset?.records ?? 'the'} sample support chats (LoRA). <b>Look at:</b> the loss falling, sample replies every {s?.sampleEvery} steps, and chat on the right.
+              <b>Training</b> the tiny GPT-2 on {dataset?.records ?? 'the'} sample support chats. <b>Look at:</b> the loss falling, sample replies every {s?.sampleEvery} steps, and chat on the right.
             </summary>
             <p>
-              {s?.steps} steps of {s?.batch} x {s?.seq} tokens, low-rank adapters of rank {s?.loraRank} on attention and MLP; everything runs on this device. The <b>loss</b>
+              {s?.steps} steps of {s?.batch} x {s?.seq} tokens{s?.loraRank ? `, low-rank adapters of rank ${s.loraRank}` : ', every weight of the model (it starts from random weights, so replies start as noise)'}; everything runs on this device. The <b>loss</b>
               {' '}is how badly the model predicts the replies in your data: lower is better. Orange points are the <b>validation loss</b>, on conversations it never
-              trains on: if it rises while the training loss falls, the model is memorizing. The <b>sample replies</b> start as noise and pick up the support tone.
+              trains on: if it rises while the training loss falls, the model is memorizing. The <b>sample replies</b> pick up the data's words as the loss falls (a model this small will not make sense; a Hub GPT-2 will).
               In <b>chat</b>, tick "Compare with the base model" to see what training changed.
             </p>
           </details>

@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import { estimateMemory } from '../../engine/models/memory.js';
 import { studioLora, type TrainSettings } from '../../protocol.js';
-import { estimateRunMs, PRESETS, presetOf, problemList, settingsProblems, type SettingsField } from '../../settings.js';
+import { estimateRunMs, presetOf, presets, problemList, settingsProblems, type SettingsField } from '../../settings.js';
 import { speedKey, useStudio } from '../../store/index.js';
 import { fmtBytes, fmtTime } from '../format.js';
 import { MemoryEstimate, useFit } from '../MemoryEstimate.js';
@@ -27,7 +27,8 @@ export function SettingsPanel() {
   const active = run?.status === 'training' || run?.status === 'paused';
   const problems = settingsProblems(settings, { nPositions: model?.nPositions, validationRows: dataset?.validationRows });
   const [custom, setCustom] = useState(false); // chosen by hand, even while the values still match a preset
-  const preset = custom ? 'custom' : presetOf(settings);
+  const preset = custom ? 'custom' : presetOf(settings, model);
+  const list = presets(model);
   const valid = problemList(problems).length === 0;
   const blocked = [
     ...(!model ? ['The model is still loading.'] : []),
@@ -50,7 +51,7 @@ export function SettingsPanel() {
       </div>
       <fieldset className="presets" disabled={active}>
         <legend>Preset</legend>
-        {PRESETS.map((p) => {
+        {list.map((p) => {
           const s = { ...settings, ...p.settings };
           const mem = model ? estimateMemory(model.config, s.batch, s.seq, studioLora(s.loraRank), { flatParams: backend === 'webgpu' }) : null;
           const t = timeOf(s);
@@ -71,7 +72,7 @@ export function SettingsPanel() {
           );
         })}
       </fieldset>
-      <p className="muted" style={{ margin: '0 0 6px' }}>{PRESETS.find((p) => p.name === preset)!.what}</p>
+      <p className="muted" style={{ margin: '0 0 6px' }}>{list.find((p) => p.name === preset)!.what}</p>
       <details data-testid="advanced" open={preset === 'custom' || problemList(problems).length > 0 || undefined}>
         <summary>Advanced settings</summary>
         <div className="grid">
