@@ -140,6 +140,21 @@ describe('studio store', () => {
     expect(s.getState().curves.map((c) => c.id)).toEqual(['b']);
   });
 
+  it('opens a run from the list, then resumes it or brings its exports into view', () => {
+    const { s, sent, apply } = store();
+    s.getState().openThen('r1', 'resume');
+    expect(sent.at(-1)).toEqual({ type: 'open-run', id: 'r1' });
+    apply({ type: 'run', run: { ...run, id: 'r0' } }); // another run shown first: nothing yet
+    expect(sent.at(-1)).toEqual({ type: 'open-run', id: 'r1' });
+    apply({ type: 'run', run: { ...run, status: 'interrupted' } });
+    expect(sent.at(-1)).toEqual({ type: 'resume' });
+    apply({ type: 'run', run }); // later messages about the run do not resume again
+    expect(sent.filter((m) => m.type === 'resume')).toHaveLength(1);
+    s.getState().openThen('r1', 'export');
+    apply({ type: 'run', run });
+    expect(s.getState().exportFocus).toBe(1);
+  });
+
   it('chooses a backend at once and tells the worker', () => {
     const { s, sent, apply } = store();
     apply({ type: 'ready', runs: [], device: { webgpu: { ok: false, reason: 'no adapter' }, crossOriginIsolated: true, threads: 2 } });

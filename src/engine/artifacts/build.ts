@@ -223,15 +223,14 @@ export interface GenerateShape {
  * and values are written at their positions; slots past the current position are masked, so a padded prompt's
  * tail is harmless and is overwritten by later tokens. Outputs logits (1, V) and present.<i>.key/value.
  */
-export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Target = {}, weights?: Record<string, Float32Array>): BuiltGraph {
+export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Target = {}): BuiltGraph {
   const c = m.config;
   const { step: S, cache: L } = s;
   if (L > c.n_positions || S > L || S < 1) throw new RangeError(`generate shape step=${S} cache=${L} must satisfy 1 <= step <= cache <= ${c.n_positions}`);
   const H = c.n_head;
   const D = c.n_embd / H;
   const g = new Graph(`generate_s${S}_l${L}`);
-  // weights given: baked in as initializers (onnxruntime prepacks constant matrix operands), else graph inputs
-  const P = weights ? Object.fromEntries(allParams(m).map((p) => [p.name, g.constant('float32', p.shape, weights[p.name])])) : paramInputs(g, allParams(m));
+  const P = paramInputs(g, allParams(m));
   const ids = g.input('input_ids', 'int32', [1, S]);
   const position = g.input('position', 'int32', [1]);
   const last = g.input('last_index', 'int32', [1]);
