@@ -112,6 +112,11 @@ test.describe('at 1366 x 768', () => {
     await setSettings(page, { seq: 32, batch: 2, lr: 0.003, warmupSteps: 2, evalEvery: 0 });
     await expect(page.getByTestId('start-blocked')).toHaveCount(0);
     await expect(page.getByTestId('start')).toBeEnabled();
+    // the time a run would take, from two timed steps of this model at these settings (nothing stored)
+    await expect(page.getByTestId('time-estimate')).toContainText('not known until');
+    await page.getByTestId('measure-speed').click();
+    await expect(page.getByTestId('time-estimate')).toContainText(/Estimated time: ~\d+/, { timeout: 180_000 });
+    expect(await storedRuns(page)).toHaveLength(0);
   });
 });
 

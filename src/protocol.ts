@@ -223,6 +223,8 @@ export type ToWorker =
   | { type: 'open-run'; id: string }
   | { type: 'delete-run'; id: string }
   | { type: 'rename-run'; id: string; name: string }
+  /** A few untimed-then-timed steps of the current model at these settings on random tokens, to estimate a run's time. */
+  | { type: 'measure-speed'; settings: TrainSettings }
   | { type: 'run-curves'; ids: string[] }
   /** `weights`: the run's current weights, or the base model's (a LoRA run's adapter off; a full run's base weights). */
   | { type: 'chat'; id: number; messages: Message[]; settings: ChatSettings; weights: ChatWeights }
@@ -254,6 +256,8 @@ export type FromWorker =
   | { type: 'run-status'; status: RunStatus; step: number; checkpointStep: number; error: string | null; checkpointError: string | null }
   | { type: 'runs'; runs: RunSummary[] }
   | { type: 'run-curves'; curves: RunCurve[] }
+  /** Training speed measured on a backend, for a model of `params` parameters (a run's steps, or `measure-speed`). */
+  | { type: 'speed'; backend: BackendChoice; lora: boolean; tokensPerSecond: number; params: number }
   | { type: 'chat-token'; id: number; text: string }
   | { type: 'chat-done'; id: number; reason: string; tokensPerSecond: number }
   | { type: 'storage'; usage: number; quota: number; persisted: boolean; error: string | null }

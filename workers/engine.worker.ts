@@ -50,6 +50,8 @@ async function handle(m: ToWorker): Promise<void> {
       return studio.runs.rename(m.id, m.name);
     case 'run-curves':
       return studio.runs.curves(m.ids);
+    case 'measure-speed':
+      return studio.runs.measure(m.settings);
     case 'chat':
       return studio.chat(m.id, m.messages, m.settings, m.weights);
     case 'chat-stop':

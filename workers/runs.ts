@@ -2,6 +2,8 @@
 // IndexedDB, pause, resume, stop, reopening after a reload) and the stored runs (list, rename, delete, loss curves
 // to overlay). The trainer that finished last keeps its device weights for chat until another run replaces it.
 import type { ModelSpec } from '../src/engine/artifacts/model.js';
+import { textRows } from '../src/engine/data/rows.js';
+import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
 import type { Weights } from '../src/engine/models/init.js';
 import { estimateMemory, fitProblems } from '../src/engine/models/memory.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
@@ -49,8 +51,12 @@ export class StudioRuns {
     private readonly reportStorage: (error?: string | null) => Promise<void>,
   ) {}
 
+  /** A speed measurement under way (it holds the backend as a run would). */
+  private measuring = false;
+
   async start(settings: TrainSettings): Promise<void> {
     if (this.trainer) throw new Error('a run is already going: stop it first');
+    if (this.measuring) throw new Error('the speed is being measured: wait a moment');
     if (!this.data.dataset) throw new Error('load a dialogue file first');
     const wrong = problemList(settingsProblems(settings, { nPositions: this.models.spec(settings).config.n_positions, validationRows: this.data.dataset.summary.validationRows }));
     if (wrong.length) throw new Error(`This run cannot start: ${wrong.join(' ')}`);
@@ -73,6 +79,41 @@ export class StudioRuns {
     this.post({ type: 'run', run });
     this.post({ type: 'runs', runs: await this.storage.listRuns() });
     await this.train(undefined);
+  }
+
+  /**
+   * Times the current model's training at `settings` on the backend: one step to compile, two timed, on random
+   * tokens, nothing stored; posts `speed`. Refused while a run trains (its own steps measure it) or would not fit.
+   */
+  async measure(settings: TrainSettings): Promise<void> {
+    if (this.trainer || this.measuring) throw new Error('a run is training or being measured: its own steps give the speed');
+    const wrong = problemList(settingsProblems(settings, { nPositions: this.models.spec(settings).config.n_positions }));
+    if (wrong.length) throw new Error(`cannot measure these settings: ${wrong.join(' ')}`);
+    this.measuring = true;
+    try {
+      await this.refuseWhatCannotFit(settings);
+      const backend = await this.backend.get();
+      const model = this.models.spec(settings);
+      const V = model.config.vocab_size;
+      const train = textRows(Array.from({ length: 3 * settings.batch * (settings.seq + 1) }, (_, i) => (i * 7919) % V), settings.seq);
+      const config = { ...studioTrainConfig(settings), steps: 3, warmupSteps: 0, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0 };
+      const trainer = new Trainer({ backend, model, weights: this.models.baseWeights(model, settings.seed), train, config, padId: this.models.current().tok.eosId });
+      const timed: number[] = [];
+      try {
+        for await (const e of trainer.run()) {
+          if (e.type === 'error') throw new Error(e.message);
+          if (e.type !== 'step' || e.step === 1) continue; // the first step compiles the kernels
+          timed.push(e.tokensPerSecond);
+          if (e.step === config.steps) break; // before the end-of-run checkpoint
+        }
+      } finally {
+        await trainer.release();
+      }
+      const tokensPerSecond = timed.reduce((a, b) => a + b, 0) / timed.length;
+      this.post({ type: 'speed', backend: backend.name === 'webgpu' ? 'webgpu' : 'wasm', lora: !!model.lora, tokensPerSecond, params: countParams(gpt2Params(model.config)) });
+    } finally {
+      this.measuring = false;
+    }
   }
 
   /** Refuses, before anything starts, a run that the backend's memory or the free storage cannot hold. */

@@ -63,14 +63,19 @@ export function App() {
 function Flow() {
   const { model, dataset, run } = useStudio();
   const steps = [
-    { name: 'Model', done: !!model, what: model?.name ?? 'loading' },
-    { name: 'Data', done: !!dataset, what: dataset ? dataset.file : 'drop a file' },
-    { name: 'Train', done: !!run, what: run ? run.status : 'not started' },
+    { name: 'Model', at: 'model-title', done: !!model, what: model?.name ?? 'loading' },
+    { name: 'Data', at: 'data-title', done: !!dataset, what: dataset ? dataset.file : 'drop a file' },
+    { name: 'Train', at: 'settings-title', done: !!run, what: run ? run.status : 'not started' },
   ];
   return (
     <ol className="flow" data-testid="flow" aria-label="Progress">
       {steps.map((s, i) => (
-        <li key={s.name}><span className={`badge ${s.done ? 'done' : 'todo'}`}>{s.done ? '✓' : i + 1} {s.name}: {s.what}</span></li>
+        <li key={s.name}>
+          <a href={`#${s.at}`} className={`badge ${s.done ? 'done' : 'todo'}`} title={`Go to ${s.name}`}
+            onClick={(e) => { e.preventDefault(); document.getElementById(s.at)?.scrollIntoView({ block: 'start', behavior: 'smooth' }); }}>
+            {s.done ? '✓' : i + 1} {s.name}: {s.what}
+          </a>
+        </li>
       ))}
     </ol>
   );

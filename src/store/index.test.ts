@@ -155,6 +155,19 @@ describe('studio store', () => {
     expect(s.getState().exportFocus).toBe(1);
   });
 
+  it('measures the speed on request and keeps it per backend and kind of run', () => {
+    const { s, sent, apply } = store();
+    s.getState().measureSpeed();
+    expect(sent.at(-1)).toEqual({ type: 'measure-speed', settings: DEFAULT_SETTINGS });
+    expect(s.getState().measuring).toBe(true);
+    apply({ type: 'speed', backend: 'wasm', lora: true, tokensPerSecond: 900, params: 3e6 });
+    expect(s.getState().measuring).toBe(false);
+    expect(s.getState().speeds['wasm:lora']).toEqual({ tokensPerSecond: 900, params: 3e6 });
+    s.getState().measureSpeed();
+    apply({ type: 'error', context: 'measure-speed', message: 'no' });
+    expect(s.getState().measuring).toBe(false);
+  });
+
   it('chooses a backend at once and tells the worker', () => {
     const { s, sent, apply } = store();
     apply({ type: 'ready', runs: [], device: { webgpu: { ok: false, reason: 'no adapter' }, crossOriginIsolated: true, threads: 2 } });

@@ -60,6 +60,8 @@ export interface TrainSlice {
   afterOpen: { id: string; then: 'resume' | 'export' } | null;
   /** Bumped to bring the Export panel into view. */
   exportFocus: number;
+  /** A speed measurement (measure-speed) under way. */
+  measuring: boolean;
 }
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -106,6 +108,8 @@ export interface Actions {
   tryIt(): void;
   dismissTour(): void;
   toggleOverlay(id: string): void;
+  /** Times a few steps of the current model at the current settings, for the time estimates. */
+  measureSpeed(): void;
   /** Opens a stored run, then resumes it or brings its exports into view. */
   openThen(id: string, then: 'resume' | 'export'): void;
   renameRun(id: string, name: string): void;
@@ -137,7 +141,7 @@ const modelSlice: Slice<ModelSlice> = () => ({
   inspection: null, downloads: {}, downloading: false, downloadError: null, cached: [],
 });
 const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
-const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [], overlay: [], curves: [], speeds: loadSpeeds(), tour: null, afterOpen: null, exportFocus: 0 });
+const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [], overlay: [], curves: [], speeds: loadSpeeds(), tour: null, afterOpen: null, exportFocus: 0, measuring: false });
 const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, systemPrompt: '', compare: false, streaming: null, streamingWeights: 'tuned', baseNext: false, chatTokensPerSecond: null });
 const exportSlice: Slice<ExportSlice> = () => ({ exporting: null, exported: null, exportError: null, importing: null, imported: null, importError: null });
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
@@ -184,9 +188,8 @@ const actions: Slice<Actions> = (set, get) => {
     set({ tour: { stage: 'running', error: null } });
     s.send({ type: 'start-run', settings: s.settings });
   };
-  const recordSpeed = (s: Studio, tokensPerSecond: number): TrainSlice['speeds'] => {
-    const key = speedKey(s.backend, (s.run?.settings.loraRank ?? 0) > 0);
-    const speeds = { ...s.speeds, [key]: { tokensPerSecond, params: s.model!.params } };
+  const recordSpeed = (s: Studio, key: string, tokensPerSecond: number, params: number): TrainSlice['speeds'] => {
+    const speeds = { ...s.speeds, [key]: { tokensPerSecond, params } };
     try {
       globalThis.localStorage?.setItem(SPEEDS_KEY, JSON.stringify(speeds));
     } catch {
@@ -264,6 +267,10 @@ const actions: Slice<Actions> = (set, get) => {
     set({ overlay, curves: get().curves.filter((c) => overlay.includes(c.id)) });
     if (overlay.length) get().send({ type: 'run-curves', ids: overlay });
   },
+  measureSpeed: () => {
+    set({ measuring: true });
+    get().send({ type: 'measure-speed', settings: get().settings });
+  },
   openThen: (id, then) => {
     set({ afterOpen: { id, then } });
     get().send({ type: 'open-run', id });
@@ -308,7 +315,7 @@ const actions: Slice<Actions> = (set, get) => {
         if (!s.run) return;
         const steps = s.run.steps;
         steps.push(m.point); // appended in place; `version` below tells the chart
-        const speeds = s.model && m.point.step > 1 ? recordSpeed(s, m.point.tokensPerSecond) : s.speeds; // the first step compiles
+        const speeds = s.model && m.point.step > 1 ? recordSpeed(s, speedKey(s.backend, (s.run.settings.loraRank ?? 0) > 0), m.point.tokensPerSecond, s.model.params) : s.speeds; // the first step compiles
         return set({ run: { ...s.run, steps, step: m.point.step, lastLoss: m.point.loss, elapsedMs: m.elapsedMs, etaMs: m.etaMs }, speeds });
       }
       case 'eval': {
@@ -324,6 +331,8 @@ const actions: Slice<Actions> = (set, get) => {
         const overlay = s.overlay.filter((id) => m.runs.some((r) => r.id === id)); // deleted runs leave the overlay
         return set({ runs: m.runs, overlay, curves: s.curves.filter((c) => overlay.includes(c.id)) });
       }
+      case 'speed':
+        return set({ measuring: false, speeds: recordSpeed(s, speedKey(m.backend, m.lora), m.tokensPerSecond, m.params) });
       case 'run-curves':
         return set({ curves: m.curves.filter((c) => s.overlay.includes(c.id)) });
       case 'chat-token': {
@@ -373,6 +382,7 @@ const actions: Slice<Actions> = (set, get) => {
       case 'error': {
         const patch: Partial<Studio> = { errors: [...s.errors, { context: m.context, message: m.message }] };
         if (m.context === 'chat') Object.assign(patch, { streaming: null, baseNext: false });
+        if (m.context === 'measure-speed') patch.measuring = false;
         if (s.tour?.stage === 'loading' && (m.context === 'load-data' || m.context === 'start-run' || m.context === 'load-model')) patch.tour = { stage: 'loading', error: m.message };
         return set(patch);
       }

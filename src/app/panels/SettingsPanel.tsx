@@ -22,7 +22,7 @@ const FIELDS: { key: SettingsField; label: string; help: string; step?: number }
 ];
 
 export function SettingsPanel() {
-  const { settings, setSettings, applyPreset, run, dataset, send, backend, model, speeds } = useStudio();
+  const { settings, setSettings, applyPreset, run, dataset, send, backend, model, speeds, measuring, measureSpeed } = useStudio();
   const fit = useFit(model?.config);
   const active = run?.status === 'training' || run?.status === 'paused';
   const problems = settingsProblems(settings, { nPositions: model?.nPositions, validationRows: dataset?.validationRows });
@@ -93,10 +93,16 @@ export function SettingsPanel() {
         </div>
       </details>
       {valid ? <MemoryEstimate config={model?.config} testId="run-memory" /> : <p className="muted">Memory and time are estimated once the settings above are fixed.</p>}
-      {valid && <p className="muted" data-testid="time-estimate">
-        {time !== null ? `Estimated time: ~${fmtTime(time)} for ${settings.steps} steps at the speed measured on ${backend === 'webgpu' ? 'WebGPU' : 'WASM'} here (evaluation and samples add to it).`
-          : 'Estimated time: known after the first steps of a run on this backend.'}
-      </p>}
+      {valid && (
+        <p className="muted" data-testid="time-estimate">
+          {time !== null ? `Estimated time: ~${fmtTime(time)} for ${settings.steps} steps at the speed measured on ${backend === 'webgpu' ? 'WebGPU' : 'WASM'} here (evaluation and samples add to it). `
+            : 'Estimated time: not known until this backend\'s speed is measured (a run\'s first steps measure it). '}
+          <button data-testid="measure-speed" disabled={measuring || active || !model || (fit?.problems.length ?? 0) > 0} onClick={measureSpeed}
+            title="Times two training steps of this model at these settings on random tokens (one more compiles first); nothing is stored">
+            {measuring ? 'Measuring…' : time !== null ? 'Measure again' : 'Measure speed'}
+          </button>
+        </p>
+      )}
       <div className="row">
         <button className="primary" data-testid="start" disabled={blocked.length > 0} aria-describedby={blocked.length ? 'start-blocked' : undefined}
           onClick={() => send({ type: 'start-run', settings })}>Start training</button>
