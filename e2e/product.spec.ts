@@ -72,8 +72,10 @@ test.describe('at 1366 x 768', () => {
     await page.getByTestId('chat-input').fill('Where is my order?');
     await page.getByTestId('chat-input').press('Enter');
     const pair = page.getByTestId('msg-pair').last();
-    await expect(pair.getByTestId('msg-assistant')).toContainText(/Tuned:\s*\S/, { timeout: 180_000 });
-    await expect(pair.getByTestId('msg-base')).toContainText(/Base:\s*\S/, { timeout: 180_000 });
+    await expect(pair.getByTestId('msg-assistant')).toContainText('Tuned:');
+    await expect(pair.getByTestId('msg-assistant').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 180_000 });
+    await expect(pair.getByTestId('msg-base')).toContainText('Base:');
+    await expect(pair.getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 180_000 });
     await expect(page.getByTestId('chat-send')).toBeDisabled(); // nothing typed
     await expect(page.getByTestId('chat-stop')).toBeDisabled({ timeout: 180_000 });
     await axe(page, 'chat');
@@ -154,7 +156,7 @@ test.describe('at 1920 x 1080', () => {
     await expect(page.getByTestId('chat-input')).toHaveValue('Hello, my order is late\nCan you help?');
     await page.keyboard.press('Enter');
     await expect(page.getByTestId('msg-user')).toHaveText('You: Hello, my order is late\nCan you help?');
-    await expect(page.getByTestId('msg-assistant').last()).toContainText(/Model:\s*\S/, { timeout: 180_000 });
+    await expect(page.getByTestId('msg-assistant').last().getByTestId('reply-text')).toHaveText(/\S/, { timeout: 180_000 });
     await expect(page.getByTestId('chat-input')).toHaveValue('');
     await expect(page.getByTestId('samples').locator('li').first()).toBeVisible({ timeout: 300_000 });
     console.log(`try-it on WASM: first loss point ${firstLoss.toFixed(1)} s, a sample reply by ${((Date.now() - clicked) / 1000).toFixed(1)} s after Enter`);
@@ -181,8 +183,10 @@ test.describe('at 1920 x 1080', () => {
     await page.getByTestId('chat-compare').check();
     await page.getByTestId('chat-input').fill('Where is my order?');
     await page.getByTestId('chat-send').click();
-    await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText(/^Tuned \(adapter on\):\s*\S/, { timeout: 120_000 });
-    await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText(/^Base \(adapter off\):\s*\S/, { timeout: 120_000 });
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText('Tuned (adapter on):');
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText('Base (adapter off):');
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
     const rows = page.getByTestId('run-row');
     await expect(rows).toHaveCount(2);
     await expect(rows.first()).toContainText(/\d\.\d{3} \(step [24]\)/); // best validation loss and its step

@@ -152,6 +152,18 @@ test('GPT-2 124M on WASM: a full fine-tune checkpointed every step, reloaded mid
   await page.getByTestId('chat-input').fill('hello');
   await page.getByTestId('chat-send').click();
   await expect(page.getByTestId('chat-speed')).toBeVisible({ timeout: 300_000 });
+  // compared with the base weights at this size: a second copy of the 124M weights in the WASM heap beside the run's
+  await page.getByText('System prompt and sampling').click();
+  await page.getByLabel('Max new tokens').fill('8');
+  await page.getByTestId('chat-compare').check();
+  await page.getByTestId('chat-input').fill('hello again');
+  await page.getByTestId('chat-input').press('Enter');
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 300_000 });
+  // the tuned reply: text, or (four steps of random weights on short chats) the end token at once, said as such
+  await expect(page.getByTestId('chat-stop')).toBeDisabled({ timeout: 300_000 });
+  const tuned = page.getByTestId('msg-pair').getByTestId('msg-assistant');
+  if (!(await tuned.getByTestId('reply-text').textContent())?.trim()) await expect(tuned.getByTestId('reply-empty')).toBeVisible();
+  await expect(page.getByTestId('error-banner')).toHaveCount(0);
   await shootPanels(page, 'real-size-wasm');
 });
 

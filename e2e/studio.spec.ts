@@ -46,7 +46,7 @@ test('train on WebGPU, watch it learn, pause, reload, resume, then chat', async 
   // chat on the tuned weights: streamed text arrives
   await page.getByTestId('chat-input').fill('hi');
   await page.getByTestId('chat-send').click();
-  await expect(page.getByTestId('msg-assistant').last()).not.toHaveText(/^Model:\s*$/, { timeout: 120_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
   await expect(page.getByTestId('chat-speed')).toBeVisible({ timeout: 120_000 });
   await shootPanels(page, 'done');
 });
@@ -66,8 +66,10 @@ test('the same training on the WASM fallback', async ({ page }) => {
   await page.getByTestId('chat-compare').check();
   await page.getByTestId('chat-input').fill('hi');
   await page.getByTestId('chat-input').press('Enter');
-  await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText(/^Tuned:\s*\S/, { timeout: 120_000 });
-  await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText(/^Base:\s*\S/, { timeout: 120_000 });
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText('Tuned:');
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText('Base:');
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
   await shootPanels(page, 'wasm');
   // the page fetched one onnxruntime WASM binary, the one it runs (the chat page's copy only goes into exports)
   expect(readdirSync('dist/assets').filter((f) => f.endsWith('.wasm'))).toHaveLength(1); // and the build ships only that one

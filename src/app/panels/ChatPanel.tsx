@@ -86,7 +86,8 @@ function Reply({ m, label, text, testId, base, streaming }: { m: ChatMessage; la
   };
   return (
     <div className={`msg assistant${base ? ' base' : ''}`} data-testid={testId} aria-busy={streaming || undefined}>
-      <span className="who">{label}:</span> {text}
+      <span className="who">{label}:</span> <span data-testid="reply-text">{text}</span>
+      {!text && !streaming && <span className="muted" data-testid="reply-empty">(the model ended its reply at once)</span>}
       <span className="meta">
         {!base && m.tokensPerSecond !== undefined && <span>{m.tokensPerSecond.toFixed(1)} tokens/s</span>}
         {text && <button onClick={() => void copy()} aria-label={`Copy the ${base ? 'base' : 'tuned'} reply`} data-testid={`copy-${base ? 'base' : 'tuned'}`}>{copied ? 'Copied' : 'Copy'}</button>}
