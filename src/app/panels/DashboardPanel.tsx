@@ -5,7 +5,7 @@ import { useStudio } from '../../store/index.js';
 import { LossChart } from '../LossChart.js';
 
 export function DashboardPanel() {
-  const { run, send, backend } = useStudio();
+  const { run, send, backend, tryIt, tour } = useStudio();
   const [smoothing, setSmoothing] = useState(0.6);
   const [log, setLog] = useState(false);
   const status = run?.status;
@@ -21,6 +21,7 @@ export function DashboardPanel() {
         <div data-testid="empty-run">
           <h2>No run yet</h2>
           <p>Press <b>Try it</b> (top right) to fine-tune the offline tiny GPT-2 on the bundled sample conversations in one click, or set up your own run on the left: a model, your dialogue file, a preset, then <b>Start training</b>.</p>
+          <p><button className="primary" data-testid="try-it-empty" disabled={tour?.stage === 'loading' && !tour.error} onClick={tryIt}>Try it: train the tiny model on sample chats</button></p>
           <p className="muted">The loss chart, sample replies and the run's figures appear here as it trains; chat with the model at any time on the right.</p>
         </div>
       ) : (
