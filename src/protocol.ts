@@ -145,6 +145,11 @@ export interface RunSummary {
   bestEval?: EvalPoint | null;
 }
 
+/** The lowest validation loss and its step; null before the first evaluation. */
+export function bestEval(evals: readonly EvalPoint[]): EvalPoint | null {
+  return evals.reduce<EvalPoint | null>((b, p) => (!b || p.loss < b.loss ? p : b), null);
+}
+
 /** A stored run's loss curves, for overlaying several runs in one chart. */
 export interface RunCurve {
   id: string;

@@ -4,6 +4,9 @@ import type { Backend } from '../src/engine/runtime/backend.js';
 import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
 import type { BackendChoice, FromWorker } from '../src/protocol.js';
 
+/** The choice a made backend answers to. */
+export const choiceOf = (b: Backend): BackendChoice => (b.name === 'webgpu' ? 'webgpu' : 'wasm');
+
 export class StudioBackend {
   private choice: BackendChoice = 'webgpu';
   private backend: Promise<Backend> | null = null;
@@ -43,7 +46,7 @@ export class StudioBackend {
         this.post({ type: 'error', context: 'device', message: `The GPU device was lost (${reason}). Resume continues the run from its last checkpoint on a new device.` });
       });
       // a backend replaced while it was being made (the person chose another) must not announce itself
-      if (current()) this.post({ type: 'backend', backend: b.name === 'webgpu' ? 'webgpu' : 'wasm', description: b.description });
+      if (current()) this.post({ type: 'backend', backend: choiceOf(b), description: b.description });
       return b;
     })();
     return this.backend;

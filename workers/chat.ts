@@ -110,7 +110,7 @@ export class StudioChat {
 
   /** The base model: fresh adapters (LoRA's B is zero, so the adapter is off) on the base weights. */
   private base(c: ChatContext): () => Record<string, Tensor> {
-    const key = `${c.modelId} ${JSON.stringify(c.model)}`;
+    const key = modelKey(c);
     if (this.baseUploaded?.key !== key) {
       this.retire(this.baseUploaded?.tensors);
       this.baseUploaded = { key, tensors: upload(c, c.baseWeights()) };
@@ -121,7 +121,7 @@ export class StudioChat {
 
   /** One generator (and its compiled sessions) for as long as the backend and the model stay the same. */
   private async generator(c: ChatContext): Promise<Generator> {
-    const key = `${c.modelId} ${JSON.stringify(c.model)}`;
+    const key = modelKey(c);
     if (this.gen?.backend === c.backend && this.gen.model === key) return this.gen.gen;
     await this.gen?.gen.release();
     const gen = new Generator(c.backend, c.model, () => this.weightsNow(), c.tok, { cache: Math.min(c.model.config.n_positions, 1024) });
@@ -130,4 +130,6 @@ export class StudioChat {
   }
 }
 
+/** The model and its adapter shape: what the generator's graphs and the base upload depend on. */
+const modelKey = (c: ChatContext) => `${c.modelId} ${JSON.stringify(c.model)}`;
 const upload = (c: ChatContext, W: Weights) => Object.fromEntries(allParams(c.model).map((p) => [p.name, c.backend.upload(W[p.name], p.shape)]));

@@ -8,12 +8,12 @@ import type { Weights } from '../src/engine/models/init.js';
 import { estimateMemory, fitProblems } from '../src/engine/models/memory.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { freeBytes } from '../src/engine/storage/chunks.js';
-import { bestEval, RunStorage, StorageError } from '../src/engine/storage/runs.js';
+import { RunStorage, StorageError } from '../src/engine/storage/runs.js';
 import type { Checkpoint, CheckpointSnapshot } from '../src/engine/train/checkpoint.js';
 import { Trainer } from '../src/engine/train/trainer.js';
-import type { FromWorker, RunCurve, RunState, TrainSettings } from '../src/protocol.js';
+import { bestEval, type FromWorker, type RunCurve, type RunState, type TrainSettings } from '../src/protocol.js';
 import { problemList, settingsProblems } from '../src/settings.js';
-import type { StudioBackend } from './backend.js';
+import { choiceOf, type StudioBackend } from './backend.js';
 import type { StudioData } from './data.js';
 import { studioTrainConfig } from './exports.js';
 import type { LoadedModel } from './models.js';
@@ -110,7 +110,7 @@ export class StudioRuns {
         await trainer.release();
       }
       const tokensPerSecond = timed.reduce((a, b) => a + b, 0) / timed.length;
-      this.post({ type: 'speed', backend: backend.name === 'webgpu' ? 'webgpu' : 'wasm', lora: !!model.lora, tokensPerSecond, params: countParams(gpt2Params(model.config)) });
+      this.post({ type: 'speed', backend: choiceOf(backend), lora: !!model.lora, tokensPerSecond, params: countParams(gpt2Params(model.config)) });
     } finally {
       this.measuring = false;
     }
@@ -121,7 +121,7 @@ export class StudioRuns {
     const backend = await this.backend.get();
     const spec = this.models.spec(s);
     const problems = fitProblems(estimateMemory(spec.config, s.batch, s.seq, spec.lora, { flatParams: backend.target.flatParams }), s.batch, s.seq, {
-      backend: backend.name === 'webgpu' ? 'webgpu' : 'wasm', adapter: backend.bufferLimits ?? null, freeStorage: await freeBytes(),
+      backend: choiceOf(backend), adapter: backend.bufferLimits ?? null, freeStorage: await freeBytes(),
     }, !!spec.lora);
     if (problems.length) throw new Error(`This run cannot start: ${problems.join(' ')}`);
   }
@@ -166,7 +166,7 @@ export class StudioRuns {
           case 'eval': {
             const point = { step: e.step, loss: e.loss };
             run.evals.push(point);
-            if (!run.bestEval || point.loss < run.bestEval.loss) run.bestEval = point;
+            run.bestEval = bestEval(run.evals);
             this.post({ type: 'eval', point });
             break;
           }

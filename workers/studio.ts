@@ -24,6 +24,8 @@ export class Studio {
   readonly runs: StudioRuns;
   readonly exports: StudioExports;
   private readonly chatter: StudioChat;
+  /** The current model as the runs, the exports and chat use it. */
+  private readonly access: ModelAccess;
 
   constructor(
     private readonly post: (m: FromWorker) => void,
@@ -35,12 +37,12 @@ export class Studio {
     this.chatter = new StudioChat(post, storage);
     this.backend = new StudioBackend(post, web, () => this.chatter.forgetAll());
     this.data = new StudioData(post, () => this.models.current.tok);
-    const access: ModelAccess = {
+    const access: ModelAccess = (this.access = {
       current: () => this.models.current,
       spec: (s) => ({ config: this.models.current.config, lora: studioLora(s.loraRank) }),
       baseWeights: (m, seed) => this.baseWeights(m, seed),
       ensure: (id) => this.ensureModel(id),
-    };
+    });
     this.runs = new StudioRuns(post, storage, this.backend, this.data, access, () => this.chatter.forgetCheckpoint(), (e) => this.reportStorage(e));
     this.exports = new StudioExports(post, this.runs, access);
   }
@@ -126,7 +128,7 @@ export class Studio {
     const backend = await this.backend.get();
     const run = this.runs.run;
     if (run) await this.ensureModel(run.model);
-    const model: ModelSpec = { config: this.models.current.config, lora: studioLora(run?.settings.loraRank ?? 0) };
+    const model = this.access.spec({ loraRank: run?.settings.loraRank ?? 0 });
     await this.chatter.reply(id, messages, s, {
       backend, model, modelId: this.models.current.id, tok: this.models.current.tok, template: run ? new ChatTemplate(run.template) : this.data.template,
       live: this.runs.trainer ?? this.runs.liveTrainer, run, baseWeights: () => this.baseWeights(model, run?.settings.seed ?? 0),

@@ -4,15 +4,17 @@ import { create, type StateCreator } from 'zustand';
 import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
 import type { Progress } from '../engine/hub/client.js';
 import {
-  unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type ExportKind, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
+  bestEval, unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type ExportKind, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
   type RunCurve, type RunState, type RunSummary, type ToWorker, type TrainSettings, type ChatWeights,
 } from '../protocol.js';
 import { presets, problemList, settingsProblems, type PresetName } from '../settings.js';
 
+/** The offline tiny model's quick preset: the studio's defaults, and what "Try it" trains with. */
+const TINY_QUICK = presets({ id: 'tiny' })[0].settings;
 /** The quick preset of the model the studio starts with (the offline tiny one): a first run shows learning in seconds. */
 export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
   steps: 200, lr: 3e-3, batch: 4, seq: 128, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
-  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42, ...presets({ id: 'tiny' })[0].settings,
+  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42, ...TINY_QUICK,
 });
 export const DEFAULT_DATA_OPTIONS: DataOptions = Object.freeze({
   format: 'auto' as const, skipBad: false, lossOn: 'assistant' as const, overflow: 'drop-oldest' as const, pack: false, template: DEFAULT_CHAT_TEMPLATE,
@@ -248,7 +250,7 @@ const actions: Slice<Actions> = (set, get) => {
   tryIt: () => {
     const s = get();
     if (s.run?.status === 'training' || s.run?.status === 'paused') return;
-    set({ tour: { stage: 'loading', error: null }, settings: { ...s.settings, ...presets({ id: 'tiny' })[0].settings } }); // the tiny model's quick preset
+    set({ tour: { stage: 'loading', error: null }, settings: { ...s.settings, ...TINY_QUICK } });
     if (s.model?.id !== 'tiny') s.useModel('tiny');
     void (async () => {
       try {
@@ -315,18 +317,22 @@ const actions: Slice<Actions> = (set, get) => {
         if (!s.run) return;
         const steps = s.run.steps;
         steps.push(m.point); // appended in place; `version` below tells the chart
-        const speeds = s.model && m.point.step > 1 ? recordSpeed(s, speedKey(s.backend, (s.run.settings.loraRank ?? 0) > 0), m.point.tokensPerSecond, s.model.params) : s.speeds; // the first step compiles
-        return set({ run: { ...s.run, steps, step: m.point.step, lastLoss: m.point.loss, elapsedMs: m.elapsedMs, etaMs: m.etaMs }, speeds });
+        return set({ run: { ...s.run, steps, step: m.point.step, lastLoss: m.point.loss, elapsedMs: m.elapsedMs, etaMs: m.etaMs } });
       }
       case 'eval': {
         if (!s.run) return;
-        const best = s.run.bestEval;
-        return set({ run: { ...s.run, evals: [...s.run.evals, m.point], bestEval: !best || m.point.loss < best.loss ? m.point : best } });
+        const evals = [...s.run.evals, m.point];
+        return set({ run: { ...s.run, evals, bestEval: bestEval(evals) } });
       }
       case 'sample':
         return s.run ? set({ run: { ...s.run, samples: [...s.run.samples, m.sample] } }) : undefined;
-      case 'run-status':
-        return s.run ? set({ run: { ...s.run, status: m.status, step: m.step, checkpointStep: m.checkpointStep, error: m.error, checkpointError: m.checkpointError } }) : undefined;
+      case 'run-status': {
+        if (!s.run) return;
+        // the speed of the run's last step (the first compiles), kept for time estimates once it stops training
+        const last = s.run.steps.at(-1);
+        const speeds = m.status !== 'training' && s.model && last && last.step > 1 ? recordSpeed(s, speedKey(s.backend, s.run.settings.loraRank > 0), last.tokensPerSecond, s.model.params) : s.speeds;
+        return set({ run: { ...s.run, status: m.status, step: m.step, checkpointStep: m.checkpointStep, error: m.error, checkpointError: m.checkpointError }, speeds });
+      }
       case 'runs': {
         const overlay = s.overlay.filter((id) => m.runs.some((r) => r.id === id)); // deleted runs leave the overlay
         return set({ runs: m.runs, overlay, curves: s.curves.filter((c) => overlay.includes(c.id)) });

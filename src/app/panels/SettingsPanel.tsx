@@ -42,12 +42,11 @@ export function SettingsPanel() {
     return model ? estimateRunMs(s, model.params, measured) : null;
   };
   const time = timeOf(settings);
-  const done = !!dataset && valid;
   return (
     <section className="panel" data-testid="settings-panel" aria-labelledby="settings-title">
       <div className="step-head">
         <h2 id="settings-title">3. Train</h2>
-        <span className={`badge ${blocked.length ? 'todo' : 'done'}`}>{done && !blocked.length ? 'ready' : 'set up'}</span>
+        <span className={`badge ${blocked.length ? 'todo' : 'done'}`}>{blocked.length ? 'set up' : 'ready'}</span>
       </div>
       <fieldset className="presets" disabled={active}>
         <legend>Preset</legend>

@@ -12,7 +12,7 @@ import { createStore, del, delMany, get, set, values, type UseStore } from 'idb-
 import type { Row } from '../data/batches.js';
 import { CHECKPOINT_FORMAT, type Checkpoint, type CheckpointGroup, type CheckpointMeta, type CheckpointSnapshot } from '../train/checkpoint.js';
 import type { Weights } from '../models/init.js';
-import type { DatasetSummary, EvalPoint, RunState, RunSummary } from '../../protocol.js';
+import { bestEval, type DatasetSummary, type RunState, type RunSummary } from '../../protocol.js';
 import { bytesOf, ChunkStore, ensureSpace, freeBytes, guardWrite, StorageError, type ChunkedInfo } from './chunks.js';
 export { StorageError };
 export { storageEstimate } from './chunks.js';
@@ -216,9 +216,4 @@ export class RunStorage {
     await del(id, this.datasets.store);
     await del(id, this.runs);
   }
-}
-
-/** The lowest validation loss and its step; null before the first evaluation. */
-export function bestEval(evals: EvalPoint[]): EvalPoint | null {
-  return evals.reduce<EvalPoint | null>((b, p) => (!b || p.loss < b.loss ? p : b), null);
 }
