@@ -102,9 +102,9 @@ export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: b
   return finish(g);
 }
 
-export function buildEvalGraph(m: ModelSpec, s: BatchShape, o: { logits?: boolean } = {}): BuiltGraph {
+export function buildEvalGraph(m: ModelSpec, s: BatchShape, o: { logits?: boolean; target?: Target } = {}): BuiltGraph {
   checkShape(m, s);
-  const g = new Graph(`eval_b${s.batch}_t${s.seq}`);
+  const g = new Graph(`eval_b${s.batch}_t${s.seq}`, o.target);
   const P = paramInputs(g, allParams(m));
   const { loss, h } = forwardLoss(g, m, s, P);
   g.output(loss, 'loss');

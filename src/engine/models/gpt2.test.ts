@@ -139,3 +139,39 @@ describe('LoRA', () => {
     expect(report.length).toBe(2 * 2 * 4 * cfg.n_layer);
   });
 });
+
+describe('the WebGPU target (attention over (B, T, H, D) heads, LayerNorm and GELU backward in Einsum)', () => {
+  const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] };
+  it.each([
+    ['full fine-tune', { config: cfg }],
+    ['LoRA', { config: cfg, lora }],
+  ] as [string, ModelSpec][])('gives the default graph\'s loss, logits and gradients on the CPU EP (%s)', async (_label, m) => {
+    const b = randomBatch(6, 2, 8);
+    const W = { ...testWeights(3), ...(m.lora ? initLora(cfg, m.lora, 3) : {}) };
+    const r = new Rng(12);
+    for (const k of Object.keys(W)) if (k.endsWith('lora_B.weight')) W[k] = W[k].map(() => 0.05 * r.normal());
+    const run = async (einsum: boolean) => {
+      const train = await cpu.createSession(buildTrainGraph(m, b, { target: { einsum } }));
+      const evalS = await cpu.createSession(buildEvalGraph(m, b, { logits: true, target: { einsum } }));
+      const feeds = { ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) };
+      const [t, e] = [await train.run(feeds), await evalS.run(feeds)];
+      await train.release();
+      await evalS.release();
+      return { t, e };
+    };
+    const [a, c] = [await run(false), await run(true)];
+    expect(buildTrainGraph(m, b, { target: { einsum: true } }).bytes.length).toBeGreaterThan(0);
+    const close = (x: Float32Array, y: Float32Array, what: string) => {
+      let scale = 0;
+      let diff = 0;
+      for (let i = 0; i < x.length; i++) {
+        scale = Math.max(scale, Math.abs(x[i]));
+        diff = Math.max(diff, Math.abs(x[i] - y[i]));
+      }
+      expect(diff, `${what}: ${diff} against a largest value ${scale}`).toBeLessThan(1e-5 * Math.max(scale, 1e-3));
+    };
+    close(a.t.loss.data as Float32Array, c.t.loss.data as Float32Array, 'loss');
+    close(a.e.logits.data as Float32Array, c.e.logits.data as Float32Array, 'logits');
+    for (const p of trainableParams(m)) close(a.t[gradName(p.name)].data as Float32Array, c.t[gradName(p.name)].data as Float32Array, p.name);
+  });
+});

@@ -80,10 +80,17 @@ export function gpt2Trunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids
     // ---- attention
     const a = g.layerNorm(h, P[`${pre}.ln_1.weight`], P[`${pre}.ln_1.bias`], eps);
     const qkv = linear(a, i, 'attn.c_attn'); // (N, 3C)
-    // q, k and v heads in one Reshape, one Transpose and one Split: (N, 3C) -> (B, 3H, T, D) -> 3 x (B, H, T, D)
-    const [q, k, v] = g.split(g.transpose(g.reshape(qkv, [B, T, 3 * H, D]), [0, 2, 1, 3]), [H, H, H], 1);
-    const y = g.attention(q, k, v, o.mask, 1 / Math.sqrt(D)); // (B, H, T, D)
-    const merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [N, C]); // (B, T, H, D) -> (N, C)
+    let merged: Value;
+    if (g.options.einsum) {
+      // heads as the projection lays them out, (B, T, H, D), and attention by Einsum: no Transpose
+      const [q, k, v] = g.split(g.reshape(qkv, [B, T, 3 * H, D]), [H, H, H], 2);
+      merged = g.reshape(g.attentionBTHD(q, k, v, o.mask, 1 / Math.sqrt(D)), [N, C]);
+    } else {
+      // q, k and v heads in one Reshape, one Transpose and one Split: (N, 3C) -> (B, 3H, T, D) -> 3 x (B, H, T, D)
+      const [q, k, v] = g.split(g.transpose(g.reshape(qkv, [B, T, 3 * H, D]), [0, 2, 1, 3]), [H, H, H], 1);
+      const y = g.attention(q, k, v, o.mask, 1 / Math.sqrt(D)); // (B, H, T, D)
+      merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [N, C]); // (B, T, H, D) -> (N, C)
+    }
     h = g.add(h, linear(merged, i, 'attn.c_proj'));
     // ---- MLP
     const m = g.layerNorm(h, P[`${pre}.ln_2.weight`], P[`${pre}.ln_2.bias`], eps);

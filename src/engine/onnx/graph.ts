@@ -57,6 +57,12 @@ export interface GraphOptions {
   flatParams?: boolean;
   /** Largest flat group, in bytes (the device's buffer binding limit). */
   flatGroupBytes?: number;
+  /**
+   * Write attention, LayerNorm's backward and GELU's backward with Einsum: products and product-sums of several
+   * tensors in one node, and attention over (B, T, H, D) heads with no Transpose. Fewer nodes where each is a GPU
+   * dispatch (WebGPU); the CPU and WASM EPs keep MatMul and plain elementwise ops, their fastest kernels.
+   */
+  einsum?: boolean;
 }
 
 export class GraphError extends Error {
@@ -224,6 +230,10 @@ export class Graph {
   softmax(a: Value, axis = -1) { return this.op1('Softmax', [a], { axis: int(axis) }); }
   where(c: Value, a: Value, b: Value) { return this.op1('Where', [c, a, b]); }
   equal(a: Value, b: Value) { return this.op1('Equal', [a, b]); }
+  /** Einsum in explicit form (ops.ts); a number among the operands is a scalar constant with an empty term. */
+  einsum(equation: string, ...xs: (Value | number)[]) {
+    return this.op1('Einsum', xs.map((x) => (typeof x === 'number' ? this.scalar(x) : x)), { equation: { kind: 'string', value: equation } });
+  }
   gather(data: Value, idx: Value, axis = 0) { return this.op1('Gather', [data, idx], { axis: int(axis) }); }
   layerNorm(x: Value, scale: Value, bias: Value, eps: number) {
     return this.op1('LayerNormalization', [x, scale, bias], { axis: int(-1), epsilon: float(eps) });
@@ -287,8 +297,12 @@ export class Graph {
       (dy) => {
         // d/dx x s(z) = s + x s (1 - s) z',  z = 2u,  z' = 2a + 6ab x^2,  and x s = y
         const dz = this.addScalar(this.mulScalar(x2, 6 * a * b), 2 * a);
-        const t = this.mul(y, this.sub(this.scalar(1), s));
-        return [this.mul(dy, this.add(s, this.mul(t, dz)))];
+        const oneMinusS = this.sub(this.scalar(1), s);
+        if (this.options.einsum) {
+          const t = 'abcdefgh'.slice(0, x.shape.length);
+          return [this.add(this.mul(dy, s), this.einsum(`${t},${t},${t},${t}->${t}`, dy, y, oneMinusS, dz))]; // dy s + dy y (1 - s) z'
+        }
+        return [this.mul(dy, this.add(s, this.mul(this.mul(y, oneMinusS), dz)))];
       },
     );
     return y;
@@ -317,6 +331,31 @@ export class Graph {
           needs[0] ? this.mulScalar(this.matmul(ds, k), scale) : null,
           needs[1] ? this.matmul(this.transpose(ds, swap), qs) : null,
           needs[2] ? this.matmul(this.transpose(p, swap), dy) : null,
+        ];
+      },
+    );
+  }
+
+  /**
+   * The same attention over heads laid out (B, T, H, D), as the QKV projection's output reshapes to, with Einsum
+   * (g.options.einsum): no Transpose in or out, and the scale folded into the products. 4 forward nodes, 10
+   * backward; the (B, H, T, D) form above takes 6 and 12 plus 4 Transposes around it.
+   */
+  attentionBTHD(q: Value, k: Value, v: Value, mask: Value, scale: number): Value {
+    let p!: Value;
+    return this.composite(
+      [q, k, v],
+      () => {
+        p = this.softmax(this.add(this.einsum('bthd,bshd,->bhts', q, k, scale), mask)); // (B, H, T, S)
+        return this.einsum('bhts,bshd->bthd', p, v);
+      },
+      (dy, needs) => {
+        const dp = this.einsum('bthd,bshd->bhts', dy, v); // d softmax output
+        const ds = this.mul(p, this.sub(dp, this.reduceSum(this.mul(dp, p), [3]))); // d (scaled) scores
+        return [
+          needs[0] ? this.einsum('bhts,bshd,->bthd', ds, k, scale) : null,
+          needs[1] ? this.einsum('bhts,bthd,->bshd', ds, q, scale) : null,
+          needs[2] ? this.einsum('bhts,bthd->bshd', p, dy) : null,
         ];
       },
     );

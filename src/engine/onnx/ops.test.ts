@@ -68,6 +68,40 @@ describe('gradient rules match central finite differences', () => {
   });
 });
 
+// The WebGPU target's forms (g.options.einsum): the same functions, their backward written with Einsum.
+const causal = (g: Graph, T: number) => g.constant('float32', [T, T], Float32Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0)));
+const einsumCases: Case[] = [
+  ['LayerNormalization, 2-D', (g, [x, s, b]) => g.layerNorm(x, s, b, 1e-5), [f(3, 6), f(6), f(6)]],
+  ['LayerNormalization, 3-D', (g, [x, s, b]) => g.layerNorm(x, s, b, 1e-5), [f(2, 3, 5), f(5), f(5)]],
+  ['GELU (tanh form)', (g, [a]) => g.geluTanh(a), [f(2, 5)]],
+  ['attention over (B, T, H, D) heads, causal', (g, [q, k, v]) => g.attentionBTHD(q, k, v, causal(g, 3), 0.5), [f(2, 3, 2, 4), f(2, 3, 2, 4), f(2, 3, 2, 4)]],
+];
+
+describe('gradient rules in Einsum form (the WebGPU target) match central finite differences', () => {
+  it.each(einsumCases)('%s', async (_name, build, inputs) => {
+    const results = await gradCheck(cpu, build, inputs, { graph: { einsum: true } });
+    expect(results.length).toBe(inputs.length);
+    for (const r of results) expect(r.maxAbsErr, `input ${r.input}: abs ${r.maxAbsErr}, rel ${r.maxRelErr}`).toBeLessThan(3e-3);
+  });
+  it('attention over (B, T, H, D) equals the (B, H, T, D) form', async () => {
+    const build = (g: Graph) => {
+      const [q, k, v] = [0, 1, 2].map((i) => g.input(`x${i}`, 'float32', [2, 4, 3, 2]));
+      const heads = (x: Value) => g.transpose(x, [0, 2, 1, 3]);
+      g.output(g.attentionBTHD(q, k, v, causal(g, 4), 0.7), 'a');
+      g.output(heads(g.attention(heads(q), heads(k), heads(v), causal(g, 4), 0.7)), 'b');
+    };
+    const g = new G('t', { einsum: true });
+    build(g);
+    const { serializeModel } = await import('./proto.js');
+    const s = await cpu.createSession({ name: 't', bytes: serializeModel(g), inputs: ['x0', 'x1', 'x2'], outputs: ['a', 'b'] });
+    const T = cpu.ort.Tensor;
+    const data = (seed: number) => Float32Array.from({ length: 48 }, (_, i) => Math.sin(seed * 13 + i * 0.7));
+    const out = await s.run({ x0: new T('float32', data(1), [2, 4, 3, 2]), x1: new T('float32', data(2), [2, 4, 3, 2]), x2: new T('float32', data(3), [2, 4, 3, 2]) });
+    const [a, b] = [out.a.data as Float32Array, out.b.data as Float32Array];
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-6);
+  });
+});
+
 describe('the reverse pass', () => {
   it('Gather (embedding) through ScatterND add, for the CPU EP', async () => {
     const r = await gradCheck(cpu, (g, [t, i]) => g.gather(t, i), [f(7, 3), ids([2, 3], [1, 4, 4, 0, 6, 1])], { graph: { scatterAdd: true } });

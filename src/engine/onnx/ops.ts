@@ -415,8 +415,9 @@ export const OPS: Record<string, OpDef> = {
       const lastAxis = [r - 1];
       const rows = [...Array(r - 1).keys()];
       const rstd = y[2]; // (..., 1)
-      const xhat = g.mul(g.sub(X, y[1]), rstd);
       const d = dy[0]!;
+      if (g.options.einsum) return layerNormGradEinsum(g, X, scale, rstd, g.sub(X, y[1]), d, [needs[0], needs[1], !!x[2] && needs[2]]);
+      const xhat = g.mul(g.sub(X, y[1]), rstd);
       const dscale = needs[1] ? g.reduceSum(g.mul(d, xhat), rows, false) : null;
       const dbias = x[2] && needs[2] ? g.reduceSum(d, rows, false) : null;
       let dx: Value | null = null;
@@ -430,6 +431,32 @@ export const OPS: Record<string, OpDef> = {
       return [dx, dscale, dbias];
     },
   },
+  Einsum: {
+    // Explicit form only ("bthd,bshd,->bhts"): one letter per axis, an empty term for a scalar operand. A product
+    // of the operands summed over the letters the output lacks: onnxruntime's WebGPU EP runs it as one loop per
+    // output element, which saves the Transposes around a MatMul and the Mul and ReduceSum nodes of a product
+    // reduction. Built by gradient rules and composites only (no rule of its own).
+    shape: (xs, a) => {
+      const v = a.equation;
+      if (!v || v.kind !== 'string') throw new Error('Einsum needs an equation');
+      const [lhs, rhs] = v.value.split('->');
+      if (rhs === undefined || !/^[a-z]*$/.test(rhs)) throw new Error(`Einsum equation "${v.value}" must be explicit (..->..) with lowercase letters`);
+      const terms = lhs.split(',');
+      if (terms.length !== xs.length) throw new Error(`Einsum equation "${v.value}" has ${terms.length} terms for ${xs.length} inputs`);
+      const dims = new Map<string, number>();
+      terms.forEach((t, i) => {
+        const X = req(xs[i], `input ${i}`);
+        if (t.length !== X.shape.length) throw new Error(`Einsum term "${t}" does not fit input ${i} of shape [${X.shape}]`);
+        [...t].forEach((ch, j) => {
+          const d = dims.get(ch);
+          if (d !== undefined && d !== X.shape[j]) throw new Error(`Einsum letter ${ch} is ${d} and ${X.shape[j]}`);
+          dims.set(ch, X.shape[j]);
+        });
+      });
+      return [{ dtype: xs[0]!.dtype, shape: [...rhs].map((ch) => dims.get(ch) ?? fail(`Einsum output letter ${ch} is in no input`)) }];
+    },
+  },
+
   // ---- onnxruntime contrib ops (forward-only graphs: generation; kernels on the CPU, WASM and WebGPU EPs)
   FastGelu: {
     // GELU, tanh form, in one kernel: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (+ an optional bias first)
@@ -475,6 +502,29 @@ export const OPS: Record<string, OpDef> = {
     },
   },
 };
+
+/**
+ * LayerNorm's backward in Einsum products (g.options.einsum): with xc = x - mean and r = rstd (..., 1),
+ * dx = r dxhat - r mean(dxhat) - r^2 xc mean(dxhat xc r), dxhat = dy gamma: 7 nodes where the elementwise form
+ * takes 10. The (..., 1) statistics carry a letter of size 1 that the products sum over, which keeps them
+ * broadcastable without a Reshape.
+ */
+function layerNormGradEinsum(g: Graph, X: Value, scale: Value, rstd: Value, xc: Value, d: Value, needs: readonly boolean[]): (Value | null)[] {
+  const rows = 'abcdefgh'.slice(0, X.shape.length - 1);
+  const [x, st] = [`${rows}z`, `${rows}y`]; // a (..., C) term and a (..., 1) one
+  const C = X.shape[X.shape.length - 1];
+  let dx: Value | null = null;
+  if (needs[0]) {
+    const a = g.einsum(`${x},z,${st}->${x}`, d, scale, rstd); // r dxhat
+    const b = g.einsum(`${x},z,${st},->${st}`, d, scale, rstd, 1 / C); // r mean(dxhat)
+    const m2 = g.einsum(`${x},z,${x},${st},->${st}`, d, scale, xc, rstd, 1 / C); // mean(dxhat xhat)
+    const t = g.einsum(`${x},${st},${st},${st}->${x}`, xc, rstd, rstd, m2); // r xhat mean(dxhat xhat)
+    dx = g.sub(g.sub(a, b), t);
+  }
+  const dscale = needs[1] ? g.einsum(`${x},${x},${st}->z`, d, xc, rstd) : null; // sum over rows of dy xhat
+  const dbias = needs[2] ? g.reduceSum(d, [...rows].map((_, i) => i), false) : null;
+  return [dx, dscale, dbias];
+}
 
 function fail(msg: string): never {
   throw new Error(msg);

@@ -46,10 +46,9 @@ beforeAll(async () => {
 
 describe.each(models)('WebGPU EP (%s)', (_label, m) => {
   it('gives the CPU EP\'s loss and gradients', async () => {
-    const g = buildTrainGraph(m, { batch: 2, seq: 8 });
     const W = weights(m);
     const run = async (b: Backend) => {
-      const s = await b.createSession(g);
+      const s = await b.createSession(buildTrainGraph(m, { batch: 2, seq: 8 }, { target: b.target })); // the GPU's with Einsum
       const out = await s.run({ ...weightFeeds(b, allParams(m), W), ...batchFeeds(b, batch()) });
       await s.release();
       return out;
@@ -122,10 +121,10 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
     const frozen = weightFeeds(gpu, allParams(m).filter((p) => !specs.includes(p)), W);
     const groups = (f: (n: string) => string) => Object.fromEntries(layout.groups.map((grp) => [f(grp.name), gpu.upload(packGroup(grp, (n) => W[n]), grp.shape)]));
     const scalars = Object.fromEntries(Object.entries(adamwScalars(DEFAULT_ADAMW, 1e-3, 1, 1)).map(([k, x]) => [k, new T('float32', Float32Array.of(x), [])]));
-    const train = await profilePlacement(gpu, buildTrainGraph(m, { batch: 2, seq: 8 }, { accumulate: true, layout }), {
+    const train = await profilePlacement(gpu, buildTrainGraph(m, { batch: 2, seq: 8 }, { accumulate: true, layout, target: gpu.target }), {
       ...frozen, ...groups((n) => n), ...batchFeeds(gpu, batch()), ...groups(accumName),
     }, 'WebGpuExecutionProvider');
-    const step = await profilePlacement(gpu, buildTrainStepGraph(m, { batch: 2, seq: 8 }, undefined, {}, layout), {
+    const step = await profilePlacement(gpu, buildTrainStepGraph(m, { batch: 2, seq: 8 }, undefined, gpu.target, layout), {
       ...frozen, ...groups((n) => n), ...batchFeeds(gpu, batch()), ...scalars, ...groups(expAvgName), ...groups(expAvgSqName),
     }, 'WebGpuExecutionProvider');
     const opt = await profilePlacement(gpu, buildOptimizerGraph(layout), {
@@ -154,6 +153,7 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
       labels: new T('int32', Int32Array.from({ length: N }, (_, i) => i % V), [N]), w: gpu.upload(new Float32Array(N).fill(1), [N]),
     }, 'WebGpuExecutionProvider');
     expect(head.byProvider.WebGpuExecutionProvider?.Split, 'the chunks are cut on the GPU').toBeGreaterThan(0);
+    expect(step.byProvider.WebGpuExecutionProvider?.Einsum, 'attention and the LayerNorm backward in Einsum').toBeGreaterThan(4 * m.config.n_layer);
     for (const [name, p] of [['train', train], ['train step', step], ['optimizer', opt], ['unpack', unpack], ['generate (prefill)', gen], ['generate (one token)', token], ['chunked head loss', head]] as const) {
       expect(p.elsewhere, `${name} graph nodes off the WebGPU EP`).toEqual([]);
       expect(Object.values(p.byProvider.WebGpuExecutionProvider ?? {}).reduce((a, b) => a + b, 0), name).toBeGreaterThan(name === 'unpack' ? 1 : 20);

@@ -217,7 +217,7 @@ export class Trainer {
     const train = await session(fused ? buildTrainStepGraph(this.o.model, shape, c.adamw, target, layout) : buildTrainGraph(this.o.model, shape, { target, layout }));
     const trainAcc = fused ? null : await session(buildTrainGraph(this.o.model, shape, { accumulate: true, target, layout }));
     const opt = fused ? null : await session(buildOptimizerGraph(layout, c.adamw));
-    const evalS = this.o.validation?.length && c.evalEvery > 0 ? await backend.createSession(buildEvalGraph(this.o.model, shape)) : null;
+    const evalS = this.o.validation?.length && c.evalEvery > 0 ? await backend.createSession(buildEvalGraph(this.o.model, shape, { target })) : null;
     const tokensPerStep = c.batch * c.seq * c.accumulation;
     yield { type: 'start', step: this.step, totalSteps: c.steps, backend: backend.description, trainableParams: countParams(this.trainable), tokensPerStep };
     const t0 = performance.now();
