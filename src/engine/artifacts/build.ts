@@ -229,7 +229,7 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Targe
   if (L > c.n_positions || S > L || S < 1) throw new RangeError(`generate shape step=${S} cache=${L} must satisfy 1 <= step <= cache <= ${c.n_positions}`);
   const H = c.n_head;
   const D = c.n_embd / H;
-  const g = new Graph(`generate_s${S}_l${L}`);
+  const g = new Graph(`generate_s${S}_l${L}`, target);
   const P = paramInputs(g, allParams(m));
   const ids = g.input('input_ids', 'int32', [1, S]);
   const position = g.input('position', 'int32', [1]);

@@ -1,8 +1,8 @@
 // GPT-2 and LoRA graphs against references: logits against an independent TypeScript forward pass, and the
 // gradient of every parameter tensor against central finite differences of the eval graph's loss.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildEvalGraph, buildTrainGraph } from '../artifacts/build.js';
-import { allParams, gradName, trainableParams, type ModelSpec } from '../artifacts/model.js';
+import { buildEvalGraph, buildGenerateGraph, buildTrainGraph } from '../artifacts/build.js';
+import { allParams, gradName, pastName, presentName, trainableParams, type ModelSpec } from '../artifacts/model.js';
 import { createNodeBackend } from '../runtime/node.js';
 import type { Backend } from '../runtime/backend.js';
 import { batchFeeds, weightFeeds, type Batch } from '../runtime/feeds.js';
@@ -173,5 +173,43 @@ describe('the WebGPU target (attention over (B, T, H, D) heads, LayerNorm and GE
     close(a.t.loss.data as Float32Array, c.t.loss.data as Float32Array, 'loss');
     close(a.e.logits.data as Float32Array, c.e.logits.data as Float32Array, 'logits');
     for (const p of trainableParams(m)) close(a.t[gradName(p.name)].data as Float32Array, c.t[gradName(p.name)].data as Float32Array, p.name);
+  });
+});
+
+describe('a generated token on the WebGPU target (linear layers, attention and the head as Einsum GEMVs)', () => {
+  const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_proj'] };
+  it.each([
+    ['base model', { config: cfg }],
+    ['LoRA', { config: cfg, lora }],
+  ] as [string, ModelSpec][])('gives the default graph\'s logits and cache on the CPU EP (%s)', async (_label, m) => {
+    const W = { ...testWeights(8), ...(m.lora ? initLora(cfg, m.lora, 8) : {}) };
+    const r = new Rng(13);
+    for (const k of Object.keys(W)) if (k.endsWith('lora_B.weight')) W[k] = W[k].map(() => 0.05 * r.normal());
+    const L = 16;
+    const dims = [1, cfg.n_head, L, cfg.n_embd / cfg.n_head];
+    const past = Array.from({ length: 2 * cfg.n_layer }, () => Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => r.normal()));
+    const T = cpu.ort.Tensor;
+    const run = async (einsum: boolean) => {
+      const built = buildGenerateGraph(m, { step: 1, cache: L }, { einsum });
+      const s = await cpu.createSession(built);
+      const out = await s.run({
+        ...weightFeeds(cpu, allParams(m), W),
+        input_ids: new T('int32', Int32Array.of(11), [1, 1]), position: new T('int32', Int32Array.of(6), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
+        ...Object.fromEntries(past.map((d, i) => [pastName(i >> 1, i % 2 ? 'value' : 'key'), new T('float32', d, dims)])),
+      });
+      await s.release();
+      return { ops: built, logits: out.logits.data as Float32Array, value: out[presentName(1, 'value')].data as Float32Array };
+    };
+    const [a, b] = [await run(false), await run(true)];
+    let d = 0;
+    let scale = 0;
+    for (let i = 0; i < a.logits.length; i++) {
+      d = Math.max(d, Math.abs(a.logits[i] - b.logits[i]));
+      scale = Math.max(scale, Math.abs(a.logits[i]));
+    }
+    expect(d).toBeLessThan(1e-5 * scale);
+    let dv = 0;
+    for (let i = 0; i < a.value.length; i++) dv = Math.max(dv, Math.abs(a.value[i] - b.value[i]));
+    expect(dv).toBeLessThan(1e-5);
   });
 });

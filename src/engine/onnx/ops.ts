@@ -461,17 +461,21 @@ export const OPS: Record<string, OpDef> = {
   FastGelu: {
     // GELU, tanh form, in one kernel: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (+ an optional bias first)
     domain: 'com.microsoft',
-    shape: ([x]) => same(req(x, 'X')),
+    shape: ([x, b]) => {
+      const X = req(x, 'X');
+      if (b && (b.shape.length !== 1 || b.shape[0] !== X.shape[X.shape.length - 1])) throw new Error(`bias must be [${X.shape[X.shape.length - 1]}]`);
+      return same(X);
+    },
   },
   SkipLayerNormalization: {
     // LayerNorm(input + skip [+ bias]) over the last axis; output 3 is the sum itself (the residual stream).
     domain: 'com.microsoft',
     optionalOutputs: true,
-    shape: ([x, skip, gamma, beta]) => {
+    shape: ([x, skip, gamma, beta, bias]) => {
       const X = req(x, 'input');
       if (req(skip, 'skip').shape.join() !== X.shape.join()) throw new Error('input and skip must have one shape');
       const C = X.shape[X.shape.length - 1];
-      for (const p of [req(gamma, 'gamma'), beta]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`gamma and beta must be [${C}]`);
+      for (const p of [req(gamma, 'gamma'), beta, bias]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`gamma, beta and bias must be [${C}]`);
       const stat = { dtype: X.dtype, shape: [...X.shape.slice(0, -1), 1] };
       return [...same(X), stat, stat, ...same(X)];
     },
