@@ -1,5 +1,5 @@
 // npm run bench:browser -- [--json] [--backends webgpu,wasm] [--shapes tiny,gpt2] [--full] [--batch N --seq N]
-//   [--steps N] [--tokens N] [--profile] [--dist DIR]
+//   [--steps N] [--tokens N] [--profile] [--no-einsum] [--dist DIR]
 // The browser benchmark: serves the built app (dist/, cross-origin isolated as vite preview serves it), opens
 // bench.html in Debian's chromium (WebGPU through whatever adapter chromium finds: SwiftShader on a machine
 // without a GPU, Vulkan on one with a GPU) and runs workers/bench.ts in the studio's worker for each backend and
@@ -18,7 +18,7 @@ const { values: a } = parseArgs({
   options: {
     json: { type: 'boolean', default: false }, backends: { type: 'string', default: 'webgpu,wasm' }, shapes: { type: 'string', default: 'tiny,gpt2' },
     full: { type: 'boolean', default: false }, batch: { type: 'string' }, seq: { type: 'string' }, steps: { type: 'string' }, tokens: { type: 'string' },
-    profile: { type: 'boolean', default: false }, dist: { type: 'string', default: 'dist' }, timeout: { type: 'string', default: '1800' },
+    profile: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false }, dist: { type: 'string', default: 'dist' }, timeout: { type: 'string', default: '1800' },
   },
 });
 const root = resolve(a.dist!);
@@ -49,7 +49,7 @@ try {
     for (const shape of a.shapes!.split(',') as (keyof typeof DEFAULTS)[]) {
       const d = DEFAULTS[shape];
       const q = new URLSearchParams({
-        backend, shape, lora: a.full ? '0' : '1', profile: a.profile ? '1' : '0',
+        backend, shape, lora: a.full ? '0' : '1', profile: a.profile ? '1' : '0', einsum: a['no-einsum'] ? '0' : '1',
         batch: a.batch ?? String(d.batch), seq: a.seq ?? String(d.seq), steps: a.steps ?? String(d.steps), tokens: a.tokens ?? String(d.tokens),
       });
       const page = await browser.newPage();

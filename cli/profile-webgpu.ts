@@ -1,4 +1,4 @@
-// npm run profile:webgpu -- [--shape tiny|gpt2] [--json]
+// npm run profile:webgpu -- [--shape tiny|gpt2] [--json] [--no-einsum]
 // Where a WebGPU step and a WebGPU token spend their time, per op type: onnxruntime's own profiler on
 // onnxruntime-node's WebGPU EP (the same kernels as onnxruntime-web's, on Dawn: SwiftShader on a machine without a
 // GPU, which needs VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium;
@@ -21,9 +21,9 @@ import { batchFeeds, weightFeeds } from '../src/engine/runtime/feeds.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import type { Tensor } from 'onnxruntime-common';
 
-const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'gpt2' }, json: { type: 'boolean', default: false } } });
+const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'gpt2' }, json: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false } } });
 const config = a.shape === 'tiny' ? TINY_GPT2 : GPT2_124M;
-const b = await createNodeBackend('node-webgpu');
+const b = await createNodeBackend('node-webgpu', { einsum: !a['no-einsum'] }); // --no-einsum: MatMul, Gemm and Transposes, for an A/B
 
 interface Event { cat: string; name: string; dur: number; args: { op_name?: string } }
 /** Runs `g` twice (the second profiled) and sums kernel GPU time (Api events) and CPU time (Node events) by op. */

@@ -193,6 +193,8 @@ export interface BenchRequest {
   tokens: number;
   /** Collect onnxruntime-web's WebGPU kernel timings for one step (WebGPU only). */
   profile: boolean;
+  /** WebGPU: the graphs with Einsum (the default) or without (MatMul, Gemm and Transposes), for an A/B. */
+  einsum: boolean;
 }
 
 export interface BenchResult {

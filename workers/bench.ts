@@ -19,7 +19,7 @@ import { graphNodes } from '../src/engine/artifacts/counts.js';
 const PROMPT = Array.from({ length: 32 }, (_, i) => 100 + 17 * i);
 
 export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise<BenchResult> {
-  const b: Backend = r.backend === 'webgpu' ? await createWebGpuBackend(web) : await createWasmBackend(web);
+  const b: Backend = r.backend === 'webgpu' ? await createWebGpuBackend({ ...web, einsum: r.einsum }) : await createWasmBackend(web);
   const config = r.shape === 'gpt2' ? GPT2_124M : TINY_GPT2;
   const model: ModelSpec = { config, lora: r.lora ? DEFAULT_LORA : undefined };
   let peak = 0;

@@ -9,6 +9,8 @@ import { wasmBackend } from './wasm.js';
 export interface NodeBackendOptions {
   /** CPU EP intra-op threads; default: all cores. */
   threads?: number;
+  /** WebGPU EP: build with Einsum (GraphOptions.einsum; default true), off for an A/B. */
+  einsum?: boolean;
 }
 
 export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: NodeBackendOptions = {}): Promise<Backend> {
@@ -42,7 +44,7 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
     stats: { downloadedBytes: 0 },
     ort: mod,
     deviceResident: false,
-    target: { scatterAdd: kind === 'node-cpu', flatParams: kind === 'node-webgpu', einsum: kind === 'node-webgpu' },
+    target: { scatterAdd: kind === 'node-cpu', flatParams: kind === 'node-webgpu', einsum: kind === 'node-webgpu' && (o.einsum ?? true) },
     description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',
     exclusive: makeExclusive(),
     // outputs come back to the CPU (no deviceOutputs): onnxruntime-node's WebGPU EP cannot feed device outputs to

@@ -11,6 +11,8 @@ import { wasmBackend } from './wasm.js';
 export interface WebBackendOptions {
   /** Where the onnxruntime-web .wasm/.mjs files are served (Vite: ?url imports). */
   wasmPaths?: { wasm?: string; mjs?: string };
+  /** WebGPU: build with Einsum (GraphOptions.einsum; default true). Off for an A/B on a real GPU (the benchmark). */
+  einsum?: boolean;
 }
 
 export interface AdapterReport {
@@ -86,7 +88,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     deviceResident: true,
     memory,
     bufferLimits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
-    target: { flatParams: true, einsum: true, flatGroupBytes: device.limits.maxStorageBufferBindingSize },
+    target: { flatParams: true, einsum: o.einsum ?? true, flatGroupBytes: device.limits.maxStorageBufferBindingSize },
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
     exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so, { deviceOutputs: true, onRunError }),
