@@ -120,4 +120,27 @@ describe('Trainer', () => {
     expect(allParams(m).length).toBe(Object.keys(now).length);
     await t.release();
   });
+
+  it('on the CPU writes each step over the weights of the step before, never over the caller\'s arrays', async () => {
+    // the same run with outputs allocated afresh each step (as on WebGPU) must end bit for bit equal
+    const W = initGpt2(model.config, 6);
+    const copy = Object.fromEntries(Object.entries(W).map(([k, v]) => [k, v.slice()]));
+    const c = { ...cfg, steps: 5, accumulation: 1 };
+    const reused = new Trainer({ backend: cpu, model, weights: W, train: rows, config: c, padId: tok.eosId });
+    const fresh = new Trainer({ backend: { ...cpu, deviceResident: true }, model, weights: W, train: rows, config: c, padId: tok.eosId });
+    const [la, lb] = [losses(await collect(reused)), losses(await collect(fresh))];
+    expect(la).toEqual(lb);
+    const [a, b] = [await reused.checkpoint(), await fresh.checkpoint()];
+    const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+    const same = (x: Float32Array, y: Float32Array) => bytes(x).equals(bytes(y)); // bit for bit (toEqual is slow on 3M floats)
+    for (const k of Object.keys(a.trainable)) {
+      expect(same(a.trainable[k], b.trainable[k]), k).toBe(true);
+      expect(same(a.expAvg[k], b.expAvg[k]), k).toBe(true);
+      expect(same(a.expAvgSq[k], b.expAvgSq[k]), k).toBe(true);
+    }
+    for (const [k, v] of Object.entries(copy)) expect(same(W[k], v), `${k} of the caller`).toBe(true);
+    expect(same(a.trainable['transformer.h.0.ln_1.weight'], copy['transformer.h.0.ln_1.weight'])).toBe(false); // it did train
+    await reused.release();
+    await fresh.release();
+  });
 });

@@ -93,6 +93,13 @@ export class Trainer {
   private readonly expAvgSq: Record<string, Tensor> = {};
   private readonly layout: FlatLayout;
   private unpackSession: Promise<EngineSession> | null = null;
+  /**
+   * CPU backends (node, WASM): the step before's weights and moments, written over by the next step's outputs
+   * (pre-allocated outputs), so that a step does not allocate and fault in a fresh copy of them (1.5 GB at 124M).
+   */
+  private readonly spare: Record<string, Tensor> = {};
+  /** Tensors that a step wrote (never the caller's arrays, which an upload may wrap): only those become spare. */
+  private readonly stepOutputs = new WeakSet<Tensor>();
   /** The sessions whose outputs the trainer holds (released after those, in release()). */
   private readonly sessions: EngineSession[] = [];
   /** The trainable weights one tensor each, as of `step`; made on demand, dropped by the next step. */
@@ -292,12 +299,15 @@ export class Trainer {
       }
       return f;
     };
+    const fresh = this.layout.groups.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
+    const reuse = !backend.deviceResident; // GPU outputs stay where onnxruntime puts them (gpu-buffer outputs)
+    const into = reuse ? { loss: null, grad_norm: null, ...Object.fromEntries(fresh.map((n) => [n, this.spare[n] ?? null])) } : undefined;
     const nonFinite = (what: string, v: number) => `the ${what} became ${v} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.`;
     let out: Record<string, Tensor>;
     let loss = 0;
     if (!opt) {
       // fused: forward, backward and AdamW in one run
-      out = await train.run({ ...this.frozen, ...this.weights, ...batchFeeds(backend, this.stream.at(this.step)), ...optimizerFeeds() });
+      out = await train.run({ ...this.frozen, ...this.weights, ...batchFeeds(backend, this.stream.at(this.step)), ...optimizerFeeds() }, into);
       loss = (await backend.download(out.loss))[0];
     } else {
       let grads: Record<string, Tensor> = {};
@@ -317,13 +327,15 @@ export class Trainer {
       }
       const feeds = optimizerFeeds();
       for (const grp of this.layout.groups) feeds[gradName(grp.name)] = grads[grp.name];
-      out = await opt.run(feeds);
+      out = await opt.run(feeds, into);
       drop();
     }
     const gradNorm = (await backend.download(out.grad_norm))[0];
-    const fresh = this.layout.groups.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      for (const n of fresh) out[n].dispose();
+      for (const n of fresh) {
+        if (reuse) this.spare[n] = out[n];
+        else out[n].dispose();
+      }
       return Number.isFinite(loss)
         ? { ok: false, error: 'NON_FINITE_GRADIENT', message: nonFinite('gradient norm', gradNorm) }
         : { ok: false, error: 'NON_FINITE_LOSS', message: nonFinite('loss', loss) };
@@ -331,8 +343,10 @@ export class Trainer {
     this.dropUnpacked();
     for (const p of this.layout.groups) {
       for (const [store, name] of [[this.weights, p.name], [this.expAvg, expAvgName(p.name)], [this.expAvgSq, expAvgSqName(p.name)]] as const) {
-        store[p.name].dispose();
+        if (reuse && this.stepOutputs.has(store[p.name])) this.spare[updatedName(name)] = store[p.name];
+        else store[p.name].dispose();
         store[p.name] = out[updatedName(name)];
+        this.stepOutputs.add(store[p.name]);
       }
     }
     return { ok: true, loss, lr, gradNorm };
@@ -369,7 +383,7 @@ export class Trainer {
     await this.generator?.release();
     this.dropUnpacked();
     await (await this.unpackSession)?.release();
-    for (const m of [this.frozen, this.weights, this.expAvg, this.expAvgSq]) for (const t of Object.values(m)) t.dispose();
+    for (const m of [this.frozen, this.weights, this.expAvg, this.expAvgSq, this.spare]) for (const t of Object.values(m)) t.dispose();
     for (const s of this.sessions.splice(0)) await s.release();
   }
 }
