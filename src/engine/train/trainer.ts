@@ -94,7 +94,7 @@ export class Trainer {
   private readonly layout: FlatLayout;
   private unpackSession: Promise<EngineSession> | null = null;
   /**
-   * CPU backends (node, WASM): the step before's weights and moments, written over by the next step's outputs
+   * onnxruntime-node's CPU EP: the step before's weights and moments, written over by the next step's outputs
    * (pre-allocated outputs), so that a step does not allocate and fault in a fresh copy of them (1.5 GB at 124M).
    */
   private readonly spare: Record<string, Tensor> = {};
@@ -300,7 +300,10 @@ export class Trainer {
       return f;
     };
     const fresh = this.layout.groups.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
-    const reuse = !backend.deviceResident; // GPU outputs stay where onnxruntime puts them (gpu-buffer outputs)
+    // onnxruntime-node only: on WebGPU the outputs stay where onnxruntime puts them (gpu-buffer outputs), and
+    // onnxruntime-web's WASM build, given 1.5 GB of pre-allocated outputs, failed the next generation run
+    // ("operation does not support unaligned accesses")
+    const reuse = backend.name === 'node-cpu';
     const into = reuse ? { loss: null, grad_norm: null, ...Object.fromEntries(fresh.map((n) => [n, this.spare[n] ?? null])) } : undefined;
     const nonFinite = (what: string, v: number) => `the ${what} became ${v} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.`;
     let out: Record<string, Tensor>;
