@@ -1,10 +1,10 @@
-// npm run profile:webgpu -- [--shape tiny|gpt2] [--json] [--no-einsum]
+// npm run profile:webgpu -- [--shape tiny|gpt2] [--batch N] [--seq N] [--json] [--no-einsum]
 // Where a WebGPU step and a WebGPU token spend their time, per op type: onnxruntime's own profiler on
 // onnxruntime-node's WebGPU EP (the same kernels as onnxruntime-web's, on Dawn: SwiftShader on a machine without a
 // GPU, which needs VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium;
 // Vulkan on one with a GPU). onnxruntime-web 1.30's native WebGPU EP reports no kernel timings in the browser, so
 // this is the per-op view; the GPU time per kernel comes from WebGPU timestamp queries ("Api" events).
-// Profiled: one LoRA train step (rank 8 on attn.c_attn, batch 1 x 32) and one generated token (cache 128), each
+// Profiled: one LoRA train step (rank 8 on attn.c_attn, batch 1 x 32 unless --batch/--seq) and one generated token (cache 128), each
 // run once to compile and once profiled. (node's WebGPU EP uploads every input per run; that is not in the kernels.)
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { batchFeeds, weightFeeds } from '../src/engine/runtime/feeds.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import type { Tensor } from 'onnxruntime-common';
 
-const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'gpt2' }, json: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false } } });
+const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'gpt2' }, batch: { type: 'string', default: '1' }, seq: { type: 'string', default: '32' }, json: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false } } });
 const config = a.shape === 'tiny' ? TINY_GPT2 : GPT2_124M;
 const b = await createNodeBackend('node-webgpu', { einsum: !a['no-einsum'] }); // --no-einsum: MatMul, Gemm and Transposes, for an A/B
 
@@ -62,7 +62,7 @@ const layout = flatLayout(specs, { packed: true });
 const T = b.ort.Tensor;
 const scalar = (x: number) => new T('float32', Float32Array.of(x), []);
 const groups = (f: (n: string) => Float32Array) => Object.fromEntries(layout.groups.map((grp) => [grp.name, b.upload(packGroup(grp, f), grp.shape)]));
-const [B, S] = [1, 32];
+const [B, S] = [Number(a.batch), Number(a.seq)];
 const step = await profile(b, buildTrainStepGraph(m, { batch: B, seq: S }, DEFAULT_ADAMW, b.target, layout), {
   ...weightFeeds(b, allParams(m).filter((p) => !specs.includes(p)), W),
   ...groups((n) => W[n]),
