@@ -2,7 +2,8 @@
 // node's gradient rule, and sums the partials of values used more than once. The backward nodes are appended to
 // the same graph, so one ONNX model holds forward, loss and backward. An op without a rule is an error naming it.
 import { GraphError, type Graph, type Value } from '../onnx/graph.js';
-import { OPS, zerosLike } from '../onnx/ops.js';
+import { OPS } from '../onnx/ops.js';
+import { zerosLike } from '../onnx/op-helpers.js';
 
 export class NoGradientRuleError extends GraphError {
   constructor(op: string) {

@@ -35,6 +35,13 @@ function testWeights(seed: number): Weights {
   return W;
 }
 
+/** The weights of `m`: testWeights(seed), with adapters under LoRA whose B is drawn from `r` (so A's gradient is non-zero). */
+function modelWeights(m: ModelSpec, seed: number, r: Rng): Weights {
+  const W = { ...testWeights(seed), ...(m.lora ? initLora(cfg, m.lora, seed) : {}) };
+  for (const k of Object.keys(W)) if (k.endsWith('lora_B.weight')) W[k] = W[k].map(() => 0.05 * r.normal());
+  return W;
+}
+
 const norm = (a: Float32Array) => {
   let s = 0;
   for (const v of a) s += v * v;
@@ -130,9 +137,7 @@ describe('LoRA', () => {
     expect(l1).toBe(l0);
   });
   it('has correct gradients for every adapter tensor, base weights frozen', async () => {
-    const W = { ...testWeights(4), ...initLora(cfg, lora, 4) };
-    const r = new Rng(8);
-    for (const k of Object.keys(W)) if (k.endsWith('lora_B.weight')) W[k] = W[k].map(() => 0.05 * r.normal()); // let A's gradient be non-zero
+    const W = modelWeights({ config: cfg, lora }, 4, new Rng(8));
     const train = buildTrainGraph({ config: cfg, lora }, { batch: 1, seq: 4 });
     expect(train.outputs.filter((o) => o.endsWith('_grad')).every((o) => o.includes('lora_'))).toBe(true);
     const report = await checkAllGradients({ config: cfg, lora }, W);
@@ -147,9 +152,7 @@ describe('the WebGPU target (attention over (B, T, H, D) heads, LayerNorm and GE
     ['LoRA', { config: cfg, lora }],
   ] as [string, ModelSpec][])('gives the default graph\'s loss, logits and gradients on the CPU EP (%s)', async (_label, m) => {
     const b = randomBatch(6, 2, 8);
-    const W = { ...testWeights(3), ...(m.lora ? initLora(cfg, m.lora, 3) : {}) };
-    const r = new Rng(12);
-    for (const k of Object.keys(W)) if (k.endsWith('lora_B.weight')) W[k] = W[k].map(() => 0.05 * r.normal());
+    const W = modelWeights(m, 3, new Rng(12));
     const run = async (einsum: boolean) => {
       const train = await cpu.createSession(buildTrainGraph(m, b, { target: { einsum } }));
       const evalS = await cpu.createSession(buildEvalGraph(m, b, { logits: true, target: { einsum } }));
@@ -182,23 +185,21 @@ describe('a generated token on the WebGPU target (linear layers, attention and t
     ['base model', { config: cfg }],
     ['LoRA', { config: cfg, lora }],
   ] as [string, ModelSpec][])('gives the default graph\'s logits and cache on the CPU EP (%s)', async (_label, m) => {
-    const W = { ...testWeights(8), ...(m.lora ? initLora(cfg, m.lora, 8) : {}) };
     const r = new Rng(13);
-    for (const k of Object.keys(W)) if (k.endsWith('lora_B.weight')) W[k] = W[k].map(() => 0.05 * r.normal());
+    const W = modelWeights(m, 8, r);
     const L = 16;
     const dims = [1, cfg.n_head, L, cfg.n_embd / cfg.n_head];
     const past = Array.from({ length: 2 * cfg.n_layer }, () => Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => r.normal()));
     const T = cpu.ort.Tensor;
     const run = async (einsum: boolean) => {
-      const built = buildGenerateGraph(m, { step: 1, cache: L }, { einsum });
-      const s = await cpu.createSession(built);
+      const s = await cpu.createSession(buildGenerateGraph(m, { step: 1, cache: L }, { einsum }));
       const out = await s.run({
         ...weightFeeds(cpu, allParams(m), W),
         input_ids: new T('int32', Int32Array.of(11), [1, 1]), position: new T('int32', Int32Array.of(6), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
         ...Object.fromEntries(past.map((d, i) => [pastName(i >> 1, i % 2 ? 'value' : 'key'), new T('float32', d, dims)])),
       });
       await s.release();
-      return { ops: built, logits: out.logits.data as Float32Array, value: out[presentName(1, 'value')].data as Float32Array };
+      return { logits: out.logits.data as Float32Array, value: out[presentName(1, 'value')].data as Float32Array };
     };
     const [a, b] = [await run(false), await run(true)];
     let d = 0;

@@ -1,130 +1,13 @@
 // The op table: for every ONNX op the engine emits, its shape rule and its gradient rule, side by side.
-// Only ops with kernels in onnxruntime's WebGPU execution provider appear here (no ScatterND, no LogSoftmax:
-// embeddings are differentiated through a one-hot matmul, log-softmax is composed from Exp/Log/ReduceSum).
-// A gradient rule gets the incoming gradients of the node's outputs and returns one per input (null: none).
-import type { Attrs, DType, Graph, Node, Value } from './graph.js';
+// Only ops with kernels in onnxruntime's WebGPU execution provider appear here (ScatterND only for the CPU EP; no
+// LogSoftmax: log-softmax is composed from Exp/Log/ReduceSum). A gradient rule gets the incoming gradients of the
+// node's outputs and returns one per input (null: none). The helpers the rules share are in op-helpers.ts.
+import type { Graph, Value } from './graph.js';
+import {
+  attrFloat, attrInt, attrInts, binary, broadcastShapes, compare, constInts, DTYPES, expandReduced, fail, normAxis, reducedShape,
+  req, same, transposeLast2, unary, unbroadcast, zerosLike, type OpDef,
+} from './op-helpers.js';
 
-export interface OutSpec {
-  dtype: DType;
-  shape: readonly number[];
-}
-export interface GradCtx {
-  g: Graph;
-  node: Node;
-  x: readonly (Value | null)[];
-  y: readonly Value[];
-  /** Gradient of each output; null where nothing downstream needs it. */
-  dy: readonly (Value | null)[];
-  /** Which inputs need a gradient: a rule may skip the others (frozen weights in LoRA, say). */
-  needs: readonly boolean[];
-}
-export interface OpDef {
-  shape(inputs: readonly (Value | null)[], attrs: Attrs, g: Graph): OutSpec[];
-  grad?(c: GradCtx): (Value | null)[];
-  /** The operator set: onnxruntime's contrib ops are in 'com.microsoft' (version 1). Default: ONNX's. */
-  domain?: string;
-  /** Outputs after the first are optional: the serializer leaves those nothing reads unnamed (not computed). */
-  optionalOutputs?: boolean;
-}
-
-// ---------------------------------------------------------------------------------------------- helpers
-const DTYPES: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool' };
-
-function attrInt(a: Attrs, k: string, dflt: number): number {
-  const v = a[k];
-  if (!v) return dflt;
-  if (v.kind !== 'int') throw new Error(`attribute ${k} must be an int`);
-  return v.value;
-}
-function attrFloat(a: Attrs, k: string, dflt: number): number {
-  const v = a[k];
-  if (!v) return dflt;
-  if (v.kind !== 'float') throw new Error(`attribute ${k} must be a float`);
-  return v.value;
-}
-function attrInts(a: Attrs, k: string): readonly number[] | undefined {
-  const v = a[k];
-  if (!v) return undefined;
-  if (v.kind !== 'ints') throw new Error(`attribute ${k} must be ints`);
-  return v.value;
-}
-function req(v: Value | null | undefined, what: string): Value {
-  if (!v) throw new Error(`missing input ${what}`);
-  return v;
-}
-/** The values of a constant int64 input (shapes, axes, sizes must be constants so shapes stay static). */
-function constInts(g: Graph, v: Value | null | undefined, what: string): number[] {
-  const d = v && g.constData(v);
-  if (!d) throw new Error(`${what} must be a constant`);
-  return Array.from(d as ArrayLike<number | bigint>, Number);
-}
-const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
-
-export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const da = a[a.length - n + i] ?? 1;
-    const db = b[b.length - n + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) throw new Error(`shapes [${a}] and [${b}] do not broadcast`);
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
-
-/** Sums a broadcast gradient back down to `shape`. */
-export function unbroadcast(g: Graph, d: Value, shape: readonly number[]): Value {
-  if (d.shape.length === shape.length && d.shape.every((x, i) => x === shape[i])) return d;
-  const lead = d.shape.length - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < d.shape.length; i++) {
-    if (i < lead || (shape[i - lead] === 1 && d.shape[i] !== 1)) axes.push(i);
-  }
-  if (axes.length && axes.every((a) => a < lead)) return g.reduceSum(d, axes, false); // leading axes only: no Reshape after
-  const summed = axes.length ? g.reduceSum(d, axes, true) : d;
-  return g.reshape(summed, shape);
-}
-
-const same = (x: Value): OutSpec[] => [{ dtype: x.dtype, shape: x.shape }];
-const unary = (grad: (c: GradCtx, x: Value, y: Value, dy: Value) => Value): OpDef => ({
-  shape: (i) => same(req(i[0], 'X')),
-  grad: (c) => [grad(c, c.x[0]!, c.y[0], c.dy[0]!)],
-});
-const binary = (grad: (c: GradCtx, a: Value, b: Value, dy: Value) => [Value | null, Value | null]): OpDef => ({
-  shape: ([a, b]) => {
-    const A = req(a, 'A');
-    const B = req(b, 'B');
-    if (A.dtype !== B.dtype) throw new Error(`dtypes ${A.dtype} and ${B.dtype} differ`);
-    return [{ dtype: A.dtype, shape: broadcastShapes(A.shape, B.shape) }];
-  },
-  grad: (c) => {
-    const [a, b] = [c.x[0]!, c.x[1]!];
-    const [da, db] = grad(c, a, b, c.dy[0]!);
-    return [da && c.needs[0] ? unbroadcast(c.g, da, a.shape) : null, db && c.needs[1] ? unbroadcast(c.g, db, b.shape) : null];
-  },
-});
-const compare: OpDef = {
-  shape: ([a, b]) => [{ dtype: 'bool', shape: broadcastShapes(req(a, 'A').shape, req(b, 'B').shape) }],
-};
-/** Reduced shape of `shape` over `axes`. */
-function reducedShape(shape: readonly number[], axes: readonly number[] | undefined, keep: boolean): number[] {
-  const ax = new Set((axes ?? shape.map((_, i) => i)).map((a) => normAxis(a, shape.length)));
-  const out: number[] = [];
-  shape.forEach((d, i) => {
-    if (!ax.has(i)) out.push(d);
-    else if (keep) out.push(1);
-  });
-  return out;
-}
-/** Gradient of a reduction: reshape to keepdims form, then broadcast back over the input. */
-function expandReduced(g: Graph, dy: Value, xShape: readonly number[], axes: readonly number[] | undefined): Value {
-  const kept = reducedShape(xShape, axes, true);
-  return g.expand(g.reshape(dy, kept), xShape);
-}
-const transposeLast2 = (g: Graph, v: Value) => {
-  const r = v.shape.length;
-  return g.transpose(v, [...Array(r - 2).keys(), r - 1, r - 2]);
-};
 
 // ---------------------------------------------------------------------------------------------- the table
 export const OPS: Record<string, OpDef> = {
@@ -416,10 +299,11 @@ export const OPS: Record<string, OpDef> = {
       const rows = [...Array(r - 1).keys()];
       const rstd = y[2]; // (..., 1)
       const d = dy[0]!;
-      if (g.options.einsum) return layerNormGradEinsum(g, X, scale, rstd, g.sub(X, y[1]), d, [needs[0], needs[1], !!x[2] && needs[2]]);
-      const xhat = g.mul(g.sub(X, y[1]), rstd);
-      const dscale = needs[1] ? g.reduceSum(g.mul(d, xhat), rows, false) : null;
+      const xc = g.sub(X, y[1]);
       const dbias = x[2] && needs[2] ? g.reduceSum(d, rows, false) : null;
+      if (g.options.einsum) return [...layerNormGradEinsum(g, scale, rstd, xc, d, needs[0], needs[1]), dbias];
+      const xhat = g.mul(xc, rstd);
+      const dscale = needs[1] ? g.reduceSum(g.mul(d, xhat), rows, false) : null;
       let dx: Value | null = null;
       if (needs[0]) {
         // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
@@ -429,55 +313,6 @@ export const OPS: Record<string, OpDef> = {
         dx = g.mul(rstd, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
       }
       return [dx, dscale, dbias];
-    },
-  },
-  Einsum: {
-    // Explicit form only ("bthd,bshd,->bhts"): one letter per axis, an empty term for a scalar operand. A product
-    // of the operands summed over the letters the output lacks: onnxruntime's WebGPU EP runs it as one loop per
-    // output element, which saves the Transposes around a MatMul and the Mul and ReduceSum nodes of a product
-    // reduction. Built by gradient rules and composites only (no rule of its own).
-    shape: (xs, a) => {
-      const v = a.equation;
-      if (!v || v.kind !== 'string') throw new Error('Einsum needs an equation');
-      const [lhs, rhs] = v.value.split('->');
-      if (rhs === undefined || !/^[a-z]*$/.test(rhs)) throw new Error(`Einsum equation "${v.value}" must be explicit (..->..) with lowercase letters`);
-      const terms = lhs.split(',');
-      if (terms.length !== xs.length) throw new Error(`Einsum equation "${v.value}" has ${terms.length} terms for ${xs.length} inputs`);
-      const dims = new Map<string, number>();
-      terms.forEach((t, i) => {
-        const X = req(xs[i], `input ${i}`);
-        if (t.length !== X.shape.length) throw new Error(`Einsum term "${t}" does not fit input ${i} of shape [${X.shape}]`);
-        [...t].forEach((ch, j) => {
-          const d = dims.get(ch);
-          if (d !== undefined && d !== X.shape[j]) throw new Error(`Einsum letter ${ch} is ${d} and ${X.shape[j]}`);
-          dims.set(ch, X.shape[j]);
-        });
-      });
-      return [{ dtype: xs[0]!.dtype, shape: [...rhs].map((ch) => dims.get(ch) ?? fail(`Einsum output letter ${ch} is in no input`)) }];
-    },
-  },
-
-  // ---- onnxruntime contrib ops (forward-only graphs: generation; kernels on the CPU, WASM and WebGPU EPs)
-  FastGelu: {
-    // GELU, tanh form, in one kernel: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (+ an optional bias first)
-    domain: 'com.microsoft',
-    shape: ([x, b]) => {
-      const X = req(x, 'X');
-      if (b && (b.shape.length !== 1 || b.shape[0] !== X.shape[X.shape.length - 1])) throw new Error(`bias must be [${X.shape[X.shape.length - 1]}]`);
-      return same(X);
-    },
-  },
-  SkipLayerNormalization: {
-    // LayerNorm(input + skip [+ bias]) over the last axis; output 3 is the sum itself (the residual stream).
-    domain: 'com.microsoft',
-    optionalOutputs: true,
-    shape: ([x, skip, gamma, beta, bias]) => {
-      const X = req(x, 'input');
-      if (req(skip, 'skip').shape.join() !== X.shape.join()) throw new Error('input and skip must have one shape');
-      const C = X.shape[X.shape.length - 1];
-      for (const p of [req(gamma, 'gamma'), beta, bias]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`gamma, beta and bias must be [${C}]`);
-      const stat = { dtype: X.dtype, shape: [...X.shape.slice(0, -1), 1] };
-      return [...same(X), stat, stat, ...same(X)];
     },
   },
   Gather: {
@@ -505,6 +340,57 @@ export const OPS: Record<string, OpDef> = {
       return [g.gemm(oh, d, null, { transA: true }), null];
     },
   },
+
+  // ---- forward only (composites and gradient rules build them; generation)
+  Einsum: {
+    // Explicit form only ("bthd,bshd,->bhts"): one letter per axis, an empty term for a scalar operand. A product
+    // of the operands summed over the letters the output lacks: onnxruntime's WebGPU EP runs it as one loop per
+    // output element, which saves the Transposes around a MatMul and the Mul and ReduceSum nodes of a product
+    // reduction. Built by gradient rules and composites only (no rule of its own).
+    shape: (xs, a) => {
+      const v = a.equation;
+      if (!v || v.kind !== 'string') throw new Error('Einsum needs an equation');
+      const [lhs, rhs] = v.value.split('->');
+      if (rhs === undefined || !/^[a-z]*$/.test(rhs)) throw new Error(`Einsum equation "${v.value}" must be explicit (..->..) with lowercase letters`);
+      const terms = lhs.split(',');
+      if (terms.length !== xs.length) throw new Error(`Einsum equation "${v.value}" has ${terms.length} terms for ${xs.length} inputs`);
+      const dims = new Map<string, number>();
+      terms.forEach((t, i) => {
+        const X = req(xs[i], `input ${i}`);
+        if (t.length !== X.shape.length) throw new Error(`Einsum term "${t}" does not fit input ${i} of shape [${X.shape}]`);
+        [...t].forEach((ch, j) => {
+          const d = dims.get(ch);
+          if (d !== undefined && d !== X.shape[j]) throw new Error(`Einsum letter ${ch} is ${d} and ${X.shape[j]}`);
+          dims.set(ch, X.shape[j]);
+        });
+      });
+      return [{ dtype: xs[0]!.dtype, shape: [...rhs].map((ch) => dims.get(ch) ?? fail(`Einsum output letter ${ch} is in no input`)) }];
+    },
+  },
+
+  // onnxruntime contrib ops (forward-only graphs: generation; kernels on the CPU, WASM and WebGPU EPs)
+  FastGelu: {
+    // GELU, tanh form, in one kernel: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (+ an optional bias first)
+    domain: 'com.microsoft',
+    shape: ([x, b]) => {
+      const X = req(x, 'X');
+      if (b && (b.shape.length !== 1 || b.shape[0] !== X.shape[X.shape.length - 1])) throw new Error(`bias must be [${X.shape[X.shape.length - 1]}]`);
+      return same(X);
+    },
+  },
+  SkipLayerNormalization: {
+    // LayerNorm(input + skip [+ bias]) over the last axis; output 3 is the sum itself (the residual stream).
+    domain: 'com.microsoft',
+    optionalOutputs: true,
+    shape: ([x, skip, gamma, beta, bias]) => {
+      const X = req(x, 'input');
+      if (req(skip, 'skip').shape.join() !== X.shape.join()) throw new Error('input and skip must have one shape');
+      const C = X.shape[X.shape.length - 1];
+      for (const p of [req(gamma, 'gamma'), beta, bias]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`gamma, beta and bias must be [${C}]`);
+      const stat = { dtype: X.dtype, shape: [...X.shape.slice(0, -1), 1] };
+      return [...same(X), stat, stat, ...same(X)];
+    },
+  },
 };
 
 /**
@@ -513,27 +399,18 @@ export const OPS: Record<string, OpDef> = {
  * takes 10. The (..., 1) statistics carry a letter of size 1 that the products sum over, which keeps them
  * broadcastable without a Reshape.
  */
-function layerNormGradEinsum(g: Graph, X: Value, scale: Value, rstd: Value, xc: Value, d: Value, needs: readonly boolean[]): (Value | null)[] {
-  const rows = 'abcdefgh'.slice(0, X.shape.length - 1);
+function layerNormGradEinsum(g: Graph, scale: Value, rstd: Value, xc: Value, d: Value, needsX: boolean, needsScale: boolean): [Value | null, Value | null] {
+  const rows = 'abcdefgh'.slice(0, xc.shape.length - 1);
   const [x, st] = [`${rows}z`, `${rows}y`]; // a (..., C) term and a (..., 1) one
-  const C = X.shape[X.shape.length - 1];
+  const C = xc.shape[xc.shape.length - 1];
   let dx: Value | null = null;
-  if (needs[0]) {
+  if (needsX) {
     const a = g.einsum(`${x},z,${st}->${x}`, d, scale, rstd); // r dxhat
     const b = g.einsum(`${x},z,${st},->${st}`, d, scale, rstd, 1 / C); // r mean(dxhat)
     const m2 = g.einsum(`${x},z,${x},${st},->${st}`, d, scale, xc, rstd, 1 / C); // mean(dxhat xhat)
     const t = g.einsum(`${x},${st},${st},${st}->${x}`, xc, rstd, rstd, m2); // r xhat mean(dxhat xhat)
     dx = g.sub(g.sub(a, b), t);
   }
-  const dscale = needs[1] ? g.einsum(`${x},${x},${st}->z`, d, xc, rstd) : null; // sum over rows of dy xhat
-  const dbias = needs[2] ? g.reduceSum(d, [...rows].map((_, i) => i), false) : null;
-  return [dx, dscale, dbias];
-}
-
-function fail(msg: string): never {
-  throw new Error(msg);
-}
-
-export function zerosLike(g: Graph, v: Value): Value {
-  return g.expand(g.scalar(0), v.shape);
+  const dscale = needsScale ? g.einsum(`${x},${x},${st}->z`, d, xc, rstd) : null; // sum over rows of dy xhat
+  return [dx, dscale];
 }
