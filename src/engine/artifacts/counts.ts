@@ -10,7 +10,7 @@ import { nodeOps, opHistogram } from '../onnx/inspect.js';
 import type { GraphOptions } from '../onnx/graph.js';
 
 /** The WebGPU backend's graph options (runtime/web.ts), with its default flat-group size. */
-export const WEBGPU_TARGET: GraphOptions = { flatParams: true, einsum: true };
+export const WEBGPU_TARGET: GraphOptions = { flatParams: true, einsum: true, vocabMajor: true };
 
 export interface GraphNodes {
   trainStepFull: number;

@@ -42,20 +42,23 @@ export function fusedHeadLoss(g: Graph, h: Value, W: Value, labels: Value, weigh
   let nllSum: Value | null = null;
   let dW: Value | null = null;
   const dhs: Value[] = [];
+  // g.options.vocabMajor: the same with logits as (V, n) (graph.ts says why); the softmax reduces over axis 0.
+  const vm = !!g.options.vocabMajor;
+  const ax = vm ? 0 : 1;
   sizes.forEach((n, k) => {
-    const logits = g.gemm(hk[k], Ws, null, { transB: true }); // (n, V)
-    const z = g.sub(logits, g.reduceMax(logits, [1])); // (n, V), max subtracted for stability
+    const logits = vm ? g.gemm(Ws, hk[k], null, { transB: true }) : g.gemm(hk[k], Ws, null, { transB: true }); // (V, n) or (n, V)
+    const z = g.sub(logits, g.reduceMax(logits, [ax])); // max subtracted for stability
     const e = g.exp(z);
-    const s = g.reduceSum(e, [1]); // (n, 1)
-    const onehot = g.oneHot(lk[k], V); // (n, V)
-    const nll = g.sub(g.log(s), g.reduceSum(g.mul(z, onehot), [1])); // (n, 1)
-    const w = g.reshape(wk[k], [n, 1]);
+    const s = g.reduceSum(e, [ax]); // (1, n) or (n, 1)
+    const onehot = g.oneHot(lk[k], V, vm);
+    const nll = g.sub(g.log(s), g.reduceSum(g.mul(z, onehot), [ax]));
+    const w = g.reshape(wk[k], vm ? [1, n] : [n, 1]);
     const part = g.reduceSum(g.mul(nll, w), null, false);
     nllSum = nllSum ? g.add(nllSum, part) : part;
     if (!grad.h && !grad.W) return;
-    const gl = g.mul(g.sub(g.div(e, s), onehot), g.div(w, count)); // (n, V): d loss / d logits
-    if (grad.h) dhs.push(g.gemm(gl, Ws)); // (n, C)
-    if (grad.W) dW = g.gemm(gl, hk[k], dW, { transA: true }); // (V, C), accumulated over chunks
+    const gl = g.mul(g.sub(g.div(e, s), onehot), g.div(w, count)); // d loss / d logits
+    if (grad.h) dhs.push(vm ? g.gemm(gl, Ws, null, { transA: true }) : g.gemm(gl, Ws)); // (n, C)
+    if (grad.W) dW = vm ? g.gemm(gl, hk[k], dW) : g.gemm(gl, hk[k], dW, { transA: true }); // (V, C), accumulated over chunks
   });
   return { loss: g.div(nllSum!, count), dh: grad.h ? g.concat(dhs, 0) : undefined, dW: dW ?? undefined };
 }

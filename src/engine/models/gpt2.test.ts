@@ -10,6 +10,7 @@ import { Rng } from '../util/rng.js';
 import { initGpt2, initLora, TINY_GPT2, type Weights } from './init.js';
 import { referenceLogits } from './gpt2.reference.js';
 import type { LoraConfig } from './lora.js';
+import type { GraphOptions } from '../onnx/graph.js';
 
 let cpu: Backend;
 beforeAll(async () => {
@@ -106,21 +107,24 @@ describe('GPT-2 graph', () => {
 });
 
 describe('embedding gradient', () => {
-  it('is the same through ScatterND add (CPU EP) as through the one-hot Gemm (WebGPU EP)', async () => {
+  it('is the same through ScatterND add (CPU EP) as through the one-hot Gemm, (N, V) or (V, N) (WebGPU EP)', async () => {
     const m: ModelSpec = { config: cfg };
     const b = randomBatch(4, 2, 8);
     b.ids[3] = b.ids[5]; // a repeated token: its rows must add up
     const W = testWeights(2);
-    const grad = async (scatterAdd: boolean) => {
-      const s = await cpu.createSession(buildTrainGraph(m, b, { target: { scatterAdd } }));
+    const grad = async (target: GraphOptions) => {
+      const s = await cpu.createSession(buildTrainGraph(m, b, { target }));
       const out = await s.run({ ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) });
       await s.release();
       return out[gradName('transformer.wte.weight')].data as Float32Array;
     };
-    const [a, c] = [await grad(true), await grad(false)];
-    let d = 0;
-    for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - c[i]));
-    expect(d).toBeLessThan(1e-6);
+    const a = await grad({ scatterAdd: true });
+    for (const target of [{}, { vocabMajor: true }]) {
+      const c = await grad(target);
+      let d = 0;
+      for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - c[i]));
+      expect(d, JSON.stringify(target)).toBeLessThan(1e-6);
+    }
     expect(buildTrainGraph(m, b, { target: { scatterAdd: true } }).bytes.length).toBeLessThan(1e6); // zeros are made at run time, not stored
   });
 });
@@ -145,7 +149,7 @@ describe('LoRA', () => {
   });
 });
 
-describe('the WebGPU target (attention over (B, T, H, D) heads, LayerNorm and GELU backward in Einsum)', () => {
+describe('the WebGPU target (attention over (B, T, H, D) heads, LayerNorm and GELU backward in Einsum, (V, N) logits in the loss)', () => {
   const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] };
   it.each([
     ['full fine-tune', { config: cfg }],
@@ -153,9 +157,10 @@ describe('the WebGPU target (attention over (B, T, H, D) heads, LayerNorm and GE
   ] as [string, ModelSpec][])('gives the default graph\'s loss, logits and gradients on the CPU EP (%s)', async (_label, m) => {
     const b = randomBatch(6, 2, 8);
     const W = modelWeights(m, 3, new Rng(12));
-    const run = async (einsum: boolean) => {
-      const train = await cpu.createSession(buildTrainGraph(m, b, { target: { einsum } }));
-      const evalS = await cpu.createSession(buildEvalGraph(m, b, { logits: true, target: { einsum } }));
+    const run = async (gpu: boolean) => {
+      const target = { einsum: gpu, vocabMajor: gpu };
+      const train = await cpu.createSession(buildTrainGraph(m, b, { target }));
+      const evalS = await cpu.createSession(buildEvalGraph(m, b, { logits: true, target }));
       const feeds = { ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) };
       const [t, e] = [await train.run(feeds), await evalS.run(feeds)];
       await train.release();

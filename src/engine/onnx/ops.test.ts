@@ -107,6 +107,10 @@ describe('the reverse pass', () => {
     const r = await gradCheck(cpu, (g, [t, i]) => g.gather(t, i), [f(7, 3), ids([2, 3], [1, 4, 4, 0, 6, 1])], { graph: { scatterAdd: true } });
     expect(r[0].maxAbsErr).toBeLessThan(3e-3);
   });
+  it('Gather (embedding) through a (V, N) one-hot, for the WebGPU target (vocabMajor)', async () => {
+    const r = await gradCheck(cpu, (g, [t, i]) => g.gather(t, i), [f(7, 3), ids([2, 3], [1, 4, 4, 0, 6, 1])], { graph: { vocabMajor: true } });
+    expect(r[0].maxAbsErr).toBeLessThan(3e-3);
+  });
   it('names the op that has no gradient rule', () => {
     const g = new G('t');
     const x = g.input('x', 'float32', [3]);

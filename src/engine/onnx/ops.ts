@@ -336,8 +336,8 @@ export const OPS: Record<string, OpDef> = {
         const at = g.cast(g.reshape(idx, [n, 1]), 'int64'); // (N, 1): ScatterND takes int64 indices
         return [g.op1('ScatterND', [g.expand(g.scalar(0), [V, C]), at, d], { reduction: { kind: 'string', value: 'add' } }), null];
       }
-      const oh = g.oneHot(g.reshape(idx, [n]), V); // (N, V)
-      return [g.gemm(oh, d, null, { transA: true }), null];
+      if (g.options.vocabMajor) return [g.gemm(g.oneHot(g.reshape(idx, [n]), V, true), d), null]; // (V, N) @ (N, C): graph.ts says why
+      return [g.gemm(g.oneHot(g.reshape(idx, [n]), V), d, null, { transA: true }), null]; // (N, V)^T @ (N, C)
     },
   },
 

@@ -44,7 +44,7 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
     stats: { downloadedBytes: 0 },
     ort: mod,
     deviceResident: false,
-    target: { scatterAdd: kind === 'node-cpu', flatParams: kind === 'node-webgpu', einsum: kind === 'node-webgpu' && (o.einsum ?? true) },
+    target: { scatterAdd: kind === 'node-cpu', flatParams: kind === 'node-webgpu', einsum: kind === 'node-webgpu' && (o.einsum ?? true), vocabMajor: kind === 'node-webgpu' },
     description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',
     exclusive: makeExclusive(),
     // outputs come back to the CPU (no deviceOutputs): onnxruntime-node's WebGPU EP cannot feed device outputs to

@@ -88,7 +88,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     deviceResident: true,
     memory,
     bufferLimits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
-    target: { flatParams: true, einsum: o.einsum ?? true, flatGroupBytes: device.limits.maxStorageBufferBindingSize },
+    target: { flatParams: true, einsum: o.einsum ?? true, vocabMajor: true, flatGroupBytes: device.limits.maxStorageBufferBindingSize },
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
     exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so, { deviceOutputs: true, onRunError }),
