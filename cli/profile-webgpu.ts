@@ -1,4 +1,4 @@
-// npm run profile:webgpu -- [--shape tiny|gpt2] [--batch N] [--seq N] [--json] [--no-einsum]
+// npm run profile:webgpu -- [--shape tiny|gpt2] [--batch N] [--seq N] [--json] [--no-einsum] [--kernels N]
 // Where a WebGPU step and a WebGPU token spend their time, per op type: onnxruntime's own profiler on
 // onnxruntime-node's WebGPU EP (the same kernels as onnxruntime-web's, on Dawn: SwiftShader on a machine without a
 // GPU, which needs VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium;
@@ -6,6 +6,9 @@
 // this is the per-op view; the GPU time per kernel comes from WebGPU timestamp queries ("Api" events).
 // Profiled: one LoRA train step (rank 8 on attn.c_attn, batch 1 x 32 unless --batch/--seq) and one generated token (cache 128), each
 // run once to compile and once profiled. (node's WebGPU EP uploads every input per run; that is not in the kernels.)
+// --kernels N also lists the N costliest kernel signatures (op and input/output shapes as the kernel saw them, in
+// its vector components: a last dimension of 192 for 768 means vec4 loads), which is how one scalar Gemm over the
+// vocabulary was found to take 10 s of a 23-42 s step.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +24,11 @@ import { batchFeeds, weightFeeds } from '../src/engine/runtime/feeds.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import type { Tensor } from 'onnxruntime-common';
 
-const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'gpt2' }, batch: { type: 'string', default: '1' }, seq: { type: 'string', default: '32' }, json: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false } } });
+const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'gpt2' }, batch: { type: 'string', default: '1' }, seq: { type: 'string', default: '32' }, json: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false }, kernels: { type: 'string', default: '0' } } });
 const config = a.shape === 'tiny' ? TINY_GPT2 : GPT2_124M;
 const b = await createNodeBackend('node-webgpu', { einsum: !a['no-einsum'] }); // --no-einsum: MatMul, Gemm and Transposes, for an A/B
 
-interface Event { cat: string; name: string; dur: number; args: { op_name?: string } }
+interface Event { cat: string; name: string; dur: number; args: { op_name?: string; shapes?: string } }
 /** Runs `g` twice (the second profiled) and sums kernel GPU time (Api events) and CPU time (Node events) by op. */
 async function profile(b: Backend, g: BuiltGraph, feeds: Record<string, Tensor>) {
   const dir = mkdtempSync(join(tmpdir(), 'ort-profile-'));
@@ -41,15 +44,22 @@ async function profile(b: Backend, g: BuiltGraph, feeds: Record<string, Tensor>)
     const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8')) as Event[];
     const ops = new Map<string, { count: number; gpuMs: number; cpuMs: number }>();
     const at = (op: string) => ops.get(op) ?? ops.set(op, { count: 0, gpuMs: 0, cpuMs: 0 }).get(op)!;
+    const sigs = new Map<string, { count: number; gpuMs: number }>();
     for (const e of events) {
       if (e.cat === 'Api') {
-        const o = at(e.name.split('&')[1] ?? e.name);
+        const op = e.name.split('&')[1] ?? e.name;
+        const o = at(op);
         o.gpuMs += e.dur / 1000;
         o.count++;
+        const key = `${op} ${(e.args.shapes ?? '').trim()}`;
+        const s = sigs.get(key) ?? sigs.set(key, { count: 0, gpuMs: 0 }).get(key)!;
+        s.gpuMs += e.dur / 1000;
+        s.count++;
       } else if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) at(e.args.op_name ?? '?').cpuMs += e.dur / 1000;
     }
     const rows = [...ops].map(([op, v]) => ({ op, ...v })).sort((x, y) => y.gpuMs - x.gpuMs);
-    return { wallMs, gpuMs: rows.reduce((n, r) => n + r.gpuMs, 0), dispatches: rows.reduce((n, r) => n + r.count, 0), ops: rows };
+    const kernels = [...sigs].map(([kernel, v]) => ({ kernel, ...v })).sort((x, y) => y.gpuMs - x.gpuMs).slice(0, Number(a.kernels));
+    return { wallMs, gpuMs: rows.reduce((n, r) => n + r.gpuMs, 0), dispatches: rows.reduce((n, r) => n + r.count, 0), ops: rows, kernels };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -83,5 +93,7 @@ else {
   for (const [label, r] of [[`LoRA train step, batch ${B} x ${S}`, step], [`one generated token, cache ${L}`, token]] as const) {
     console.log(`${label}: ${r.dispatches} kernels, ${r.gpuMs.toFixed(1)} ms of GPU time (run ${r.wallMs.toFixed(0)} ms with the uploads)`);
     for (const o of r.ops.slice(0, 12)) console.log(`  ${o.op.padEnd(28)} ${String(o.count).padStart(5)} x  ${o.gpuMs.toFixed(1).padStart(9)} ms GPU  ${((100 * o.gpuMs) / r.gpuMs).toFixed(1).padStart(5)} %`);
+    if (r.kernels.length) console.log('  costliest kernels (op, shapes in vector components):');
+    for (const k of r.kernels) console.log(`  ${String(k.count).padStart(5)} x ${k.gpuMs.toFixed(1).padStart(9)} ms  ${k.kernel}`);
   }
 }
