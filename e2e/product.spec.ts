@@ -90,6 +90,26 @@ test.describe('at 1366 x 768', () => {
     await expect(page.getByTestId('msg-user')).toHaveCount(0);
   });
 
+  test('advanced settings, once opened, stay open while a field goes wrong and right again', async ({ page }) => {
+    await page.goto('/');
+    await expect(page.getByTestId('preset-quick')).toBeChecked();
+    const advanced = page.getByTestId('advanced');
+    await expect(advanced).not.toHaveAttribute('open');
+    await advanced.locator('summary').click();
+    const steps = page.getByTestId('set-steps');
+    const v = await steps.inputValue();
+    await steps.fill(''); // wrong: the panel is held open by the problem (and the preset is now custom)
+    await expect(page.getByTestId('invalid-steps')).toBeVisible();
+    await steps.fill(v); // right again, and the quick preset's values once more
+    await expect(page.getByTestId('preset-quick')).toBeChecked();
+    await expect(page.getByTestId('invalid-steps')).toHaveCount(0);
+    await page.waitForTimeout(300);
+    await expect(advanced).toHaveAttribute('open');
+    await expect(steps).toBeVisible();
+    await advanced.locator('summary').click(); // and closing it is the person's to do
+    await expect(advanced).not.toHaveAttribute('open');
+  });
+
   test('invalid settings are named at the field and block Start; nothing is sent', async ({ page }) => {
     await page.goto('/');
     await page.getByTestId('file-input').setInputFiles('e2e/fixtures/faq.csv'); // 2 records: no validation rows

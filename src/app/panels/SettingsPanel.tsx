@@ -1,7 +1,7 @@
 // Settings: a preset (quick LoRA, full fine-tune, custom) with its estimated time and memory, the settings folded
 // away under "Advanced", each checked as it is typed (an inline message on the field; Start disabled with the
 // reason, nothing sent), the memory the run needs on this backend, and Start.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { estimateMemory } from '../../engine/models/memory.js';
 import { studioLora, type TrainSettings } from '../../protocol.js';
 import { estimateRunMs, presetOf, presets, problemList, settingsProblems, type SettingsField } from '../../settings.js';
@@ -28,6 +28,13 @@ export function SettingsPanel() {
   const problems = settingsProblems(settings, { nPositions: model?.nPositions, validationRows: dataset?.validationRows });
   const [custom, setCustom] = useState(false); // chosen by hand, even while the values still match a preset
   const preset = custom ? 'custom' : presetOf(settings, model);
+  // Advanced opens by itself when the preset becomes custom or a field goes wrong, and only the person folds it: a
+  // re-render (the model becoming ready and its preset applied, a problem fixed) never closes it under the cursor.
+  const [advancedOpen, setAdvancedOpen] = useState(false);
+  const needsAdvanced = !!model && (preset === 'custom' || problemList(problems).length > 0);
+  useEffect(() => {
+    if (needsAdvanced) setAdvancedOpen(true);
+  }, [needsAdvanced]);
   const list = presets(model);
   const valid = problemList(problems).length === 0;
   const blocked = [
@@ -72,7 +79,7 @@ export function SettingsPanel() {
         })}
       </fieldset>
       <p className="muted" style={{ margin: '0 0 6px' }}>{list.find((p) => p.name === preset)!.what}</p>
-      <details data-testid="advanced" open={preset === 'custom' || problemList(problems).length > 0 || undefined}>
+      <details data-testid="advanced" open={advancedOpen} onToggle={(e) => setAdvancedOpen(e.currentTarget.open)}>
         <summary>Advanced settings</summary>
         <div className="grid">
           {FIELDS.map((f) => {
