@@ -52,9 +52,9 @@ async function profile(b: Backend, g: BuiltGraph, feeds: Record<string, Tensor>)
         o.gpuMs += e.dur / 1000;
         o.count++;
         const key = `${op} ${(e.args.shapes ?? '').trim()}`;
-        const s = sigs.get(key) ?? sigs.set(key, { count: 0, gpuMs: 0 }).get(key)!;
-        s.gpuMs += e.dur / 1000;
-        s.count++;
+        const sig = sigs.get(key) ?? sigs.set(key, { count: 0, gpuMs: 0 }).get(key)!;
+        sig.gpuMs += e.dur / 1000;
+        sig.count++;
       } else if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) at(e.args.op_name ?? '?').cpuMs += e.dur / 1000;
     }
     const rows = [...ops].map(([op, v]) => ({ op, ...v })).sort((x, y) => y.gpuMs - x.gpuMs);

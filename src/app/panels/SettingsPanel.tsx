@@ -28,15 +28,15 @@ export function SettingsPanel() {
   const problems = settingsProblems(settings, { nPositions: model?.nPositions, validationRows: dataset?.validationRows });
   const [custom, setCustom] = useState(false); // chosen by hand, even while the values still match a preset
   const preset = custom ? 'custom' : presetOf(settings, model);
+  const valid = problemList(problems).length === 0;
   // Advanced opens by itself when the preset becomes custom or a field goes wrong, and only the person folds it: a
   // re-render (the model becoming ready and its preset applied, a problem fixed) never closes it under the cursor.
   const [advancedOpen, setAdvancedOpen] = useState(false);
-  const needsAdvanced = !!model && (preset === 'custom' || problemList(problems).length > 0);
+  const needsAdvanced = !!model && (preset === 'custom' || !valid);
   useEffect(() => {
     if (needsAdvanced) setAdvancedOpen(true);
   }, [needsAdvanced]);
   const list = presets(model);
-  const valid = problemList(problems).length === 0;
   const blocked = [
     ...(!model ? ['The model is still loading.'] : []),
     ...(!dataset ? ['Load a dialogue file first (step 2, Data).'] : []),

@@ -370,8 +370,7 @@ export class Graph {
     );
   }
 
-  /** One-hot rows as float: (..., depth) with 1 where the last index equals `idx`. */
-  /** float32 one-hot of int32 indices (n,): (n, depth), or (depth, n) with `depthFirst`. */
+  /** One-hot as float: (..., depth) with 1 where the last index equals `idx`; with `depthFirst`, of indices (n,) as (depth, n). */
   oneHot(idx: Value, depth: number, depthFirst = false): Value {
     const range = this.constant('int32', depthFirst ? [depth, 1] : [depth], Int32Array.from({ length: depth }, (_, i) => i));
     return this.cast(this.equal(depthFirst ? idx : this.unsqueeze(idx, [idx.shape.length]), range), 'float32');
