@@ -3,8 +3,15 @@
 import { defineConfig } from '@playwright/test';
 
 export const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader',
-  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--enable-unsafe-webgpu',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
 ];
 
 export default defineConfig({
@@ -22,8 +29,18 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   webServer: [
-    { command: 'npx vite preview --strictPort', url: 'http://127.0.0.1:4173', reuseExistingServer: false, timeout: 60_000 },
+    {
+      command: 'npx vite preview --strictPort',
+      url: 'http://127.0.0.1:4173',
+      reuseExistingServer: false,
+      timeout: 60_000,
+    },
     // a local stand-in for the Hugging Face Hub serving a checkpoint the tests make (no test downloads weights)
-    { command: 'npx tsx e2e/stand-in-hub.ts', url: 'http://127.0.0.1:4174/__requests', reuseExistingServer: false, timeout: 240_000 },
+    {
+      command: 'npx tsx e2e/stand-in-hub.ts',
+      url: 'http://127.0.0.1:4174/__requests',
+      reuseExistingServer: false,
+      timeout: 240_000,
+    },
   ],
 });

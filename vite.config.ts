@@ -21,7 +21,8 @@ function chatVendor(): Plugin {
       });
     },
     generateBundle() {
-      for (const v of CHAT_VENDOR) this.emitFile({ type: 'asset', fileName: `${CHAT_VENDOR_URL}${v.name}`, source: readFileSync(v.from) });
+      for (const v of CHAT_VENDOR)
+        this.emitFile({ type: 'asset', fileName: `${CHAT_VENDOR_URL}${v.name}`, source: readFileSync(v.from) });
     },
   };
 }
@@ -33,5 +34,9 @@ export default defineConfig({
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   // bench.html: the browser benchmark (npm run bench:browser), on the studio's worker
-  build: { target: 'es2022', chunkSizeWarningLimit: 4096, rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } } },
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } },
+  },
 });

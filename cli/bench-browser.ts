@@ -16,18 +16,40 @@ import type { BenchResult } from '../src/protocol.js';
 
 const { values: a } = parseArgs({
   options: {
-    json: { type: 'boolean', default: false }, backends: { type: 'string', default: 'webgpu,wasm' }, shapes: { type: 'string', default: 'tiny,gpt2' },
-    full: { type: 'boolean', default: false }, batch: { type: 'string' }, seq: { type: 'string' }, steps: { type: 'string' }, tokens: { type: 'string' },
-    profile: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false }, dist: { type: 'string', default: 'dist' }, timeout: { type: 'string', default: '1800' },
+    json: { type: 'boolean', default: false },
+    backends: { type: 'string', default: 'webgpu,wasm' },
+    shapes: { type: 'string', default: 'tiny,gpt2' },
+    full: { type: 'boolean', default: false },
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    steps: { type: 'string' },
+    tokens: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'no-einsum': { type: 'boolean', default: false },
+    dist: { type: 'string', default: 'dist' },
+    timeout: { type: 'string', default: '1800' },
   },
 });
 const root = resolve(a.dist!);
-if (!existsSync(join(root, 'bench.html'))) throw new Error(`${root}/bench.html is missing: build first (npm run bench:browser builds; with --dist, build that tree)`);
+if (!existsSync(join(root, 'bench.html')))
+  throw new Error(
+    `${root}/bench.html is missing: build first (npm run bench:browser builds; with --dist, build that tree)`,
+  );
 
 // Per shape: what a software WebGPU finishes in minutes and a real GPU in seconds (override with the flags).
-const DEFAULTS = { tiny: { batch: 4, seq: 64, steps: 4, tokens: 32 }, gpt2: { batch: 1, seq: 32, steps: 2, tokens: 8 } } as const;
+const DEFAULTS = {
+  tiny: { batch: 4, seq: 64, steps: 4, tokens: 32 },
+  gpt2: { batch: 1, seq: 32, steps: 2, tokens: 8 },
+} as const;
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.json': 'application/json',
+};
 const server = createServer((req, res) => {
   const path = normalize(join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
   if (!path.startsWith(root) || !existsSync(path) || statSync(path).isDirectory()) {
@@ -42,25 +64,44 @@ const server = createServer((req, res) => {
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: CHROMIUM_ARGS,
+});
 const results: Record<string, Record<string, BenchResult | { error: string }>> = {};
 try {
   for (const backend of a.backends!.split(',')) {
     for (const shape of a.shapes!.split(',') as (keyof typeof DEFAULTS)[]) {
       const d = DEFAULTS[shape];
       const q = new URLSearchParams({
-        backend, shape, lora: a.full ? '0' : '1', profile: a.profile ? '1' : '0', einsum: a['no-einsum'] ? '0' : '1',
-        batch: a.batch ?? String(d.batch), seq: a.seq ?? String(d.seq), steps: a.steps ?? String(d.steps), tokens: a.tokens ?? String(d.tokens),
+        backend,
+        shape,
+        lora: a.full ? '0' : '1',
+        profile: a.profile ? '1' : '0',
+        einsum: a['no-einsum'] ? '0' : '1',
+        batch: a.batch ?? String(d.batch),
+        seq: a.seq ?? String(d.seq),
+        steps: a.steps ?? String(d.steps),
+        tokens: a.tokens ?? String(d.tokens),
       });
       const page = await browser.newPage();
-      page.on('console', (m) => (m.type() === 'error' || process.env.BENCH_CONSOLE) && process.stderr.write(`[${backend}/${shape}] ${m.text()}\n`));
+      page.on(
+        'console',
+        (m) =>
+          (m.type() === 'error' || process.env.BENCH_CONSOLE) &&
+          process.stderr.write(`[${backend}/${shape}] ${m.text()}\n`),
+      );
       const t0 = Date.now();
       if (!a.json) process.stderr.write(`${backend} ${shape} (${q})…\n`);
       await page.goto(`${base}/bench.html?${q}`);
-      const r = await page.waitForFunction(() => (window as unknown as { __bench?: unknown }).__bench, null, { timeout: Number(a.timeout) * 1000, polling: 1000 });
+      const r = await page.waitForFunction(() => (window as unknown as { __bench?: unknown }).__bench, null, {
+        timeout: Number(a.timeout) * 1000,
+        polling: 1000,
+      });
       const v = (await r.jsonValue()) as { result?: BenchResult; error?: string };
       (results[backend] ??= {})[shape] = v.result ?? { error: v.error ?? 'no result' };
-      if (!a.json) process.stderr.write(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${JSON.stringify(v.result ?? v.error)}\n`);
+      if (!a.json)
+        process.stderr.write(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${JSON.stringify(v.result ?? v.error)}\n`);
       await page.close();
     }
   }

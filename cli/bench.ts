@@ -30,8 +30,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const { values: a } = parseArgs({ options: { json: { type: 'boolean', default: false }, steps: { type: 'string', default: '6' }, threads: { type: 'string' }, backend: { type: 'string', default: 'node-cpu' }, 'no-transformers-js': { type: 'boolean', default: false } } });
-if (a.backend !== 'node-cpu' && a.backend !== 'wasm') throw new Error(`Unsupported backend "${a.backend}". Should be one of: node-cpu, wasm`);
+const { values: a } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    steps: { type: 'string', default: '6' },
+    threads: { type: 'string' },
+    backend: { type: 'string', default: 'node-cpu' },
+    'no-transformers-js': { type: 'boolean', default: false },
+  },
+});
+if (a.backend !== 'node-cpu' && a.backend !== 'wasm')
+  throw new Error(`Unsupported backend "${a.backend}". Should be one of: node-cpu, wasm`);
 const steps = Number(a.steps);
 const B = 4;
 const T = 128;
@@ -44,7 +53,10 @@ async function matmulBaseline(b: Backend): Promise<number> {
   const g = new Graph('mm');
   g.output(g.gemm(g.input('a', 'float32', [B * T, 768]), g.input('w', 'float32', [768, 3072])), 'y');
   const s = await b.createSession({ name: 'mm', bytes: serializeModel(g), inputs: [], outputs: [] });
-  const feeds = { a: b.upload(new Float32Array(B * T * 768).fill(0.01), [B * T, 768]), w: b.upload(new Float32Array(768 * 3072).fill(0.01), [768, 3072]) };
+  const feeds = {
+    a: b.upload(new Float32Array(B * T * 768).fill(0.01), [B * T, 768]),
+    w: b.upload(new Float32Array(768 * 3072).fill(0.01), [768, 3072]),
+  };
   for (let i = 0; i < 3; i++) await s.run(feeds);
   const n = 20;
   const t0 = performance.now();
@@ -57,7 +69,16 @@ async function matmulBaseline(b: Backend): Promise<number> {
 async function train(b: Backend, m: ModelSpec, label: string) {
   const W = { ...initGpt2(m.config, 1), ...(m.lora ? initLora(m.config, m.lora, 1) : {}) };
   const tokens = Array.from({ length: 40 * (T + 1) }, (_, i) => (i * 7919) % 50000);
-  const cfg = { ...DEFAULT_TRAIN, steps: steps + 1, batch: B, seq: T, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0, lr: 1e-4 };
+  const cfg = {
+    ...DEFAULT_TRAIN,
+    steps: steps + 1,
+    batch: B,
+    seq: T,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 0,
+    lr: 1e-4,
+  };
   const t = new Trainer({ backend: b, model: m, weights: W, train: textRows(tokens, T), config: cfg, padId: 50256 });
   const times: number[] = [];
   let last = performance.now();
@@ -78,7 +99,15 @@ async function train(b: Backend, m: ModelSpec, label: string) {
   const tokensPerSec = (B * T) / sec;
   const params = countParams(gpt2Params(m.config));
   const estimateBytes = estimateMemory(m.config, B, T, m.lora).trainingBytes;
-  return { label, stepSeconds: sec, tokensPerSec, gflops: (6 * params * tokensPerSec) / 1e9, loss, deviceBytesPeak, estimateBytes };
+  return {
+    label,
+    stepSeconds: sec,
+    tokensPerSec,
+    gflops: (6 * params * tokensPerSec) / 1e9,
+    loss,
+    deviceBytesPeak,
+    estimateBytes,
+  };
 }
 
 const PROMPT = Array.from({ length: 32 }, (_, i) => 100 + 17 * i);
@@ -118,8 +147,19 @@ async function transformersJs(c: typeof GPT2_124M, W: Record<string, Float32Arra
     const mask = new Tensor('int64', new BigInt64Array(PROMPT.length).fill(1n), [1, PROMPT.length]);
     const run = async (n: number) => {
       const t0 = performance.now();
-      const out = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: n, min_new_tokens: n, do_sample: false, repetition_penalty: 1, eos_token_id: -1 } as never)) as { data: BigInt64Array };
-      return { tokensPerSec: n / ((performance.now() - t0) / 1000), tokens: Array.from(out.data, Number).slice(PROMPT.length) };
+      const out = (await model.generate({
+        input_ids: ids,
+        attention_mask: mask,
+        max_new_tokens: n,
+        min_new_tokens: n,
+        do_sample: false,
+        repetition_penalty: 1,
+        eos_token_id: -1,
+      } as never)) as { data: BigInt64Array };
+      return {
+        tokensPerSec: n / ((performance.now() - t0) / 1000),
+        tokens: Array.from(out.data, Number).slice(PROMPT.length),
+      };
     };
     await run(4);
     const r = await run(NEW_TOKENS);
@@ -135,7 +175,11 @@ const cpu = a.backend === 'wasm' ? await createNodeWasmBackend(threads) : await 
 const base: ModelSpec = { config: GPT2_124M };
 const mm = await matmulBaseline(cpu);
 // LoRA first: the WASM heap never shrinks, so the smaller run is measured before the larger one grows it
-const lora = await train(cpu, { ...base, lora: { rank: 8, alpha: 16, targets: ['attn.c_attn'] } }, 'LoRA r=8 (attn.c_attn), AdamW');
+const lora = await train(
+  cpu,
+  { ...base, lora: { rank: 8, alpha: 16, targets: ['attn.c_attn'] } },
+  'LoRA r=8 (attn.c_attn), AdamW',
+);
 const full = await train(cpu, base, 'full fine-tune, AdamW');
 const genWeights = initGpt2(base.config, 1);
 const ours = await generation(cpu, base, genWeights);
@@ -144,27 +188,53 @@ const tjs = a['no-transformers-js'] ? null : await transformersJs(base.config, g
 const nodes = graphNodes(GPT2_124M, B, T);
 clearInterval(timer);
 const result = {
-  machine: { backend: cpu.description, model: 'GPT-2 124M shape (random weights)', batch: B, seq: T, timedSteps: steps },
+  machine: {
+    backend: cpu.description,
+    model: 'GPT-2 124M shape (random weights)',
+    batch: B,
+    seq: T,
+    timedSteps: steps,
+  },
   matmulGflops: mm,
   train: [full, lora].map((r) => ({ ...r, gflopsPerMatmulPeak: r.gflops / mm })),
   generateTokensPerSec: gen,
-  ...(tjs ? { transformersJsTokensPerSec: tjs.tokensPerSec, transformersJsSameTokens: tjs.tokens.join() === ours.tokens.join() } : {}),
+  ...(tjs
+    ? {
+        transformersJsTokensPerSec: tjs.tokensPerSec,
+        transformersJsSameTokens: tjs.tokens.join() === ours.tokens.join(),
+      }
+    : {}),
   graphNodes: nodes,
   graphOps: graphOps(GPT2_124M, B, T),
   peakRssMiB: peakRss / 2 ** 20,
-  pytorchReference: { tokensPerSec: 67, note: 'PyTorch eager + OpenBLAS, full fine-tune, same shape, this 2-core machine (issue 2)' },
+  pytorchReference: {
+    tokensPerSec: 67,
+    note: 'PyTorch eager + OpenBLAS, full fine-tune, same shape, this 2-core machine (issue 2)',
+  },
 };
 if (a.json) console.log(JSON.stringify(result));
 else {
   console.log(`${result.machine.model}, batch ${B} x ${T}, ${cpu.description}, mean of ${steps} steps after warm-up`);
   console.log(`matmul baseline (512x768x3072 Gemm): ${mm.toFixed(1)} GFLOP/s`);
-  console.log('run                                 step s   tokens/s   GFLOP/s (6ND)   vs matmul   vs PyTorch 67 tok/s');
+  console.log(
+    'run                                 step s   tokens/s   GFLOP/s (6ND)   vs matmul   vs PyTorch 67 tok/s',
+  );
   for (const r of result.train) {
-    console.log(`${r.label.padEnd(34)} ${r.stepSeconds.toFixed(2).padStart(7)} ${r.tokensPerSec.toFixed(1).padStart(10)} ${r.gflops.toFixed(1).padStart(15)} ${(r.gflopsPerMatmulPeak * 100).toFixed(0).padStart(10)}% ${(r.tokensPerSec / 67).toFixed(2).padStart(12)}x`);
+    console.log(
+      `${r.label.padEnd(34)} ${r.stepSeconds.toFixed(2).padStart(7)} ${r.tokensPerSec.toFixed(1).padStart(10)} ${r.gflops.toFixed(1).padStart(15)} ${(r.gflopsPerMatmulPeak * 100).toFixed(0).padStart(10)}% ${(r.tokensPerSec / 67).toFixed(2).padStart(12)}x`,
+    );
   }
   console.log(`generation (KV cache, batch 1, 32-token prompt, 64 new, whole call): ${gen.toFixed(1)} tokens/s`);
-  if (tjs) console.log(`transformers.js, same weights and prompt: ${tjs.tokensPerSec.toFixed(1)} tokens/s (studio ${(gen / tjs.tokensPerSec).toFixed(2)}x; same greedy tokens: ${result.transformersJsSameTokens})`);
-  console.log(`nodes per graph (WebGPU build): train step full ${nodes.trainStepFull}, LoRA ${nodes.trainStepLora}; one generated token ${nodes.generateToken}`);
+  if (tjs)
+    console.log(
+      `transformers.js, same weights and prompt: ${tjs.tokensPerSec.toFixed(1)} tokens/s (studio ${(gen / tjs.tokensPerSec).toFixed(2)}x; same greedy tokens: ${result.transformersJsSameTokens})`,
+    );
+  console.log(
+    `nodes per graph (WebGPU build): train step full ${nodes.trainStepFull}, LoRA ${nodes.trainStepLora}; one generated token ${nodes.generateToken}`,
+  );
   console.log(`peak RSS: ${result.peakRssMiB.toFixed(0)} MiB`);
-  for (const r of result.train) console.log(`${r.label}: device memory measured ${(r.deviceBytesPeak / 2 ** 20).toFixed(0)} MiB (${cpu.memory?.kind}), estimated ${(r.estimateBytes / 2 ** 20).toFixed(0)} MiB`);
+  for (const r of result.train)
+    console.log(
+      `${r.label}: device memory measured ${(r.deviceBytesPeak / 2 ** 20).toFixed(0)} MiB (${cpu.memory?.kind}), estimated ${(r.estimateBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
 }

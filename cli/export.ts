@@ -24,16 +24,23 @@ class UsageError extends Error {}
 async function main(): Promise<void> {
   const { values: a } = parseArgs({
     options: {
-      run: { type: 'string' }, out: { type: 'string' }, adapter: { type: 'boolean', default: false }, onnx: { type: 'boolean', default: false },
-      'chat-page': { type: 'boolean', default: false }, recipe: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      run: { type: 'string' },
+      out: { type: 'string' },
+      adapter: { type: 'boolean', default: false },
+      onnx: { type: 'boolean', default: false },
+      'chat-page': { type: 'boolean', default: false },
+      recipe: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
   if (a.help) return void console.log(USAGE);
   if (!a.run) throw new UsageError('--run is required');
   if (!a.out) throw new UsageError('--out is required');
-  const runDir = basename(a.run) === SAVED_RUN_DIR && existsSync(join(a.run, 'run.json')) ? a.run : join(a.run, SAVED_RUN_DIR);
+  const runDir =
+    basename(a.run) === SAVED_RUN_DIR && existsSync(join(a.run, 'run.json')) ? a.run : join(a.run, SAVED_RUN_DIR);
   const runFile = join(runDir, 'run.json');
-  if (!existsSync(runFile)) throw new Error(`${a.run} holds no saved run (no ${runFile}); runs are saved by npm run finetune -- --out DIR`);
+  if (!existsSync(runFile))
+    throw new Error(`${a.run} holds no saved run (no ${runFile}); runs are saved by npm run finetune -- --out DIR`);
   const saved = parseSavedRun(JSON.parse(await readFile(runFile, 'utf8')), runFile);
   if (a.adapter && !saved.run.lora) throw new UsageError('--adapter needs a LoRA run; this run fine-tuned all weights');
   const { config, weights: base } = await loadBase(saved.source);
@@ -48,8 +55,23 @@ async function main(): Promise<void> {
   const lines = async (n: string) => (await readFile(join(runDir, 'data', n), 'utf8')).split('\n').filter(Boolean);
   const data = { train: await lines('train.jsonl'), validation: await lines('validation.jsonl') };
   const tok = gpt2TokenizerFromPackage(saved.run.data.template);
-  const src: ExportSource = { config, weights: { ...base, ...trained }, tokenizer: tok.files, eosId: tok.eosId, sampling: saved.sampling, run: saved.run };
-  const written = await writeExports(a.out, src, data, saved.run.lora ? trained : {}, saved.source, { adapter: a.adapter!, onnx: a.onnx!, chatPage: a['chat-page']!, recipe: a.recipe! }, abortOnSigint());
+  const src: ExportSource = {
+    config,
+    weights: { ...base, ...trained },
+    tokenizer: tok.files,
+    eosId: tok.eosId,
+    sampling: saved.sampling,
+    run: saved.run,
+  };
+  const written = await writeExports(
+    a.out,
+    src,
+    data,
+    saved.run.lora ? trained : {},
+    saved.source,
+    { adapter: a.adapter!, onnx: a.onnx!, chatPage: a['chat-page']!, recipe: a.recipe! },
+    abortOnSigint(),
+  );
   console.log(`wrote ${written.join(', ')}`);
 }
 

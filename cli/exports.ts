@@ -33,10 +33,21 @@ export async function chatVendor(): Promise<ChatVendor> {
 }
 
 /** Writes every export asked for; returns the folders written. */
-export async function writeExports(out: string, src: ExportSource, data: RecipeData, trained: Weights, source: ModelSource, f: ExportFlags, signal?: AbortSignal): Promise<string[]> {
+export async function writeExports(
+  out: string,
+  src: ExportSource,
+  data: RecipeData,
+  trained: Weights,
+  source: ModelSource,
+  f: ExportFlags,
+  signal?: AbortSignal,
+): Promise<string[]> {
   const main = [
     ...hfFolderFiles(src, { onnx: f.onnx }),
-    ...under(SAVED_RUN_DIR, savedRunFiles({ version: 1, source, config: src.config, run: src.run, sampling: src.sampling }, trained, data)),
+    ...under(
+      SAVED_RUN_DIR,
+      savedRunFiles({ version: 1, source, config: src.config, run: src.run, sampling: src.sampling }, trained, data),
+    ),
     ...(f.adapter ? under('adapter', peftAdapterFiles(src)) : []),
   ];
   await writeFolder(out, main, { signal });
@@ -61,14 +72,30 @@ export async function readSafetensorsFile(file: string, keep?: (name: string) =>
 }
 
 /** The base model of a run: the tiny one from its seed, a local Hugging Face folder, or a Hub repo (cached). */
-export async function loadBase(source: ModelSource, onProgress?: (p: Progress) => void): Promise<{ config: GPT2Config; weights: Weights }> {
+export async function loadBase(
+  source: ModelSource,
+  onProgress?: (p: Progress) => void,
+): Promise<{ config: GPT2Config; weights: Weights }> {
   if (source.kind === 'tiny') return { config: TINY_GPT2, weights: initGpt2(TINY_GPT2, source.seed) };
   if (source.kind === 'folder') {
-    const config = parseGpt2Config(JSON.parse(await readFile(join(source.path, 'config.json'), 'utf8')), join(source.path, 'config.json'));
+    const config = parseGpt2Config(
+      JSON.parse(await readFile(join(source.path, 'config.json'), 'utf8')),
+      join(source.path, 'config.json'),
+    );
     const file = join(source.path, 'model.safetensors');
-    return { config, weights: gpt2WeightsFromTensors(config, await readSafetensorsFile(file, (n) => !/\.attn\.(masked_)?bias$/.test(n)), file) };
+    return {
+      config,
+      weights: gpt2WeightsFromTensors(
+        config,
+        await readSafetensorsFile(file, (n) => !/\.attn\.(masked_)?bias$/.test(n)),
+        file,
+      ),
+    };
   }
-  const hub = new HubClient(new FsHubCache(), { endpoint: source.endpoint ?? process.env.HF_ENDPOINT, token: process.env.HF_TOKEN });
+  const hub = new HubClient(new FsHubCache(), {
+    endpoint: source.endpoint ?? process.env.HF_ENDPOINT,
+    token: process.env.HF_TOKEN,
+  });
   const m = await loadHubGpt2(hub, source.repo, source.revision, { onProgress });
   return { config: m.config, weights: m.weights };
 }

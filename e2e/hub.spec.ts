@@ -17,7 +17,9 @@ test('download with progress, then a reload loads it from the cache with no requ
   await expect(page.getByTestId('current-model')).toContainText('tiny GPT-2');
   await pickHubModel(page);
   await page.getByTestId('inspect-model').click();
-  await expect(page.getByTestId('inspection')).toContainText('acme/small-gpt2@main: 1.6M parameters (1 layers, 32 wide) · download 6 MiB');
+  await expect(page.getByTestId('inspection')).toContainText(
+    'acme/small-gpt2@main: 1.6M parameters (1 layers, 32 wide) · download 6 MiB',
+  );
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('downloads').locator('progress')).toBeVisible(); // model.safetensors under way
   await expect(page.getByTestId('current-model')).toHaveText('acme/small-gpt2@main', { timeout: 120_000 });
@@ -34,7 +36,16 @@ test('download with progress, then a reload loads it from the cache with no requ
 
   // and it trains: LoRA adapters on the downloaded base
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
-  await setSettings(page, { steps: 3, batch: 2, seq: 24, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 3, loraRank: 4 });
+  await setSettings(page, {
+    steps: 3,
+    batch: 2,
+    seq: 24,
+    warmupSteps: 1,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 3,
+    loraRank: 4,
+  });
   await page.getByTestId('start').click();
   await waitStatus(page, 'completed');
   expect(await chartPoints(page)).toBe(3);
@@ -46,7 +57,10 @@ test('a download cut halfway resumes where it stopped; a cached model can be del
   await pickHubModel(page);
   await fetch(`${HUB}/__cut?file=model.safetensors&bytes=${3 * 2 ** 20}`);
   await page.getByTestId('load-model').click();
-  await expect(page.getByTestId('download-error')).toContainText(/the download of model\.safetensors stopped at \d+ of \d+ bytes.*resumes from there/, { timeout: 120_000 });
+  await expect(page.getByTestId('download-error')).toContainText(
+    /the download of model\.safetensors stopped at \d+ of \d+ bytes.*resumes from there/,
+    { timeout: 120_000 },
+  );
   await expect(page.getByTestId('cached-model')).toContainText('(partial)');
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('current-model')).toHaveText('acme/small-gpt2@main', { timeout: 120_000 });

@@ -11,7 +11,15 @@ const shot = (page: Page, name: string) => page.screenshot({ path: `test-results
 async function axe(page: Page, state: string): Promise<void> {
   const { violations } = await new AxeBuilder({ page }).analyze();
   const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${state}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`)).toEqual([]);
+  expect(
+    bad.map(
+      (v) =>
+        `${state}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join(', ')}`,
+    ),
+  ).toEqual([]);
 }
 
 /** The element's box lies inside the viewport (nothing to scroll to see it). */
@@ -30,7 +38,9 @@ const step = async (page: Page) => Number((await page.getByTestId('step').textCo
 test.describe('at 1366 x 768', () => {
   test.use({ viewport: { width: 1366, height: 768 } });
 
-  test('"Try it" trains on WebGPU in one click: loss points, a sample reply, the dashboard in view; then base vs tuned', async ({ page }) => {
+  test('"Try it" trains on WebGPU in one click: loss points, a sample reply, the dashboard in view; then base vs tuned', async ({
+    page,
+  }) => {
     await page.goto('/');
     await expect(page.getByTestId('backend-description')).toContainText('WebGPU');
     await expect(page.getByTestId('empty-run')).toBeVisible();
@@ -54,8 +64,15 @@ test.describe('at 1366 x 768', () => {
     await expect(page.getByTestId('samples').locator('li').first()).toContainText(/step 5/, { timeout: 300_000 }); // the quick preset samples every 5 steps
     const firstSample = (Date.now() - clicked) / 1000;
     // reported, not asserted (SwiftShader runs WebGPU on the CPU; speed is the benchmarks' business)
-    test.info().annotations.push({ type: 'try-it (SwiftShader WebGPU)', description: `first loss point ${firstLoss.toFixed(1)} s, first sample reply ${firstSample.toFixed(1)} s after the click` });
-    console.log(`try-it on SwiftShader WebGPU: first loss point ${firstLoss.toFixed(1)} s, first sample reply ${firstSample.toFixed(1)} s after the click`);
+    test
+      .info()
+      .annotations.push({
+        type: 'try-it (SwiftShader WebGPU)',
+        description: `first loss point ${firstLoss.toFixed(1)} s, first sample reply ${firstSample.toFixed(1)} s after the click`,
+      });
+    console.log(
+      `try-it on SwiftShader WebGPU: first loss point ${firstLoss.toFixed(1)} s, first sample reply ${firstSample.toFixed(1)} s after the click`,
+    );
     await axe(page, 'training');
     await shot(page, '1366-training');
 
@@ -117,10 +134,14 @@ test.describe('at 1366 x 768', () => {
     await axe(page, 'data loaded');
     await shot(page, '1366-data-loaded');
     await setSettings(page, { seq: 2048, batch: 0, lr: -0.001, steps: 10, warmupSteps: 20, evalEvery: 5 });
-    await expect(page.getByTestId('invalid-seq')).toHaveText("The model's context is 256 tokens: a sequence of 2048 does not fit (at most 256).");
+    await expect(page.getByTestId('invalid-seq')).toHaveText(
+      "The model's context is 256 tokens: a sequence of 2048 does not fit (at most 256).",
+    );
     await expect(page.getByTestId('invalid-batch')).toHaveText('The batch must be at least 1 (got 0).');
     await expect(page.getByTestId('invalid-lr')).toHaveText('The learning rate must be above 0 (got -0.001).');
-    await expect(page.getByTestId('invalid-warmupSteps')).toHaveText('Warmup (20 steps) is longer than the run (10 steps).');
+    await expect(page.getByTestId('invalid-warmupSteps')).toHaveText(
+      'Warmup (20 steps) is longer than the run (10 steps).',
+    );
     await expect(page.getByTestId('invalid-evalEvery')).toContainText('no validation rows');
     await expect(page.getByTestId('set-seq')).toHaveAttribute('aria-invalid', 'true');
     await expect(page.getByTestId('start')).toBeDisabled();
@@ -149,7 +170,8 @@ test.describe('at 1920 x 1080', () => {
     await page.goto('/');
     await expect(page.getByTestId('backend-description')).toContainText('WebGPU');
     await page.locator('body').focus();
-    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? '');
+    const focused = () =>
+      page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? '');
     const tabTo = async (testId: string) => {
       for (let i = 0; i < 300 && (await focused()) !== testId; i++) await page.keyboard.press('Tab');
       expect(await focused()).toBe(testId);
@@ -176,10 +198,14 @@ test.describe('at 1920 x 1080', () => {
     await expect(page.getByTestId('chat-input')).toHaveValue('Hello, my order is late\nCan you help?');
     await page.keyboard.press('Enter');
     await expect(page.getByTestId('msg-user')).toHaveText('You: Hello, my order is late\nCan you help?');
-    await expect(page.getByTestId('msg-assistant').last().getByTestId('reply-text')).toHaveText(/\S/, { timeout: 180_000 });
+    await expect(page.getByTestId('msg-assistant').last().getByTestId('reply-text')).toHaveText(/\S/, {
+      timeout: 180_000,
+    });
     await expect(page.getByTestId('chat-input')).toHaveValue('');
     await expect(page.getByTestId('samples').locator('li').first()).toBeVisible({ timeout: 300_000 });
-    console.log(`try-it on WASM: first loss point ${firstLoss.toFixed(1)} s, a sample reply by ${((Date.now() - clicked) / 1000).toFixed(1)} s after Enter`);
+    console.log(
+      `try-it on WASM: first loss point ${firstLoss.toFixed(1)} s, a sample reply by ${((Date.now() - clicked) / 1000).toFixed(1)} s after Enter`,
+    );
     await waitStatus(page, 'completed', 400_000);
     await axe(page, 'finished');
     await shot(page, '1920-finished');
@@ -204,9 +230,13 @@ test.describe('at 1920 x 1080', () => {
     await page.getByTestId('chat-input').fill('Where is my order?');
     await page.getByTestId('chat-send').click();
     await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText('Tuned (adapter on):');
-    await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant').getByTestId('reply-text')).toHaveText(/\S/, {
+      timeout: 120_000,
+    });
     await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText('Base (adapter off):');
-    await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
+    await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, {
+      timeout: 120_000,
+    });
     const rows = page.getByTestId('run-row');
     await expect(rows).toHaveCount(2);
     await expect(rows.first()).toContainText(/\d\.\d{3} \(step [24]\)/); // best validation loss and its step
@@ -220,7 +250,10 @@ test.describe('at 1920 x 1080', () => {
     await page.getByTestId('overlay-run').nth(0).check();
     await page.getByTestId('overlay-run').nth(1).check();
     await expect(page.getByTestId('overlay-chart')).toHaveAttribute('data-series', '2');
-    await expect(page.getByTestId('overlay-chart')).toHaveAttribute('aria-label', /Training loss of 2 runs: lora 4: \d+\.\d{3} at step 4; full: \d+\.\d{3} at step 4\./);
+    await expect(page.getByTestId('overlay-chart')).toHaveAttribute(
+      'aria-label',
+      /Training loss of 2 runs: lora 4: \d+\.\d{3} at step 4; full: \d+\.\d{3} at step 4\./,
+    );
     await page.getByTestId('runs-panel').scrollIntoViewIfNeeded();
     await axe(page, 'runs overlaid');
     await page.getByTestId('runs-panel').screenshot({ path: 'test-results/product/1920-runs-overlay.png' });
@@ -228,7 +261,10 @@ test.describe('at 1920 x 1080', () => {
     await expect(page.getByTestId('run-name').first()).toHaveValue('lora 4');
     // "Export" opens the run and brings its exports into view
     await page.getByTestId('run-row').nth(1).getByRole('button', { name: 'Export' }).click();
-    await expect(page.getByTestId('run-status')).toHaveAttribute('data-run-id', (await page.getByTestId('run-row').nth(1).getAttribute('data-run-id'))!);
+    await expect(page.getByTestId('run-status')).toHaveAttribute(
+      'data-run-id',
+      (await page.getByTestId('run-row').nth(1).getAttribute('data-run-id'))!,
+    );
     await expect(page.getByTestId('export-panel')).toBeInViewport();
   });
 });

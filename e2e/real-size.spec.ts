@@ -25,7 +25,11 @@ const profile = mkdtempSync(join(tmpdir(), 'fts-profile-'));
 // A profile on disk, as a person's browser has: Playwright's default contexts are incognito, where Chromium keeps
 // IndexedDB in memory and refuses a 1.5 GB checkpoint with QuotaExceededError whatever quota it reports.
 test.beforeAll(async ({ playwright }) => {
-  context = await playwright.chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, baseURL: 'http://127.0.0.1:4173' });
+  context = await playwright.chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    baseURL: 'http://127.0.0.1:4173',
+  });
   page = context.pages()[0] ?? (await context.newPage());
 });
 test.afterAll(async () => {
@@ -40,32 +44,48 @@ async function pick(repo: string) {
 }
 async function useBackend(name: 'WebGPU' | 'WASM fallback') {
   await page.getByRole('radio', { name }).check();
-  await expect(page.getByTestId('backend-description')).toContainText(name === 'WebGPU' ? 'WebGPU' : 'WebAssembly', { timeout: 60_000 });
+  await expect(page.getByTestId('backend-description')).toContainText(name === 'WebGPU' ? 'WebGPU' : 'WebAssembly', {
+    timeout: 60_000,
+  });
 }
 /** Measured peak against the page's estimate for the settings in force. */
 async function memory() {
   const peak = Number(await page.getByTestId('device-memory').getAttribute('data-peak-bytes'));
   const estimate = Number(await page.getByTestId('run-memory').getAttribute('data-training-bytes'));
-  return { peakMiB: Math.round(peak / MiB), estimateMiB: Math.round(estimate / MiB), ratio: +(estimate / peak).toFixed(3) };
+  return {
+    peakMiB: Math.round(peak / MiB),
+    estimateMiB: Math.round(estimate / MiB),
+    ratio: +(estimate / peak).toFixed(3),
+  };
 }
 
 test('GPT-2 124M: size before download, a cut at 300 MB resumed, then loaded from the cache with no request', async () => {
   await page.goto('/');
   await pick('acme/gpt2');
   await page.getByTestId('inspect-model').click();
-  await expect(page.getByTestId('inspection')).toContainText('acme/gpt2@main: 124.4M parameters (12 layers, 768 wide) · download 523 MiB');
+  await expect(page.getByTestId('inspection')).toContainText(
+    'acme/gpt2@main: 124.4M parameters (12 layers, 768 wide) · download 523 MiB',
+  );
   await expect(page.getByTestId('inspection-memory')).toContainText('Estimated for a full fine-tune'); // the tiny model's quick preset, the default
 
   await fetch(`${HUB}/__cut?file=model.safetensors&bytes=${300_000_000}`);
   const t0 = Date.now();
   await page.getByTestId('load-model').click();
-  await expect(page.getByTestId('download-error')).toContainText(/the download of model\.safetensors stopped at \d+ of 548\d{6} bytes.*resumes from there/, { timeout: 300_000 });
+  await expect(page.getByTestId('download-error')).toContainText(
+    /the download of model\.safetensors stopped at \d+ of 548\d{6} bytes.*resumes from there/,
+    { timeout: 300_000 },
+  );
   await expect(page.getByTestId('cached-model')).toContainText('(partial)');
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('downloads').locator('progress')).toBeVisible();
   await expect(page.getByTestId('current-model')).toHaveText('acme/gpt2@main', { timeout: 300_000 });
   measured.downloadSeconds = (Date.now() - t0) / 1000;
-  const resumedFrom = Number((await requests()).filter((r) => r.includes('acme/gpt2') && r.includes('model.safetensors')).at(-1)!.match(/bytes=(\d+)-$/)?.[1]);
+  const resumedFrom = Number(
+    (await requests())
+      .filter((r) => r.includes('acme/gpt2') && r.includes('model.safetensors'))
+      .at(-1)!
+      .match(/bytes=(\d+)-$/)?.[1],
+  );
   // what JavaScript had read before the cut was kept (bytes still in flight inside the browser are lost with the socket)
   measured.resumedFromBytes = resumedFrom;
   expect(resumedFrom).toBeGreaterThan(150_000_000);
@@ -86,7 +106,17 @@ test('GPT-2 124M: size before download, a cut at 300 MB resumed, then loaded fro
 test('GPT-2 124M on WASM: LoRA steps at batch 4 x 128 with the heap measured', async () => {
   await useBackend('WASM fallback');
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
-  await setSettings(page, { steps: 2, batch: 4, seq: 128, lr: 0.001, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2, loraRank: 8 });
+  await setSettings(page, {
+    steps: 2,
+    batch: 4,
+    seq: 128,
+    lr: 0.001,
+    warmupSteps: 1,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 2,
+    loraRank: 8,
+  });
   await startAndWait(page);
   await expect(page.getByTestId('device-memory')).toContainText('WASM heap');
   measured.wasmLora4x128 = await memory();
@@ -99,28 +129,66 @@ test('GPT-2 124M: the LoRA run exports a Hugging Face folder (LoRA merged, 498 M
   const dir = mkdtempSync(join(tmpdir(), 'fts-export-124m-'));
   const zipOf = async (testId: string) => {
     const t0 = Date.now();
-    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 300_000 }), page.getByTestId(testId).click()]);
+    const [dl] = await Promise.all([
+      page.waitForEvent('download', { timeout: 300_000 }),
+      page.getByTestId(testId).click(),
+    ]);
     const zip = join(dir, dl.suggestedFilename());
     await dl.saveAs(zip);
     const seconds = (Date.now() - t0) / 1000;
-    const names: Record<string, number> = JSON.parse(execFileSync('python3', ['-c', 'import zipfile,sys,json; print(json.dumps({i.filename.split("/",1)[1]: i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist()}))', zip]).toString());
+    const names: Record<string, number> = JSON.parse(
+      execFileSync('python3', [
+        '-c',
+        'import zipfile,sys,json; print(json.dumps({i.filename.split("/",1)[1]: i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist()}))',
+        zip,
+      ]).toString(),
+    );
     return { zip, names, seconds };
   };
   const hf = await zipOf('export-hf');
   const weights = 4 * countParams(gpt2Params(GPT2_124M));
   expect(hf.names['model.safetensors']).toBeGreaterThan(weights);
   expect(hf.names['model.safetensors']).toBeLessThan(weights + 64 * 1024);
-  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'README.md', 'loss.svg']) expect(hf.names[f], f).toBeGreaterThan(0);
+  for (const f of [
+    'config.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'generation_config.json',
+    'README.md',
+    'loss.svg',
+  ])
+    expect(hf.names[f], f).toBeGreaterThan(0);
   const adapter = await zipOf('export-adapter');
   expect(adapter.names['adapter_model.safetensors']).toBeLessThan(8 * MiB);
-  const cfg = JSON.parse(execFileSync('python3', ['-c', 'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith("adapter_config.json")][0]).decode())', adapter.zip]).toString());
+  const cfg = JSON.parse(
+    execFileSync('python3', [
+      '-c',
+      'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith("adapter_config.json")][0]).decode())',
+      adapter.zip,
+    ]).toString(),
+  );
   expect(cfg).toMatchObject({ r: 8, lora_alpha: 16, fan_in_fan_out: true, base_model_name_or_path: 'acme/gpt2' });
-  measured.export124m = { hfZipMiB: Math.round(statSync(hf.zip).size / MiB), hfSeconds: hf.seconds, adapterKiB: Math.round(statSync(adapter.zip).size / 1024), adapterSeconds: adapter.seconds };
+  measured.export124m = {
+    hfZipMiB: Math.round(statSync(hf.zip).size / MiB),
+    hfSeconds: hf.seconds,
+    adapterKiB: Math.round(statSync(adapter.zip).size / 1024),
+    adapterSeconds: adapter.seconds,
+  };
   rmSync(dir, { recursive: true, force: true });
 });
 
 test('GPT-2 124M on WASM: a full fine-tune checkpointed every step, reloaded mid-run and resumed onto the same curve; then chat', async () => {
-  const settings = { steps: 4, batch: 1, seq: 32, lr: 0.0001, warmupSteps: 1, evalEvery: 0, sampleEvery: 0, checkpointEvery: 1, loraRank: 0 };
+  const settings = {
+    steps: 4,
+    batch: 1,
+    seq: 32,
+    lr: 0.0001,
+    warmupSteps: 1,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 1,
+    loraRank: 0,
+  };
   await setSettings(page, settings);
   await startAndWait(page);
   measured.wasmFull1x32 = await memory();
@@ -158,18 +226,31 @@ test('GPT-2 124M on WASM: a full fine-tune checkpointed every step, reloaded mid
   await page.getByTestId('chat-compare').check();
   await page.getByTestId('chat-input').fill('hello again');
   await page.getByTestId('chat-input').press('Enter');
-  await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 300_000 });
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, {
+    timeout: 300_000,
+  });
   // the tuned reply: text, or (four steps of random weights on short chats) the end token at once, said as such
   await expect(page.getByTestId('chat-stop')).toBeDisabled({ timeout: 300_000 });
   const tuned = page.getByTestId('msg-pair').getByTestId('msg-assistant');
-  if (!(await tuned.getByTestId('reply-text').textContent())?.trim()) await expect(tuned.getByTestId('reply-empty')).toBeVisible();
+  if (!(await tuned.getByTestId('reply-text').textContent())?.trim())
+    await expect(tuned.getByTestId('reply-empty')).toBeVisible();
   await expect(page.getByTestId('error-banner')).toHaveCount(0);
   await shootPanels(page, 'real-size-wasm');
 });
 
 test('GPT-2 124M on WebGPU: one LoRA step at batch 1 x 32, its GPU memory measured and shown', async () => {
   await useBackend('WebGPU');
-  await setSettings(page, { steps: 1, batch: 1, seq: 32, lr: 0.001, warmupSteps: 0, evalEvery: 0, sampleEvery: 0, checkpointEvery: 1, loraRank: 8 });
+  await setSettings(page, {
+    steps: 1,
+    batch: 1,
+    seq: 32,
+    lr: 0.001,
+    warmupSteps: 0,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 1,
+    loraRank: 8,
+  });
   await startAndWait(page);
   await expect(page.getByTestId('device-memory')).toContainText('GPU buffers');
   // 148 base tensors and the 48 LoRA tensors packed in 2 flat groups (artifacts/flat.ts), all in GPU buffers
@@ -184,7 +265,9 @@ test('GPT-2 124M on WebGPU: one LoRA step at batch 1 x 32, its GPU memory measur
 test('a distilgpt2-shaped checkpoint: size before download, downloaded and cached beside GPT-2', async () => {
   await pick('acme/distilgpt2');
   await page.getByTestId('inspect-model').click();
-  await expect(page.getByTestId('inspection')).toContainText('acme/distilgpt2@main: 81.9M parameters (6 layers, 768 wide) · download 336 MiB');
+  await expect(page.getByTestId('inspection')).toContainText(
+    'acme/distilgpt2@main: 81.9M parameters (6 layers, 768 wide) · download 336 MiB',
+  );
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('current-model')).toHaveText('acme/distilgpt2@main', { timeout: 300_000 });
   await expect(page.getByTestId('cached-model')).toHaveCount(2);

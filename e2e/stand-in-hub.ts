@@ -15,6 +15,8 @@ const repos = {
   'acme/gpt2': hubCheckpoint(gpt2, tok, 11, { realMasks: true }),
   'acme/distilgpt2': hubCheckpoint({ ...gpt2, n_layer: 6 }, tok, 12, { realMasks: true }),
 };
-const files = Object.fromEntries(Object.entries(repos).flatMap(([repo, fs]) => Object.entries(fs).map(([f, b]) => [`${repo}@main/${f}`, b])));
+const files = Object.fromEntries(
+  Object.entries(repos).flatMap(([repo, fs]) => Object.entries(fs).map(([f, b]) => [`${repo}@main/${f}`, b])),
+);
 const hub = await startStandInHub({ files, cors: true, control: true, slowMs: 15 }, 4174);
 console.log(`stand-in Hub at ${hub.url}`);

@@ -21,7 +21,9 @@ test('train on WebGPU, watch it learn, pause, reload, resume, then chat', async 
   await expect.poll(() => chartPoints(page), { timeout: 300_000 }).toBeGreaterThanOrEqual(6);
   await expect(page.getByTestId('samples').locator('li').first()).toBeVisible();
   // weights stay on the GPU: every weight tensor in a GPU buffer, only the two scalars read back per step
-  await expect(page.getByTestId('residency')).toContainText(/weights in GPU buffers: (\d+)\/\1 tensors · read back to the CPU in the last step: 8 bytes/);
+  await expect(page.getByTestId('residency')).toContainText(
+    /weights in GPU buffers: (\d+)\/\1 tensors · read back to the CPU in the last step: 8 bytes/,
+  );
   await page.getByTestId('pause').click();
   await waitStatus(page, 'paused');
   const pausedAt = Number(await page.getByTestId('step').textContent());
@@ -46,7 +48,9 @@ test('train on WebGPU, watch it learn, pause, reload, resume, then chat', async 
   // chat on the tuned weights: streamed text arrives
   await page.getByTestId('chat-input').fill('hi');
   await page.getByTestId('chat-send').click();
-  await expect(page.getByTestId('msg-assistant').last().getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('reply-text')).toHaveText(/\S/, {
+    timeout: 120_000,
+  });
   await expect(page.getByTestId('chat-speed')).toBeVisible({ timeout: 120_000 });
   await shootPanels(page, 'done');
 });
@@ -67,13 +71,19 @@ test('the same training on the WASM fallback', async ({ page }) => {
   await page.getByTestId('chat-input').fill('hi');
   await page.getByTestId('chat-input').press('Enter');
   await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant')).toContainText('Tuned:');
-  await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-assistant').getByTestId('reply-text')).toHaveText(/\S/, {
+    timeout: 120_000,
+  });
   await expect(page.getByTestId('msg-pair').getByTestId('msg-base')).toContainText('Base:');
-  await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, { timeout: 120_000 });
+  await expect(page.getByTestId('msg-pair').getByTestId('msg-base').getByTestId('reply-text')).toHaveText(/\S/, {
+    timeout: 120_000,
+  });
   await shootPanels(page, 'wasm');
   // the page fetched one onnxruntime WASM binary, the one it runs (the chat page's copy only goes into exports)
   expect(readdirSync('dist/assets').filter((f) => f.endsWith('.wasm'))).toHaveLength(1); // and the build ships only that one
-  expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual([expect.stringMatching(/^\/assets\/ort-wasm-simd-threaded\.asyncify-[\w-]+\.wasm$/)]);
+  expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual([
+    expect.stringMatching(/^\/assets\/ort-wasm-simd-threaded\.asyncify-[\w-]+\.wasm$/),
+  ]);
 });
 
 test('a malformed file gives line-numbered errors and keeps the dataset already loaded', async ({ page }) => {
@@ -89,7 +99,10 @@ test('a malformed file gives line-numbered errors and keeps the dataset already 
   await shootPanels(page, 'malformed');
 });
 
-test('a full storage quota is reported, training goes on, and the stored checkpoint survives a reload', async ({ page, baseURL }) => {
+test('a full storage quota is reported, training goes on, and the stored checkpoint survives a reload', async ({
+  page,
+  baseURL,
+}) => {
   await page.goto('/');
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
   await setSettings(page, { ...SMALL, steps: 8, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2 });
@@ -98,10 +111,14 @@ test('a full storage quota is reported, training goes on, and the stored checkpo
   // now the quota is what is already used: the next checkpoint (40 MB of weights and moments) cannot fit
   const cdp = await page.context().newCDPSession(page);
   const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin, quotaSize: usage + 1024 * 1024 });
+  await cdp.send('Storage.overrideQuotaForOrigin', {
+    origin: new URL(baseURL!).origin,
+    quotaSize: usage + 1024 * 1024,
+  });
   // refused before writing when the browser's estimate already shows it, else the write's QuotaExceededError
   // (Chromium updates estimate() lazily): either way shown with the run, with the step a reload would resume from
-  const why = /(the checkpoint at step \d needs \d+ MiB of storage, but only \d+ MiB is free in this browser; nothing was written|the browser's storage quota is full, so the checkpoint at step \d was not saved \(what was saved before is intact\))/;
+  const why =
+    /(the checkpoint at step \d needs \d+ MiB of storage, but only \d+ MiB is free in this browser; nothing was written|the browser's storage quota is full, so the checkpoint at step \d was not saved \(what was saved before is intact\))/;
   const failed = new RegExp(`step (\\d) was not saved: ${why.source}.*A reload would resume from step (\\d)\\.`);
   await expect(page.getByTestId('checkpoint-error')).toContainText(failed, { timeout: 300_000 });
   await expect(page.getByTestId('storage')).toContainText(why);
@@ -132,7 +149,9 @@ test('a lost GPU device is reported, and the run resumes from its checkpoint on 
   await expect(page.getByTestId('checkpoint-step')).toHaveText('2', { timeout: 300_000 });
   // the fault drill: the worker destroys its GPUDevice, which the browser reports as a lost device
   const engine = page.workers().find((w) => w.url().includes('engine.worker'))!;
-  await engine.evaluate(() => (self as unknown as { ftsFaults: { loseDevice(): Promise<void> } }).ftsFaults.loseDevice());
+  await engine.evaluate(() =>
+    (self as unknown as { ftsFaults: { loseDevice(): Promise<void> } }).ftsFaults.loseDevice(),
+  );
   await expect(page.getByTestId('error-banner')).toContainText('The GPU device was lost', { timeout: 120_000 });
   await waitStatus(page, 'failed', 120_000);
   const at = Number(await page.getByTestId('checkpoint-step').textContent());

@@ -7,8 +7,13 @@ const num = (k: string, d: number) => (q.has(k) ? Number(q.get(k)) : d);
 const request: BenchRequest = {
   backend: q.get('backend') === 'wasm' ? 'wasm' : 'webgpu',
   shape: q.get('shape') === 'gpt2' ? 'gpt2' : 'tiny',
-  batch: num('batch', 4), seq: num('seq', 64), lora: q.get('lora') !== '0',
-  steps: num('steps', 3), tokens: num('tokens', 16), profile: q.get('profile') === '1', einsum: q.get('einsum') !== '0',
+  batch: num('batch', 4),
+  seq: num('seq', 64),
+  lora: q.get('lora') !== '0',
+  steps: num('steps', 3),
+  tokens: num('tokens', 16),
+  profile: q.get('profile') === '1',
+  einsum: q.get('einsum') !== '0',
 };
 const out = document.getElementById('out')!;
 const done = (r: { result?: BenchResult; error?: string }) => {

@@ -16,11 +16,21 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     restored = true;
     const last = e.data.runs[0];
     if (last) worker.postMessage({ type: 'open-run', id: last.id } satisfies ToWorker);
-    worker.postMessage({ type: 'set-backend', backend: e.data.device.webgpu.ok ? 'webgpu' : 'wasm' } satisfies ToWorker);
+    worker.postMessage({
+      type: 'set-backend',
+      backend: e.data.device.webgpu.ok ? 'webgpu' : 'wasm',
+    } satisfies ToWorker);
   }
 };
-worker.onerror = (e) => useStudio.getState().apply({ type: 'error', context: 'worker', message: e.message || 'the engine worker failed to start' });
+worker.onerror = (e) =>
+  useStudio
+    .getState()
+    .apply({ type: 'error', context: 'worker', message: e.message || 'the engine worker failed to start' });
 worker.postMessage({ type: 'init' } satisfies ToWorker);
 void navigator.storage?.persist?.();
 
-createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>);
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -101,7 +101,16 @@ export interface DatasetSummary {
 
 export type TrainSettings = Pick<
   TrainConfig,
-  'steps' | 'lr' | 'batch' | 'seq' | 'warmupSteps' | 'evalEvery' | 'sampleEvery' | 'checkpointEvery' | 'accumulation' | 'schedule'
+  | 'steps'
+  | 'lr'
+  | 'batch'
+  | 'seq'
+  | 'warmupSteps'
+  | 'evalEvery'
+  | 'sampleEvery'
+  | 'checkpointEvery'
+  | 'accumulation'
+  | 'schedule'
 > & { loraRank: number; seed: number };
 
 export interface StepPoint {
@@ -177,7 +186,10 @@ export interface RunState extends RunSummary {
 
 export type ChatWeights = 'tuned' | 'base';
 
-export type ChatSettings = Pick<GenerateOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'maxNewTokens'>;
+export type ChatSettings = Pick<
+  GenerateOptions,
+  'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'maxNewTokens'
+>;
 
 // ---------------------------------------------------------------------------------------------- benchmark
 export interface BenchRequest {
@@ -260,7 +272,14 @@ export type FromWorker =
   | { type: 'step'; point: StepPoint; elapsedMs: number; etaMs: number }
   | { type: 'eval'; point: EvalPoint }
   | { type: 'sample'; sample: Sample }
-  | { type: 'run-status'; status: RunStatus; step: number; checkpointStep: number; error: string | null; checkpointError: string | null }
+  | {
+      type: 'run-status';
+      status: RunStatus;
+      step: number;
+      checkpointStep: number;
+      error: string | null;
+      checkpointError: string | null;
+    }
   | { type: 'runs'; runs: RunSummary[] }
   | { type: 'run-curves'; curves: RunCurve[] }
   /** Training speed measured on a backend, for a model of `params` parameters (a run's steps, or `measure-speed`). */

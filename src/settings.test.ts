@@ -7,12 +7,18 @@ describe('settings checks', () => {
   it('accepts the defaults and every preset', () => {
     expect(settingsProblems(DEFAULT_SETTINGS, { nPositions: 1024, validationRows: 3 })).toEqual({});
     for (const model of [{ id: 'tiny' }, { id: 'hub:x|gpt2@main' }]) {
-      for (const p of presets(model)) expect(settingsProblems({ ...DEFAULT_SETTINGS, ...p.settings }, { nPositions: 128, validationRows: 3 })).toEqual({});
+      for (const p of presets(model))
+        expect(
+          settingsProblems({ ...DEFAULT_SETTINGS, ...p.settings }, { nPositions: 128, validationRows: 3 }),
+        ).toEqual({});
     }
   });
 
   it('names each wrong field', () => {
-    const p = settingsProblems({ ...DEFAULT_SETTINGS, seq: 2048, batch: 0, lr: -1e-3, warmupSteps: 300, steps: 200, evalEvery: 25 }, { nPositions: 1024, validationRows: 0 });
+    const p = settingsProblems(
+      { ...DEFAULT_SETTINGS, seq: 2048, batch: 0, lr: -1e-3, warmupSteps: 300, steps: 200, evalEvery: 25 },
+      { nPositions: 1024, validationRows: 0 },
+    );
     expect(p.seq).toBe("The model's context is 1024 tokens: a sequence of 2048 does not fit (at most 1024).");
     expect(p.batch).toBe('The batch must be at least 1 (got 0).');
     expect(p.lr).toBe('The learning rate must be above 0 (got -0.001).');
@@ -23,7 +29,9 @@ describe('settings checks', () => {
   });
 
   it('refuses what is not a whole number or not a number', () => {
-    expect(settingsProblems({ ...DEFAULT_SETTINGS, batch: 2.5 }).batch).toBe('The batch must be a whole number (got 2.5).');
+    expect(settingsProblems({ ...DEFAULT_SETTINGS, batch: 2.5 }).batch).toBe(
+      'The batch must be a whole number (got 2.5).',
+    );
     expect(settingsProblems({ ...DEFAULT_SETTINGS, steps: Number.NaN }).steps).toBe('Steps must be a number.');
     expect(settingsProblems({ ...DEFAULT_SETTINGS, lr: 5 }).lr).toMatch(/diverges/);
   });

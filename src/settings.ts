@@ -40,9 +40,11 @@ export function settingsProblems(s: TrainSettings, ctx: SettingsContext = {}): S
   if (!out.seq && ctx.nPositions !== undefined && s.seq > ctx.nPositions) {
     out.seq = `The model's context is ${ctx.nPositions} tokens: a sequence of ${s.seq} does not fit (at most ${ctx.nPositions}).`;
   }
-  if (!out.warmupSteps && !out.steps && s.warmupSteps > s.steps) out.warmupSteps = `Warmup (${s.warmupSteps} steps) is longer than the run (${s.steps} steps).`;
+  if (!out.warmupSteps && !out.steps && s.warmupSteps > s.steps)
+    out.warmupSteps = `Warmup (${s.warmupSteps} steps) is longer than the run (${s.steps} steps).`;
   if (!out.evalEvery && s.evalEvery > 0 && ctx.validationRows === 0) {
-    out.evalEvery = 'The dataset has no validation rows (too few conversations to hold some out): set 0 to train without evaluation.';
+    out.evalEvery =
+      'The dataset has no validation rows (too few conversations to hold some out): set 0 to train without evaluation.';
   }
   return out;
 }
@@ -64,7 +66,17 @@ export interface Preset {
   settings: Partial<TrainSettings>;
 }
 
-const QUICK_STEPS = { steps: 40, lr: 3e-3, batch: 2, seq: 64, warmupSteps: 4, evalEvery: 10, sampleEvery: 5, checkpointEvery: 10, accumulation: 1 };
+const QUICK_STEPS = {
+  steps: 40,
+  lr: 3e-3,
+  batch: 2,
+  seq: 64,
+  warmupSteps: 4,
+  evalEvery: 10,
+  sampleEvery: 5,
+  checkpointEvery: 10,
+  accumulation: 1,
+};
 
 /**
  * The presets for a model. Quick is LoRA on a pretrained model; on the offline tiny model, whose weights are random,
@@ -75,11 +87,34 @@ export function presets(model: { id: string } | null | undefined): Preset[] {
   const tiny = model?.id === 'tiny';
   return [
     tiny
-      ? { name: 'quick', label: 'Quick', what: 'The tiny model is untrained (random weights), so quick trains every one of its 3.3M weights: the first loss point in seconds, a sample reply every 5 steps.', settings: { ...QUICK_STEPS, loraRank: 0 } }
-      : { name: 'quick', label: 'Quick LoRA', what: 'Low-rank adapters (rank 8) on attention and MLP, short sequences: the first loss point in seconds, a sample reply every 5 steps.', settings: { ...QUICK_STEPS, loraRank: 8 } },
+      ? {
+          name: 'quick',
+          label: 'Quick',
+          what: 'The tiny model is untrained (random weights), so quick trains every one of its 3.3M weights: the first loss point in seconds, a sample reply every 5 steps.',
+          settings: { ...QUICK_STEPS, loraRank: 0 },
+        }
+      : {
+          name: 'quick',
+          label: 'Quick LoRA',
+          what: 'Low-rank adapters (rank 8) on attention and MLP, short sequences: the first loss point in seconds, a sample reply every 5 steps.',
+          settings: { ...QUICK_STEPS, loraRank: 8 },
+        },
     {
-      name: 'full', label: 'Full fine-tune', what: 'Every weight trains, 200 steps of 4 x 128: the most the model can learn from your data, at several times the memory of LoRA.',
-      settings: { steps: 200, lr: tiny ? 3e-3 : 3e-4, batch: 4, seq: 128, warmupSteps: 10, loraRank: 0, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25, accumulation: 1 },
+      name: 'full',
+      label: 'Full fine-tune',
+      what: 'Every weight trains, 200 steps of 4 x 128: the most the model can learn from your data, at several times the memory of LoRA.',
+      settings: {
+        steps: 200,
+        lr: tiny ? 3e-3 : 3e-4,
+        batch: 4,
+        seq: 128,
+        warmupSteps: 10,
+        loraRank: 0,
+        evalEvery: 25,
+        sampleEvery: 25,
+        checkpointEvery: 25,
+        accumulation: 1,
+      },
     },
     { name: 'custom', label: 'Custom', what: 'Your own settings: every field is open below.', settings: {} },
   ];
@@ -98,7 +133,11 @@ export function presetOf(s: TrainSettings, model: { id: string } | null | undefi
  * parameters, scaled to `params` (training cost grows with the parameters; LoRA still runs the whole forward and
  * backward). Evaluations and samples are not counted. Null when nothing was measured.
  */
-export function estimateRunMs(s: TrainSettings, params: number, measured: { tokensPerSecond: number; params: number } | null): number | null {
+export function estimateRunMs(
+  s: TrainSettings,
+  params: number,
+  measured: { tokensPerSecond: number; params: number } | null,
+): number | null {
   if (!measured || !(measured.tokensPerSecond > 0) || !(measured.params > 0)) return null;
   const tps = measured.tokensPerSecond * (measured.params / params);
   return (1000 * s.steps * s.batch * s.seq * Math.max(1, s.accumulation)) / tps;

@@ -43,7 +43,11 @@ export class StudioBackend {
       const b = this.choice === 'webgpu' ? await createWebGpuBackend(this.web) : await createWasmBackend(this.web);
       b.onDeviceLost?.((reason) => {
         if (current()) this.drop(); // the next use makes a new device
-        this.post({ type: 'error', context: 'device', message: `The GPU device was lost (${reason}). Resume continues the run from its last checkpoint on a new device.` });
+        this.post({
+          type: 'error',
+          context: 'device',
+          message: `The GPU device was lost (${reason}). Resume continues the run from its last checkpoint on a new device.`,
+        });
       });
       // a backend replaced while it was being made (the person chose another) must not announce itself
       if (current()) this.post({ type: 'backend', backend: choiceOf(b), description: b.description });

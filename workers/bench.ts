@@ -19,7 +19,8 @@ import { graphNodes } from '../src/engine/artifacts/counts.js';
 const PROMPT = Array.from({ length: 32 }, (_, i) => 100 + 17 * i);
 
 export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise<BenchResult> {
-  const b: Backend = r.backend === 'webgpu' ? await createWebGpuBackend({ ...web, einsum: r.einsum }) : await createWasmBackend(web);
+  const b: Backend =
+    r.backend === 'webgpu' ? await createWebGpuBackend({ ...web, einsum: r.einsum }) : await createWasmBackend(web);
   const config = r.shape === 'gpt2' ? GPT2_124M : TINY_GPT2;
   const model: ModelSpec = { config, lora: r.lora ? DEFAULT_LORA : undefined };
   let peak = 0;
@@ -28,8 +29,24 @@ export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise
   // ---- training
   const W = { ...initGpt2(config, 1), ...(model.lora ? initLora(config, model.lora, 1) : {}) };
   const tokens = Array.from({ length: 8 * r.batch * (r.seq + 1) }, (_, i) => (i * 7919) % 50000);
-  const cfg = { ...DEFAULT_TRAIN, steps: r.steps + 1, batch: r.batch, seq: r.seq, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0, lr: 1e-4 };
-  const trainer = new Trainer({ backend: b, model, weights: W, train: textRows(tokens, r.seq), config: cfg, padId: 50256 });
+  const cfg = {
+    ...DEFAULT_TRAIN,
+    steps: r.steps + 1,
+    batch: r.batch,
+    seq: r.seq,
+    evalEvery: 0,
+    sampleEvery: 0,
+    checkpointEvery: 0,
+    lr: 1e-4,
+  };
+  const trainer = new Trainer({
+    backend: b,
+    model,
+    weights: W,
+    train: textRows(tokens, r.seq),
+    config: cfg,
+    padId: 50256,
+  });
   if (r.profile && r.backend === 'webgpu') ort.env.webgpu.profiling = { mode: 'default', ondata: () => undefined }; // before the sessions exist
   const kernels: { op: string; ms: number }[] = [];
   const profiling = r.profile && r.backend === 'webgpu';
@@ -53,11 +70,18 @@ export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise
 
   // ---- generation on the base weights
   const feeds = weightFeeds(b, allParams({ config }), W);
-  const gen = new Generator(b, { config }, () => feeds, { eosId: -1, decode: () => '' }, { cache: Math.min(256, config.n_positions), prefillChunk: 32 });
+  const gen = new Generator(
+    b,
+    { config },
+    () => feeds,
+    { eosId: -1, decode: () => '' },
+    { cache: Math.min(256, config.n_positions), prefillChunk: 32 },
+  );
   const stream = async (n: number) => {
     const t0 = performance.now();
     let first = 0;
-    for await (const e of gen.stream(PROMPT, { ...GREEDY, maxNewTokens: n })) if (e.type === 'token' && !first) first = performance.now();
+    for await (const e of gen.stream(PROMPT, { ...GREEDY, maxNewTokens: n }))
+      if (e.type === 'token' && !first) first = performance.now();
     const t1 = performance.now();
     return { tokensPerSec: n / ((t1 - t0) / 1000), msPerToken: (t1 - first) / Math.max(1, n - 1) };
   };
@@ -77,8 +101,13 @@ export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise
     o.ms += k.ms;
   }
   return {
-    request: r, description: b.description, stepSeconds, trainTokensPerSec: (r.batch * r.seq) / stepSeconds,
-    tokensPerSec: g.tokensPerSec, generateMsPerToken: g.msPerToken, deviceBytesPeak: peak,
+    request: r,
+    description: b.description,
+    stepSeconds,
+    trainTokensPerSec: (r.batch * r.seq) / stepSeconds,
+    tokensPerSec: g.tokensPerSec,
+    generateMsPerToken: g.msPerToken,
+    deviceBytesPeak: peak,
     profile: kernels.length ? [...byOp].map(([op, v]) => ({ op, ...v })).sort((x, y) => y.ms - x.ms) : null,
     graphNodes: graphNodes(config, r.batch, r.seq, b.target),
   };

@@ -72,7 +72,13 @@ export class StudioChat {
   }
   private readonly stale: Record<string, Tensor>[] = [];
 
-  async reply(id: number, messages: Message[], s: ChatSettings, c: ChatContext, which: ChatWeights = 'tuned'): Promise<void> {
+  async reply(
+    id: number,
+    messages: Message[],
+    s: ChatSettings,
+    c: ChatContext,
+    which: ChatWeights = 'tuned',
+  ): Promise<void> {
     this.weightsNow = which === 'base' ? this.base(c) : await this.weights(c);
     const prompt = c.tok.encode(c.template.render(messages, true));
     const gen = await this.generator(c);
@@ -124,7 +130,9 @@ export class StudioChat {
     const key = modelKey(c);
     if (this.gen?.backend === c.backend && this.gen.model === key) return this.gen.gen;
     await this.gen?.gen.release();
-    const gen = new Generator(c.backend, c.model, () => this.weightsNow(), c.tok, { cache: Math.min(c.model.config.n_positions, 1024) });
+    const gen = new Generator(c.backend, c.model, () => this.weightsNow(), c.tok, {
+      cache: Math.min(c.model.config.n_positions, 1024),
+    });
     this.gen = { backend: c.backend, model: key, gen };
     return gen;
   }
@@ -132,4 +140,5 @@ export class StudioChat {
 
 /** The model and its adapter shape: what the generator's graphs and the base upload depend on. */
 const modelKey = (c: ChatContext) => `${c.modelId} ${JSON.stringify(c.model)}`;
-const upload = (c: ChatContext, W: Weights) => Object.fromEntries(allParams(c.model).map((p) => [p.name, c.backend.upload(W[p.name], p.shape)]));
+const upload = (c: ChatContext, W: Weights) =>
+  Object.fromEntries(allParams(c.model).map((p) => [p.name, c.backend.upload(W[p.name], p.shape)]));

@@ -56,12 +56,22 @@ export class StudioData {
     try {
       template = new ChatTemplate(options.template);
     } catch (e) {
-      return this.post({ type: 'error', context: 'chat template', message: `the template does not parse: ${(e as Error).message}` });
+      return this.post({
+        type: 'error',
+        context: 'chat template',
+        message: `the template does not parse: ${(e as Error).message}`,
+      });
     }
     try {
-      const progress = (stage: 'reading' | 'tokenizing') => (done: number, total: number) => this.post({ type: 'data-progress', file, stage, done, total });
+      const progress = (stage: 'reading' | 'tokenizing') => (done: number, total: number) =>
+        this.post({ type: 'data-progress', file, stage, done, total });
       const d = prepareDataset(text, file, this.tok(), template, {
-        ...options, seq, seed: BASE_SEED, samplePrompts: 2, onProgress: progress('reading'), onTokenize: progress('tokenizing'),
+        ...options,
+        seq,
+        seed: BASE_SEED,
+        samplePrompts: 2,
+        onProgress: progress('reading'),
+        onTokenize: progress('tokenizing'),
       });
       this.template = template;
       this.dataset = storedDataset(file, d);
@@ -78,9 +88,20 @@ export class StudioData {
 export function storedDataset(file: string, d: PreparedDataset): StoredDataset {
   return {
     summary: {
-      file, format: d.format, kind: d.kind, records: d.records, turns: d.turns, skipped: d.skipped.length, trainRows: d.train.length,
-      validationRows: d.validation.length, trainedTokens: d.trainedTokens, totalTokens: d.totalTokens, truncated: d.truncated,
-      histogram: d.histogram, columns: d.columns, preview: d.preview,
+      file,
+      format: d.format,
+      kind: d.kind,
+      records: d.records,
+      turns: d.turns,
+      skipped: d.skipped.length,
+      trainRows: d.train.length,
+      validationRows: d.validation.length,
+      trainedTokens: d.trainedTokens,
+      totalTokens: d.totalTokens,
+      truncated: d.truncated,
+      histogram: d.histogram,
+      columns: d.columns,
+      preview: d.preview,
     },
     train: d.train,
     validation: d.validation,
@@ -91,7 +112,14 @@ export function storedDataset(file: string, d: PreparedDataset): StoredDataset {
 
 /** The message for a file the data code refused; null for any other error (a bug, rethrown by the caller). */
 export function rejection(file: string, e: unknown): Extract<FromWorker, { type: 'data-rejected' }> | null {
-  if (e instanceof DataError) return { type: 'data-rejected', file, total: 1, skippable: false, errors: [{ file, line: e.line, field: e.field, message: e.message }] };
+  if (e instanceof DataError)
+    return {
+      type: 'data-rejected',
+      file,
+      total: 1,
+      skippable: false,
+      errors: [{ file, line: e.line, field: e.field, message: e.message }],
+    };
   if (!(e instanceof DatasetRejectedError)) return null;
   const errors = e.errors.slice(0, 20).map((x) => ({ file: x.file, line: x.line, field: x.field, message: x.message }));
   return { type: 'data-rejected', file, errors, total: e.errors.length, skippable: e.goodRecords > 0 }; // the dataset loaded before stays

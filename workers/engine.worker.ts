@@ -22,7 +22,11 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init': {
       const webgpu = await probeWebGpu();
-      post({ type: 'ready', device: { webgpu, crossOriginIsolated: self.crossOriginIsolated, threads: navigator.hardwareConcurrency }, runs: await studio.runs.list() });
+      post({
+        type: 'ready',
+        device: { webgpu, crossOriginIsolated: self.crossOriginIsolated, threads: navigator.hardwareConcurrency },
+        runs: await studio.runs.list(),
+      });
       studio.postModel();
       post({ type: 'cache', models: await studio.models.list() });
       await studio.reportStorage();
@@ -75,7 +79,10 @@ async function handle(m: ToWorker): Promise<void> {
     case 'import-model':
       return studio.importModel(m.files);
     case 'bench':
-      return post({ type: 'bench-result', result: await runBench(m.request, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } }) });
+      return post({
+        type: 'bench-result',
+        result: await runBench(m.request, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } }),
+      });
     default:
       return unreachable(m);
   }
@@ -85,5 +92,7 @@ async function handle(m: ToWorker): Promise<void> {
 (self as unknown as { ftsFaults: object }).ftsFaults = { loseDevice: () => studio.loseDevice() };
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {
-  handle(e.data).catch((err: Error) => post({ type: 'error', context: e.data.type, message: err.message || String(err) }));
+  handle(e.data).catch((err: Error) =>
+    post({ type: 'error', context: e.data.type, message: err.message || String(err) }),
+  );
 };

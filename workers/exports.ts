@@ -22,15 +22,52 @@ export function studioTrainConfig(s: TrainSettings): TrainConfig {
 }
 
 /** A stored run's facts, up to the checkpoint at `step`. */
-export function runFacts(run: RunState, step: number, modelName: string, lora: LoraConfig | undefined, d: DatasetSummary | undefined): RunFacts {
+export function runFacts(
+  run: RunState,
+  step: number,
+  modelName: string,
+  lora: LoraConfig | undefined,
+  d: DatasetSummary | undefined,
+): RunFacts {
   const hub = parseModelId(run.model);
   const t = studioTrainConfig(run.settings);
   return {
-    base: hub && hub.endpoint !== LOCAL_ENDPOINT ? { name: `${hub.repo}@${hub.revision}`, repo: hub.repo, revision: hub.revision, endpoint: hub.endpoint } : { name: modelName },
-    dataset: { file: run.dataset, format: d?.format ?? 'chat', kind: d?.kind ?? 'chat', records: d?.records ?? 0, trainRows: d?.trainRows ?? 0, validationRows: d?.validationRows ?? 0, trainedTokens: d?.trainedTokens ?? 0, totalTokens: d?.totalTokens ?? 0, truncated: d?.truncated ?? 0, skipped: d?.skipped ?? 0 },
-    data: { lossOn: run.dataOptions?.lossOn ?? 'assistant', overflow: run.dataOptions?.overflow ?? 'drop-oldest', pack: run.dataOptions?.pack ?? false, template: run.template },
-    train: { steps: t.steps, lr: t.lr, batch: t.batch, seq: t.seq, accumulation: t.accumulation, warmupSteps: t.warmupSteps, schedule: t.schedule, minLrRatio: t.minLrRatio, seed: t.seed, adamw: t.adamw },
-    lora, step,
+    base:
+      hub && hub.endpoint !== LOCAL_ENDPOINT
+        ? { name: `${hub.repo}@${hub.revision}`, repo: hub.repo, revision: hub.revision, endpoint: hub.endpoint }
+        : { name: modelName },
+    dataset: {
+      file: run.dataset,
+      format: d?.format ?? 'chat',
+      kind: d?.kind ?? 'chat',
+      records: d?.records ?? 0,
+      trainRows: d?.trainRows ?? 0,
+      validationRows: d?.validationRows ?? 0,
+      trainedTokens: d?.trainedTokens ?? 0,
+      totalTokens: d?.totalTokens ?? 0,
+      truncated: d?.truncated ?? 0,
+      skipped: d?.skipped ?? 0,
+    },
+    data: {
+      lossOn: run.dataOptions?.lossOn ?? 'assistant',
+      overflow: run.dataOptions?.overflow ?? 'drop-oldest',
+      pack: run.dataOptions?.pack ?? false,
+      template: run.template,
+    },
+    train: {
+      steps: t.steps,
+      lr: t.lr,
+      batch: t.batch,
+      seq: t.seq,
+      accumulation: t.accumulation,
+      warmupSteps: t.warmupSteps,
+      schedule: t.schedule,
+      minLrRatio: t.minLrRatio,
+      seed: t.seed,
+      adamw: t.adamw,
+    },
+    lora,
+    step,
     losses: run.steps.filter((p) => p.step <= step).map((p) => ({ step: p.step, loss: p.loss })),
     evals: run.evals.filter((p) => p.step <= step),
   };
@@ -40,7 +77,12 @@ export function runFacts(run: RunState, step: number, modelName: string, lora: L
 export class ExportRefused extends Error {}
 
 /** The files of one kind of export; the recipe's data and the chat page's runtime are asked for only when needed. */
-export async function exportFiles(kind: ExportKind, src: ExportSource, records: () => Promise<RecipeData | undefined>, vendor: () => Promise<ChatVendor>): Promise<OutFile[]> {
+export async function exportFiles(
+  kind: ExportKind,
+  src: ExportSource,
+  records: () => Promise<RecipeData | undefined>,
+  vendor: () => Promise<ChatVendor>,
+): Promise<OutFile[]> {
   switch (kind) {
     case 'hf':
       return hfFolderFiles(src);
@@ -52,7 +94,10 @@ export async function exportFiles(kind: ExportKind, src: ExportSource, records: 
       return chatPageFiles(src, await vendor());
     case 'recipe': {
       const data = await records();
-      if (!data) throw new ExportRefused('this run was stored by an earlier version without its dataset records; train it again to export a recipe');
+      if (!data)
+        throw new ExportRefused(
+          'this run was stored by an earlier version without its dataset records; train it again to export a recipe',
+        );
       return recipeFiles(src, data);
     }
   }
@@ -65,8 +110,11 @@ export function chatVendorFetcher(): () => Promise<ChatVendor> {
     vendor ??= (async () => {
       const out: Partial<ChatVendor> = {};
       for (const v of CHAT_VENDOR) {
-        const r = await fetch(new URL(`${CHAT_VENDOR_URL}${v.name}`, new URL(import.meta.env.BASE_URL, self.location.origin)));
-        if (!r.ok) throw new Error(`${v.name} could not be read from the studio (${r.status}); the chat page cannot be made`);
+        const r = await fetch(
+          new URL(`${CHAT_VENDOR_URL}${v.name}`, new URL(import.meta.env.BASE_URL, self.location.origin)),
+        );
+        if (!r.ok)
+          throw new Error(`${v.name} could not be read from the studio (${r.status}); the chat page cannot be made`);
         out[v.name] = new Uint8Array(await r.arrayBuffer());
       }
       return out as ChatVendor;
@@ -95,7 +143,8 @@ export class StudioExports {
     const fail = (message: string) => this.post({ type: 'export-failed', kind, message });
     const run = this.runs.run;
     if (!run) return fail('open or train a run first');
-    if (this.runs.trainer && run.status === 'training') return fail('pause the run first: pausing saves the checkpoint the export is made from');
+    if (this.runs.trainer && run.status === 'training')
+      return fail('pause the run first: pausing saves the checkpoint the export is made from');
     if (this.exporting) return fail('another export is being made; wait for it or cancel it');
     const abort = (this.exporting = new AbortController());
     const storage = this.runs.storage;
@@ -106,14 +155,26 @@ export class StudioExports {
       const spec = this.models.spec(run.settings);
       const m = this.models.current();
       const src: ExportSource = {
-        config: spec.config, weights: { ...this.models.baseWeights(spec, run.settings.seed), ...ck.trainable }, tokenizer: { ...m.tok.files }, eosId: m.tok.eosId,
-        sampling: { temperature: sampling.temperature, topK: sampling.topK, topP: sampling.topP, repetitionPenalty: sampling.repetitionPenalty, maxNewTokens: sampling.maxNewTokens },
+        config: spec.config,
+        weights: { ...this.models.baseWeights(spec, run.settings.seed), ...ck.trainable },
+        tokenizer: { ...m.tok.files },
+        eosId: m.tok.eosId,
+        sampling: {
+          temperature: sampling.temperature,
+          topK: sampling.topK,
+          topP: sampling.topP,
+          repetitionPenalty: sampling.repetitionPenalty,
+          maxNewTokens: sampling.maxNewTokens,
+        },
         run: runFacts(run, ck.step, m.name, spec.lora, await storage.loadDatasetSummary(run.id)),
       };
       const files = await exportFiles(kind, src, () => storage.loadTrainedRecords(run.id), this.chatVendor);
       const need = totalSize(files);
       const free = await freeBytes();
-      if (free !== null && free < need) return fail(`the ${kind} export needs ${fmtSize(need)} of browser storage to be assembled, but only ${fmtSize(free)} is free; nothing was written. Free space in the Model panel's cache or delete old runs.`);
+      if (free !== null && free < need)
+        return fail(
+          `the ${kind} export needs ${fmtSize(need)} of browser storage to be assembled, but only ${fmtSize(free)} is free; nothing was written. Free space in the Model panel's cache or delete old runs.`,
+        );
       const root = `${run.id}-${kind}`;
       let shown = 0;
       const blob = await zipBlob(files, root, {
@@ -127,7 +188,11 @@ export class StudioExports {
       });
       this.post({ type: 'export-ready', kind, fileName: `${root}.zip`, blob });
     } catch (e) {
-      fail(e instanceof ExportCancelled || e instanceof ExportRefused ? e.message : `the export failed: ${(e as Error).message}`);
+      fail(
+        e instanceof ExportCancelled || e instanceof ExportRefused
+          ? e.message
+          : `the export failed: ${(e as Error).message}`,
+      );
     } finally {
       if (this.exporting === abort) this.exporting = null;
     }

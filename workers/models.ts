@@ -23,7 +23,8 @@ export interface LoadedModel {
   base(): Weights;
 }
 
-const hubId = (s: HubSource) => `hub:${(s.endpoint || DEFAULT_ENDPOINT).replace(/\/+$/, '')}|${s.repo}@${s.revision || 'main'}`;
+const hubId = (s: HubSource) =>
+  `hub:${(s.endpoint || DEFAULT_ENDPOINT).replace(/\/+$/, '')}|${s.repo}@${s.revision || 'main'}`;
 export function parseModelId(id: string): HubSource | null {
   const m = id.match(/^hub:(.+)\|(.+)@(.+)$/);
   return m ? { endpoint: m[1], repo: m[2], revision: m[3] } : null;
@@ -39,7 +40,13 @@ export class Models {
   }
 
   private tiny(): LoadedModel {
-    return { id: 'tiny', name: 'tiny GPT-2 (offline, 2 layers, 64 dims)', config: TINY_GPT2, tok: this.tinyTokenizer, base: () => initGpt2(TINY_GPT2, BASE_SEED) };
+    return {
+      id: 'tiny',
+      name: 'tiny GPT-2 (offline, 2 layers, 64 dims)',
+      config: TINY_GPT2,
+      tok: this.tinyTokenizer,
+      base: () => initGpt2(TINY_GPT2, BASE_SEED),
+    };
   }
 
   private client(s: HubSource): HubClient {
@@ -61,9 +68,10 @@ export class Models {
     this.abort?.abort();
     const abort = (this.abort = new AbortController());
     try {
-      const m = s.endpoint === LOCAL_ENDPOINT
-        ? await loadCachedGpt2(this.cache, LOCAL_ENDPOINT, s.repo, s.revision || 'main')
-        : await loadHubGpt2(this.client(s), s.repo, s.revision || 'main', { onProgress, signal: abort.signal });
+      const m =
+        s.endpoint === LOCAL_ENDPOINT
+          ? await loadCachedGpt2(this.cache, LOCAL_ENDPOINT, s.repo, s.revision || 'main')
+          : await loadHubGpt2(this.client(s), s.repo, s.revision || 'main', { onProgress, signal: abort.signal });
       return this.use(s, m);
     } finally {
       if (this.abort === abort) this.abort = null;
@@ -71,10 +79,19 @@ export class Models {
   }
 
   private use(s: HubSource, m: HubModel): LoadedModel {
-    const files = { ...m.tokenizer, config: { ...m.tokenizer.config, chat_template: m.tokenizer.config.chat_template ?? DEFAULT_CHAT_TEMPLATE } };
+    const files = {
+      ...m.tokenizer,
+      config: { ...m.tokenizer.config, chat_template: m.tokenizer.config.chat_template ?? DEFAULT_CHAT_TEMPLATE },
+    };
     const tok = new Tokenizer(files);
     const local = s.endpoint === LOCAL_ENDPOINT;
-    this.current = { id: hubId(s), name: local ? `${s.repo} (imported)` : `${s.repo}@${s.revision || 'main'}`, config: m.config, tok, base: () => m.weights };
+    this.current = {
+      id: hubId(s),
+      name: local ? `${s.repo} (imported)` : `${s.repo}@${s.revision || 'main'}`,
+      config: m.config,
+      tok,
+      base: () => m.weights,
+    };
     return this.current;
   }
 
@@ -82,12 +99,24 @@ export class Models {
    * Imports a model picked from disk (an exported folder or zip, any Hugging Face GPT-2 folder) into the cache, or a
    * PEFT adapter applied to the current model, and makes it current.
    */
-  async importFrom(files: ImportInput[], onProgress: (done: number, total: number) => void): Promise<{ model: LoadedModel; kind: 'model' | 'adapter' }> {
+  async importFrom(
+    files: ImportInput[],
+    onProgress: (done: number, total: number) => void,
+  ): Promise<{ model: LoadedModel; kind: 'model' | 'adapter' }> {
     const cur = this.current;
     const src = parseModelId(cur.id);
-    const base = { repo: src?.repo ?? cur.name, config: cur.config, weights: cur.base(), tokenizer: cur.tok.files, eosId: cur.tok.eosId };
+    const base = {
+      repo: src?.repo ?? cur.name,
+      config: cur.config,
+      weights: cur.base(),
+      tokenizer: cur.tok.files,
+      eosId: cur.tok.eosId,
+    };
     const got = await importModel(this.cache, files, { base, onProgress });
-    return { model: this.use({ endpoint: LOCAL_ENDPOINT, repo: got.repo, revision: got.revision }, got.model), kind: got.kind };
+    return {
+      model: this.use({ endpoint: LOCAL_ENDPOINT, repo: got.repo, revision: got.revision }, got.model),
+      kind: got.kind,
+    };
   }
 
   useTiny(): LoadedModel {

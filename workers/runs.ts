@@ -58,23 +58,49 @@ export class StudioRuns {
     if (this.trainer) throw new Error('a run is already going: stop it first');
     if (this.measuring) throw new Error('the speed is being measured: wait a moment');
     if (!this.data.dataset) throw new Error('load a dialogue file first');
-    const wrong = problemList(settingsProblems(settings, { nPositions: this.models.spec(settings).config.n_positions, validationRows: this.data.dataset.summary.validationRows }));
+    const wrong = problemList(
+      settingsProblems(settings, {
+        nPositions: this.models.spec(settings).config.n_positions,
+        validationRows: this.data.dataset.summary.validationRows,
+      }),
+    );
     if (wrong.length) throw new Error(`This run cannot start: ${wrong.join(' ')}`);
     this.data.recut(settings.seq); // rows depend on the sequence length
     const data = this.data.dataset!;
     if (data.train[0]?.tokens.length !== settings.seq + 1) {
-      throw new Error(`${data.summary.file} could not be cut to ${settings.seq}-token rows (see the Data panel); change the sequence length`);
+      throw new Error(
+        `${data.summary.file} could not be cut to ${settings.seq}-token rows (see the Data panel); change the sequence length`,
+      );
     }
     await this.refuseWhatCannotFit(settings);
     const id = `run-${Date.now().toString(36)}`;
     const src = this.data.source;
     const run: RunState = (this.run = {
-      id, template: this.data.template.source, createdAt: Date.now(), model: this.models.current().id, dataset: data.summary.file, settings, status: 'training', step: 0, checkpointStep: 0,
-      dataOptions: src ? { lossOn: src.options.lossOn, overflow: src.options.overflow, pack: src.options.pack } : undefined,
-      lastLoss: null, bestEval: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
+      id,
+      template: this.data.template.source,
+      createdAt: Date.now(),
+      model: this.models.current().id,
+      dataset: data.summary.file,
+      settings,
+      status: 'training',
+      step: 0,
+      checkpointStep: 0,
+      dataOptions: src
+        ? { lossOn: src.options.lossOn, overflow: src.options.overflow, pack: src.options.pack }
+        : undefined,
+      lastLoss: null,
+      bestEval: null,
+      steps: [],
+      evals: [],
+      samples: [],
+      error: null,
+      elapsedMs: 0,
+      etaMs: null,
     });
     const { summary, train, validation, samplePrompts, trainedRecords } = data;
-    await this.guardStorage(() => this.storage.saveDataset(id, { summary, train, validation, samplePrompts, trainedRecords }));
+    await this.guardStorage(() =>
+      this.storage.saveDataset(id, { summary, train, validation, samplePrompts, trainedRecords }),
+    );
     await this.guardStorage(() => this.storage.saveRun(run));
     this.post({ type: 'run', run });
     this.post({ type: 'runs', runs: await this.storage.listRuns() });
@@ -86,8 +112,11 @@ export class StudioRuns {
    * tokens, nothing stored; posts `speed`. Refused while a run trains (its own steps measure it) or would not fit.
    */
   async measure(settings: TrainSettings): Promise<void> {
-    if (this.trainer || this.measuring) throw new Error('a run is training or being measured: its own steps give the speed');
-    const wrong = problemList(settingsProblems(settings, { nPositions: this.models.spec(settings).config.n_positions }));
+    if (this.trainer || this.measuring)
+      throw new Error('a run is training or being measured: its own steps give the speed');
+    const wrong = problemList(
+      settingsProblems(settings, { nPositions: this.models.spec(settings).config.n_positions }),
+    );
     if (wrong.length) throw new Error(`cannot measure these settings: ${wrong.join(' ')}`);
     this.measuring = true;
     try {
@@ -95,9 +124,26 @@ export class StudioRuns {
       const backend = await this.backend.get();
       const model = this.models.spec(settings);
       const V = model.config.vocab_size;
-      const train = textRows(Array.from({ length: 3 * settings.batch * (settings.seq + 1) }, (_, i) => (i * 7919) % V), settings.seq);
-      const config = { ...studioTrainConfig(settings), steps: 3, warmupSteps: 0, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0 };
-      const trainer = new Trainer({ backend, model, weights: this.models.baseWeights(model, settings.seed), train, config, padId: this.models.current().tok.eosId });
+      const train = textRows(
+        Array.from({ length: 3 * settings.batch * (settings.seq + 1) }, (_, i) => (i * 7919) % V),
+        settings.seq,
+      );
+      const config = {
+        ...studioTrainConfig(settings),
+        steps: 3,
+        warmupSteps: 0,
+        evalEvery: 0,
+        sampleEvery: 0,
+        checkpointEvery: 0,
+      };
+      const trainer = new Trainer({
+        backend,
+        model,
+        weights: this.models.baseWeights(model, settings.seed),
+        train,
+        config,
+        padId: this.models.current().tok.eosId,
+      });
       const timed: number[] = [];
       try {
         for await (const e of trainer.run()) {
@@ -110,7 +156,13 @@ export class StudioRuns {
         await trainer.release();
       }
       const tokensPerSecond = timed.reduce((a, b) => a + b, 0) / timed.length;
-      this.post({ type: 'speed', backend: choiceOf(backend), lora: !!model.lora, tokensPerSecond, params: countParams(gpt2Params(model.config)) });
+      this.post({
+        type: 'speed',
+        backend: choiceOf(backend),
+        lora: !!model.lora,
+        tokensPerSecond,
+        params: countParams(gpt2Params(model.config)),
+      });
     } finally {
       this.measuring = false;
     }
@@ -120,9 +172,17 @@ export class StudioRuns {
   private async refuseWhatCannotFit(s: TrainSettings): Promise<void> {
     const backend = await this.backend.get();
     const spec = this.models.spec(s);
-    const problems = fitProblems(estimateMemory(spec.config, s.batch, s.seq, spec.lora, { flatParams: backend.target.flatParams }), s.batch, s.seq, {
-      backend: choiceOf(backend), adapter: backend.bufferLimits ?? null, freeStorage: await freeBytes(),
-    }, !!spec.lora);
+    const problems = fitProblems(
+      estimateMemory(spec.config, s.batch, s.seq, spec.lora, { flatParams: backend.target.flatParams }),
+      s.batch,
+      s.seq,
+      {
+        backend: choiceOf(backend),
+        adapter: backend.bufferLimits ?? null,
+        freeStorage: await freeBytes(),
+      },
+      !!spec.lora,
+    );
     if (problems.length) throw new Error(`This run cannot start: ${problems.join(' ')}`);
   }
 
@@ -139,9 +199,17 @@ export class StudioRuns {
     let trainer: Trainer;
     try {
       trainer = new Trainer({
-        backend, model, weights: this.models.baseWeights(model, s.seed), train: data.train, validation: data.validation, padId: tok.eosId, resume,
+        backend,
+        model,
+        weights: this.models.baseWeights(model, s.seed),
+        train: data.train,
+        validation: data.validation,
+        padId: tok.eosId,
+        resume,
         config: studioTrainConfig(s),
-        samples: data.samplePrompts.length ? { prompts: data.samplePrompts.map((p) => p.ids), tokenizer: tok } : undefined,
+        samples: data.samplePrompts.length
+          ? { prompts: data.samplePrompts.map((p) => p.ids), tokenizer: tok }
+          : undefined,
       });
     } catch (e) {
       return this.fail(run, (e as Error).message);
@@ -154,7 +222,16 @@ export class StudioRuns {
       for await (const e of trainer.run()) {
         switch (e.type) {
           case 'step': {
-            const point = { step: e.step, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond, readBackBytes: e.readBackBytes, weightsOnDevice: e.weightsOnDevice, deviceMemory: e.deviceMemory };
+            const point = {
+              step: e.step,
+              loss: e.loss,
+              lr: e.lr,
+              gradNorm: e.gradNorm,
+              tokensPerSecond: e.tokensPerSecond,
+              readBackBytes: e.readBackBytes,
+              weightsOnDevice: e.weightsOnDevice,
+              deviceMemory: e.deviceMemory,
+            };
             run.steps.push(point);
             run.step = e.step;
             run.lastLoss = e.loss;
@@ -235,7 +312,14 @@ export class StudioRuns {
   }
 
   private postStatus(run: RunState): void {
-    this.post({ type: 'run-status', status: run.status, step: run.step, checkpointStep: run.checkpointStep, error: run.error, checkpointError: run.checkpointError ?? null });
+    this.post({
+      type: 'run-status',
+      status: run.status,
+      step: run.step,
+      checkpointStep: run.checkpointStep,
+      error: run.error,
+      checkpointError: run.checkpointError ?? null,
+    });
   }
 
   /**
@@ -325,7 +409,12 @@ export class StudioRuns {
     for (const id of ids) {
       const run = this.run?.id === id ? this.run : await this.storage.loadRun(id);
       if (!run) continue;
-      curves.push({ id, label: run.name ?? `${run.dataset} · ${new Date(run.createdAt).toLocaleString()}`, steps: run.steps.map((p) => ({ step: p.step, loss: p.loss })), evals: run.evals });
+      curves.push({
+        id,
+        label: run.name ?? `${run.dataset} · ${new Date(run.createdAt).toLocaleString()}`,
+        steps: run.steps.map((p) => ({ step: p.step, loss: p.loss })),
+        evals: run.evals,
+      });
     }
     this.post({ type: 'run-curves', curves });
   }

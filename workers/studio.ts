@@ -9,7 +9,14 @@ import { initLora, type Weights } from '../src/engine/models/init.js';
 import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
 import type { WebBackendOptions } from '../src/engine/runtime/web.js';
 import { RunStorage, storageEstimate } from '../src/engine/storage/runs.js';
-import { studioLora, type BackendChoice, type ChatSettings, type ChatWeights, type FromWorker, type HubSource } from '../src/protocol.js';
+import {
+  studioLora,
+  type BackendChoice,
+  type ChatSettings,
+  type ChatWeights,
+  type FromWorker,
+  type HubSource,
+} from '../src/protocol.js';
 import { StudioBackend } from './backend.js';
 import { StudioChat } from './chat.js';
 import { StudioData } from './data.js';
@@ -43,14 +50,31 @@ export class Studio {
       baseWeights: (m, seed) => this.baseWeights(m, seed),
       ensure: (id) => this.ensureModel(id),
     });
-    this.runs = new StudioRuns(post, storage, this.backend, this.data, access, () => this.chatter.forgetCheckpoint(), (e) => this.reportStorage(e));
+    this.runs = new StudioRuns(
+      post,
+      storage,
+      this.backend,
+      this.data,
+      access,
+      () => this.chatter.forgetCheckpoint(),
+      (e) => this.reportStorage(e),
+    );
     this.exports = new StudioExports(post, this.runs, access);
   }
 
   /** Tells the UI which model is current. */
   postModel(): void {
     const m = this.models.current;
-    this.post({ type: 'model', model: { id: m.id, name: m.name, params: countParams(gpt2Params(m.config)), nPositions: m.config.n_positions, config: m.config } });
+    this.post({
+      type: 'model',
+      model: {
+        id: m.id,
+        name: m.name,
+        params: countParams(gpt2Params(m.config)),
+        nPositions: m.config.n_positions,
+        config: m.config,
+      },
+    });
   }
 
   /** Switches the model (a Hub download, or the tiny one when `source` is null). */
@@ -82,10 +106,14 @@ export class Studio {
 
   /** Imports a model (or a PEFT adapter onto the current one) picked from disk, and makes it current. */
   async importModel(files: { path: string; file: Blob }[]): Promise<void> {
-    if (await this.runs.active()) return this.post({ type: 'import-failed', message: 'pause or stop the run before changing the model' });
+    if (await this.runs.active())
+      return this.post({ type: 'import-failed', message: 'pause or stop the run before changing the model' });
     let got;
     try {
-      got = await this.models.importFrom(files.map((f) => ({ path: f.path, blob: f.file })), (done, total) => this.post({ type: 'import-progress', done, total }));
+      got = await this.models.importFrom(
+        files.map((f) => ({ path: f.path, blob: f.file })),
+        (done, total) => this.post({ type: 'import-progress', done, total }),
+      );
     } catch (e) {
       this.post({ type: 'import-failed', message: (e as Error).message });
       await this.reportStorage();
@@ -129,10 +157,22 @@ export class Studio {
     const run = this.runs.run;
     if (run) await this.ensureModel(run.model);
     const model = this.access.spec({ loraRank: run?.settings.loraRank ?? 0 });
-    await this.chatter.reply(id, messages, s, {
-      backend, model, modelId: this.models.current.id, tok: this.models.current.tok, template: run ? new ChatTemplate(run.template) : this.data.template,
-      live: this.runs.trainer ?? this.runs.liveTrainer, run, baseWeights: () => this.baseWeights(model, run?.settings.seed ?? 0),
-    }, weights);
+    await this.chatter.reply(
+      id,
+      messages,
+      s,
+      {
+        backend,
+        model,
+        modelId: this.models.current.id,
+        tok: this.models.current.tok,
+        template: run ? new ChatTemplate(run.template) : this.data.template,
+        live: this.runs.trainer ?? this.runs.liveTrainer,
+        run,
+        baseWeights: () => this.baseWeights(model, run?.settings.seed ?? 0),
+      },
+      weights,
+    );
   }
 
   stopChat(id: number): void {

@@ -22,8 +22,17 @@ export function App() {
         <h1>Fine-Tune Studio</h1>
         <span className="tagline">GPT-2 fine-tuning on your own GPU, in your browser. Nothing leaves this page.</span>
         <span className="spacer" />
-        <span className="chip" data-testid="backend-chip" title={backendDescription ?? undefined}>{backend === 'webgpu' ? 'WebGPU' : 'WASM'}{model ? ` · ${model.name}` : ''}</span>
-        <button className="primary" data-testid="try-it" disabled={busy} onClick={tryIt} title="Trains the offline tiny GPT-2 on the bundled sample support chats with the quick LoRA preset">
+        <span className="chip" data-testid="backend-chip" title={backendDescription ?? undefined}>
+          {backend === 'webgpu' ? 'WebGPU' : 'WASM'}
+          {model ? ` · ${model.name}` : ''}
+        </span>
+        <button
+          className="primary"
+          data-testid="try-it"
+          disabled={busy}
+          onClick={tryIt}
+          title="Trains the offline tiny GPT-2 on the bundled sample support chats with the quick LoRA preset"
+        >
           Try it
         </button>
       </header>
@@ -38,7 +47,10 @@ export function App() {
         <main className="workspace" aria-label="The run">
           {errors.map((e, i) => (
             <div key={i} className="error banner" data-testid="error-banner" role="alert">
-              <span><b>{e.context}:</b> {e.message}</span> <button onClick={() => dismissError(i)}>Dismiss</button>
+              <span>
+                <b>{e.context}:</b> {e.message}
+              </span>{' '}
+              <button onClick={() => dismissError(i)}>Dismiss</button>
             </div>
           ))}
           <div className="screen">
@@ -71,8 +83,15 @@ function Flow() {
     <ol className="flow" data-testid="flow" aria-label="Progress">
       {steps.map((s, i) => (
         <li key={s.name}>
-          <a href={`#${s.at}`} className={`badge ${s.done ? 'done' : 'todo'}`} title={`Go to ${s.name}`}
-            onClick={(e) => { e.preventDefault(); document.getElementById(s.at)?.scrollIntoView({ block: 'start', behavior: 'smooth' }); }}>
+          <a
+            href={`#${s.at}`}
+            className={`badge ${s.done ? 'done' : 'todo'}`}
+            title={`Go to ${s.name}`}
+            onClick={(e) => {
+              e.preventDefault();
+              document.getElementById(s.at)?.scrollIntoView({ block: 'start', behavior: 'smooth' });
+            }}
+          >
             {s.done ? '✓' : i + 1} {s.name}: {s.what}
           </a>
         </li>

@@ -22,7 +22,8 @@ const chartHeight = () => Math.round(Math.max(160, Math.min(380, window.innerHei
 function ema(values: ArrayLike<number>, smoothing: number): Float64Array {
   const out = new Float64Array(values.length);
   let e = NaN;
-  for (let i = 0; i < values.length; i++) out[i] = e = Number.isNaN(e) ? values[i] : smoothing * e + (1 - smoothing) * values[i];
+  for (let i = 0; i < values.length; i++)
+    out[i] = e = Number.isNaN(e) ? values[i] : smoothing * e + (1 - smoothing) * values[i];
   return out;
 }
 
@@ -35,7 +36,12 @@ function series(steps: StepPoint[], evals: EvalPoint[], smoothing: number): uPlo
 }
 
 /** A uPlot in `el`, rebuilt when `deps` change, resized with the window. */
-function usePlot(el: React.RefObject<HTMLDivElement | null>, make: () => uPlot.Options, data: () => uPlot.AlignedData, deps: unknown[]) {
+function usePlot(
+  el: React.RefObject<HTMLDivElement | null>,
+  make: () => uPlot.Options,
+  data: () => uPlot.AlignedData,
+  deps: unknown[],
+) {
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
     plot.current = new uPlot(make(), data(), el.current!);
@@ -54,25 +60,39 @@ function usePlot(el: React.RefObject<HTMLDivElement | null>, make: () => uPlot.O
 const axes = (): uPlot.Axis[] => {
   const stroke = css('--muted');
   const grid = { stroke: css('--chart-grid'), width: 1 };
-  return [{ label: 'step', stroke, grid, ticks: grid }, { label: 'loss', stroke, grid, ticks: grid }];
+  return [
+    { label: 'step', stroke, grid, ticks: grid },
+    { label: 'loss', stroke, grid, ticks: grid },
+  ];
 };
 
 export function LossChart({ steps, evals, smoothing, log, version }: Props) {
   const el = useRef<HTMLDivElement>(null);
   const frame = useRef(0);
-  const plot = usePlot(el, () => ({
-    width: el.current!.clientWidth || 600,
-    height: chartHeight(),
-    scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
-    axes: axes(),
-    series: [
-      {},
-      { label: 'train (raw)', stroke: css('--chart-raw'), width: 1 },
-      { label: 'train (smoothed)', stroke: css('--chart-line'), width: 2 },
-      { label: 'validation', stroke: css('--chart-eval'), width: 0, points: { show: true, size: 7, fill: css('--chart-eval') }, spanGaps: true },
-    ],
-    legend: { live: false },
-  }), () => series(steps, evals, smoothing), [log]); // data goes through setData below
+  const plot = usePlot(
+    el,
+    () => ({
+      width: el.current!.clientWidth || 600,
+      height: chartHeight(),
+      scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
+      axes: axes(),
+      series: [
+        {},
+        { label: 'train (raw)', stroke: css('--chart-raw'), width: 1 },
+        { label: 'train (smoothed)', stroke: css('--chart-line'), width: 2 },
+        {
+          label: 'validation',
+          stroke: css('--chart-eval'),
+          width: 0,
+          points: { show: true, size: 7, fill: css('--chart-eval') },
+          spanGaps: true,
+        },
+      ],
+      legend: { live: false },
+    }),
+    () => series(steps, evals, smoothing),
+    [log],
+  ); // data goes through setData below
 
   useEffect(() => {
     cancelAnimationFrame(frame.current);
@@ -84,11 +104,22 @@ export function LossChart({ steps, evals, smoothing, log, version }: Props) {
   const summary = !last
     ? 'Loss chart: no steps yet.'
     : `Loss chart: ${steps.length} steps; training loss ${last.loss.toFixed(3)} at step ${last.step} (first ${steps[0].loss.toFixed(3)})` +
-      (lastEval ? `; validation loss ${lastEval.loss.toFixed(3)} at step ${lastEval.step}.` : '; no validation loss yet.');
+      (lastEval
+        ? `; validation loss ${lastEval.loss.toFixed(3)} at step ${lastEval.step}.`
+        : '; no validation loss yet.');
   return (
     <figure style={{ margin: 0 }}>
-      <div ref={el} className="chart" data-testid="loss-chart" data-points={steps.length} role="img" aria-label={summary} />
-      <figcaption className="sr-only" data-testid="chart-summary">{summary}</figcaption>
+      <div
+        ref={el}
+        className="chart"
+        data-testid="loss-chart"
+        data-points={steps.length}
+        role="img"
+        aria-label={summary}
+      />
+      <figcaption className="sr-only" data-testid="chart-summary">
+        {summary}
+      </figcaption>
     </figure>
   );
 }
@@ -101,24 +132,47 @@ export function OverlayChart({ curves, smoothing = 0.6 }: { curves: RunCurve[]; 
   const data = (): uPlot.AlignedData => {
     const xs = [...new Set(curves.flatMap((c) => c.steps.map((p) => p.step)))].sort((a, b) => a - b);
     const cols = curves.map((c) => {
-      const smooth = ema(c.steps.map((p) => p.loss), smoothing);
+      const smooth = ema(
+        c.steps.map((p) => p.loss),
+        smoothing,
+      );
       const at = new Map(c.steps.map((p, i) => [p.step, smooth[i]]));
       return xs.map((x) => at.get(x) ?? null);
     });
     return [xs, ...cols] as unknown as uPlot.AlignedData;
   };
-  usePlot(el, () => ({
-    width: el.current!.clientWidth || 600,
-    height: chartHeight(),
-    scales: { x: { time: false } },
-    axes: axes(),
-    series: [{}, ...curves.map((c, i) => ({ label: c.label, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true }))],
-    legend: { live: false },
-  }), data, [curves, smoothing]);
-  const summary = `Training loss of ${curves.length} runs: ` + curves.map((c) => `${c.label}: ${c.steps.at(-1)?.loss.toFixed(3) ?? '-'} at step ${c.steps.at(-1)?.step ?? 0}`).join('; ') + '.';
+  usePlot(
+    el,
+    () => ({
+      width: el.current!.clientWidth || 600,
+      height: chartHeight(),
+      scales: { x: { time: false } },
+      axes: axes(),
+      series: [
+        {},
+        ...curves.map((c, i) => ({ label: c.label, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true })),
+      ],
+      legend: { live: false },
+    }),
+    data,
+    [curves, smoothing],
+  );
+  const summary =
+    `Training loss of ${curves.length} runs: ` +
+    curves
+      .map((c) => `${c.label}: ${c.steps.at(-1)?.loss.toFixed(3) ?? '-'} at step ${c.steps.at(-1)?.step ?? 0}`)
+      .join('; ') +
+    '.';
   return (
     <figure style={{ margin: '8px 0' }}>
-      <div ref={el} className="chart" data-testid="overlay-chart" data-series={curves.length} role="img" aria-label={summary} />
+      <div
+        ref={el}
+        className="chart"
+        data-testid="overlay-chart"
+        data-series={curves.length}
+        role="img"
+        aria-label={summary}
+      />
       <figcaption className="sr-only">{summary}</figcaption>
     </figure>
   );

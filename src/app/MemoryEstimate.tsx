@@ -25,10 +25,16 @@ export function MemoryEstimate({ config, testId }: { config: GPT2Config | undefi
   return (
     <div data-testid={testId} data-training-bytes={e.trainingBytes}>
       <span className="muted">
-        Estimated for {fit.lora ? `LoRA rank ${s.loraRank}` : 'a full fine-tune'} at batch {s.batch} x {s.seq} on {fit.backend === 'webgpu' ? 'WebGPU' : 'WASM'}:{' '}
-        {fmtBytes(e.trainingBytes)} of {fit.backend === 'webgpu' ? 'GPU memory' : 'WASM heap'} (weights {fmtBytes(e.weightsBytes)}, activations {fmtBytes(e.activationBytes)}) · each checkpoint {fmtBytes(e.checkpointBytes)} of storage
+        Estimated for {fit.lora ? `LoRA rank ${s.loraRank}` : 'a full fine-tune'} at batch {s.batch} x {s.seq} on{' '}
+        {fit.backend === 'webgpu' ? 'WebGPU' : 'WASM'}: {fmtBytes(e.trainingBytes)} of{' '}
+        {fit.backend === 'webgpu' ? 'GPU memory' : 'WASM heap'} (weights {fmtBytes(e.weightsBytes)}, activations{' '}
+        {fmtBytes(e.activationBytes)}) · each checkpoint {fmtBytes(e.checkpointBytes)} of storage
       </span>
-      {fit.problems.map((p, i) => <p key={i} className="warn" data-testid="fit-problem">Will not fit: {p}</p>)}
+      {fit.problems.map((p, i) => (
+        <p key={i} className="warn" data-testid="fit-problem">
+          Will not fit: {p}
+        </p>
+      ))}
     </div>
   );
 }

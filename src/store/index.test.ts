@@ -3,10 +3,38 @@ import { describe, expect, it } from 'vitest';
 import type { DatasetSummary, FromWorker, RunState, ToWorker } from '../protocol.js';
 import { createStudioStore, DEFAULT_SETTINGS } from './index.js';
 
-const summary: DatasetSummary = { file: 'a.jsonl', format: 'chat', kind: 'chat', records: 3, turns: 6, histogram: [3, 0, 0, 0, 0, 0, 0], skipped: 0, trainRows: 3, validationRows: 0, trainedTokens: 10, totalTokens: 30, truncated: 0, preview: [] };
+const summary: DatasetSummary = {
+  file: 'a.jsonl',
+  format: 'chat',
+  kind: 'chat',
+  records: 3,
+  turns: 6,
+  histogram: [3, 0, 0, 0, 0, 0, 0],
+  skipped: 0,
+  trainRows: 3,
+  validationRows: 0,
+  trainedTokens: 10,
+  totalTokens: 30,
+  truncated: 0,
+  preview: [],
+};
 const run: RunState = {
-  id: 'r1', template: '', createdAt: 1, model: 'tiny', dataset: 'a.jsonl', settings: DEFAULT_SETTINGS, status: 'training', step: 0, checkpointStep: 0,
-  lastLoss: null, steps: [], evals: [], samples: [], error: null, elapsedMs: 0, etaMs: null,
+  id: 'r1',
+  template: '',
+  createdAt: 1,
+  model: 'tiny',
+  dataset: 'a.jsonl',
+  settings: DEFAULT_SETTINGS,
+  status: 'training',
+  step: 0,
+  checkpointStep: 0,
+  lastLoss: null,
+  steps: [],
+  evals: [],
+  samples: [],
+  error: null,
+  elapsedMs: 0,
+  etaMs: null,
 };
 
 function store() {
@@ -21,7 +49,13 @@ describe('studio store', () => {
   it('keeps the loaded dataset when a later file is rejected', () => {
     const { s, apply } = store();
     apply({ type: 'data-loaded', summary });
-    apply({ type: 'data-rejected', file: 'b.jsonl', total: 1, skippable: false, errors: [{ file: 'b.jsonl', line: 2, field: 'messages', message: 'b.jsonl:2: messages: is empty' }] });
+    apply({
+      type: 'data-rejected',
+      file: 'b.jsonl',
+      total: 1,
+      skippable: false,
+      errors: [{ file: 'b.jsonl', line: 2, field: 'messages', message: 'b.jsonl:2: messages: is empty' }],
+    });
     expect(s.getState().dataset?.file).toBe('a.jsonl');
     expect(s.getState().rejected?.errors[0].line).toBe(2);
     apply({ type: 'data-loaded', summary: { ...summary, file: 'c.jsonl' } });
@@ -31,7 +65,13 @@ describe('studio store', () => {
   it('appends steps, evals and samples to the current run and tracks its status', () => {
     const { s, apply } = store();
     apply({ type: 'run', run });
-    for (let i = 1; i <= 3; i++) apply({ type: 'step', point: { step: i, loss: 10 - i, lr: 1e-3, gradNorm: 1, tokensPerSecond: 50 }, elapsedMs: i * 1000, etaMs: 5000 });
+    for (let i = 1; i <= 3; i++)
+      apply({
+        type: 'step',
+        point: { step: i, loss: 10 - i, lr: 1e-3, gradNorm: 1, tokensPerSecond: 50 },
+        elapsedMs: i * 1000,
+        etaMs: 5000,
+      });
     apply({ type: 'eval', point: { step: 3, loss: 7.5 } });
     apply({ type: 'sample', sample: { step: 3, prompt: 'User: hi\nAssistant:', text: ' hello' } });
     apply({ type: 'run-status', status: 'paused', step: 3, checkpointStep: 3, error: null, checkpointError: null });
@@ -67,7 +107,13 @@ describe('studio store', () => {
     s.getState().setCompare(true);
     s.getState().sendChat('hi');
     const tuned = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
-    expect(tuned).toMatchObject({ weights: 'tuned', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }] });
+    expect(tuned).toMatchObject({
+      weights: 'tuned',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'hi' },
+      ],
+    });
     apply({ type: 'chat-token', id: tuned.id, text: 'tuned!' });
     apply({ type: 'chat-done', id: tuned.id, reason: 'eos', tokensPerSecond: 5 });
     const base = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
@@ -96,7 +142,10 @@ describe('studio store', () => {
     s.getState().regenerate();
     const again = sent.at(-1) as Extract<ToWorker, { type: 'chat' }>;
     expect(again.messages).toEqual(first.messages);
-    expect(s.getState().chat).toEqual([{ role: 'user', content: 'hi' }, { role: 'assistant', content: '', base: undefined }]);
+    expect(s.getState().chat).toEqual([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: '', base: undefined },
+    ]);
     apply({ type: 'chat-done', id: again.id, reason: 'eos', tokensPerSecond: 5 });
     s.getState().clearChat();
     expect(s.getState().chat).toEqual([]);
@@ -134,7 +183,13 @@ describe('studio store', () => {
     s.getState().toggleOverlay('a');
     s.getState().toggleOverlay('b');
     expect(sent.at(-1)).toEqual({ type: 'run-curves', ids: ['a', 'b'] });
-    apply({ type: 'run-curves', curves: [{ id: 'a', label: 'a', steps: [], evals: [] }, { id: 'b', label: 'b', steps: [], evals: [] }] });
+    apply({
+      type: 'run-curves',
+      curves: [
+        { id: 'a', label: 'a', steps: [], evals: [] },
+        { id: 'b', label: 'b', steps: [], evals: [] },
+      ],
+    });
     apply({ type: 'runs', runs: [r('b')] });
     expect(s.getState().overlay).toEqual(['b']);
     expect(s.getState().curves.map((c) => c.id)).toEqual(['b']);
@@ -170,7 +225,11 @@ describe('studio store', () => {
 
   it('chooses a backend at once and tells the worker', () => {
     const { s, sent, apply } = store();
-    apply({ type: 'ready', runs: [], device: { webgpu: { ok: false, reason: 'no adapter' }, crossOriginIsolated: true, threads: 2 } });
+    apply({
+      type: 'ready',
+      runs: [],
+      device: { webgpu: { ok: false, reason: 'no adapter' }, crossOriginIsolated: true, threads: 2 },
+    });
     expect(s.getState().backend).toBe('wasm');
     s.getState().chooseBackend('webgpu');
     expect(s.getState().backend).toBe('webgpu');

@@ -4,8 +4,26 @@ import { create, type StateCreator } from 'zustand';
 import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
 import type { Progress } from '../engine/hub/client.js';
 import {
-  bestEval, unreachable, type CachedModel, type HubSource, type ModelInfo, type ModelInspection, type BackendChoice, type ChatSettings, type ExportKind, type DataOptions, type DatasetSummary, type DataError, type DeviceInfo, type FromWorker,
-  type RunCurve, type RunState, type RunSummary, type ToWorker, type TrainSettings, type ChatWeights,
+  bestEval,
+  unreachable,
+  type CachedModel,
+  type HubSource,
+  type ModelInfo,
+  type ModelInspection,
+  type BackendChoice,
+  type ChatSettings,
+  type ExportKind,
+  type DataOptions,
+  type DatasetSummary,
+  type DataError,
+  type DeviceInfo,
+  type FromWorker,
+  type RunCurve,
+  type RunState,
+  type RunSummary,
+  type ToWorker,
+  type TrainSettings,
+  type ChatWeights,
 } from '../protocol.js';
 import { presets, problemList, settingsProblems, type PresetName } from '../settings.js';
 
@@ -13,16 +31,38 @@ import { presets, problemList, settingsProblems, type PresetName } from '../sett
 const TINY_QUICK = presets({ id: 'tiny' })[0].settings;
 /** The quick preset of the model the studio starts with (the offline tiny one): a first run shows learning in seconds. */
 export const DEFAULT_SETTINGS: TrainSettings = Object.freeze({
-  steps: 200, lr: 3e-3, batch: 4, seq: 128, warmupSteps: 10, evalEvery: 25, sampleEvery: 25, checkpointEvery: 25,
-  accumulation: 1, schedule: 'cosine' as const, loraRank: 0, seed: 42, ...TINY_QUICK,
+  steps: 200,
+  lr: 3e-3,
+  batch: 4,
+  seq: 128,
+  warmupSteps: 10,
+  evalEvery: 25,
+  sampleEvery: 25,
+  checkpointEvery: 25,
+  accumulation: 1,
+  schedule: 'cosine' as const,
+  loraRank: 0,
+  seed: 42,
+  ...TINY_QUICK,
 });
 export const DEFAULT_DATA_OPTIONS: DataOptions = Object.freeze({
-  format: 'auto' as const, skipBad: false, lossOn: 'assistant' as const, overflow: 'drop-oldest' as const, pack: false, template: DEFAULT_CHAT_TEMPLATE,
+  format: 'auto' as const,
+  skipBad: false,
+  lossOn: 'assistant' as const,
+  overflow: 'drop-oldest' as const,
+  pack: false,
+  template: DEFAULT_CHAT_TEMPLATE,
 });
 /** The bundled conversations "Try it" trains on (public/). */
 export const SAMPLE_DATA = 'sample-support.jsonl';
 
-export const DEFAULT_CHAT: ChatSettings = Object.freeze({ temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 });
+export const DEFAULT_CHAT: ChatSettings = Object.freeze({
+  temperature: 0.7,
+  topK: 40,
+  topP: 0.95,
+  repetitionPenalty: 1.15,
+  maxNewTokens: 64,
+});
 
 export interface DeviceSlice {
   device: DeviceInfo | null;
@@ -137,15 +177,57 @@ export interface Actions {
 export type Studio = DeviceSlice & ModelSlice & DataSlice & TrainSlice & ChatSlice & ExportSlice & ErrorSlice & Actions;
 
 type Slice<T> = StateCreator<Studio, [], [], T>;
-const deviceSlice: Slice<DeviceSlice> = () => ({ device: null, backend: 'webgpu', backendDescription: null, storage: null });
-const modelSlice: Slice<ModelSlice> = () => ({
-  model: null, hub: { endpoint: 'https://huggingface.co', repo: 'openai-community/gpt2', revision: 'main', token: '' },
-  inspection: null, downloads: {}, downloading: false, downloadError: null, cached: [],
+const deviceSlice: Slice<DeviceSlice> = () => ({
+  device: null,
+  backend: 'webgpu',
+  backendDescription: null,
+  storage: null,
 });
-const dataSlice: Slice<DataSlice> = () => ({ dataset: null, rejected: null, dataOptions: DEFAULT_DATA_OPTIONS, loading: null });
-const trainSlice: Slice<TrainSlice> = () => ({ settings: DEFAULT_SETTINGS, run: null, runs: [], overlay: [], curves: [], speeds: loadSpeeds(), tour: null, afterOpen: null, exportFocus: 0, measuring: false });
-const chatSlice: Slice<ChatSlice> = () => ({ chat: [], chatSettings: DEFAULT_CHAT, systemPrompt: '', compare: false, streaming: null, streamingWeights: 'tuned', baseNext: false, chatTokensPerSecond: null });
-const exportSlice: Slice<ExportSlice> = () => ({ exporting: null, exported: null, exportError: null, importing: null, imported: null, importError: null });
+const modelSlice: Slice<ModelSlice> = () => ({
+  model: null,
+  hub: { endpoint: 'https://huggingface.co', repo: 'openai-community/gpt2', revision: 'main', token: '' },
+  inspection: null,
+  downloads: {},
+  downloading: false,
+  downloadError: null,
+  cached: [],
+});
+const dataSlice: Slice<DataSlice> = () => ({
+  dataset: null,
+  rejected: null,
+  dataOptions: DEFAULT_DATA_OPTIONS,
+  loading: null,
+});
+const trainSlice: Slice<TrainSlice> = () => ({
+  settings: DEFAULT_SETTINGS,
+  run: null,
+  runs: [],
+  overlay: [],
+  curves: [],
+  speeds: loadSpeeds(),
+  tour: null,
+  afterOpen: null,
+  exportFocus: 0,
+  measuring: false,
+});
+const chatSlice: Slice<ChatSlice> = () => ({
+  chat: [],
+  chatSettings: DEFAULT_CHAT,
+  systemPrompt: '',
+  compare: false,
+  streaming: null,
+  streamingWeights: 'tuned',
+  baseNext: false,
+  chatTokensPerSecond: null,
+});
+const exportSlice: Slice<ExportSlice> = () => ({
+  exporting: null,
+  exported: null,
+  exportError: null,
+  importing: null,
+  imported: null,
+  importError: null,
+});
 const errorSlice: Slice<ErrorSlice> = () => ({ errors: [] });
 
 let chatId = 0;
@@ -184,8 +266,11 @@ const actions: Slice<Actions> = (set, get) => {
   /** "Try it": starts the run once the tiny model and the sample data are both in. */
   const continueTour = () => {
     const s = get();
-    if (s.tour?.stage !== 'loading' || s.tour.error || s.model?.id !== 'tiny' || s.dataset?.file !== SAMPLE_DATA) return;
-    const wrong = problemList(settingsProblems(s.settings, { nPositions: s.model.nPositions, validationRows: s.dataset.validationRows }));
+    if (s.tour?.stage !== 'loading' || s.tour.error || s.model?.id !== 'tiny' || s.dataset?.file !== SAMPLE_DATA)
+      return;
+    const wrong = problemList(
+      settingsProblems(s.settings, { nPositions: s.model.nPositions, validationRows: s.dataset.validationRows }),
+    );
     if (wrong.length) return set({ tour: { stage: 'loading', error: wrong.join(' ') } });
     set({ tour: { stage: 'running', error: null } });
     s.send({ type: 'start-run', settings: s.settings });
@@ -200,206 +285,261 @@ const actions: Slice<Actions> = (set, get) => {
     return speeds;
   };
   return {
-  send: () => {
-    throw new Error('the worker is not started yet');
-  },
-  setSender: (send) => set({ send }),
-  setSettings: (s) => set({ settings: { ...get().settings, ...s } }),
-  setChatSettings: (s) => set({ chatSettings: { ...get().chatSettings, ...s } }),
-  setDataOptions: (o) => {
-    const dataOptions = { ...get().dataOptions, ...o };
-    set({ dataOptions });
-    if (!get().dataset) return;
-    clearTimeout(reread);
-    reread = setTimeout(() => get().send({ type: 'set-data-options', options: get().dataOptions, seq: get().settings.seq }), 300);
-  },
-  chooseBackend: (backend) => {
-    set({ backend, backendDescription: null });
-    get().send({ type: 'set-backend', backend });
-  },
-  dismissError: (i) => set({ errors: get().errors.filter((_, k) => k !== i) }),
-  setHub: (h) => set({ hub: { ...get().hub, ...h }, inspection: null }),
-  useModel: (kind) => {
-    const { hub } = get();
-    set({ downloads: {}, downloadError: null, downloading: kind === 'hub' });
-    get().send({ type: 'load-model', source: kind === 'hub' ? { ...hub, token: hub.token || undefined } : null });
-  },
-  sendChat: (text) => {
-    if (get().streaming) return;
-    const turns: ChatMessage[] = [...get().chat, { role: 'user', content: text }];
-    reply(turns);
-  },
-  regenerate: () => {
-    const { chat, streaming } = get();
-    const lastUser = chat.map((m) => m.role).lastIndexOf('user');
-    if (streaming || lastUser < 0) return;
-    reply(chat.slice(0, lastUser + 1));
-  },
-  clearChat: () => {
-    get().stopChat();
-    set({ chat: [], chatTokensPerSecond: null });
-  },
-  stopChat: () => {
-    const { streaming } = get();
-    set({ baseNext: false });
-    if (streaming) get().send({ type: 'chat-stop', id: streaming });
-  },
-  setSystemPrompt: (systemPrompt) => set({ systemPrompt }),
-  setCompare: (compare) => set({ compare }),
-  applyPreset: (p) => set({ settings: { ...get().settings, ...presets(get().model).find((x) => x.name === p)!.settings } }),
-  tryIt: () => {
-    const s = get();
-    if (s.run?.status === 'training' || s.run?.status === 'paused') return;
-    set({ tour: { stage: 'loading', error: null }, settings: { ...s.settings, ...TINY_QUICK } });
-    if (s.model?.id !== 'tiny') s.useModel('tiny');
-    void (async () => {
-      try {
-        const r = await fetch(SAMPLE_DATA);
-        if (!r.ok) throw new Error(`${SAMPLE_DATA} could not be read (HTTP ${r.status})`);
-        const bytes = await r.arrayBuffer();
-        get().send({ type: 'load-data', file: SAMPLE_DATA, bytes, options: get().dataOptions, seq: get().settings.seq }, [bytes]);
-      } catch (e) {
-        set({ tour: { stage: 'loading', error: (e as Error).message } });
+    send: () => {
+      throw new Error('the worker is not started yet');
+    },
+    setSender: (send) => set({ send }),
+    setSettings: (s) => set({ settings: { ...get().settings, ...s } }),
+    setChatSettings: (s) => set({ chatSettings: { ...get().chatSettings, ...s } }),
+    setDataOptions: (o) => {
+      const dataOptions = { ...get().dataOptions, ...o };
+      set({ dataOptions });
+      if (!get().dataset) return;
+      clearTimeout(reread);
+      reread = setTimeout(
+        () => get().send({ type: 'set-data-options', options: get().dataOptions, seq: get().settings.seq }),
+        300,
+      );
+    },
+    chooseBackend: (backend) => {
+      set({ backend, backendDescription: null });
+      get().send({ type: 'set-backend', backend });
+    },
+    dismissError: (i) => set({ errors: get().errors.filter((_, k) => k !== i) }),
+    setHub: (h) => set({ hub: { ...get().hub, ...h }, inspection: null }),
+    useModel: (kind) => {
+      const { hub } = get();
+      set({ downloads: {}, downloadError: null, downloading: kind === 'hub' });
+      get().send({ type: 'load-model', source: kind === 'hub' ? { ...hub, token: hub.token || undefined } : null });
+    },
+    sendChat: (text) => {
+      if (get().streaming) return;
+      const turns: ChatMessage[] = [...get().chat, { role: 'user', content: text }];
+      reply(turns);
+    },
+    regenerate: () => {
+      const { chat, streaming } = get();
+      const lastUser = chat.map((m) => m.role).lastIndexOf('user');
+      if (streaming || lastUser < 0) return;
+      reply(chat.slice(0, lastUser + 1));
+    },
+    clearChat: () => {
+      get().stopChat();
+      set({ chat: [], chatTokensPerSecond: null });
+    },
+    stopChat: () => {
+      const { streaming } = get();
+      set({ baseNext: false });
+      if (streaming) get().send({ type: 'chat-stop', id: streaming });
+    },
+    setSystemPrompt: (systemPrompt) => set({ systemPrompt }),
+    setCompare: (compare) => set({ compare }),
+    applyPreset: (p) =>
+      set({ settings: { ...get().settings, ...presets(get().model).find((x) => x.name === p)!.settings } }),
+    tryIt: () => {
+      const s = get();
+      if (s.run?.status === 'training' || s.run?.status === 'paused') return;
+      set({ tour: { stage: 'loading', error: null }, settings: { ...s.settings, ...TINY_QUICK } });
+      if (s.model?.id !== 'tiny') s.useModel('tiny');
+      void (async () => {
+        try {
+          const r = await fetch(SAMPLE_DATA);
+          if (!r.ok) throw new Error(`${SAMPLE_DATA} could not be read (HTTP ${r.status})`);
+          const bytes = await r.arrayBuffer();
+          get().send(
+            { type: 'load-data', file: SAMPLE_DATA, bytes, options: get().dataOptions, seq: get().settings.seq },
+            [bytes],
+          );
+        } catch (e) {
+          set({ tour: { stage: 'loading', error: (e as Error).message } });
+        }
+      })();
+    },
+    dismissTour: () => set({ tour: null }),
+    toggleOverlay: (id) => {
+      const overlay = get().overlay.includes(id) ? get().overlay.filter((x) => x !== id) : [...get().overlay, id];
+      set({ overlay, curves: get().curves.filter((c) => overlay.includes(c.id)) });
+      if (overlay.length) get().send({ type: 'run-curves', ids: overlay });
+    },
+    measureSpeed: () => {
+      set({ measuring: true });
+      get().send({ type: 'measure-speed', settings: get().settings });
+    },
+    openThen: (id, then) => {
+      set({ afterOpen: { id, then } });
+      get().send({ type: 'open-run', id });
+    },
+    renameRun: (id, name) => get().send({ type: 'rename-run', id, name }),
+    startExport: (kind) => {
+      set({ exporting: { kind, done: 0, total: 0 }, exportError: null });
+      get().send({ type: 'export', kind, sampling: get().chatSettings });
+    },
+    cancelExport: () => get().send({ type: 'export-cancel' }),
+    importModel: (files) => {
+      set({ importing: { done: 0, total: 0 }, imported: null, importError: null });
+      get().send({ type: 'import-model', files });
+    },
+    apply: (m) => {
+      const s = get();
+      switch (m.type) {
+        case 'ready': {
+          const backend: BackendChoice = m.device.webgpu.ok ? 'webgpu' : 'wasm';
+          set({ device: m.device, runs: m.runs, backend });
+          return;
+        }
+        case 'backend':
+          return set({ backend: m.backend, backendDescription: m.description });
+        case 'data-loaded':
+          set({ dataset: m.summary, rejected: null, loading: null });
+          return continueTour();
+        case 'data-rejected':
+          if (s.tour?.stage === 'loading')
+            set({ tour: { stage: 'loading', error: `${m.file} was refused: ${m.errors[0]?.message ?? ''}` } });
+          return set({
+            rejected: { file: m.file, errors: m.errors, total: m.total, skippable: m.skippable },
+            loading: null,
+          }); // the loaded dataset stays
+        case 'data-progress':
+          return set({ loading: { file: m.file, stage: m.stage, done: m.done, total: m.total } });
+        case 'run': {
+          set({ run: { ...m.run, steps: [...m.run.steps], evals: [...m.run.evals], samples: [...m.run.samples] } });
+          const after = s.afterOpen;
+          if (after?.id !== m.run.id) return;
+          set({ afterOpen: null });
+          if (after.then === 'resume') return s.send({ type: 'resume' });
+          return set({ exportFocus: s.exportFocus + 1 });
+        }
+        case 'step': {
+          if (!s.run) return;
+          const steps = s.run.steps;
+          steps.push(m.point); // appended in place; `version` below tells the chart
+          return set({
+            run: {
+              ...s.run,
+              steps,
+              step: m.point.step,
+              lastLoss: m.point.loss,
+              elapsedMs: m.elapsedMs,
+              etaMs: m.etaMs,
+            },
+          });
+        }
+        case 'eval': {
+          if (!s.run) return;
+          const evals = [...s.run.evals, m.point];
+          return set({ run: { ...s.run, evals, bestEval: bestEval(evals) } });
+        }
+        case 'sample':
+          return s.run ? set({ run: { ...s.run, samples: [...s.run.samples, m.sample] } }) : undefined;
+        case 'run-status': {
+          if (!s.run) return;
+          // the speed of the run's last step (the first compiles), kept for time estimates once it stops training
+          const last = s.run.steps.at(-1);
+          const speeds =
+            m.status !== 'training' && s.model && last && last.step > 1
+              ? recordSpeed(s, speedKey(s.backend, s.run.settings.loraRank > 0), last.tokensPerSecond, s.model.params)
+              : s.speeds;
+          return set({
+            run: {
+              ...s.run,
+              status: m.status,
+              step: m.step,
+              checkpointStep: m.checkpointStep,
+              error: m.error,
+              checkpointError: m.checkpointError,
+            },
+            speeds,
+          });
+        }
+        case 'runs': {
+          const overlay = s.overlay.filter((id) => m.runs.some((r) => r.id === id)); // deleted runs leave the overlay
+          return set({ runs: m.runs, overlay, curves: s.curves.filter((c) => overlay.includes(c.id)) });
+        }
+        case 'speed':
+          return set({
+            measuring: false,
+            speeds: recordSpeed(s, speedKey(m.backend, m.lora), m.tokensPerSecond, m.params),
+          });
+        case 'run-curves':
+          return set({ curves: m.curves.filter((c) => s.overlay.includes(c.id)) });
+        case 'chat-token': {
+          if (m.id !== s.streaming) return;
+          const chat = [...s.chat];
+          const last = chat[chat.length - 1];
+          chat[chat.length - 1] =
+            s.streamingWeights === 'base'
+              ? { ...last, base: (last.base ?? '') + m.text }
+              : { ...last, content: last.content + m.text };
+          return set({ chat });
+        }
+        case 'chat-done': {
+          if (m.id !== s.streaming) return;
+          const chat = [...s.chat];
+          const last = chat[chat.length - 1];
+          if (s.streamingWeights === 'tuned') chat[chat.length - 1] = { ...last, tokensPerSecond: m.tokensPerSecond };
+          set({ chat, streaming: null, chatTokensPerSecond: m.tokensPerSecond });
+          if (s.streamingWeights === 'tuned' && s.baseNext) stream(chat.slice(0, -1), 'base');
+          return;
+        }
+        case 'model':
+          set({ model: m.model, downloading: false });
+          return continueTour();
+        case 'inspection':
+          return set({ inspection: m.inspection });
+        case 'download':
+          return set({ downloads: { ...s.downloads, [m.progress.file]: m.progress } });
+        case 'download-failed':
+          return set({ downloadError: m.message, downloading: false });
+        case 'cache':
+          return set({ cached: m.models });
+        case 'storage':
+          return set({ storage: { usage: m.usage, quota: m.quota, persisted: m.persisted, error: m.error } });
+        case 'export-progress':
+          return set({ exporting: { kind: m.kind, done: m.done, total: m.total } });
+        case 'export-ready':
+          if (s.exported) URL.revokeObjectURL(s.exported.url);
+          return set({
+            exporting: null,
+            exported: { kind: m.kind, fileName: m.fileName, url: URL.createObjectURL(m.blob), bytes: m.blob.size },
+          });
+        case 'import-progress':
+          return set({ importing: { done: m.done, total: m.total } });
+        case 'import-done':
+          return set({ importing: null, imported: { name: m.name, kind: m.kind } });
+        case 'import-failed':
+          return set({ importing: null, importError: m.message });
+        case 'bench-result':
+          return; // the benchmark page's (bench.html), not the studio's
+        case 'export-failed':
+          return set({ exporting: null, exportError: { kind: m.kind, message: m.message } });
+        case 'error': {
+          const patch: Partial<Studio> = { errors: [...s.errors, { context: m.context, message: m.message }] };
+          if (m.context === 'chat') Object.assign(patch, { streaming: null, baseNext: false });
+          if (m.context === 'measure-speed') patch.measuring = false;
+          if (
+            s.tour?.stage === 'loading' &&
+            (m.context === 'load-data' || m.context === 'start-run' || m.context === 'load-model')
+          )
+            patch.tour = { stage: 'loading', error: m.message };
+          return set(patch);
+        }
+        default:
+          return unreachable(m);
       }
-    })();
-  },
-  dismissTour: () => set({ tour: null }),
-  toggleOverlay: (id) => {
-    const overlay = get().overlay.includes(id) ? get().overlay.filter((x) => x !== id) : [...get().overlay, id];
-    set({ overlay, curves: get().curves.filter((c) => overlay.includes(c.id)) });
-    if (overlay.length) get().send({ type: 'run-curves', ids: overlay });
-  },
-  measureSpeed: () => {
-    set({ measuring: true });
-    get().send({ type: 'measure-speed', settings: get().settings });
-  },
-  openThen: (id, then) => {
-    set({ afterOpen: { id, then } });
-    get().send({ type: 'open-run', id });
-  },
-  renameRun: (id, name) => get().send({ type: 'rename-run', id, name }),
-  startExport: (kind) => {
-    set({ exporting: { kind, done: 0, total: 0 }, exportError: null });
-    get().send({ type: 'export', kind, sampling: get().chatSettings });
-  },
-  cancelExport: () => get().send({ type: 'export-cancel' }),
-  importModel: (files) => {
-    set({ importing: { done: 0, total: 0 }, imported: null, importError: null });
-    get().send({ type: 'import-model', files });
-  },
-  apply: (m) => {
-    const s = get();
-    switch (m.type) {
-      case 'ready': {
-        const backend: BackendChoice = m.device.webgpu.ok ? 'webgpu' : 'wasm';
-        set({ device: m.device, runs: m.runs, backend });
-        return;
-      }
-      case 'backend':
-        return set({ backend: m.backend, backendDescription: m.description });
-      case 'data-loaded':
-        set({ dataset: m.summary, rejected: null, loading: null });
-        return continueTour();
-      case 'data-rejected':
-        if (s.tour?.stage === 'loading') set({ tour: { stage: 'loading', error: `${m.file} was refused: ${m.errors[0]?.message ?? ''}` } });
-        return set({ rejected: { file: m.file, errors: m.errors, total: m.total, skippable: m.skippable }, loading: null }); // the loaded dataset stays
-      case 'data-progress':
-        return set({ loading: { file: m.file, stage: m.stage, done: m.done, total: m.total } });
-      case 'run': {
-        set({ run: { ...m.run, steps: [...m.run.steps], evals: [...m.run.evals], samples: [...m.run.samples] } });
-        const after = s.afterOpen;
-        if (after?.id !== m.run.id) return;
-        set({ afterOpen: null });
-        if (after.then === 'resume') return s.send({ type: 'resume' });
-        return set({ exportFocus: s.exportFocus + 1 });
-      }
-      case 'step': {
-        if (!s.run) return;
-        const steps = s.run.steps;
-        steps.push(m.point); // appended in place; `version` below tells the chart
-        return set({ run: { ...s.run, steps, step: m.point.step, lastLoss: m.point.loss, elapsedMs: m.elapsedMs, etaMs: m.etaMs } });
-      }
-      case 'eval': {
-        if (!s.run) return;
-        const evals = [...s.run.evals, m.point];
-        return set({ run: { ...s.run, evals, bestEval: bestEval(evals) } });
-      }
-      case 'sample':
-        return s.run ? set({ run: { ...s.run, samples: [...s.run.samples, m.sample] } }) : undefined;
-      case 'run-status': {
-        if (!s.run) return;
-        // the speed of the run's last step (the first compiles), kept for time estimates once it stops training
-        const last = s.run.steps.at(-1);
-        const speeds = m.status !== 'training' && s.model && last && last.step > 1 ? recordSpeed(s, speedKey(s.backend, s.run.settings.loraRank > 0), last.tokensPerSecond, s.model.params) : s.speeds;
-        return set({ run: { ...s.run, status: m.status, step: m.step, checkpointStep: m.checkpointStep, error: m.error, checkpointError: m.checkpointError }, speeds });
-      }
-      case 'runs': {
-        const overlay = s.overlay.filter((id) => m.runs.some((r) => r.id === id)); // deleted runs leave the overlay
-        return set({ runs: m.runs, overlay, curves: s.curves.filter((c) => overlay.includes(c.id)) });
-      }
-      case 'speed':
-        return set({ measuring: false, speeds: recordSpeed(s, speedKey(m.backend, m.lora), m.tokensPerSecond, m.params) });
-      case 'run-curves':
-        return set({ curves: m.curves.filter((c) => s.overlay.includes(c.id)) });
-      case 'chat-token': {
-        if (m.id !== s.streaming) return;
-        const chat = [...s.chat];
-        const last = chat[chat.length - 1];
-        chat[chat.length - 1] = s.streamingWeights === 'base' ? { ...last, base: (last.base ?? '') + m.text } : { ...last, content: last.content + m.text };
-        return set({ chat });
-      }
-      case 'chat-done': {
-        if (m.id !== s.streaming) return;
-        const chat = [...s.chat];
-        const last = chat[chat.length - 1];
-        if (s.streamingWeights === 'tuned') chat[chat.length - 1] = { ...last, tokensPerSecond: m.tokensPerSecond };
-        set({ chat, streaming: null, chatTokensPerSecond: m.tokensPerSecond });
-        if (s.streamingWeights === 'tuned' && s.baseNext) stream(chat.slice(0, -1), 'base');
-        return;
-      }
-      case 'model':
-        set({ model: m.model, downloading: false });
-        return continueTour();
-      case 'inspection':
-        return set({ inspection: m.inspection });
-      case 'download':
-        return set({ downloads: { ...s.downloads, [m.progress.file]: m.progress } });
-      case 'download-failed':
-        return set({ downloadError: m.message, downloading: false });
-      case 'cache':
-        return set({ cached: m.models });
-      case 'storage':
-        return set({ storage: { usage: m.usage, quota: m.quota, persisted: m.persisted, error: m.error } });
-      case 'export-progress':
-        return set({ exporting: { kind: m.kind, done: m.done, total: m.total } });
-      case 'export-ready':
-        if (s.exported) URL.revokeObjectURL(s.exported.url);
-        return set({ exporting: null, exported: { kind: m.kind, fileName: m.fileName, url: URL.createObjectURL(m.blob), bytes: m.blob.size } });
-      case 'import-progress':
-        return set({ importing: { done: m.done, total: m.total } });
-      case 'import-done':
-        return set({ importing: null, imported: { name: m.name, kind: m.kind } });
-      case 'import-failed':
-        return set({ importing: null, importError: m.message });
-      case 'bench-result':
-        return; // the benchmark page's (bench.html), not the studio's
-      case 'export-failed':
-        return set({ exporting: null, exportError: { kind: m.kind, message: m.message } });
-      case 'error': {
-        const patch: Partial<Studio> = { errors: [...s.errors, { context: m.context, message: m.message }] };
-        if (m.context === 'chat') Object.assign(patch, { streaming: null, baseNext: false });
-        if (m.context === 'measure-speed') patch.measuring = false;
-        if (s.tour?.stage === 'loading' && (m.context === 'load-data' || m.context === 'start-run' || m.context === 'load-model')) patch.tour = { stage: 'loading', error: m.message };
-        return set(patch);
-      }
-      default:
-        return unreachable(m);
-    }
-  },
+    },
   };
 };
 
 export const createStudioStore = () =>
-  create<Studio>()((...a) => ({ ...deviceSlice(...a), ...modelSlice(...a), ...dataSlice(...a), ...trainSlice(...a), ...chatSlice(...a), ...exportSlice(...a), ...errorSlice(...a), ...actions(...a) }));
+  create<Studio>()((...a) => ({
+    ...deviceSlice(...a),
+    ...modelSlice(...a),
+    ...dataSlice(...a),
+    ...trainSlice(...a),
+    ...chatSlice(...a),
+    ...exportSlice(...a),
+    ...errorSlice(...a),
+    ...actions(...a),
+  }));
 
 export const useStudio = createStudioStore();

@@ -6,11 +6,31 @@ import { useStudio } from '../../store/index.js';
 import { fmtBytes } from '../format.js';
 
 const KINDS: { kind: ExportKind; label: string; what: string }[] = [
-  { kind: 'hf', label: 'Hugging Face folder', what: 'config, model.safetensors (LoRA merged), tokenizer with the chat template, generation defaults, model card' },
-  { kind: 'transformers-js', label: 'transformers.js package', what: 'the Hugging Face folder plus onnx/model.onnx, for AutoModelForCausalLM in JavaScript' },
-  { kind: 'adapter', label: 'PEFT LoRA adapter', what: 'adapter_config.json and adapter_model.safetensors for PeftModel.from_pretrained' },
-  { kind: 'chat-page', label: 'Chat page', what: 'index.html + the model + the runtime: chat with it from any static file server (WebGPU or WASM)' },
-  { kind: 'recipe', label: 'Training recipe (TRL)', what: 'the dataset, train.py for SFTTrainer, an accelerate + DeepSpeed config: continue on bigger GPUs' },
+  {
+    kind: 'hf',
+    label: 'Hugging Face folder',
+    what: 'config, model.safetensors (LoRA merged), tokenizer with the chat template, generation defaults, model card',
+  },
+  {
+    kind: 'transformers-js',
+    label: 'transformers.js package',
+    what: 'the Hugging Face folder plus onnx/model.onnx, for AutoModelForCausalLM in JavaScript',
+  },
+  {
+    kind: 'adapter',
+    label: 'PEFT LoRA adapter',
+    what: 'adapter_config.json and adapter_model.safetensors for PeftModel.from_pretrained',
+  },
+  {
+    kind: 'chat-page',
+    label: 'Chat page',
+    what: 'index.html + the model + the runtime: chat with it from any static file server (WebGPU or WASM)',
+  },
+  {
+    kind: 'recipe',
+    label: 'Training recipe (TRL)',
+    what: 'the dataset, train.py for SFTTrainer, an accelerate + DeepSpeed config: continue on bigger GPUs',
+  },
 ];
 
 export function ExportPanel() {
@@ -28,32 +48,55 @@ export function ExportPanel() {
   }, [exported]);
   if (!run) return null;
   const ready = run.status !== 'training' && run.checkpointStep > 0;
-  const why = run.status === 'training' ? 'Pause the run to export it (pausing saves a checkpoint).' : run.checkpointStep === 0 ? 'No checkpoint saved yet.' : null;
+  const why =
+    run.status === 'training'
+      ? 'Pause the run to export it (pausing saves a checkpoint).'
+      : run.checkpointStep === 0
+        ? 'No checkpoint saved yet.'
+        : null;
   return (
     <section className="panel" data-testid="export-panel" aria-labelledby="export-title" ref={panel} tabIndex={-1}>
       <h2 id="export-title">Export</h2>
-      <p className="muted">From the checkpoint at step {run.checkpointStep} of this run. {why}</p>
+      <p className="muted">
+        From the checkpoint at step {run.checkpointStep} of this run. {why}
+      </p>
       <ul className="exports">
         {KINDS.map((k) => {
           const noAdapter = k.kind === 'adapter' && run.settings.loraRank === 0;
           return (
             <li key={k.kind}>
-              <button data-testid={`export-${k.kind}`} disabled={!ready || !!exporting || noAdapter} onClick={() => startExport(k.kind)}>{k.label}</button>{' '}
-              <span className="muted">{noAdapter ? 'This run fine-tuned all weights: no adapter (export the Hugging Face folder).' : k.what}</span>
+              <button
+                data-testid={`export-${k.kind}`}
+                disabled={!ready || !!exporting || noAdapter}
+                onClick={() => startExport(k.kind)}
+              >
+                {k.label}
+              </button>{' '}
+              <span className="muted">
+                {noAdapter ? 'This run fine-tuned all weights: no adapter (export the Hugging Face folder).' : k.what}
+              </span>
             </li>
           );
         })}
       </ul>
       {exporting && (
         <p data-testid="export-progress">
-          Zipping the {exporting.kind} export… <progress max={exporting.total || 1} value={exporting.done} /> {exporting.total ? `${fmtBytes(exporting.done)} of ${fmtBytes(exporting.total)}` : ''}{' '}
+          Zipping the {exporting.kind} export… <progress max={exporting.total || 1} value={exporting.done} />{' '}
+          {exporting.total ? `${fmtBytes(exporting.done)} of ${fmtBytes(exporting.total)}` : ''}{' '}
           <button onClick={cancelExport}>Cancel</button>
         </p>
       )}
-      {exportError && <p className="error" data-testid="export-error" role="alert">{exportError.kind} export: {exportError.message}</p>}
+      {exportError && (
+        <p className="error" data-testid="export-error" role="alert">
+          {exportError.kind} export: {exportError.message}
+        </p>
+      )}
       {exported && (
         <p data-testid="export-ready">
-          <a ref={link} href={exported.url} download={exported.fileName} data-testid="export-link">{exported.fileName}</a> ({fmtBytes(exported.bytes)}) is ready.
+          <a ref={link} href={exported.url} download={exported.fileName} data-testid="export-link">
+            {exported.fileName}
+          </a>{' '}
+          ({fmtBytes(exported.bytes)}) is ready.
         </p>
       )}
     </section>

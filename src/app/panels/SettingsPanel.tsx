@@ -22,10 +22,14 @@ const FIELDS: { key: SettingsField; label: string; help: string; step?: number }
 ];
 
 export function SettingsPanel() {
-  const { settings, setSettings, applyPreset, run, dataset, send, backend, model, speeds, measuring, measureSpeed } = useStudio();
+  const { settings, setSettings, applyPreset, run, dataset, send, backend, model, speeds, measuring, measureSpeed } =
+    useStudio();
   const fit = useFit(model?.config);
   const active = run?.status === 'training' || run?.status === 'paused';
-  const problems = settingsProblems(settings, { nPositions: model?.nPositions, validationRows: dataset?.validationRows });
+  const problems = settingsProblems(settings, {
+    nPositions: model?.nPositions,
+    validationRows: dataset?.validationRows,
+  });
   const [custom, setCustom] = useState(false); // chosen by hand, even while the values still match a preset
   const preset = custom ? 'custom' : presetOf(settings, model);
   const valid = problemList(problems).length === 0;
@@ -42,7 +46,7 @@ export function SettingsPanel() {
     ...(!dataset ? ['Load a dialogue file first (step 2, Data).'] : []),
     ...(active ? ['A run is going: pause and stop it first.'] : []),
     ...problemList(problems),
-    ...(valid ? fit?.problems.map((p) => `Will not fit: ${p}`) ?? [] : []), // memory is estimated for valid settings only
+    ...(valid ? (fit?.problems.map((p) => `Will not fit: ${p}`) ?? []) : []), // memory is estimated for valid settings only
   ];
   const timeOf = (s: TrainSettings) => {
     const measured = speeds[speedKey(backend, s.loraRank > 0)] ?? null;
@@ -59,26 +63,37 @@ export function SettingsPanel() {
         <legend>Preset</legend>
         {list.map((p) => {
           const s = { ...settings, ...p.settings };
-          const mem = model ? estimateMemory(model.config, s.batch, s.seq, studioLora(s.loraRank), { flatParams: backend === 'webgpu' }) : null;
+          const mem = model
+            ? estimateMemory(model.config, s.batch, s.seq, studioLora(s.loraRank), { flatParams: backend === 'webgpu' })
+            : null;
           const t = timeOf(s);
           return (
             <label key={p.name} title={p.what}>
-              <input type="radio" name="preset" data-testid={`preset-${p.name}`} checked={preset === p.name} onChange={() => {
-                setCustom(p.name === 'custom');
-                if (p.name !== 'custom') applyPreset(p.name);
-              }} />
+              <input
+                type="radio"
+                name="preset"
+                data-testid={`preset-${p.name}`}
+                checked={preset === p.name}
+                onChange={() => {
+                  setCustom(p.name === 'custom');
+                  if (p.name !== 'custom') applyPreset(p.name);
+                }}
+              />
               <span>
                 {p.label}
                 <br />
                 <small className="muted" data-testid={`preset-${p.name}-estimate`}>
-                  {mem ? fmtBytes(mem.trainingBytes) : ''}{t !== null ? ` · ~${fmtTime(t)}` : ''}
+                  {mem ? fmtBytes(mem.trainingBytes) : ''}
+                  {t !== null ? ` · ~${fmtTime(t)}` : ''}
                 </small>
               </span>
             </label>
           );
         })}
       </fieldset>
-      <p className="muted" style={{ margin: '0 0 6px' }}>{list.find((p) => p.name === preset)!.what}</p>
+      <p className="muted" style={{ margin: '0 0 6px' }}>
+        {list.find((p) => p.name === preset)!.what}
+      </p>
       <details data-testid="advanced" open={advancedOpen} onToggle={(e) => setAdvancedOpen(e.currentTarget.open)}>
         <summary>Advanced settings</summary>
         <div className="grid">
@@ -88,34 +103,71 @@ export function SettingsPanel() {
             return (
               <div key={f.key} className="field">
                 <label htmlFor={`set-${f.key}`}>{f.label}</label>
-                <input id={`set-${f.key}`} type="number" data-testid={`set-${f.key}`} value={Number.isNaN(v) ? '' : v} step={f.step ?? 1} min={0} disabled={active}
-                  aria-invalid={wrong ? true : undefined} aria-describedby={`${f.key}-help${wrong ? ` ${f.key}-error` : ''}`}
-                  onChange={(e) => setSettings({ [f.key]: e.target.valueAsNumber })} />
+                <input
+                  id={`set-${f.key}`}
+                  type="number"
+                  data-testid={`set-${f.key}`}
+                  value={Number.isNaN(v) ? '' : v}
+                  step={f.step ?? 1}
+                  min={0}
+                  disabled={active}
+                  aria-invalid={wrong ? true : undefined}
+                  aria-describedby={`${f.key}-help${wrong ? ` ${f.key}-error` : ''}`}
+                  onChange={(e) => setSettings({ [f.key]: e.target.valueAsNumber })}
+                />
                 <small id={`${f.key}-help`}>{f.help}</small>
-                {wrong && <span className="invalid" id={`${f.key}-error`} data-testid={`invalid-${f.key}`}>{wrong}</span>}
+                {wrong && (
+                  <span className="invalid" id={`${f.key}-error`} data-testid={`invalid-${f.key}`}>
+                    {wrong}
+                  </span>
+                )}
               </div>
             );
           })}
         </div>
       </details>
-      {valid ? <MemoryEstimate config={model?.config} testId="run-memory" /> : <p className="muted">Memory and time are estimated once the settings above are fixed.</p>}
+      {valid ? (
+        <MemoryEstimate config={model?.config} testId="run-memory" />
+      ) : (
+        <p className="muted">Memory and time are estimated once the settings above are fixed.</p>
+      )}
       {valid && (
         <p className="muted" data-testid="time-estimate">
-          {time !== null ? `Estimated time: ~${fmtTime(time)} for ${settings.steps} steps at the speed measured on ${backend === 'webgpu' ? 'WebGPU' : 'WASM'} here (evaluation and samples add to it). `
-            : 'Estimated time: not known until this backend\'s speed is measured (a run\'s first steps measure it). '}
-          <button data-testid="measure-speed" disabled={measuring || active || !model || (fit?.problems.length ?? 0) > 0} onClick={measureSpeed}
-            title="Times two training steps of this model at these settings on random tokens (one more compiles first); nothing is stored">
+          {time !== null
+            ? `Estimated time: ~${fmtTime(time)} for ${settings.steps} steps at the speed measured on ${backend === 'webgpu' ? 'WebGPU' : 'WASM'} here (evaluation and samples add to it). `
+            : "Estimated time: not known until this backend's speed is measured (a run's first steps measure it). "}
+          <button
+            data-testid="measure-speed"
+            disabled={measuring || active || !model || (fit?.problems.length ?? 0) > 0}
+            onClick={measureSpeed}
+            title="Times two training steps of this model at these settings on random tokens (one more compiles first); nothing is stored"
+          >
             {measuring ? 'Measuring…' : time !== null ? 'Measure again' : 'Measure speed'}
           </button>
         </p>
       )}
       <div className="row">
-        <button className="primary" data-testid="start" disabled={blocked.length > 0} aria-describedby={blocked.length ? 'start-blocked' : undefined}
-          onClick={() => send({ type: 'start-run', settings })}>Start training</button>
+        <button
+          className="primary"
+          data-testid="start"
+          disabled={blocked.length > 0}
+          aria-describedby={blocked.length ? 'start-blocked' : undefined}
+          onClick={() => send({ type: 'start-run', settings })}
+        >
+          Start training
+        </button>
       </div>
       {blocked.length > 0 && (
-        <ul className="muted" id="start-blocked" data-testid="start-blocked" aria-label="Why Start is disabled" style={{ margin: 0, paddingLeft: 18 }}>
-          {blocked.map((b, i) => <li key={i}>{b}</li>)}
+        <ul
+          className="muted"
+          id="start-blocked"
+          data-testid="start-blocked"
+          aria-label="Why Start is disabled"
+          style={{ margin: 0, paddingLeft: 18 }}
+        >
+          {blocked.map((b, i) => (
+            <li key={i}>{b}</li>
+          ))}
         </ul>
       )}
     </section>

@@ -11,8 +11,18 @@ import { flatConcat, flatInputs, type FlatLayout } from './flat.js';
 import { causalMask, gpt2CachedTrunk, gpt2Trunk, lmHead } from '../models/gpt2.js';
 import type { ParamSpec } from '../models/gpt2.js';
 import {
-  accumName, allParams, expAvgName, expAvgSqName, gradName, paramInputs, pastName, presentName, trainableParams, updatedName,
-  type BuiltGraph, type ModelSpec,
+  accumName,
+  allParams,
+  expAvgName,
+  expAvgSqName,
+  gradName,
+  paramInputs,
+  pastName,
+  presentName,
+  trainableParams,
+  updatedName,
+  type BuiltGraph,
+  type ModelSpec,
 } from './model.js';
 
 export interface BatchShape {
@@ -29,8 +39,10 @@ function finish(g: Graph): BuiltGraph {
 }
 
 function checkShape(m: ModelSpec, s: BatchShape): void {
-  if (!(s.batch >= 1 && Number.isInteger(s.batch))) throw new RangeError(`batch must be a positive integer, got ${s.batch}`);
-  if (!(s.seq >= 1 && s.seq <= m.config.n_positions)) throw new RangeError(`sequence length ${s.seq} is outside 1..${m.config.n_positions} (the model's n_positions)`);
+  if (!(s.batch >= 1 && Number.isInteger(s.batch)))
+    throw new RangeError(`batch must be a positive integer, got ${s.batch}`);
+  if (!(s.seq >= 1 && s.seq <= m.config.n_positions))
+    throw new RangeError(`sequence length ${s.seq} is outside 1..${m.config.n_positions} (the model's n_positions)`);
 }
 
 /**
@@ -38,7 +50,13 @@ function checkShape(m: ModelSpec, s: BatchShape): void {
  * the token after input t). (B, T) each. With `trainable`, also the gradient of every trainable parameter: the
  * head and the loss form their own backward (head-loss.ts) and the trunk's reverse pass starts from it.
  */
-function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Value>, trainable?: readonly ParamSpec[]) {
+function forwardLoss(
+  g: Graph,
+  m: ModelSpec,
+  s: BatchShape,
+  P: Record<string, Value>,
+  trainable?: readonly ParamSpec[],
+) {
   const { batch: B, seq: T } = s;
   const N = B * T;
   const ids = g.input('input_ids', 'int32', [B, T]);
@@ -52,7 +70,15 @@ function forwardLoss(g: Graph, m: ModelSpec, s: BatchShape, P: Record<string, Va
   if (!trainable) return { loss: head.loss, h, grads: new Map<Value, Value>() };
   const seeds = new Map<Value, Value>([[h, head.dh!]]);
   if (head.dW) seeds.set(wte, head.dW);
-  return { loss: head.loss, h, grads: backprop(g, seeds, trainable.map((p) => P[p.name])) };
+  return {
+    loss: head.loss,
+    h,
+    grads: backprop(
+      g,
+      seeds,
+      trainable.map((p) => P[p.name]),
+    ),
+  };
 }
 
 /** What AdamW updates: a parameter, or a flat group of them (flat.ts), with its value and gradient in the graph. */
@@ -72,14 +98,23 @@ function trainingInputs(g: Graph, m: ModelSpec, layout?: FlatLayout): { P: Recor
     return { P, slots: trainable.map((spec) => ({ spec, value: P[spec.name] })) };
   }
   const names = new Set(trainable.map((p) => p.name));
-  const P = paramInputs(g, allParams(m).filter((p) => !names.has(p.name)));
+  const P = paramInputs(
+    g,
+    allParams(m).filter((p) => !names.has(p.name)),
+  );
   const flat = flatInputs(g, layout, (grp) => g.input(grp.name, 'float32', grp.shape));
   Object.assign(P, flat.params);
   return { P, slots: layout.groups.map((spec, i) => ({ spec, value: flat.groups[i] })) };
 }
 
 /** The gradient of each slot: a parameter's own, or its group's members' concatenated. */
-function slotGrads(g: Graph, P: Record<string, Value>, slots: readonly Slot[], grads: Map<Value, Value>, layout?: FlatLayout): Value[] {
+function slotGrads(
+  g: Graph,
+  P: Record<string, Value>,
+  slots: readonly Slot[],
+  grads: Map<Value, Value>,
+  layout?: FlatLayout,
+): Value[] {
   return layout ? flatConcat(g, layout, (spec) => grads.get(P[spec.name])!) : slots.map((s) => grads.get(s.value)!);
 }
 
@@ -87,7 +122,11 @@ function slotGrads(g: Graph, P: Record<string, Value>, slots: readonly Slot[], g
  * Forward and backward: loss and <slot>_grad per trainable parameter, or per flat group with a layout (optionally
  * added onto accumulation inputs <slot>_grad.accumulation).
  */
-export function buildTrainGraph(m: ModelSpec, s: BatchShape, o: { accumulate?: boolean; target?: Target; layout?: FlatLayout } = {}): BuiltGraph {
+export function buildTrainGraph(
+  m: ModelSpec,
+  s: BatchShape,
+  o: { accumulate?: boolean; target?: Target; layout?: FlatLayout } = {},
+): BuiltGraph {
   checkShape(m, s);
   const g = new Graph(`train_b${s.batch}_t${s.seq}${o.accumulate ? '_acc' : ''}`, o.target);
   const { P, slots } = trainingInputs(g, m, o.layout);
@@ -121,7 +160,13 @@ export interface AdamWConfig {
   readonly maxGradNorm: number;
 }
 /** PyTorch's AdamW defaults, with HF Trainer's weight decay 0 raised to the usual fine-tuning 0.01 and clip 1. */
-export const DEFAULT_ADAMW: AdamWConfig = Object.freeze({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 });
+export const DEFAULT_ADAMW: AdamWConfig = Object.freeze({
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  maxGradNorm: 1.0,
+});
 
 /**
  * AdamW step (torch.optim.AdamW, amsgrad off). Inputs: the scalars of adamwScalars (step size and epsilon with
@@ -129,11 +174,18 @@ export const DEFAULT_ADAMW: AdamWConfig = Object.freeze({ beta1: 0.9, beta2: 0.9
  * <p>.exp_avg_sq. Outputs the three updated tensors of each (<x>.updated) and grad_norm (before clipping, as
  * clip_grad_norm_ returns).
  */
-export function buildOptimizerGraph(params: readonly ParamSpec[] | FlatLayout, hp: AdamWConfig = DEFAULT_ADAMW): BuiltGraph {
+export function buildOptimizerGraph(
+  params: readonly ParamSpec[] | FlatLayout,
+  hp: AdamWConfig = DEFAULT_ADAMW,
+): BuiltGraph {
   const g = new Graph('optimizer');
   const scalars = optimizerScalars(g);
   const specs = 'groups' in params ? params.groups : params;
-  const ins = specs.map((spec) => ({ spec, value: g.input(spec.name, 'float32', spec.shape), grad: g.input(gradName(spec.name), 'float32', spec.shape) }));
+  const ins = specs.map((spec) => ({
+    spec,
+    value: g.input(spec.name, 'float32', spec.shape),
+    grad: g.input(gradName(spec.name), 'float32', spec.shape),
+  }));
   emitAdamW(g, ins, scalars, hp);
   return finish(g);
 }
@@ -144,7 +196,13 @@ export function buildOptimizerGraph(params: readonly ParamSpec[] | FlatLayout, h
  * every weight per step). Outputs loss, grad_norm and the updated tensors, as the two graphs it fuses do: per
  * parameter, or per flat group with a layout (what the trainer uses: a few optimizer kernels instead of thousands).
  */
-export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig = DEFAULT_ADAMW, target: Target = {}, layout?: FlatLayout): BuiltGraph {
+export function buildTrainStepGraph(
+  m: ModelSpec,
+  s: BatchShape,
+  hp: AdamWConfig = DEFAULT_ADAMW,
+  target: Target = {},
+  layout?: FlatLayout,
+): BuiltGraph {
   checkShape(m, s);
   const g = new Graph(`train_step_b${s.batch}_t${s.seq}`, target);
   const { P, slots } = trainingInputs(g, m, layout);
@@ -152,7 +210,12 @@ export function buildTrainStepGraph(m: ModelSpec, s: BatchShape, hp: AdamWConfig
   const { loss, grads } = forwardLoss(g, m, s, P, trainableParams(m));
   g.output(loss, 'loss');
   const slotGrad = slotGrads(g, P, slots, grads, layout);
-  emitAdamW(g, slots.map((slot, i) => ({ ...slot, grad: slotGrad[i] })), scalars, hp);
+  emitAdamW(
+    g,
+    slots.map((slot, i) => ({ ...slot, grad: slotGrad[i] })),
+    scalars,
+    hp,
+  );
   return finish(g);
 }
 
@@ -166,7 +229,12 @@ export function buildUnpackGraph(layout: FlatLayout): BuiltGraph {
 
 function optimizerScalars(g: Graph) {
   const scalar = (name: string) => g.input(name, 'float32', []);
-  return { stepSize: scalar('adamw.step_size'), epsHat: scalar('adamw.eps'), decay: scalar('adamw.decay'), gradScale: scalar('grad_scale') };
+  return {
+    stepSize: scalar('adamw.step_size'),
+    epsHat: scalar('adamw.eps'),
+    decay: scalar('adamw.decay'),
+    gradScale: scalar('grad_scale'),
+  };
 }
 
 /**
@@ -177,11 +245,21 @@ function optimizerScalars(g: Graph) {
 export function adamwScalars(hp: AdamWConfig, lr: number, step: number, gradScale: number): Record<string, number> {
   const bc1 = 1 - hp.beta1 ** step;
   const sqrtBc2 = Math.sqrt(1 - hp.beta2 ** step);
-  return { 'adamw.step_size': (lr * sqrtBc2) / bc1, 'adamw.eps': hp.eps * sqrtBc2, 'adamw.decay': 1 - lr * hp.weightDecay, grad_scale: gradScale };
+  return {
+    'adamw.step_size': (lr * sqrtBc2) / bc1,
+    'adamw.eps': hp.eps * sqrtBc2,
+    'adamw.decay': 1 - lr * hp.weightDecay,
+    grad_scale: gradScale,
+  };
 }
 
 /** The AdamW update of `params` (moment inputs are added here); outputs grad_norm and the <x>.updated tensors. */
-function emitAdamW(g: Graph, params: (Slot & { grad: Value })[], sc: ReturnType<typeof optimizerScalars>, hp: AdamWConfig): void {
+function emitAdamW(
+  g: Graph,
+  params: (Slot & { grad: Value })[],
+  sc: ReturnType<typeof optimizerScalars>,
+  hp: AdamWConfig,
+): void {
   const { stepSize, epsHat, decay, gradScale } = sc;
   const ins = params.map((i) => ({
     ...i,
@@ -195,7 +273,9 @@ function emitAdamW(g: Graph, params: (Slot & { grad: Value })[], sc: ReturnType<
   g.output(norm, 'grad_norm');
   const clip = hp.maxGradNorm > 0 && Number.isFinite(hp.maxGradNorm);
   // clip_coef = min(1, max_norm / (norm + 1e-6))
-  const coef = clip ? g.op1('Clip', [g.div(g.scalar(hp.maxGradNorm), g.addScalar(norm, 1e-6)), null, g.scalar(1)]) : null;
+  const coef = clip
+    ? g.op1('Clip', [g.div(g.scalar(hp.maxGradNorm), g.addScalar(norm, 1e-6)), null, g.scalar(1)])
+    : null;
   const gscale = coef ? g.mul(gradScale, coef) : gradScale;
   const gain1 = g.mulScalar(gscale, 1 - hp.beta1);
   const gain2 = g.mulScalar(g.mul(gscale, gscale), 1 - hp.beta2);
@@ -226,7 +306,8 @@ export interface GenerateShape {
 export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Target = {}): BuiltGraph {
   const c = m.config;
   const { step: S, cache: L } = s;
-  if (L > c.n_positions || S > L || S < 1) throw new RangeError(`generate shape step=${S} cache=${L} must satisfy 1 <= step <= cache <= ${c.n_positions}`);
+  if (L > c.n_positions || S > L || S < 1)
+    throw new RangeError(`generate shape step=${S} cache=${L} must satisfy 1 <= step <= cache <= ${c.n_positions}`);
   const H = c.n_head;
   const D = c.n_embd / H;
   const g = new Graph(`generate_s${S}_l${L}`, target);
@@ -238,7 +319,12 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Targe
     key: g.input(pastName(i, 'key'), 'float32', [1, H, L, D]),
     value: g.input(pastName(i, 'value'), 'float32', [1, H, L, D]),
   }));
-  const arange = (n: number) => g.constant('int32', [n], Int32Array.from({ length: n }, (_, i) => i));
+  const arange = (n: number) =>
+    g.constant(
+      'int32',
+      [n],
+      Int32Array.from({ length: n }, (_, i) => i),
+    );
   const posIds = S === 1 ? position : g.add(position, arange(S)); // (S,)
   const slots = arange(L); // (L,)
   const allowed = g.op1('LessOrEqual', [g.unsqueeze(slots, [0]), g.unsqueeze(posIds, [1])]); // (S, L): slot <= position
@@ -252,13 +338,23 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Targe
     const at = g.mul(g.cast(position, 'int64'), g.i64([0, 0, 1])); // (3,): [0, 0, position]
     cache = { slotIndex: g.add(g.constant('int64', [1, H, 1, 3], base), at) }; // (1, H, 1, 3): [0, h, position] per head
   } else if (S === 1) {
-    const slotIds = g.constant('int32', [1, 1, L, 1], Int32Array.from({ length: L }, (_, i) => i));
+    const slotIds = g.constant(
+      'int32',
+      [1, 1, L, 1],
+      Int32Array.from({ length: L }, (_, i) => i),
+    );
     cache = { slot: g.equal(slotIds, position) }; // (1, 1, L, 1): the one slot this token writes
   } else {
     const write = g.cast(g.equal(g.unsqueeze(slots, [1]), g.unsqueeze(posIds, [0])), 'float32'); // (L, S)
     cache = { write, keep: g.reshape(g.sub(g.scalar(1), g.reduceSum(write, [1])), [1, 1, L, 1]) };
   }
-  const h = gpt2CachedTrunk(g, c, P, ids, g.gather(P['transformer.wpe.weight'], posIds), { lora: m.lora, mask, past, present, ...cache }); // (S, C)
+  const h = gpt2CachedTrunk(g, c, P, ids, g.gather(P['transformer.wpe.weight'], posIds), {
+    lora: m.lora,
+    mask,
+    past,
+    present,
+    ...cache,
+  }); // (S, C)
   const logits = lmHead(g, P, S === 1 ? h : g.gather(h, last)); // (1, C) -> (1, V)
   g.output(logits, 'logits');
   present.forEach((kv, i) => {

@@ -20,7 +20,14 @@ export interface GraphNodes {
 
 /** The fused train step (full fine-tune, and LoRA rank 8 on c_attn) at batch x seq, and one generated token. */
 export function graphs(c: GPT2Config, batch: number, seq: number, target: GraphOptions = WEBGPU_TARGET) {
-  const step = (m: ModelSpec) => buildTrainStepGraph(m, { batch, seq }, undefined, target, flatLayout(trainableParams(m), { packed: !!target.flatParams }));
+  const step = (m: ModelSpec) =>
+    buildTrainStepGraph(
+      m,
+      { batch, seq },
+      undefined,
+      target,
+      flatLayout(trainableParams(m), { packed: !!target.flatParams }),
+    );
   return {
     trainStepFull: step({ config: c }),
     trainStepLora: step({ config: c, lora: DEFAULT_LORA }),
@@ -30,12 +37,28 @@ export function graphs(c: GPT2Config, batch: number, seq: number, target: GraphO
 
 export function graphNodes(c: GPT2Config, batch: number, seq: number, target?: GraphOptions): GraphNodes {
   const g = graphs(c, batch, seq, target);
-  return { trainStepFull: nodeOps(g.trainStepFull.bytes).length, trainStepLora: nodeOps(g.trainStepLora.bytes).length, generateToken: nodeOps(g.generateToken.bytes).length };
+  return {
+    trainStepFull: nodeOps(g.trainStepFull.bytes).length,
+    trainStepLora: nodeOps(g.trainStepLora.bytes).length,
+    generateToken: nodeOps(g.generateToken.bytes).length,
+  };
 }
 
 /** `op count` pairs per graph, largest first (for the bench's report). */
-export function graphOps(c: GPT2Config, batch: number, seq: number, target?: GraphOptions): Record<keyof GraphNodes, string> {
+export function graphOps(
+  c: GPT2Config,
+  batch: number,
+  seq: number,
+  target?: GraphOptions,
+): Record<keyof GraphNodes, string> {
   const g = graphs(c, batch, seq, target);
-  const fmt = (b: Uint8Array) => opHistogram(b).map(([op, n]) => `${op} ${n}`).join(', ');
-  return { trainStepFull: fmt(g.trainStepFull.bytes), trainStepLora: fmt(g.trainStepLora.bytes), generateToken: fmt(g.generateToken.bytes) };
+  const fmt = (b: Uint8Array) =>
+    opHistogram(b)
+      .map(([op, n]) => `${op} ${n}`)
+      .join(', ');
+  return {
+    trainStepFull: fmt(g.trainStepFull.bytes),
+    trainStepLora: fmt(g.trainStepLora.bytes),
+    generateToken: fmt(g.generateToken.bytes),
+  };
 }

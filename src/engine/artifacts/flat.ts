@@ -47,11 +47,20 @@ export interface FlatOptions {
  * copies (what the CPU and WASM backends want: there a node costs microseconds, and memory is the limit).
  */
 export function flatLayout(specs: readonly ParamSpec[], o: FlatOptions = { packed: true }): FlatLayout {
-  if (!o.packed) return { groups: specs.map((spec) => ({ name: spec.name, shape: spec.shape, decay: spec.decay, members: [{ spec, offset: 0, size: numel(spec.shape) }] })) };
+  if (!o.packed)
+    return {
+      groups: specs.map((spec) => ({
+        name: spec.name,
+        shape: spec.shape,
+        decay: spec.decay,
+        members: [{ spec, offset: 0, size: numel(spec.shape) }],
+      })),
+    };
   const capBytes = o.capBytes ?? FLAT_GROUP_BYTES;
   const byKind = new Map<string, ParamSpec[][]>();
   for (const s of specs) {
-    if (s.shape.length > 2) throw new RangeError(`flat groups take vectors and matrices; ${s.name} has shape [${s.shape}]`);
+    if (s.shape.length > 2)
+      throw new RangeError(`flat groups take vectors and matrices; ${s.name} has shape [${s.shape}]`);
     const kind = `${s.decay ? 'decay' : 'nodecay'}.${s.shape.length === 2 ? `w${s.shape[1]}` : 'vec'}`;
     const chunks = byKind.get(kind) ?? byKind.set(kind, [[]]).get(kind)!;
     const last = chunks[chunks.length - 1];
@@ -77,14 +86,26 @@ export function flatLayout(specs: readonly ParamSpec[], o: FlatOptions = { packe
 }
 
 /** Whether the layout is one tensor per parameter under the parameter's own name (nothing packed). */
-export const isUnpacked = (l: FlatLayout) => l.groups.every((grp) => grp.members.length === 1 && grp.name === grp.members[0].spec.name);
+export const isUnpacked = (l: FlatLayout) =>
+  l.groups.every((grp) => grp.members.length === 1 && grp.name === grp.members[0].spec.name);
 
 /** Each group's graph input, and every member as a value (one Split per group of more than one member). */
-export function flatInputs(g: Graph, layout: FlatLayout, input: (group: FlatGroup) => Value): { groups: Value[]; params: Record<string, Value> } {
+export function flatInputs(
+  g: Graph,
+  layout: FlatLayout,
+  input: (group: FlatGroup) => Value,
+): { groups: Value[]; params: Record<string, Value> } {
   const params: Record<string, Value> = {};
   const groups = layout.groups.map((grp) => {
     const v = input(grp);
-    const parts = grp.members.length === 1 ? [v] : g.split(v, grp.members.map((m) => m.spec.shape[0]), 0);
+    const parts =
+      grp.members.length === 1
+        ? [v]
+        : g.split(
+            v,
+            grp.members.map((m) => m.spec.shape[0]),
+            0,
+          );
     grp.members.forEach((m, i) => (params[m.spec.name] = parts[i]));
     return v;
   });
@@ -93,7 +114,12 @@ export function flatInputs(g: Graph, layout: FlatLayout, input: (group: FlatGrou
 
 /** Each group's value assembled from its members' values (one Concat per group). */
 export function flatConcat(g: Graph, layout: FlatLayout, member: (spec: ParamSpec) => Value): Value[] {
-  return layout.groups.map((grp) => g.concat(grp.members.map((m) => member(m.spec)), 0));
+  return layout.groups.map((grp) =>
+    g.concat(
+      grp.members.map((m) => member(m.spec)),
+      0,
+    ),
+  );
 }
 
 /**
@@ -102,7 +128,8 @@ export function flatConcat(g: Graph, layout: FlatLayout, member: (spec: ParamSpe
  */
 export function packGroup(grp: FlatGroup, data: (name: string) => Float32Array): Float32Array {
   const check = (m: FlatMember, d: Float32Array) => {
-    if (d.length !== m.size) throw new RangeError(`${m.spec.name} has ${d.length} values, expected ${m.size} (shape [${m.spec.shape}])`);
+    if (d.length !== m.size)
+      throw new RangeError(`${m.spec.name} has ${d.length} values, expected ${m.size} (shape [${m.spec.shape}])`);
     return d;
   };
   if (grp.members.length === 1) return check(grp.members[0], data(grp.members[0].spec.name));

@@ -30,7 +30,15 @@ export interface HeadLoss {
  * h (N, C) the final hidden states, W (V, C) the tied embedding, labels (N,) int32, weights (N,) float32 (the loss
  * mask). No gradient flows through what this builds: it returns its own.
  */
-export function fusedHeadLoss(g: Graph, h: Value, W: Value, labels: Value, weights: Value, grad: { h: boolean; W: boolean }, budget = HEAD_CHUNK_BYTES): HeadLoss {
+export function fusedHeadLoss(
+  g: Graph,
+  h: Value,
+  W: Value,
+  labels: Value,
+  weights: Value,
+  grad: { h: boolean; W: boolean },
+  budget = HEAD_CHUNK_BYTES,
+): HeadLoss {
   const [N] = h.shape;
   const V = W.shape[0];
   const hs = g.stopGradient(h);

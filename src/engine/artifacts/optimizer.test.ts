@@ -8,10 +8,21 @@ import type { ParamSpec } from '../models/gpt2.js';
 import { createNodeBackend } from '../runtime/node.js';
 import { Rng } from '../util/rng.js';
 
-const scalarFeeds = <T>(Ctor: new (type: 'float32', data: Float32Array, dims: number[]) => T, xs: Record<string, number>) =>
-  Object.fromEntries(Object.entries(xs).map(([k, x]) => [k, new Ctor('float32', Float32Array.of(x), [])]));
+const scalarFeeds = <T>(
+  Ctor: new (type: 'float32', data: Float32Array, dims: number[]) => T,
+  xs: Record<string, number>,
+) => Object.fromEntries(Object.entries(xs).map(([k, x]) => [k, new Ctor('float32', Float32Array.of(x), [])]));
 
-function torchAdamW(p: Float64Array[], grads: Float64Array[], m: Float64Array[], v: Float64Array[], decay: boolean[], lr: number, step: number, hp: AdamWConfig) {
+function torchAdamW(
+  p: Float64Array[],
+  grads: Float64Array[],
+  m: Float64Array[],
+  v: Float64Array[],
+  decay: boolean[],
+  lr: number,
+  step: number,
+  hp: AdamWConfig,
+) {
   // clip_grad_norm_(max_norm): total_norm over all grads; clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
   const total = Math.sqrt(grads.reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
   const coef = Math.min(1, hp.maxGradNorm / (total + 1e-6));
@@ -42,9 +53,19 @@ describe('AdamW graph', () => {
     ];
     const s = await cpu.createSession(buildOptimizerGraph(specs, hp));
     const rng = new Rng(3);
-    const init = specs.map((sp) => Float64Array.from({ length: sp.shape.reduce((a, b) => a * b, 1) }, () => rng.normal()));
-    const ref = { p: init.map((a) => a.slice()), m: init.map((a) => new Float64Array(a.length)), v: init.map((a) => new Float64Array(a.length)) };
-    let cur: Record<"p" | "m" | "v", Float32Array[]> = { p: init.map((a) => Float32Array.from(a)), m: init.map((a) => new Float32Array(a.length)), v: init.map((a) => new Float32Array(a.length)) };
+    const init = specs.map((sp) =>
+      Float64Array.from({ length: sp.shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    );
+    const ref = {
+      p: init.map((a) => a.slice()),
+      m: init.map((a) => new Float64Array(a.length)),
+      v: init.map((a) => new Float64Array(a.length)),
+    };
+    let cur: Record<'p' | 'm' | 'v', Float32Array[]> = {
+      p: init.map((a) => Float32Array.from(a)),
+      m: init.map((a) => new Float32Array(a.length)),
+      v: init.map((a) => new Float32Array(a.length)),
+    };
     const T = cpu.ort.Tensor;
     let clipped = 0;
     for (let step = 1; step <= 6; step++) {
@@ -60,7 +81,16 @@ describe('AdamW graph', () => {
         feeds[expAvgSqName(sp.name)] = new T('float32', cur.v[k], sp.shape as number[]);
       });
       const out = await s.run(feeds);
-      const total = torchAdamW(ref.p, grads.map((g) => g.map((x) => x * gradScale)), ref.m, ref.v, specs.map((sp) => sp.decay), lr, step, hp);
+      const total = torchAdamW(
+        ref.p,
+        grads.map((g) => g.map((x) => x * gradScale)),
+        ref.m,
+        ref.v,
+        specs.map((sp) => sp.decay),
+        lr,
+        step,
+        hp,
+      );
       if (total > hp.maxGradNorm) clipped++;
       expect((out.grad_norm.data as Float32Array)[0]).toBeCloseTo(total, 4);
       cur = {
@@ -92,14 +122,34 @@ describe('fused train step', () => {
     for (const lora of [undefined, { rank: 2, alpha: 4, targets: ['mlp.c_fc'] as const }]) {
       const m = { config: { ...TINY_GPT2, n_positions: 16 }, lora };
       const W = { ...initGpt2(m.config, 1), ...(lora ? initLora(m.config, lora, 1) : {}) };
-      const b = { batch: 2, seq: 4, ids: Int32Array.of(1, 2, 3, 4, 5, 6, 7, 8), labels: Int32Array.of(2, 3, 4, 5, 6, 7, 8, 9), mask: Float32Array.of(0, 1, 1, 1, 1, 1, 0, 1) };
+      const b = {
+        batch: 2,
+        seq: 4,
+        ids: Int32Array.of(1, 2, 3, 4, 5, 6, 7, 8),
+        labels: Int32Array.of(2, 3, 4, 5, 6, 7, 8, 9),
+        mask: Float32Array.of(0, 1, 1, 1, 1, 1, 0, 1),
+      };
       const specs = trainableParams(m);
       const scal = scalarFeeds(T, adamwScalars(DEFAULT_ADAMW, 1e-2, 3, 1));
-      const moments = Object.fromEntries(specs.flatMap((p) => [[expAvgName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-3), p.shape)], [expAvgSqName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-4), p.shape)]]));
+      const moments = Object.fromEntries(
+        specs.flatMap((p) => [
+          [expAvgName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-3), p.shape)],
+          [expAvgSqName(p.name), cpu.upload(new Float32Array(W[p.name].length).fill(1e-4), p.shape)],
+        ]),
+      );
       const base = { ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) };
       const grads = await (await cpu.createSession(buildTrainGraph(m, b))).run(base);
-      const opt = await (await cpu.createSession(buildOptimizerGraph(specs))).run({
-        ...scal, ...moments, ...Object.fromEntries(specs.flatMap((p) => [[p.name, base[p.name]], [gradName(p.name), grads[gradName(p.name)]]])),
+      const opt = await (
+        await cpu.createSession(buildOptimizerGraph(specs))
+      ).run({
+        ...scal,
+        ...moments,
+        ...Object.fromEntries(
+          specs.flatMap((p) => [
+            [p.name, base[p.name]],
+            [gradName(p.name), grads[gradName(p.name)]],
+          ]),
+        ),
       });
       const fused = await (await cpu.createSession(buildTrainStepGraph(m, b))).run({ ...base, ...scal, ...moments });
       expect((fused.loss.data as Float32Array)[0]).toBeCloseTo((grads.loss.data as Float32Array)[0], 5);
@@ -115,16 +165,37 @@ describe('fused train step', () => {
       // groups), unpacked after the step; the same update as one tensor per parameter.
       const layout = flatLayout(specs, { packed: true, capBytes: 600 });
       expect(layout.groups.length).toBeGreaterThan(lora ? 1 : 4);
-      const packed = (f: (n: string) => Float32Array) => Object.fromEntries(layout.groups.map((grp) => [grp.name, cpu.upload(packGroup(grp, f), grp.shape)]));
-      const frozen = weightFeeds(cpu, allParams(m).filter((p) => !specs.includes(p)), W);
-      const flat = await (await cpu.createSession(buildTrainStepGraph(m, b, undefined, {}, layout))).run({
-        ...frozen, ...batchFeeds(cpu, b), ...scal, ...packed((n) => W[n]),
-        ...Object.fromEntries(layout.groups.flatMap((grp) => [[expAvgName(grp.name), packed((n) => moments[expAvgName(n)].data as Float32Array)[grp.name]], [expAvgSqName(grp.name), packed((n) => moments[expAvgSqName(n)].data as Float32Array)[grp.name]]])),
+      const packed = (f: (n: string) => Float32Array) =>
+        Object.fromEntries(layout.groups.map((grp) => [grp.name, cpu.upload(packGroup(grp, f), grp.shape)]));
+      const frozen = weightFeeds(
+        cpu,
+        allParams(m).filter((p) => !specs.includes(p)),
+        W,
+      );
+      const flat = await (
+        await cpu.createSession(buildTrainStepGraph(m, b, undefined, {}, layout))
+      ).run({
+        ...frozen,
+        ...batchFeeds(cpu, b),
+        ...scal,
+        ...packed((n) => W[n]),
+        ...Object.fromEntries(
+          layout.groups.flatMap((grp) => [
+            [expAvgName(grp.name), packed((n) => moments[expAvgName(n)].data as Float32Array)[grp.name]],
+            [expAvgSqName(grp.name), packed((n) => moments[expAvgSqName(n)].data as Float32Array)[grp.name]],
+          ]),
+        ),
       });
       expect((flat.grad_norm.data as Float32Array)[0]).toBeCloseTo((fused.grad_norm.data as Float32Array)[0], 5);
       const unpack = await cpu.createSession(buildUnpackGraph(layout));
-      for (const [suffix, name] of [['', (n: string) => n], ['m', expAvgName], ['v', expAvgSqName]] as const) {
-        const out = await unpack.run(Object.fromEntries(layout.groups.map((grp) => [grp.name, flat[updatedName(name(grp.name))]])));
+      for (const [suffix, name] of [
+        ['', (n: string) => n],
+        ['m', expAvgName],
+        ['v', expAvgSqName],
+      ] as const) {
+        const out = await unpack.run(
+          Object.fromEntries(layout.groups.map((grp) => [grp.name, flat[updatedName(name(grp.name))]])),
+        );
         for (const p of specs) {
           const [x, y] = [out[p.name].data as Float32Array, fused[updatedName(name(p.name))].data as Float32Array];
           expect(x.length).toBe(y.length);

@@ -7,7 +7,9 @@ import { zerosLike } from '../onnx/op-helpers.js';
 
 export class NoGradientRuleError extends GraphError {
   constructor(op: string) {
-    super(`no gradient rule for op "${op}": add one to the op table in src/engine/onnx/ops.ts, or stop the gradient before it`);
+    super(
+      `no gradient rule for op "${op}": add one to the op table in src/engine/onnx/ops.ts, or stop the gradient before it`,
+    );
   }
 }
 
@@ -27,9 +29,11 @@ export function backprop(g: Graph, seeds: Map<Value, Value>, wrt: readonly Value
   const live = new Set<Value>(wrt);
   for (const n of forward) {
     if (n.noGrad) continue;
-    if ((n.custom?.inputs ?? n.inputs).some((i) => i && live.has(i))) for (const o of n.outputs) if (o.dtype === 'float32') live.add(o);
+    if ((n.custom?.inputs ?? n.inputs).some((i) => i && live.has(i)))
+      for (const o of n.outputs) if (o.dtype === 'float32') live.add(o);
   }
-  if (![...seeds.keys()].some((v) => live.has(v))) throw new GraphError('the loss does not depend on any of the values to differentiate');
+  if (![...seeds.keys()].some((v) => live.has(v)))
+    throw new GraphError('the loss does not depend on any of the values to differentiate');
 
   const partials = new Map<Value, Value[]>();
   const push = (v: Value, d: Value) => (partials.get(v) ?? partials.set(v, []).get(v)!).push(d);
@@ -38,7 +42,13 @@ export function backprop(g: Graph, seeds: Map<Value, Value>, wrt: readonly Value
   // instead of a Gemm and an Add; the Gemm without C is left unread, and serializing drops it).
   const gemmTakingC = (p: Value) => {
     const n = g.producer.get(p);
-    return !!n && n.op === 'Gemm' && n.inputs.length === 2 && !made.has(n) && !(n.attrs.beta?.kind === 'float' && n.attrs.beta.value !== 1);
+    return (
+      !!n &&
+      n.op === 'Gemm' &&
+      n.inputs.length === 2 &&
+      !made.has(n) &&
+      !(n.attrs.beta?.kind === 'float' && n.attrs.beta.value !== 1)
+    );
   };
   const total = (v: Value): Value | null => {
     const ps = partials.get(v);

@@ -12,9 +12,18 @@ export interface Row {
 
 export function makeBatch(rows: readonly Row[], batch: number, seq: number, padId: number): Batch {
   const n = batch * seq;
-  const b: Batch = { batch, seq, ids: new Int32Array(n).fill(padId), labels: new Int32Array(n).fill(padId), mask: new Float32Array(n) };
+  const b: Batch = {
+    batch,
+    seq,
+    ids: new Int32Array(n).fill(padId),
+    labels: new Int32Array(n).fill(padId),
+    mask: new Float32Array(n),
+  };
   rows.forEach((r, i) => {
-    if (r.tokens.length !== seq + 1) throw new RangeError(`row of ${r.tokens.length} tokens in a batch of sequence length ${seq} (rows must hold T+1 tokens)`);
+    if (r.tokens.length !== seq + 1)
+      throw new RangeError(
+        `row of ${r.tokens.length} tokens in a batch of sequence length ${seq} (rows must hold T+1 tokens)`,
+      );
     b.ids.set(r.tokens.subarray(0, seq), i * seq);
     b.labels.set(r.tokens.subarray(1), i * seq);
     for (let t = 0; t < seq; t++) b.mask[i * seq + t] = r.mask[t + 1];
@@ -58,7 +67,8 @@ export class BatchStream {
   /** The rows in fixed order, as padded batches (for evaluation). */
   static sequential(rows: readonly Row[], batch: number, seq: number, padId: number, maxBatches: number): Batch[] {
     const out: Batch[] = [];
-    for (let i = 0; i < rows.length && out.length < maxBatches; i += batch) out.push(makeBatch(rows.slice(i, i + batch), batch, seq, padId));
+    for (let i = 0; i < rows.length && out.length < maxBatches; i += batch)
+      out.push(makeBatch(rows.slice(i, i + batch), batch, seq, padId));
     return out;
   }
 }

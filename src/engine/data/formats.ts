@@ -8,7 +8,12 @@ import type { Message, Role } from './template.js';
 
 export class DataError extends Error {
   readonly code = 'DATA_INVALID';
-  constructor(readonly file: string, readonly line: number, readonly field: string | null, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly field: string | null,
+    readonly reason: string,
+  ) {
     super(`${file}:${line}: ${field ? `${field}: ` : ''}${reason}`);
   }
 }
@@ -40,10 +45,19 @@ export interface ParseResult {
 /** Line (1-based) of the first byte that is not valid UTF-8, or 0. */
 function invalidUtf8Line(b: Uint8Array): number {
   let line = 1;
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const c = b[i];
     if (c === 0x0a) line++;
-    const n = c < 0x80 ? 0 : (c & 0xe0) === 0xc0 && c >= 0xc2 ? 1 : (c & 0xf0) === 0xe0 ? 2 : (c & 0xf8) === 0xf0 && c <= 0xf4 ? 3 : -1;
+    const n =
+      c < 0x80
+        ? 0
+        : (c & 0xe0) === 0xc0 && c >= 0xc2
+          ? 1
+          : (c & 0xf0) === 0xe0
+            ? 2
+            : (c & 0xf8) === 0xf0 && c <= 0xf4
+              ? 3
+              : -1;
     if (n < 0 || i + n >= b.length + (n ? 0 : 1)) return line;
     for (let k = 1; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return line;
     i += n + 1;
@@ -53,9 +67,16 @@ function invalidUtf8Line(b: Uint8Array): number {
 
 /** Decodes a file's bytes as UTF-8 (BOM dropped), refusing binary files and invalid UTF-8 by line. */
 export function decodeText(bytes: Uint8Array, file: string): string {
-  if (bytes.length > LIMITS.fileBytes) throw new DataError(file, 1, null, `the file is ${(bytes.length / 2 ** 20).toFixed(0)} MiB, over the ${LIMITS.fileBytes / 2 ** 20} MiB limit`);
+  if (bytes.length > LIMITS.fileBytes)
+    throw new DataError(
+      file,
+      1,
+      null,
+      `the file is ${(bytes.length / 2 ** 20).toFixed(0)} MiB, over the ${LIMITS.fileBytes / 2 ** 20} MiB limit`,
+    );
   const probe = bytes.subarray(0, 65536);
-  if (probe.includes(0)) throw new DataError(file, 1, null, 'looks like a binary file (it contains NUL bytes); expected UTF-8 text');
+  if (probe.includes(0))
+    throw new DataError(file, 1, null, 'looks like a binary file (it contains NUL bytes); expected UTF-8 text');
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -106,7 +127,11 @@ function jsonArrayRecords(text: string): RawRecord[] {
 }
 
 function parseOne(raw: string, line: number): RawRecord {
-  if (raw.length > LIMITS.recordChars) return { line, error: `the record is ${raw.length.toLocaleString()} characters, over the ${LIMITS.recordChars.toLocaleString()}-character limit` };
+  if (raw.length > LIMITS.recordChars)
+    return {
+      line,
+      error: `the record is ${raw.length.toLocaleString()} characters, over the ${LIMITS.recordChars.toLocaleString()}-character limit`,
+    };
   try {
     return { line, value: JSON.parse(raw) };
   } catch (e) {
@@ -126,9 +151,17 @@ function jsonlRecords(text: string, onProgress?: (d: number, t: number) => void)
 }
 
 // ---------------------------------------------------------------------------------------------- one record per format
-type RecordReader = (r: Record<string, unknown>, at: (field: string | null, reason: string) => DataError) => Message[] | string;
+type RecordReader = (
+  r: Record<string, unknown>,
+  at: (field: string | null, reason: string) => DataError,
+) => Message[] | string;
 
-const str = (v: unknown, field: string, at: (f: string | null, r: string) => DataError, optional = false): string | undefined => {
+const str = (
+  v: unknown,
+  field: string,
+  at: (f: string | null, r: string) => DataError,
+  optional = false,
+): string | undefined => {
   if (v === undefined || v === null) {
     if (optional) return undefined;
     throw at(field, 'is missing');
@@ -142,24 +175,37 @@ const nonEmpty = (s: string, field: string, at: (f: string | null, r: string) =>
 };
 
 function checkConversation(msgs: Message[], field: string, at: (f: string | null, r: string) => DataError): Message[] {
-  if (!msgs.some((m) => m.role === 'assistant')) throw at(field, 'has no assistant turn, so nothing in it would be trained');
+  if (!msgs.some((m) => m.role === 'assistant'))
+    throw at(field, 'has no assistant turn, so nothing in it would be trained');
   return msgs;
 }
 
 const ROLES: readonly Role[] = ['system', 'user', 'assistant'];
-const SHAREGPT_ROLES: Record<string, Role> = { system: 'system', human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant', chatgpt: 'assistant' };
+const SHAREGPT_ROLES: Record<string, Role> = {
+  system: 'system',
+  human: 'user',
+  user: 'user',
+  gpt: 'assistant',
+  assistant: 'assistant',
+  chatgpt: 'assistant',
+};
 
 /** The turns array of a chat or ShareGPT record, each turn checked to be an object and read by `turn`. */
 function readTurns(
-  r: Record<string, unknown>, field: string, keys: string, at: (f: string | null, reason: string) => DataError,
+  r: Record<string, unknown>,
+  field: string,
+  keys: string,
+  at: (f: string | null, reason: string) => DataError,
   turn: (t: Record<string, unknown>, f: string) => Message,
 ): Message[] {
   const v = r[field];
-  if (!Array.isArray(v)) throw at(field, v === undefined ? 'is missing' : `expected an array of {${keys}} objects, got ${typeof v}`);
+  if (!Array.isArray(v))
+    throw at(field, v === undefined ? 'is missing' : `expected an array of {${keys}} objects, got ${typeof v}`);
   if (v.length === 0) throw at(field, 'is empty');
   const msgs = v.map((m, i) => {
     const f = `${field}[${i}]`;
-    if (!m || typeof m !== 'object' || Array.isArray(m)) throw at(f, `expected an object with ${keys.split(',').join(' and ')}`);
+    if (!m || typeof m !== 'object' || Array.isArray(m))
+      throw at(f, `expected an object with ${keys.split(',').join(' and ')}`);
     return turn(m as Record<string, unknown>, f);
   });
   return checkConversation(msgs, field, at);
@@ -173,7 +219,8 @@ const readers: Record<Exclude<FormatName, 'csv'>, RecordReader> = {
         throw at(`${f}.role`, `expected one of ${ROLES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(role)}`);
       }
       const c = nonEmpty(str(content, `${f}.content`, at)!, `${f}.content`, at);
-      if (weight !== undefined && weight !== 0 && weight !== 1) throw at(`${f}.weight`, `expected 0 or 1, got ${JSON.stringify(weight)}`);
+      if (weight !== undefined && weight !== 0 && weight !== 1)
+        throw at(`${f}.weight`, `expected 0 or 1, got ${JSON.stringify(weight)}`);
       if (weight !== undefined && role !== 'assistant') throw at(`${f}.weight`, 'only assistant turns take a weight');
       return { role: role as Role, content: c, ...(weight !== undefined ? { weight: weight as 0 | 1 } : {}) };
     }),
@@ -223,11 +270,23 @@ function readCsv(text: string, file: string, o: ReadOptions): ParseResult {
   const find = (want: string | undefined, names: string[], what: string) => {
     if (want !== undefined) {
       const i = header.indexOf(want);
-      if (i < 0) throw new DataError(file, 1, want, `no such ${what} column. Columns: ${header.map((h) => `"${h}"`).join(', ')}`);
+      if (i < 0)
+        throw new DataError(
+          file,
+          1,
+          want,
+          `no such ${what} column. Columns: ${header.map((h) => `"${h}"`).join(', ')}`,
+        );
       return i;
     }
     const i = header.findIndex((h) => names.includes(h.toLowerCase()));
-    if (i < 0) throw new DataError(file, 1, null, `no ${what} column found among ${header.map((h) => `"${h}"`).join(', ')}; pick one`);
+    if (i < 0)
+      throw new DataError(
+        file,
+        1,
+        null,
+        `no ${what} column found among ${header.map((h) => `"${h}"`).join(', ')}; pick one`,
+      );
     return i;
   };
   const pi = find(o.promptColumn, PROMPT_NAMES, 'prompt');
@@ -242,21 +301,28 @@ function readCsv(text: string, file: string, o: ReadOptions): ParseResult {
       const r = row[ri]?.trim();
       if (!p) throw at(header[pi], 'is empty');
       if (!r) throw at(header[ri], 'is empty');
-      conversations.push([{ role: 'user', content: p }, { role: 'assistant', content: r }]);
+      conversations.push([
+        { role: 'user', content: p },
+        { role: 'assistant', content: r },
+      ]);
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
       errors.push(e);
     }
     line += 1 + row.reduce((n, cell) => n + (cell.match(/\n/g)?.length ?? 0), 0);
   }
-  return { dataset: { kind: 'chat', format: 'csv', conversations, records: conversations.length, columns: header }, errors };
+  return {
+    dataset: { kind: 'chat', format: 'csv', conversations, records: conversations.length, columns: header },
+    errors,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- entry
 /** Parses a whole file; `errors` lists every bad record (the dataset holds the good ones). */
 export function parseDataset(text: string, file: string, o: ReadOptions = {}): ParseResult {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (body.includes('\u0000')) throw new DataError(file, 1, null, 'looks like a binary file (it contains NUL bytes); expected UTF-8 text');
+  if (body.includes('\u0000'))
+    throw new DataError(file, 1, null, 'looks like a binary file (it contains NUL bytes); expected UTF-8 text');
   const forced = o.format && o.format !== 'auto' ? o.format : null;
   if (forced === 'csv' || (!forced && /\.(csv|tsv)$/i.test(file))) return readCsv(body, file, o);
   const trimmed = body.trimStart();
@@ -271,8 +337,18 @@ export function parseDataset(text: string, file: string, o: ReadOptions = {}): P
   const format = forced ?? records.map((r) => detectRecord(r.value)).find((f) => f !== null) ?? null;
   if (!format) {
     const first = records.find((r) => r.value !== undefined);
-    const keys = first && first.value && typeof first.value === 'object' ? Object.keys(first.value).map((k) => `"${k}"`).join(', ') : 'none';
-    throw new DataError(file, first?.line ?? records[0]?.line ?? 1, null, `no record looks like chat ("messages"), ShareGPT ("conversations"), Alpaca ("instruction"+"output") or text ("text"); found keys ${keys}`);
+    const keys =
+      first && first.value && typeof first.value === 'object'
+        ? Object.keys(first.value)
+            .map((k) => `"${k}"`)
+            .join(', ')
+        : 'none';
+    throw new DataError(
+      file,
+      first?.line ?? records[0]?.line ?? 1,
+      null,
+      `no record looks like chat ("messages"), ShareGPT ("conversations"), Alpaca ("instruction"+"output") or text ("text"); found keys ${keys}`,
+    );
   }
   const read = readers[format as Exclude<FormatName, 'csv'>];
   const errors: DataError[] = [];

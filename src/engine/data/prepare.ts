@@ -56,8 +56,14 @@ export interface PreparedDataset {
 
 export class DatasetRejectedError extends Error {
   readonly code = 'DATA_REJECTED';
-  constructor(readonly errors: DataError[], readonly goodRecords: number) {
-    const more = errors.length > 1 ? `\n(${errors.length} bad records in all${goodRecords ? `; skipping them trains on the ${goodRecords} good ones` : ''})` : '';
+  constructor(
+    readonly errors: DataError[],
+    readonly goodRecords: number,
+  ) {
+    const more =
+      errors.length > 1
+        ? `\n(${errors.length} bad records in all${goodRecords ? `; skipping them trains on the ${goodRecords} good ones` : ''})`
+        : '';
     super(errors[0].message + more);
   }
 }
@@ -74,12 +80,18 @@ function segments(tok: Tokenizer, tokens: readonly number[], mask: readonly numb
   return out;
 }
 
-export function prepareDataset(text: string, file: string, tok: Tokenizer, template: ChatTemplate, o: PrepareOptions): PreparedDataset {
+export function prepareDataset(
+  text: string,
+  file: string,
+  tok: Tokenizer,
+  template: ChatTemplate,
+  o: PrepareOptions,
+): PreparedDataset {
   const { dataset, errors } = parseDataset(text, file, o);
   if (errors.length && (!o.skipBad || dataset.records === 0)) throw new DatasetRejectedError(errors, dataset.records);
   const rng = new Rng(o.seed);
   const frac = o.validationFraction ?? 0.1;
-  const split = <T,>(items: T[]) => {
+  const split = <T>(items: T[]) => {
     const order = rng.permutation(items.length);
     const nVal = items.length >= 10 ? Math.max(1, Math.round(items.length * frac)) : 0;
     return { val: order.slice(0, nVal).map((i) => items[i]), train: order.slice(nVal).map((i) => items[i]) };
@@ -89,11 +101,22 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
     const ids = tok.encode(dataset.text);
     const { val, train } = split(textRows(ids, o.seq));
     const lines = (rows: Row[]) => rows.map((r) => JSON.stringify({ text: tok.decode(Array.from(r.tokens)) }));
-    if (train.length === 0) throw new DataError(file, 1, null, `the text is ${ids.length} token(s) long: too short to train on`);
+    if (train.length === 0)
+      throw new DataError(file, 1, null, `the text is ${ids.length} token(s) long: too short to train on`);
     const head = dataset.text.slice(0, 40);
     return {
-      file, format: dataset.format, kind: 'text', records: dataset.records, turns: 0, skipped: errors, train, validation: val,
-      trainedTokens: ids.length, totalTokens: ids.length, truncated: 0, histogram: lengthHistogram([ids.length]),
+      file,
+      format: dataset.format,
+      kind: 'text',
+      records: dataset.records,
+      turns: 0,
+      skipped: errors,
+      train,
+      validation: val,
+      trainedTokens: ids.length,
+      totalTokens: ids.length,
+      truncated: 0,
+      histogram: lengthHistogram([ids.length]),
       samplePrompts: head ? [{ text: head, ids: tok.encode(head) }].slice(0, nPrompts) : [],
       preview: [[{ text: dataset.text.slice(0, 600), trained: true }]],
       trainedRecords: { train: lines(train), validation: lines(val) },
@@ -110,26 +133,54 @@ export function prepareDataset(text: string, file: string, tok: Tokenizer, templ
   o.onTokenize?.(n, n);
   const { val, train } = split(fitted.map((f, i) => ({ f, conv: dataset.conversations[i] })));
   const promptSource = val.length ? val : train;
-  const trainRows = chatRows(train.map((x) => x.f.enc), o.seq, tok.eosId, o.pack);
+  const trainRows = chatRows(
+    train.map((x) => x.f.enc),
+    o.seq,
+    tok.eosId,
+    o.pack,
+  );
   if (trainRows.length === 0) {
     const shortened = fitted.filter((f) => f.shortened).length;
-    throw new DataError(file, 1, null, `no conversation keeps a trained token within ${o.seq} tokens (${shortened} were shortened to fit); raise the sequence length`);
+    throw new DataError(
+      file,
+      1,
+      null,
+      `no conversation keeps a trained token within ${o.seq} tokens (${shortened} were shortened to fit); raise the sequence length`,
+    );
   }
   return {
-    file, format: dataset.format, kind: 'chat', records: dataset.records, skipped: errors,
+    file,
+    format: dataset.format,
+    kind: 'chat',
+    records: dataset.records,
+    skipped: errors,
     turns: dataset.conversations.reduce((n, c) => n + c.length, 0),
     train: trainRows,
-    validation: chatRows(val.map((x) => x.f.enc), o.seq, tok.eosId, o.pack),
+    validation: chatRows(
+      val.map((x) => x.f.enc),
+      o.seq,
+      tok.eosId,
+      o.pack,
+    ),
     trainedTokens: fitted.reduce((n, f) => n + f.enc.mask.reduce((a, b) => a + b, 0), 0),
     totalTokens: fitted.reduce((n, f) => n + f.enc.tokens.length, 0),
     truncated: fitted.filter((f) => f.shortened).length,
     histogram: lengthHistogram(fitted.map((f) => f.length)),
     samplePrompts: promptSource.slice(0, nPrompts).map(({ conv }) => {
-      const t = template.render(conv.slice(0, conv.findIndex((m) => m.role === 'assistant')), true);
+      const t = template.render(
+        conv.slice(
+          0,
+          conv.findIndex((m) => m.role === 'assistant'),
+        ),
+        true,
+      );
       return { text: t, ids: tok.encode(t) };
     }),
     preview: fitted.slice(0, 3).map((f) => segments(tok, f.enc.tokens, f.enc.mask)),
     columns: dataset.columns,
-    trainedRecords: { train: train.map((x) => JSON.stringify({ messages: x.f.messages })), validation: val.map((x) => JSON.stringify({ messages: x.f.messages })) },
+    trainedRecords: {
+      train: train.map((x) => JSON.stringify({ messages: x.f.messages })),
+      validation: val.map((x) => JSON.stringify({ messages: x.f.messages })),
+    },
   };
 }

@@ -35,7 +35,14 @@ export interface Fitted {
   messages: Message[];
 }
 
-export function fitConversation(t: ChatTemplate, tok: TextEncoder, msgs: readonly Message[], seq: number, lossOn: LossOn, policy: OverflowPolicy): Fitted {
+export function fitConversation(
+  t: ChatTemplate,
+  tok: TextEncoder,
+  msgs: readonly Message[],
+  seq: number,
+  lossOn: LossOn,
+  policy: OverflowPolicy,
+): Fitted {
   let m = [...msgs];
   let enc = t.encode(tok, m, lossOn);
   const length = enc.tokens.length;

@@ -36,8 +36,12 @@ describe('loss mask', () => {
   });
   it('honours weight 0, last-assistant-only and all-tokens', () => {
     const weighted = conv.map((m, i) => (i === 2 ? { ...m, weight: 0 as const } : m));
-    expect(trainedTexts(...Object.values(t.encode(tok, weighted)) as [number[], number[]])).toEqual([' Goodbye.<|endoftext|>']);
-    expect(trainedTexts(...Object.values(t.encode(tok, conv, 'last-assistant')) as [number[], number[]])).toEqual([' Goodbye.<|endoftext|>']);
+    expect(trainedTexts(...(Object.values(t.encode(tok, weighted)) as [number[], number[]]))).toEqual([
+      ' Goodbye.<|endoftext|>',
+    ]);
+    expect(trainedTexts(...(Object.values(t.encode(tok, conv, 'last-assistant')) as [number[], number[]]))).toEqual([
+      ' Goodbye.<|endoftext|>',
+    ]);
     const all = t.encode(tok, conv, 'all');
     expect(all.mask.every((x) => x === 1)).toBe(true);
   });
@@ -47,14 +51,21 @@ describe('chat template', () => {
   it('renders as transformers.js apply_chat_template does from the exported tokenizer_config', () => {
     for (const gen of [false, true]) {
       const msgs = gen ? conv.slice(0, 4) : conv;
-      const viaHf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config).apply_chat_template(msgs as never, { tokenize: false, add_generation_prompt: gen }) as string;
+      const viaHf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config).apply_chat_template(msgs as never, {
+        tokenize: false,
+        add_generation_prompt: gen,
+      }) as string;
       expect(viaHf).toBe(t.render(msgs, gen));
     }
     expect(tok.files.config.chat_template).toBe(DEFAULT_CHAT_TEMPLATE);
   });
   it('an edited template drives the render', () => {
-    const custom = new ChatTemplate("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}");
-    expect(trainedTexts(...Object.values(custom.encode(tok, conv.slice(1, 3))) as [number[], number[]])).toEqual(['Hello 🙂 there.<|endoftext|>']);
+    const custom = new ChatTemplate(
+      "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}",
+    );
+    expect(trainedTexts(...(Object.values(custom.encode(tok, conv.slice(1, 3))) as [number[], number[]]))).toEqual([
+      'Hello 🙂 there.<|endoftext|>',
+    ]);
   });
   it('a template with a syntax error is refused', () => {
     expect(() => new ChatTemplate('{% for m in messages %}')).toThrow();
@@ -63,7 +74,13 @@ describe('chat template', () => {
 
 describe('long conversations and packing', () => {
   it('drop-oldest removes the oldest exchanges and keeps the system prompt', () => {
-    const long: Message[] = [conv[0], ...Array.from({ length: 6 }, (_, i) => [{ role: 'user' as const, content: `question number ${i}` }, { role: 'assistant' as const, content: `answer number ${i}` }]).flat()];
+    const long: Message[] = [
+      conv[0],
+      ...Array.from({ length: 6 }, (_, i) => [
+        { role: 'user' as const, content: `question number ${i}` },
+        { role: 'assistant' as const, content: `answer number ${i}` },
+      ]).flat(),
+    ];
     const f = fitConversation(t, tok, long, 40, 'assistant', 'drop-oldest');
     expect(f.shortened).toBe(true);
     const text = tok.decode(f.enc.tokens);
@@ -79,10 +96,19 @@ describe('long conversations and packing', () => {
     expect(chatRows(encs, 64, tok.eosId, false).length).toBe(6);
     const packed = chatRows(encs, 64, tok.eosId, true);
     expect(packed.length).toBeLessThan(6);
-    expect(packed.reduce((n, r) => n + r.mask.reduce((a, b) => a + b, 0), 0)).toBe(6 * encs[0].mask.reduce((a, b) => a + b, 0));
+    expect(packed.reduce((n, r) => n + r.mask.reduce((a, b) => a + b, 0), 0)).toBe(
+      6 * encs[0].mask.reduce((a, b) => a + b, 0),
+    );
   });
   it('prepare reports stats, a split by conversation, a histogram and a highlighted preview', () => {
-    const text = Array.from({ length: 20 }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }] })).join('\n');
+    const text = Array.from({ length: 20 }, (_, i) =>
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: `q${i}` },
+          { role: 'assistant', content: `a${i}` },
+        ],
+      }),
+    ).join('\n');
     const d = prepareDataset(text, 'x.jsonl', tok, t, { seq: 32, seed: 1, skipBad: false });
     expect(d).toMatchObject({ records: 20, turns: 40, truncated: 0, format: 'chat' });
     expect(d.train.length + d.validation.length).toBe(20);

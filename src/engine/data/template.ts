@@ -14,12 +14,12 @@ export interface Message {
 
 /** Plain-text role markers GPT-2 can learn; every assistant turn ends with <|endoftext|>; optional system prompt. */
 export const DEFAULT_CHAT_TEMPLATE =
-  "{% for message in messages %}" +
+  '{% for message in messages %}' +
   "{% if message['role'] == 'system' %}{{ message['content'] }}\n" +
   "{% elif message['role'] == 'user' %}User: {{ message['content'] }}\n" +
   "{% elif message['role'] == 'assistant' %}Assistant: {{ message['content'] }}{{ eos_token }}\n" +
-  "{% endif %}{% endfor %}" +
-  "{% if add_generation_prompt %}Assistant:{% endif %}";
+  '{% endif %}{% endfor %}' +
+  '{% if add_generation_prompt %}Assistant:{% endif %}';
 
 export type LossOn = 'assistant' | 'last-assistant' | 'all';
 
@@ -40,7 +40,12 @@ export class ChatTemplate {
   }
 
   render(messages: readonly Message[], addGenerationPrompt = false): string {
-    return this.t.render({ messages, add_generation_prompt: addGenerationPrompt, eos_token: EOS_TOKEN, bos_token: EOS_TOKEN });
+    return this.t.render({
+      messages,
+      add_generation_prompt: addGenerationPrompt,
+      eos_token: EOS_TOKEN,
+      bos_token: EOS_TOKEN,
+    });
   }
 
   /** Tokens and loss mask of one conversation, built from the renders of its growing prefixes. */
@@ -57,12 +62,14 @@ export class ChatTemplate {
     messages.forEach((m, k) => {
       if (m.role === 'assistant') {
         const prompt = this.render(messages.slice(0, k), true);
-        if (!prompt.startsWith(done)) throw new Error('the chat template does not render conversations by extension (a prefix changed)');
+        if (!prompt.startsWith(done))
+          throw new Error('the chat template does not render conversations by extension (a prefix changed)');
         push(prompt.slice(done.length), false);
         done = prompt;
       }
       const full = this.render(messages.slice(0, k + 1));
-      if (!full.startsWith(done)) throw new Error('the chat template does not render conversations by extension (a prefix changed)');
+      if (!full.startsWith(done))
+        throw new Error('the chat template does not render conversations by extension (a prefix changed)');
       const added = full.slice(done.length);
       if (m.role === 'assistant') {
         const trained = m.weight !== 0 && (lossOn !== 'last-assistant' || k === lastAssistant);

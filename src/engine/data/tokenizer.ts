@@ -13,7 +13,11 @@ export interface TokenizerFiles {
 }
 
 /** tokenizer.json and tokenizer_config.json for GPT-2, from its encoder.json (token -> id) and vocab.bpe. */
-export function gpt2TokenizerFiles(encoder: Record<string, number>, vocabBpe: string, chatTemplate?: string): TokenizerFiles {
+export function gpt2TokenizerFiles(
+  encoder: Record<string, number>,
+  vocabBpe: string,
+  chatTemplate?: string,
+): TokenizerFiles {
   const merges = vocabBpe.split('\n').filter((l) => l && !l.startsWith('#version'));
   const eosId = encoder[EOS_TOKEN];
   if (eosId === undefined) throw new Error(`encoder.json has no ${EOS_TOKEN} token`);
@@ -23,12 +27,32 @@ export function gpt2TokenizerFiles(encoder: Record<string, number>, vocabBpe: st
       version: '1.0',
       truncation: null,
       padding: null,
-      added_tokens: [{ id: eosId, content: EOS_TOKEN, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+      added_tokens: [
+        {
+          id: eosId,
+          content: EOS_TOKEN,
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: true,
+          special: true,
+        },
+      ],
       normalizer: null,
       pre_tokenizer: byteLevel,
       post_processor: { ...byteLevel, trim_offsets: false },
       decoder: byteLevel,
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab: encoder, merges },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: '',
+        end_of_word_suffix: '',
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab: encoder,
+        merges,
+      },
     },
     config: {
       add_prefix_space: false,
@@ -56,7 +80,8 @@ export class Tokenizer {
     const e = files.config.eos_token as string | { content?: string } | undefined;
     const eosToken = typeof e === 'string' ? e : e?.content;
     const eos = eosToken === undefined ? undefined : this.tok.token_to_id(eosToken);
-    if (eos === undefined) throw new Error(`the tokenizer has no eos_token${eosToken ? ` (${eosToken} is not in its vocabulary)` : ''}`);
+    if (eos === undefined)
+      throw new Error(`the tokenizer has no eos_token${eosToken ? ` (${eosToken} is not in its vocabulary)` : ''}`);
     this.eosId = eos;
     const model = files.tokenizer.model as { vocab: Record<string, number> };
     this.vocabSize = Math.max(...Object.values(model.vocab)) + 1;

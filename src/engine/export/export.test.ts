@@ -37,22 +37,65 @@ import { ExportCancelled, zipBlob } from './zip.js';
 
 const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
 const template = new ChatTemplate();
-const pairs = [['Hi there', 'Hello! How can I help?'], ['Bye', 'Goodbye, have a nice day.'], ['Thanks', 'You are welcome.'], ['Who are you?', 'A small model.'], ['Tell me a story', 'Once upon a time a small robot lived in a quiet town by the sea, and every morning it walked along the beach to collect shells for its friends.']];
-const text = Array.from({ length: 25 }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: pairs[i % 5][0] }, { role: 'assistant', content: pairs[i % 5][1] }] })).join('\n');
+const pairs = [
+  ['Hi there', 'Hello! How can I help?'],
+  ['Bye', 'Goodbye, have a nice day.'],
+  ['Thanks', 'You are welcome.'],
+  ['Who are you?', 'A small model.'],
+  [
+    'Tell me a story',
+    'Once upon a time a small robot lived in a quiet town by the sea, and every morning it walked along the beach to collect shells for its friends.',
+  ],
+];
+const text = Array.from({ length: 25 }, (_, i) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: pairs[i % 5][0] },
+      { role: 'assistant', content: pairs[i % 5][1] },
+    ],
+  }),
+).join('\n');
 const data = prepareDataset(text, 'chat.jsonl', tok, template, { seq: 48, seed: 3, skipBad: false, samplePrompts: 1 });
 const config = { ...TINY_GPT2, n_positions: 64 };
 const LORA: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] };
-const trainCfg = (steps: number): TrainConfig => ({ ...DEFAULT_TRAIN, steps, batch: 4, seq: 48, lr: 3e-3, warmupSteps: 2, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0 });
+const trainCfg = (steps: number): TrainConfig => ({
+  ...DEFAULT_TRAIN,
+  steps,
+  batch: 4,
+  seq: 48,
+  lr: 3e-3,
+  warmupSteps: 2,
+  evalEvery: 0,
+  sampleEvery: 0,
+  checkpointEvery: 0,
+});
 const dir = mkdtempSync(join(tmpdir(), 'fts-export-'));
 let cpu: Backend;
 
-async function train(lora: LoraConfig | undefined, steps: number, opts: { resume?: Checkpoint; checkpointEvery?: number; backend?: Backend; rows?: Row[] } = {}) {
+async function train(
+  lora: LoraConfig | undefined,
+  steps: number,
+  opts: { resume?: Checkpoint; checkpointEvery?: number; backend?: Backend; rows?: Row[] } = {},
+) {
   const model: ModelSpec = { config, lora };
   const base = initGpt2(config, 7);
   const weights = { ...base, ...(lora ? initLora(config, lora, 7) : {}) };
   const rows = opts.rows ?? data.train;
-  const cfg = { ...trainCfg(steps), checkpointEvery: opts.checkpointEvery ?? 0, ...(opts.rows ? { batch: 2, seq: rows[0].tokens.length - 1 } : {}) };
-  const t = new Trainer({ backend: opts.backend ?? cpu, model, weights, train: rows, validation: [], config: cfg, padId: tok.eosId, resume: opts.resume });
+  const cfg = {
+    ...trainCfg(steps),
+    checkpointEvery: opts.checkpointEvery ?? 0,
+    ...(opts.rows ? { batch: 2, seq: rows[0].tokens.length - 1 } : {}),
+  };
+  const t = new Trainer({
+    backend: opts.backend ?? cpu,
+    model,
+    weights,
+    train: rows,
+    validation: [],
+    config: cfg,
+    padId: tok.eosId,
+    resume: opts.resume,
+  });
   const checkpoints: Checkpoint[] = [];
   const losses: { step: number; loss: number }[] = [];
   for await (const e of t.run()) {
@@ -67,13 +110,42 @@ async function train(lora: LoraConfig | undefined, steps: number, opts: { resume
 function source(lora: LoraConfig | undefined, W: Weights, losses: { step: number; loss: number }[]): ExportSource {
   const t = trainCfg(losses.length);
   return {
-    config, weights: W, tokenizer: tok.files, eosId: tok.eosId, sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 64 },
+    config,
+    weights: W,
+    tokenizer: tok.files,
+    eosId: tok.eosId,
+    sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 64 },
     run: {
       base: { name: 'acme/gpt2@v1', repo: 'acme/gpt2', revision: 'v1' },
-      dataset: { file: 'chat.jsonl', format: data.format, kind: data.kind, records: data.records, trainRows: data.train.length, validationRows: data.validation.length, trainedTokens: data.trainedTokens, totalTokens: data.totalTokens, truncated: data.truncated, skipped: 0 },
+      dataset: {
+        file: 'chat.jsonl',
+        format: data.format,
+        kind: data.kind,
+        records: data.records,
+        trainRows: data.train.length,
+        validationRows: data.validation.length,
+        trainedTokens: data.trainedTokens,
+        totalTokens: data.totalTokens,
+        truncated: data.truncated,
+        skipped: 0,
+      },
       data: { lossOn: 'assistant', overflow: 'drop-oldest', pack: false, template: DEFAULT_CHAT_TEMPLATE },
-      train: { steps: t.steps, lr: t.lr, batch: t.batch, seq: t.seq, accumulation: t.accumulation, warmupSteps: t.warmupSteps, schedule: t.schedule, minLrRatio: t.minLrRatio, seed: t.seed, adamw: t.adamw },
-      lora, step: losses.length, losses, evals: [{ step: losses.length, loss: 2.5 }],
+      train: {
+        steps: t.steps,
+        lr: t.lr,
+        batch: t.batch,
+        seq: t.seq,
+        accumulation: t.accumulation,
+        warmupSteps: t.warmupSteps,
+        schedule: t.schedule,
+        minLrRatio: t.minLrRatio,
+        seed: t.seed,
+        adamw: t.adamw,
+      },
+      lora,
+      step: losses.length,
+      losses,
+      evals: [{ step: losses.length, loss: 2.5 }],
     },
   };
 }
@@ -124,7 +196,13 @@ describe('transformers.js package', () => {
       const ids = tok.encode(prompt);
       const inputs = tjsTok(prompt, { add_special_tokens: false });
       expect(Array.from(inputs.input_ids.data as BigInt64Array, Number)).toEqual(ids);
-      const out = (await model.generate({ ...inputs, max_new_tokens: 20, do_sample: false, repetition_penalty: 1, eos_token_id: -1 } as never)) as { data: BigInt64Array };
+      const out = (await model.generate({
+        ...inputs,
+        max_new_tokens: 20,
+        do_sample: false,
+        repetition_penalty: 1,
+        eos_token_id: -1,
+      } as never)) as { data: BigInt64Array };
       const theirs = Array.from(out.data, Number).slice(ids.length);
       const ours = await ourGreedy(src, ids, 20);
       expect(theirs).toHaveLength(20);
@@ -138,9 +216,20 @@ describe('transformers.js package', () => {
     const { src, files, folder } = runs.lora;
     const cfg = parseGpt2Config(json(files, 'config.json'));
     expect(cfg).toMatchObject({ n_embd: config.n_embd, n_layer: config.n_layer, n_positions: 64 });
-    expect(json(files, 'config.json')['transformers.js_config']).toEqual({ dtype: 'fp32', use_external_data_format: { 'model.onnx': 1 } });
+    expect(json(files, 'config.json')['transformers.js_config']).toEqual({
+      dtype: 'fp32',
+      use_external_data_format: { 'model.onnx': 1 },
+    });
     expect(json(files, 'generation_config.json')).toEqual({
-      bos_token_id: 50256, eos_token_id: 50256, pad_token_id: 50256, do_sample: true, temperature: 0.8, top_k: 50, top_p: 0.95, repetition_penalty: 1.1, max_new_tokens: 64,
+      bos_token_id: 50256,
+      eos_token_id: 50256,
+      pad_token_id: 50256,
+      do_sample: true,
+      temperature: 0.8,
+      top_k: 50,
+      top_p: 0.95,
+      repetition_penalty: 1.1,
+      max_new_tokens: 64,
     });
     const back = gpt2WeightsFromTensors(cfg, readSafetensors(file(files, 'model.safetensors')));
     // logits of the merged folder (plain GPT-2) against the run's LoRA model, on the engine's eval graph
@@ -149,7 +238,12 @@ describe('transformers.js package', () => {
     const logits = async (m: ModelSpec, W: Weights) => {
       const s = await cpu.createSession(buildEvalGraph(m, { batch: 1, seq: T }, { logits: true }));
       const Tn = cpu.ort.Tensor;
-      const out = await s.run({ ...weightFeeds(cpu, allParams(m), W), input_ids: new Tn('int32', Int32Array.from(ids), [1, T]), labels: new Tn('int32', new Int32Array(T), [1, T]), loss_mask: new Tn('float32', new Float32Array(T), [1, T]) });
+      const out = await s.run({
+        ...weightFeeds(cpu, allParams(m), W),
+        input_ids: new Tn('int32', Int32Array.from(ids), [1, T]),
+        labels: new Tn('int32', new Int32Array(T), [1, T]),
+        loss_mask: new Tn('float32', new Float32Array(T), [1, T]),
+      });
       await s.release();
       return out.logits.data as Float32Array;
     };
@@ -164,9 +258,15 @@ describe('transformers.js package', () => {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
+        [1, T],
+      ),
     };
-    for (let i = 0; i < config.n_layer; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, config.n_head, 0, D]);
+    for (let i = 0; i < config.n_layer; i++)
+      for (const kv of ['key', 'value'])
+        feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, config.n_head, 0, D]);
     const o = (await s.run(feeds)).logits.data as Float32Array;
     worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - o[i]));
@@ -177,11 +277,22 @@ describe('transformers.js package', () => {
   it("carries the training template: transformers.js's apply_chat_template renders what training rendered", async () => {
     const tjsTok = (await AutoTokenizer.from_pretrained('lora')) as PreTrainedTokenizer;
     const convs: Message[][] = [
-      [{ role: 'user', content: 'Hi there' }, { role: 'assistant', content: 'Hello!' }],
-      [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Two\nlines' }, { role: 'assistant', content: 'Ok.' }, { role: 'user', content: 'Thanks' }],
+      [
+        { role: 'user', content: 'Hi there' },
+        { role: 'assistant', content: 'Hello!' },
+      ],
+      [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Two\nlines' },
+        { role: 'assistant', content: 'Ok.' },
+        { role: 'user', content: 'Thanks' },
+      ],
     ];
     for (const m of convs) {
-      for (const gen of [false, true]) expect(tjsTok.apply_chat_template(m as never, { tokenize: false, add_generation_prompt: gen })).toBe(template.render(m, gen));
+      for (const gen of [false, true])
+        expect(tjsTok.apply_chat_template(m as never, { tokenize: false, add_generation_prompt: gen })).toBe(
+          template.render(m, gen),
+        );
     }
     expect(json(runs.lora.files, 'tokenizer_config.json').chat_template).toBe(DEFAULT_CHAT_TEMPLATE);
   });
@@ -206,12 +317,26 @@ describe('PEFT adapter', () => {
     const { src, files } = runs.lora;
     const ad = peftAdapterFiles(src);
     expect(json(ad, 'adapter_config.json')).toMatchObject({
-      peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 4, lora_alpha: 8, target_modules: ['attn.c_attn', 'mlp.c_fc'], fan_in_fan_out: true, base_model_name_or_path: 'acme/gpt2', revision: 'v1', bias: 'none',
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 4,
+      lora_alpha: 8,
+      target_modules: ['attn.c_attn', 'mlp.c_fc'],
+      fan_in_fan_out: true,
+      base_model_name_or_path: 'acme/gpt2',
+      revision: 'v1',
+      bias: 'none',
     });
     const tensors = readSafetensors(file(ad, 'adapter_model.safetensors'));
     const C = config.n_embd;
     expect([...tensors.keys()].sort()).toEqual(
-      [0, 1].flatMap((i) => ['attn.c_attn', 'mlp.c_fc'].flatMap((t) => ['lora_A', 'lora_B'].map((ab) => `base_model.model.transformer.h.${i}.${t}.${ab}.weight`))).sort(),
+      [0, 1]
+        .flatMap((i) =>
+          ['attn.c_attn', 'mlp.c_fc'].flatMap((t) =>
+            ['lora_A', 'lora_B'].map((ab) => `base_model.model.transformer.h.${i}.${t}.${ab}.weight`),
+          ),
+        )
+        .sort(),
     );
     expect(tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight')!.shape).toEqual([4, C]);
     expect(tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_B.weight')!.shape).toEqual([3 * C, 4]);
@@ -258,18 +383,42 @@ describe('hand-off recipe', () => {
       writeFileSync(p, joined(f));
     }
     execFileSync('python3', ['-m', 'py_compile', join(out, 'train.py')]);
-    const stated = JSON.parse(execFileSync('python3', ['-c', `import ast,json,sys; t=ast.parse(open(sys.argv[1]).read()); print(json.dumps(next(ast.literal_eval(n.value) for n in t.body if isinstance(n, ast.Assign) and n.targets[0].id == 'RUN')))`, join(out, 'train.py')]).toString());
+    const stated = JSON.parse(
+      execFileSync('python3', [
+        '-c',
+        `import ast,json,sys; t=ast.parse(open(sys.argv[1]).read()); print(json.dumps(next(ast.literal_eval(n.value) for n in t.body if isinstance(n, ast.Assign) and n.targets[0].id == 'RUN')))`,
+        join(out, 'train.py'),
+      ]).toString(),
+    );
     expect(stated).toEqual(recipeSettings(src));
-    expect(stated).toMatchObject({ steps: 150, learning_rate: 3e-3, per_device_batch: 4, seq: 48, max_length: 49, warmup_steps: 2, schedule: 'cosine', min_lr_ratio: 0.1, seed: 42, loss_on: 'assistant', lora: { r: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] } });
+    expect(stated).toMatchObject({
+      steps: 150,
+      learning_rate: 3e-3,
+      per_device_batch: 4,
+      seq: 48,
+      max_length: 49,
+      warmup_steps: 2,
+      schedule: 'cosine',
+      min_lr_ratio: 0.1,
+      seed: 42,
+      loss_on: 'assistant',
+      lora: { r: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] },
+    });
     for (const split of ['train', 'validation'] as const) {
-      const back = parseDataset(readFileSync(join(out, 'data', `${split}.jsonl`), 'utf8'), `${split}.jsonl`, { format: 'chat' });
+      const back = parseDataset(readFileSync(join(out, 'data', `${split}.jsonl`), 'utf8'), `${split}.jsonl`, {
+        format: 'chat',
+      });
       expect(back.errors).toEqual([]);
       expect(back.dataset.records).toBe(data.trainedRecords[split].length);
     }
     expect(data.trainedRecords.train.length + data.trainedRecords.validation.length).toBe(25);
     expect(readFileSync(join(out, 'chat_template.jinja'), 'utf8')).toBe(DEFAULT_CHAT_TEMPLATE);
-    expect(readFileSync(join(out, 'accelerate_config.yaml'), 'utf8')).toMatch(/distributed_type: DEEPSPEED[\s\S]*zero_stage: 2/);
-    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('accelerate launch --config_file accelerate_config.yaml');
+    expect(readFileSync(join(out, 'accelerate_config.yaml'), 'utf8')).toMatch(
+      /distributed_type: DEEPSPEED[\s\S]*zero_stage: 2/,
+    );
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain(
+      'accelerate launch --config_file accelerate_config.yaml',
+    );
   });
 });
 
@@ -282,7 +431,13 @@ describe('export of a resumed run', () => {
     const a = file(hfFolderFiles(source(LORA, straight.W, straight.losses)), 'model.safetensors');
     const b = file(hfFolderFiles(source(LORA, resumed.W, straight.losses)), 'model.safetensors');
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
-    expect(Buffer.from(file(peftAdapterFiles(source(LORA, straight.W, straight.losses)), 'adapter_model.safetensors')).equals(Buffer.from(file(peftAdapterFiles(source(LORA, resumed.W, straight.losses)), 'adapter_model.safetensors')))).toBe(true);
+    expect(
+      Buffer.from(
+        file(peftAdapterFiles(source(LORA, straight.W, straight.losses)), 'adapter_model.safetensors'),
+      ).equals(
+        Buffer.from(file(peftAdapterFiles(source(LORA, resumed.W, straight.losses)), 'adapter_model.safetensors')),
+      ),
+    ).toBe(true);
   }, 60_000);
 
   it('on WebGPU (onnxruntime-node, SwiftShader) within 1e-6 of the uninterrupted run (measured: identical)', async () => {
@@ -294,7 +449,8 @@ describe('export of a resumed run', () => {
     const a = readSafetensors(file(hfFolderFiles(source(LORA, straight.W, straight.losses)), 'model.safetensors'));
     const b = readSafetensors(file(hfFolderFiles(source(LORA, resumed.W, straight.losses)), 'model.safetensors'));
     let worst = 0;
-    for (const [k, t] of a) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b.get(k)!.data[i]));
+    for (const [k, t] of a)
+      for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b.get(k)!.data[i]));
     console.log(`WebGPU export, resumed vs uninterrupted: max |diff| ${worst}`);
     expect(worst).toBeLessThan(1e-6);
   }, 300_000);
@@ -305,7 +461,9 @@ describe('writing an export', () => {
   it('refuses one larger than the free space, writing nothing', async () => {
     const out = join(dir, 'too-big');
     await expect(writeFolder(out, files(), { free: async () => 1000 })).rejects.toThrow(ExportSpaceError);
-    await expect(writeFolder(out, files(), { free: async () => 1000 })).rejects.toThrow(/needs \d+ MiB, but only 1 MiB is free there; nothing was written/);
+    await expect(writeFolder(out, files(), { free: async () => 1000 })).rejects.toThrow(
+      /needs \d+ MiB, but only 1 MiB is free there; nothing was written/,
+    );
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.startsWith('too-big'))).toEqual([]);
   });
@@ -315,7 +473,13 @@ describe('writing an export', () => {
     await writeFolder(out, [{ path: 'keep.txt', parts: [new TextEncoder().encode('earlier export')] }]);
     const ac = new AbortController();
     let seen = 0;
-    const watched = files().map((f) => ({ path: f.path, get parts() { if (++seen === 4) ac.abort(); return f.parts; } }));
+    const watched = files().map((f) => ({
+      path: f.path,
+      get parts() {
+        if (++seen === 4) ac.abort();
+        return f.parts;
+      },
+    }));
     await expect(writeFolder(out, watched, { signal: ac.signal })).rejects.toThrow(ExportCancelled);
     expect(readdirSync(dir).filter((n) => n.startsWith('cancelled'))).toEqual(['cancelled']);
     expect(readFileSync(join(out, 'keep.txt'), 'utf8')).toBe('earlier export');
@@ -327,11 +491,16 @@ describe('writing an export', () => {
     const zpath = join(dir, 'model.zip');
     writeFileSync(zpath, new Uint8Array(await blob.arrayBuffer()));
     const unz = join(dir, 'unzipped');
-    execFileSync('python3', ['-c', 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', zpath, unz]);
-    for (const f of fs) expect(Buffer.from(readFileSync(join(unz, 'model', f.path))).equals(Buffer.from(joined(f))), f.path).toBe(true);
+    execFileSync('python3', [
+      '-c',
+      'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])',
+      zpath,
+      unz,
+    ]);
+    for (const f of fs)
+      expect(Buffer.from(readFileSync(join(unz, 'model', f.path))).equals(Buffer.from(joined(f))), f.path).toBe(true);
     const ac = new AbortController();
     ac.abort();
     await expect(zipBlob(fs, 'model', { signal: ac.signal })).rejects.toThrow(ExportCancelled);
   });
 });
-

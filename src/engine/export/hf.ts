@@ -20,9 +20,31 @@ import { lossCurveSvg } from './svg.js';
 export interface RunFacts {
   /** The base model: a Hub repo (with its revision) or the offline tiny model. */
   base: { name: string; repo?: string; revision?: string; endpoint?: string };
-  dataset: { file: string; format: string; kind: 'chat' | 'text'; records: number; trainRows: number; validationRows: number; trainedTokens: number; totalTokens: number; truncated: number; skipped: number };
+  dataset: {
+    file: string;
+    format: string;
+    kind: 'chat' | 'text';
+    records: number;
+    trainRows: number;
+    validationRows: number;
+    trainedTokens: number;
+    totalTokens: number;
+    truncated: number;
+    skipped: number;
+  };
   data: { lossOn: LossOn; overflow: OverflowPolicy; pack: boolean; template: string };
-  train: { steps: number; lr: number; batch: number; seq: number; accumulation: number; warmupSteps: number; schedule: ScheduleKind; minLrRatio: number; seed: number; adamw: AdamWConfig };
+  train: {
+    steps: number;
+    lr: number;
+    batch: number;
+    seq: number;
+    accumulation: number;
+    warmupSteps: number;
+    schedule: ScheduleKind;
+    minLrRatio: number;
+    seed: number;
+    adamw: AdamWConfig;
+  };
   lora?: LoraConfig;
   /** Steps trained (the step of the checkpoint exported). */
   step: number;
@@ -76,16 +98,23 @@ export function mergedWeights(src: ExportSource): Weights {
 export function vocabAndMerges(tok: TokenizerFiles): OutFile[] {
   const model = tok.tokenizer.model as { vocab: Record<string, number>; merges: (string | string[])[] };
   const merges = model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
-  return [textFile('vocab.json', JSON.stringify(model.vocab)), textFile('merges.txt', `#version: 0.2\n${merges.join('\n')}\n`)];
+  return [
+    textFile('vocab.json', JSON.stringify(model.vocab)),
+    textFile('merges.txt', `#version: 0.2\n${merges.join('\n')}\n`),
+  ];
 }
 
 /** generation_config.json: end-of-text as eos and pad, and the chat's sampling defaults. */
 export function generationConfig(src: ExportSource): Record<string, unknown> {
   const s = src.sampling;
   return {
-    bos_token_id: src.eosId, eos_token_id: src.eosId, pad_token_id: src.eosId,
-    do_sample: s.temperature > 0, ...(s.temperature > 0 ? { temperature: s.temperature, top_k: s.topK, top_p: s.topP } : {}),
-    repetition_penalty: s.repetitionPenalty, max_new_tokens: s.maxNewTokens,
+    bos_token_id: src.eosId,
+    eos_token_id: src.eosId,
+    pad_token_id: src.eosId,
+    do_sample: s.temperature > 0,
+    ...(s.temperature > 0 ? { temperature: s.temperature, top_k: s.topK, top_p: s.topP } : {}),
+    repetition_penalty: s.repetitionPenalty,
+    max_new_tokens: s.maxNewTokens,
   };
 }
 
@@ -93,8 +122,17 @@ export function generationConfig(src: ExportSource): Record<string, unknown> {
 export function tokenizerFiles(src: ExportSource): OutFile[] {
   return [
     textFile('tokenizer.json', JSON.stringify(src.tokenizer.tokenizer)),
-    jsonFile('tokenizer_config.json', { ...src.tokenizer.config, pad_token: EOS_TOKEN, chat_template: src.run.data.template }),
-    jsonFile('special_tokens_map.json', { bos_token: EOS_TOKEN, eos_token: EOS_TOKEN, unk_token: EOS_TOKEN, pad_token: EOS_TOKEN }),
+    jsonFile('tokenizer_config.json', {
+      ...src.tokenizer.config,
+      pad_token: EOS_TOKEN,
+      chat_template: src.run.data.template,
+    }),
+    jsonFile('special_tokens_map.json', {
+      bos_token: EOS_TOKEN,
+      eos_token: EOS_TOKEN,
+      unk_token: EOS_TOKEN,
+      pad_token: EOS_TOKEN,
+    }),
     ...vocabAndMerges(src.tokenizer),
   ];
 }
@@ -108,7 +146,10 @@ export interface HfOptions {
 export function hfFolderFiles(src: ExportSource, o: HfOptions = {}): OutFile[] {
   const W = mergedWeights(src);
   const tensors = Object.fromEntries(gpt2Params(src.config).map((p) => [p.name, { shape: p.shape, data: W[p.name] }]));
-  const config = { ...gpt2ConfigJson(src.config, src.eosId), ...(o.onnx ? { 'transformers.js_config': TRANSFORMERS_JS_CONFIG } : {}) };
+  const config = {
+    ...gpt2ConfigJson(src.config, src.eosId),
+    ...(o.onnx ? { 'transformers.js_config': TRANSFORMERS_JS_CONFIG } : {}),
+  };
   return [
     jsonFile('config.json', config),
     { path: 'model.safetensors', parts: safetensorsParts(tensors) },
@@ -126,7 +167,10 @@ export const peftKey = (name: string) => `base_model.model.${name}`;
 /** The PEFT LoRA adapter: adapter_config.json and adapter_model.safetensors. */
 export function peftAdapterFiles(src: ExportSource): OutFile[] {
   const l = src.run.lora;
-  if (!l) throw new Error('this run fine-tuned all weights: there is no LoRA adapter to export (export the Hugging Face folder instead)');
+  if (!l)
+    throw new Error(
+      'this run fine-tuned all weights: there is no LoRA adapter to export (export the Hugging Face folder instead)',
+    );
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (let i = 0; i < src.config.n_layer; i++) {
     for (const t of l.targets) {
@@ -142,9 +186,22 @@ export function peftAdapterFiles(src: ExportSource): OutFile[] {
   const base = src.run.base.repo ?? src.run.base.name;
   return [
     jsonFile('adapter_config.json', {
-      peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: base, revision: src.run.base.revision ?? null,
-      r: l.rank, lora_alpha: l.alpha, lora_dropout: 0, target_modules: [...l.targets], fan_in_fan_out: true, bias: 'none',
-      inference_mode: true, init_lora_weights: true, use_rslora: false, use_dora: false, modules_to_save: null, layers_to_transform: null,
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      base_model_name_or_path: base,
+      revision: src.run.base.revision ?? null,
+      r: l.rank,
+      lora_alpha: l.alpha,
+      lora_dropout: 0,
+      target_modules: [...l.targets],
+      fan_in_fan_out: true,
+      bias: 'none',
+      inference_mode: true,
+      init_lora_weights: true,
+      use_rslora: false,
+      use_dora: false,
+      modules_to_save: null,
+      layers_to_transform: null,
     }),
     { path: 'adapter_model.safetensors', parts: safetensorsParts(tensors) },
     textFile('README.md', adapterCard(src)),
@@ -152,18 +209,36 @@ export function peftAdapterFiles(src: ExportSource): OutFile[] {
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
-const last = <T,>(xs: readonly T[]) => xs[xs.length - 1];
+const last = <T>(xs: readonly T[]) => xs[xs.length - 1];
 
 function settingsTable(src: ExportSource): string {
   const r = src.run;
   const t = r.train;
   const rows: [string, string][] = [
-    ['method', r.lora ? `LoRA r=${r.lora.rank}, alpha=${r.lora.alpha}, targets ${r.lora.targets.join(', ')} (merged into these weights)` : 'full fine-tune'],
+    [
+      'method',
+      r.lora
+        ? `LoRA r=${r.lora.rank}, alpha=${r.lora.alpha}, targets ${r.lora.targets.join(', ')} (merged into these weights)`
+        : 'full fine-tune',
+    ],
     ['steps', `${r.step} of ${t.steps}`],
-    ['batch x sequence', `${t.batch} x ${t.seq} tokens${t.accumulation > 1 ? `, ${t.accumulation} micro-batches per step` : ''}`],
+    [
+      'batch x sequence',
+      `${t.batch} x ${t.seq} tokens${t.accumulation > 1 ? `, ${t.accumulation} micro-batches per step` : ''}`,
+    ],
     ['learning rate', `${t.lr}, ${t.schedule} to ${t.minLrRatio} x after ${t.warmupSteps} warmup steps`],
-    ['optimizer', `AdamW (betas ${t.adamw.beta1}, ${t.adamw.beta2}; eps ${t.adamw.eps}; weight decay ${t.adamw.weightDecay} on matrices); gradient clip ${t.adamw.maxGradNorm}`],
-    ['loss on', r.data.lossOn === 'all' ? 'every token' : r.data.lossOn === 'last-assistant' ? 'the last assistant turn' : 'assistant turns and their end-of-text'],
+    [
+      'optimizer',
+      `AdamW (betas ${t.adamw.beta1}, ${t.adamw.beta2}; eps ${t.adamw.eps}; weight decay ${t.adamw.weightDecay} on matrices); gradient clip ${t.adamw.maxGradNorm}`,
+    ],
+    [
+      'loss on',
+      r.data.lossOn === 'all'
+        ? 'every token'
+        : r.data.lossOn === 'last-assistant'
+          ? 'the last assistant turn'
+          : 'assistant turns and their end-of-text',
+    ],
     ['long conversations', r.data.overflow === 'drop-oldest' ? 'oldest exchanges dropped to fit' : 'cut at the end'],
     ['packing', r.data.pack ? 'several conversations per row' : 'one conversation per row'],
     ['seed', String(t.seed)],
@@ -218,7 +293,9 @@ model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")
 ids = tok.apply_chat_template([{"role": "user", "content": "Hello!"}], add_generation_prompt=True, return_tensors="pt")
 print(tok.decode(model.generate(ids, max_new_tokens=${src.sampling.maxNewTokens})[0][ids.shape[1]:], skip_special_tokens=True))
 \`\`\`
-${o.onnx ? `
+${
+  o.onnx
+    ? `
 In JavaScript (transformers.js reads \`onnx/model.onnx\` and its external data):
 
 \`\`\`js
@@ -226,7 +303,9 @@ import { AutoTokenizer, AutoModelForCausalLM } from '@huggingface/transformers';
 const tok = await AutoTokenizer.from_pretrained('path/to/this/folder');
 const model = await AutoModelForCausalLM.from_pretrained('path/to/this/folder');
 \`\`\`
-` : ''}`;
+`
+    : ''
+}`;
 }
 
 function adapterCard(src: ExportSource): string {

@@ -93,7 +93,11 @@ function serialize(g: RawGraph, dataFile: string): { model: Uint8Array; data: Ui
         for (const d of t.dims) tw.int(1, d);
         tw.int(2, DTYPE_CODE[t.dtype]);
         tw.string(8, t.name);
-        for (const [k, v] of [['location', dataFile], ['offset', String(offset)], ['length', String(bytes.byteLength)]]) {
+        for (const [k, v] of [
+          ['location', dataFile],
+          ['offset', String(offset)],
+          ['length', String(bytes.byteLength)],
+        ]) {
           tw.message(13, (e) => {
             e.string(1, k);
             e.string(2, v);
@@ -147,13 +151,20 @@ export function gpt2OnnxFiles(c: GPT2Config, W: Weights): OutFile[] {
   g.inputs.push({ name: 'position_ids', dtype: 'int64', dims: ['batch_size', 'sequence_length'] });
   for (let i = 0; i < c.n_layer; i++) {
     for (const kv of ['key', 'value']) {
-      g.inputs.push({ name: `past_key_values.${i}.${kv}`, dtype: 'float32', dims: ['batch_size', H, 'past_sequence_length', D] });
+      g.inputs.push({
+        name: `past_key_values.${i}.${kv}`,
+        dtype: 'float32',
+        dims: ['batch_size', H, 'past_sequence_length', D],
+      });
     }
   }
   g.outputs.push({ name: 'logits', dtype: 'float32', dims: ['batch_size', 'sequence_length', c.vocab_size] });
 
   const to32 = (x: string) => g.op('Cast', [x], { to: int(DTYPE_CODE.int32) });
-  const h0 = g.op('Add', [g.op('Gather', [P['transformer.wte.weight'], to32('input_ids')]), g.op('Gather', [P['transformer.wpe.weight'], to32('position_ids')])]);
+  const h0 = g.op('Add', [
+    g.op('Gather', [P['transformer.wte.weight'], to32('input_ids')]),
+    g.op('Gather', [P['transformer.wpe.weight'], to32('position_ids')]),
+  ]);
 
   // The additive attention bias (batch, 1, S, T): a query at position T-S+i sees keys 0..T-S+i that the
   // attention mask keeps. T = past + new length, from the mask; S from the ids.
@@ -169,8 +180,10 @@ export function gpt2OnnxFiles(c: GPT2Config, W: Weights): OutFile[] {
   const allowed = g.op('And', [g.op('Unsqueeze', [causal, g.i64([0, 1])]), keep]); // (B,1,S,T)
   const bias = g.op('Where', [allowed, g.f32(0), g.f32(-1e9)]);
 
-  const linear = (x: string, name: string) => g.op('Add', [g.op('MatMul', [x, P[`${name}.weight`]]), P[`${name}.bias`]]);
-  const ln = (x: string, name: string) => g.op('LayerNormalization', [x, P[`${name}.weight`], P[`${name}.bias`]], { axis: int(-1), epsilon: float(eps) });
+  const linear = (x: string, name: string) =>
+    g.op('Add', [g.op('MatMul', [x, P[`${name}.weight`]]), P[`${name}.bias`]]);
+  const ln = (x: string, name: string) =>
+    g.op('LayerNormalization', [x, P[`${name}.weight`], P[`${name}.bias`]], { axis: int(-1), epsilon: float(eps) });
   const heads = g.i64([0, 0, H, D]);
   const split = g.i64([C, C, C]);
   let h = h0; // (B, S, C)
@@ -179,8 +192,12 @@ export function gpt2OnnxFiles(c: GPT2Config, W: Weights): OutFile[] {
     const qkv = linear(ln(h, `${pre}.ln_1`), `${pre}.attn.c_attn`);
     const [q, k, v] = g.node('Split', [qkv, split], { axis: int(2) }, 3);
     const toHeads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, heads])], { perm: ints([0, 2, 1, 3]) }); // (B, H, S, D)
-    const key = g.node('Concat', [`past_key_values.${i}.key`, toHeads(k)], { axis: int(2) }, 1, [`present.${i}.key`])[0];
-    const value = g.node('Concat', [`past_key_values.${i}.value`, toHeads(v)], { axis: int(2) }, 1, [`present.${i}.value`])[0];
+    const key = g.node('Concat', [`past_key_values.${i}.key`, toHeads(k)], { axis: int(2) }, 1, [
+      `present.${i}.key`,
+    ])[0];
+    const value = g.node('Concat', [`past_key_values.${i}.value`, toHeads(v)], { axis: int(2) }, 1, [
+      `present.${i}.value`,
+    ])[0];
     const qh = toHeads(g.op('Mul', [q, g.f32(1 / Math.sqrt(D))]));
     const att = g.op('Add', [g.op('MatMul', [qh, g.op('Transpose', [key], { perm: ints([0, 1, 3, 2]) })]), bias]); // (B, H, S, T)
     const y = g.op('MatMul', [g.op('Softmax', [att], { axis: int(-1) }), value]); // (B, H, S, D)
@@ -191,12 +208,23 @@ export function gpt2OnnxFiles(c: GPT2Config, W: Weights): OutFile[] {
     const inner = g.op('Mul', [g.op('Add', [m, g.op('Mul', [x3, g.f32(0.044715)])]), g.f32(Math.sqrt(2 / Math.PI))]);
     const gelu = g.op('Mul', [g.op('Mul', [m, g.f32(0.5)]), g.op('Add', [g.op('Tanh', [inner]), g.f32(1)])]);
     h = g.op('Add', [h, linear(gelu, `${pre}.mlp.c_proj`)]);
-    for (const kv of ['key', 'value']) g.outputs.push({ name: `present.${i}.${kv}`, dtype: 'float32', dims: ['batch_size', H, 'total_sequence_length', D] });
+    for (const kv of ['key', 'value'])
+      g.outputs.push({
+        name: `present.${i}.${kv}`,
+        dtype: 'float32',
+        dims: ['batch_size', H, 'total_sequence_length', D],
+      });
   }
   // The tied head as a Gemm against wte (no transposed copy of the 154 MB embedding): (B*S, C) x wte^T.
   const flat = g.op('Reshape', [ln(h, 'transformer.ln_f'), g.i64([-1, C])]);
   const logits2 = g.op('Gemm', [flat, P['transformer.wte.weight']], { transB: int(1) });
-  g.node('Reshape', [logits2, g.op('Concat', [g.op('Shape', ['input_ids']), g.i64([c.vocab_size])], { axis: int(0) })], {}, 1, ['logits']);
+  g.node(
+    'Reshape',
+    [logits2, g.op('Concat', [g.op('Shape', ['input_ids']), g.i64([c.vocab_size])], { axis: int(0) })],
+    {},
+    1,
+    ['logits'],
+  );
   // present.* outputs come last in the list, after logits, as in Optimum's export
   const { model, data } = serialize(g, 'model.onnx_data');
   return [

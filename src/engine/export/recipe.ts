@@ -12,7 +12,9 @@ const py = (v: unknown): string => {
   if (typeof v === 'number') return String(v); // JS number syntax reads as the same Python float (0.003, 1e-8)
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(py).join(', ')}]`;
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${JSON.stringify(k)}: ${py(x)}`).join(', ')}}`;
+  return `{${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${JSON.stringify(k)}: ${py(x)}`)
+    .join(', ')}}`;
 };
 
 /** The run's settings as the recipe states them (also what the test compares with train.py's RUN). */
@@ -23,10 +25,23 @@ export function recipeSettings(src: ExportSource): Record<string, unknown> {
     base_model: r.base.repo ?? 'base-model',
     revision: r.base.revision ?? 'main',
     kind: r.dataset.kind,
-    steps: t.steps, learning_rate: t.lr, per_device_batch: t.batch, gradient_accumulation: t.accumulation,
-    seq: t.seq, max_length: t.seq + 1, warmup_steps: t.warmupSteps, schedule: t.schedule, min_lr_ratio: t.minLrRatio, seed: t.seed,
-    adam_beta1: t.adamw.beta1, adam_beta2: t.adamw.beta2, adam_epsilon: t.adamw.eps, weight_decay: t.adamw.weightDecay, max_grad_norm: t.adamw.maxGradNorm,
-    loss_on: r.data.lossOn, pack: r.data.pack,
+    steps: t.steps,
+    learning_rate: t.lr,
+    per_device_batch: t.batch,
+    gradient_accumulation: t.accumulation,
+    seq: t.seq,
+    max_length: t.seq + 1,
+    warmup_steps: t.warmupSteps,
+    schedule: t.schedule,
+    min_lr_ratio: t.minLrRatio,
+    seed: t.seed,
+    adam_beta1: t.adamw.beta1,
+    adam_beta2: t.adamw.beta2,
+    adam_epsilon: t.adamw.eps,
+    weight_decay: t.adamw.weightDecay,
+    max_grad_norm: t.adamw.maxGradNorm,
+    loss_on: r.data.lossOn,
+    pack: r.data.pack,
     lora: r.lora ? { r: r.lora.rank, alpha: r.lora.alpha, targets: [...r.lora.targets] } : null,
   };
 }
@@ -47,7 +62,10 @@ export function recipeFiles(src: ExportSource, data: RecipeData): OutFile[] {
     textFile('train.py', trainPy(s)),
     textFile('accelerate_config.yaml', ACCELERATE_ZERO2),
     jsonFile('run.json', { ...s, dataset: src.run.dataset, trained_steps: src.run.step }),
-    textFile('requirements.txt', 'torch>=2.4\ntransformers>=4.56\ntrl>=0.23\npeft>=0.17\naccelerate>=1.10\ndeepspeed>=0.17\ndatasets>=4.0\n'),
+    textFile(
+      'requirements.txt',
+      'torch>=2.4\ntransformers>=4.56\ntrl>=0.23\npeft>=0.17\naccelerate>=1.10\ndeepspeed>=0.17\ndatasets>=4.0\n',
+    ),
     textFile('README.md', recipeReadme(src, data)),
   ];
 }

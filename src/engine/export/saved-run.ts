@@ -9,7 +9,10 @@ import { jsonFile, textFile, type OutFile } from './files.js';
 import type { ExportSource, RunFacts } from './hf.js';
 import type { RecipeData } from './recipe.js';
 
-export type ModelSource = { kind: 'tiny'; seed: number } | { kind: 'folder'; path: string } | { kind: 'hub'; repo: string; revision: string; endpoint?: string };
+export type ModelSource =
+  | { kind: 'tiny'; seed: number }
+  | { kind: 'folder'; path: string }
+  | { kind: 'hub'; repo: string; revision: string; endpoint?: string };
 
 export interface SavedRun {
   version: 1;
@@ -23,7 +26,14 @@ export const SAVED_RUN_DIR = 'run';
 
 export function savedRunFiles(saved: SavedRun, trained: Weights, data: RecipeData): OutFile[] {
   const lora = saved.run.lora
-    ? [{ path: 'lora.safetensors', parts: safetensorsParts(Object.fromEntries(Object.entries(trained).map(([k, v]) => [k, { shape: [v.length], data: v }]))) }]
+    ? [
+        {
+          path: 'lora.safetensors',
+          parts: safetensorsParts(
+            Object.fromEntries(Object.entries(trained).map(([k, v]) => [k, { shape: [v.length], data: v }])),
+          ),
+        },
+      ]
     : [];
   const lines = (xs: readonly string[]) => (xs.length ? `${xs.join('\n')}\n` : '');
   return [
@@ -36,7 +46,9 @@ export function savedRunFiles(saved: SavedRun, trained: Weights, data: RecipeDat
 
 export function parseSavedRun(json: unknown, file: string): SavedRun {
   const r = json as Partial<SavedRun>;
-  if (!r || typeof r !== 'object' || r.version !== 1) throw new Error(`${file}: not a Fine-Tune Studio run (expected "version": 1)`);
-  for (const k of ['source', 'config', 'run', 'sampling'] as const) if (!r[k] || typeof r[k] !== 'object') throw new Error(`${file}: field "${k}" is missing`);
+  if (!r || typeof r !== 'object' || r.version !== 1)
+    throw new Error(`${file}: not a Fine-Tune Studio run (expected "version": 1)`);
+  for (const k of ['source', 'config', 'run', 'sampling'] as const)
+    if (!r[k] || typeof r[k] !== 'object') throw new Error(`${file}: field "${k}" is missing`);
   return r as SavedRun;
 }

@@ -26,7 +26,8 @@ export function lossCurveSvg(train: readonly Point[], evals: readonly Point[]): 
   const ev = evals.filter(ok);
   const all = [...tr, ...ev];
   const head = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`;
-  if (!all.length) return `${head}<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no losses recorded</text></svg>\n`;
+  if (!all.length)
+    return `${head}<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no losses recorded</text></svg>\n`;
   const maxStep = Math.max(1, ...all.map((p) => p.step));
   let lo = Math.min(...all.map((p) => p.loss));
   let hi = Math.max(...all.map((p) => p.loss));
@@ -36,21 +37,29 @@ export function lossCurveSvg(train: readonly Point[], evals: readonly Point[]): 
   }
   const x = (s: number) => PAD.left + ((W - PAD.left - PAD.right) * s) / maxStep;
   const y = (l: number) => PAD.top + ((H - PAD.top - PAD.bottom) * (hi - l)) / (hi - lo);
-  const path = (ps: readonly Point[]) => ps.map((p, i) => `${i ? 'L' : 'M'}${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`).join('');
+  const path = (ps: readonly Point[]) =>
+    ps.map((p, i) => `${i ? 'L' : 'M'}${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`).join('');
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => lo + f * (hi - lo));
   const out = [head, `<rect width="${W}" height="${H}" fill="white"/>`];
   for (const t of ticks) {
-    out.push(`<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#e5e5e5"/>`);
+    out.push(
+      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#e5e5e5"/>`,
+    );
     out.push(`<text x="${PAD.left - 6}" y="${(y(t) + 4).toFixed(1)}" text-anchor="end">${t.toFixed(2)}</text>`);
   }
-  out.push(`<text x="${PAD.left}" y="${H - 20}" text-anchor="middle">0</text><text x="${W - PAD.right}" y="${H - 20}" text-anchor="end">${maxStep}</text>`);
+  out.push(
+    `<text x="${PAD.left}" y="${H - 20}" text-anchor="middle">0</text><text x="${W - PAD.right}" y="${H - 20}" text-anchor="end">${maxStep}</text>`,
+  );
   out.push(`<text x="${(PAD.left + W - PAD.right) / 2}" y="${H - 6}" text-anchor="middle">${esc('step')}</text>`);
   if (tr.length) {
     out.push(`<path d="${path(tr)}" fill="none" stroke="#9ecae1" stroke-width="1"/>`);
     out.push(`<path d="${path(smooth(tr))}" fill="none" stroke="#08519c" stroke-width="2"/>`);
   }
-  for (const p of ev) out.push(`<circle cx="${x(p.step).toFixed(1)}" cy="${y(p.loss).toFixed(1)}" r="4" fill="#d94801"/>`);
-  out.push(`<text x="${W - PAD.right}" y="14" text-anchor="end"><tspan fill="#08519c">training loss (smoothed)</tspan>${ev.length ? ' <tspan fill="#d94801">● validation loss</tspan>' : ''}</text>`);
+  for (const p of ev)
+    out.push(`<circle cx="${x(p.step).toFixed(1)}" cy="${y(p.loss).toFixed(1)}" r="4" fill="#d94801"/>`);
+  out.push(
+    `<text x="${W - PAD.right}" y="14" text-anchor="end"><tspan fill="#08519c">training loss (smoothed)</tspan>${ev.length ? ' <tspan fill="#d94801">● validation loss</tspan>' : ''}</text>`,
+  );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

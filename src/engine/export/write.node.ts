@@ -10,12 +10,19 @@ export class ExportSpaceError extends Error {
   readonly code = 'INSUFFICIENT_SPACE';
 }
 
-export async function writeFolder(dir: string, files: readonly OutFile[], o: { signal?: AbortSignal; free?: () => Promise<number> } = {}): Promise<void> {
+export async function writeFolder(
+  dir: string,
+  files: readonly OutFile[],
+  o: { signal?: AbortSignal; free?: () => Promise<number> } = {},
+): Promise<void> {
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
   const need = totalSize(files);
   const free = o.free ? await o.free() : await statfs(parent).then((s) => s.bavail * s.bsize);
-  if (free < need) throw new ExportSpaceError(`${dir} needs ${fmtSize(need)}, but only ${fmtSize(free)} is free there; nothing was written`);
+  if (free < need)
+    throw new ExportSpaceError(
+      `${dir} needs ${fmtSize(need)}, but only ${fmtSize(free)} is free there; nothing was written`,
+    );
   const tmp = `${dir}.partial-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   try {

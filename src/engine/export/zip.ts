@@ -28,7 +28,11 @@ export function zipStream(files: readonly OutFile[], root: string, signal?: Abor
 }
 
 /** The whole zip as a Blob, reporting bytes done; throws ExportCancelled (and keeps nothing) when `signal` aborts. */
-export async function zipBlob(files: readonly OutFile[], root: string, o: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<Blob> {
+export async function zipBlob(
+  files: readonly OutFile[],
+  root: string,
+  o: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Blob> {
   const total = totalSize(files);
   const reader = zipStream(files, root, o.signal).getReader();
   const chunks: BlobPart[] = [];

@@ -39,14 +39,16 @@ describe('KV-cache generation', () => {
       const m: ModelSpec = { config: { ...TINY_GPT2, n_positions: 32 }, lora };
       const r = new Rng(4);
       const W = { ...initGpt2(m.config, 12), ...(lora ? initLora(m.config, lora, 2) : {}) };
-      for (const [k, v] of Object.entries(W)) for (let i = 0; i < v.length; i++) v[i] += (k.includes('lora_B') ? 0.05 : 0.1) * r.normal();
+      for (const [k, v] of Object.entries(W))
+        for (let i = 0; i < v.length; i++) v[i] += (k.includes('lora_B') ? 0.05 : 0.1) * r.normal();
       const prompt = [464, 3290, 318, 257, 1332, 13, 198]; // 7 tokens: one full chunk of 4 and a padded one
       const n = 12;
       const cpu = await createNodeBackend('node-cpu');
       const weights = weightFeeds(cpu, allParams(m), W);
       const gen = new Generator(cpu, m, () => weights, { ...decoder, eosId: -1 }, { cache: 32, prefillChunk: 4 });
       let tokens: number[] = [];
-      for await (const ev of gen.stream(prompt, { ...GREEDY, maxNewTokens: n })) if (ev.type === 'done') tokens = ev.tokens;
+      for await (const ev of gen.stream(prompt, { ...GREEDY, maxNewTokens: n }))
+        if (ev.type === 'done') tokens = ev.tokens;
       expect(tokens).toEqual(await fullRecompute(m, W, prompt, n));
       expect(new Set(tokens).size).toBeGreaterThan(1);
       await gen.release();
@@ -64,7 +66,8 @@ describe('KV-cache generation', () => {
     const run = async (eosId: number, extra: object) => {
       const gen = new Generator(cpu, m, () => weights, { ...decoder, eosId }, { cache: 16, prefillChunk: 4 });
       let done: { reason: string; tokens: number[]; text: string } | undefined;
-      for await (const ev of gen.stream([1, 2], { ...GREEDY, maxNewTokens: 50, ...extra })) if (ev.type === 'done') done = ev;
+      for await (const ev of gen.stream([1, 2], { ...GREEDY, maxNewTokens: 50, ...extra }))
+        if (ev.type === 'done') done = ev;
       await gen.release();
       return done!;
     };

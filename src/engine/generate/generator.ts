@@ -83,7 +83,13 @@ export class Generator {
     return this.backend.exclusive(() => this.feedLocked(session, S, ids, position, cache));
   }
 
-  private async feedLocked(session: EngineSession, S: number, ids: number[], position: number, cache: Caches): Promise<Float32Array> {
+  private async feedLocked(
+    session: EngineSession,
+    S: number,
+    ids: number[],
+    position: number,
+    cache: Caches,
+  ): Promise<Float32Array> {
     const padded = Int32Array.from({ length: S }, (_, i) => ids[i] ?? this.tok.eosId);
     const T = this.backend.ort.Tensor;
     const W = await this.weights();
@@ -96,7 +102,10 @@ export class Generator {
     const into: Record<string, Tensor> = {};
     const L = this.model.config.n_layer;
     for (let i = 0; i < L; i++) {
-      for (const [k, kv] of [[0, 'key'], [1, 'value']] as const) {
+      for (const [k, kv] of [
+        [0, 'key'],
+        [1, 'value'],
+      ] as const) {
         feeds[pastName(i, kv)] = cache.from[2 * i + k];
         into[presentName(i, kv)] = cache.to[2 * i + k];
       }
@@ -110,7 +119,8 @@ export class Generator {
     validateSampling(o);
     const { cache: cap, prefillChunk } = this.options;
     if (prompt.length === 0) throw new RangeError('the prompt is empty');
-    if (prompt.length >= cap) throw new RangeError(`the prompt has ${prompt.length} tokens; the context holds ${cap}, so shorten it`);
+    if (prompt.length >= cap)
+      throw new RangeError(`the prompt has ${prompt.length} tokens; the context holds ${cap}, so shorten it`);
     const c = this.model.config;
     const Lc = this.cacheFor(prompt.length, o.maxNewTokens);
     const dims = [1, c.n_head, Lc, c.n_embd / c.n_head];
@@ -138,7 +148,9 @@ export class Generator {
         }
         out.push(next);
         const full = this.tok.decode(out);
-        const stop = o.stopStrings?.map((s) => full.indexOf(s, Math.max(0, text.length - s.length))).find((i) => i >= 0);
+        const stop = o.stopStrings
+          ?.map((s) => full.indexOf(s, Math.max(0, text.length - s.length)))
+          .find((i) => i >= 0);
         if (stop !== undefined) {
           if (stop > text.length) yield { type: 'token', token: next, text: full.slice(text.length, stop) };
           text = full.slice(0, stop);
@@ -160,7 +172,13 @@ export class Generator {
       for (const t of [...cache.from, ...cache.to]) t.dispose();
     }
     const seconds = (performance.now() - started) / 1000;
-    yield { type: 'done', reason, tokens: out, text: reason === 'stop-string' ? text : this.tok.decode(out), tokensPerSecond: out.length / seconds };
+    yield {
+      type: 'done',
+      reason,
+      tokens: out,
+      text: reason === 'stop-string' ? text : this.tok.decode(out),
+      tokensPerSecond: out.length / seconds,
+    };
   }
 
   async release(): Promise<void> {

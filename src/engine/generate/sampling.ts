@@ -13,7 +13,12 @@ export interface SampleOptions {
   readonly repetitionPenalty: number;
 }
 
-export const DEFAULT_SAMPLING: SampleOptions = Object.freeze({ temperature: 0.8, topK: 50, topP: 0.95, repetitionPenalty: 1.1 });
+export const DEFAULT_SAMPLING: SampleOptions = Object.freeze({
+  temperature: 0.8,
+  topK: 50,
+  topP: 0.95,
+  repetitionPenalty: 1.1,
+});
 export const GREEDY: SampleOptions = Object.freeze({ temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 });
 
 export function validateSampling(o: SampleOptions): void {
@@ -37,7 +42,12 @@ export function sampleToken(logits: Float32Array, o: SampleOptions, context: Ite
     return best;
   }
   // Candidates sorted by logit; top-k cut, softmax at temperature, then the smallest prefix with mass >= top-p.
-  const idx = o.topK > 0 && o.topK <= 256 ? topIndices(x, o.topK) : Array.from(x.keys()).sort((a, b) => x[b] - x[a]).slice(0, o.topK || undefined);
+  const idx =
+    o.topK > 0 && o.topK <= 256
+      ? topIndices(x, o.topK)
+      : Array.from(x.keys())
+          .sort((a, b) => x[b] - x[a])
+          .slice(0, o.topK || undefined);
   const max = x[idx[0]];
   const p = idx.map((i) => Math.exp((x[i] - max) / o.temperature));
   const z = p.reduce((a, b) => a + b, 0);

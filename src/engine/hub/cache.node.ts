@@ -29,7 +29,8 @@ export class FsHubCache implements HubCache {
   private async *parts(key: string, m: Meta, what: string): AsyncGenerator<Uint8Array> {
     if (m.complete && m.chunks === 0) {
       // an earlier version's single file
-      for await (const c of createReadStream(join(this.dir(key), 'file'), { highWaterMark: 8 * 2 ** 20 })) yield new Uint8Array(c as Buffer);
+      for await (const c of createReadStream(join(this.dir(key), 'file'), { highWaterMark: 8 * 2 ** 20 }))
+        yield new Uint8Array(c as Buffer);
       return;
     }
     let seen = 0;
@@ -38,12 +39,19 @@ export class FsHubCache implements HubCache {
       try {
         c = await readFile(join(this.dir(key), `part-${i}`));
       } catch {
-        throw new StorageError('CORRUPT', `${what} is damaged in the cache ${this.root} (part ${i + 1} of ${m.chunks} is missing); delete it and download again`);
+        throw new StorageError(
+          'CORRUPT',
+          `${what} is damaged in the cache ${this.root} (part ${i + 1} of ${m.chunks} is missing); delete it and download again`,
+        );
       }
       seen += c.length;
       yield new Uint8Array(c.buffer, c.byteOffset, c.length);
     }
-    if (seen !== m.bytes) throw new StorageError('CORRUPT', `${what} is damaged in the cache ${this.root} (${seen} bytes where ${m.bytes} were written); delete it and download again`);
+    if (seen !== m.bytes)
+      throw new StorageError(
+        'CORRUPT',
+        `${what} is damaged in the cache ${this.root} (${seen} bytes where ${m.bytes} were written); delete it and download again`,
+      );
   }
   async open(key: string): Promise<FileReader | undefined> {
     const m = await this.meta(key);
@@ -67,7 +75,8 @@ export class FsHubCache implements HubCache {
   }
   async complete(key: string, meta: { etag: string; size: number }) {
     const m = await this.getPartial(key);
-    if (!m || m.bytes !== meta.size) throw new StorageError('CORRUPT', `${key}: the stored chunks hold ${m?.bytes ?? 0} bytes, not ${meta.size}`);
+    if (!m || m.bytes !== meta.size)
+      throw new StorageError('CORRUPT', `${key}: the stored chunks hold ${m?.bytes ?? 0} bytes, not ${meta.size}`);
     await this.writeMeta(key, { ...meta, complete: true, chunks: m.chunks, bytes: meta.size, total: meta.size });
   }
   async deletePartial(key: string) {
@@ -90,7 +99,8 @@ export class FsHubCache implements HubCache {
     return out;
   }
   async delete(prefix: string) {
-    for (const f of await this.list()) if (f.key.startsWith(prefix)) await rm(this.dir(f.key), { recursive: true, force: true });
+    for (const f of await this.list())
+      if (f.key.startsWith(prefix)) await rm(this.dir(f.key), { recursive: true, force: true });
   }
   async free() {
     await mkdir(this.root, { recursive: true });

@@ -18,7 +18,9 @@ const files = hubCheckpoint(cfg, gpt2TokenizerFromPackage().files);
 const size = files['model.safetensors'].length;
 let hub: StandInHub;
 beforeAll(async () => {
-  hub = await startStandInHub({ files: Object.fromEntries(Object.entries(files).map(([f, b]) => [`t/gpt2@main/${f}`, b])) });
+  hub = await startStandInHub({
+    files: Object.fromEntries(Object.entries(files).map(([f, b]) => [`t/gpt2@main/${f}`, b])),
+  });
 });
 afterAll(() => hub.close());
 let n = 0;
@@ -28,7 +30,10 @@ const setup = (free: () => Promise<number | null> = async () => null) => {
   cache.free = free;
   return { cache, prefix, client: new HubClient(cache, { endpoint: hub.url, chunkBytes: CHUNK }) };
 };
-const storedSizes = async (prefix: string) => (await entries<string, Uint8Array>(createStore(`${prefix}-hub-files`, 'files'))).map(([k, v]) => [k, v.length] as const);
+const storedSizes = async (prefix: string) =>
+  (await entries<string, Uint8Array>(createStore(`${prefix}-hub-files`, 'files'))).map(
+    ([k, v]) => [k, v.length] as const,
+  );
 
 describe('IndexedDB Hub cache', () => {
   it('keeps a file as bounded chunks and loads the model from them', async () => {
@@ -52,9 +57,16 @@ describe('IndexedDB Hub cache', () => {
     chunk[12345] ^= 0x40;
     const { set } = await import('idb-keyval');
     await set(key, chunk, store);
-    await expect(client.file('t/gpt2', 'main', 'model.safetensors')).rejects.toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/its sha256 is [0-9a-f]{64}, the Hub says/) });
+    await expect(client.file('t/gpt2', 'main', 'model.safetensors')).rejects.toMatchObject({
+      code: 'CORRUPT',
+      message: expect.stringMatching(/its sha256 is [0-9a-f]{64}, the Hub says/),
+    });
     expect((await cache.list()).filter((f) => f.key.endsWith('model.safetensors'))).toEqual([]);
-    expect(Buffer.from((await client.file('t/gpt2', 'main', 'model.safetensors'))!).equals(Buffer.from(files['model.safetensors']))).toBe(true);
+    expect(
+      Buffer.from((await client.file('t/gpt2', 'main', 'model.safetensors'))!).equals(
+        Buffer.from(files['model.safetensors']),
+      ),
+    ).toBe(true);
   });
 
   it('keeps every chunk stored before when the quota fills mid-download, and resumes after', async () => {
@@ -83,7 +95,9 @@ describe('IndexedDB Hub cache', () => {
     const { client, cache } = setup(async () => 0);
     const err = await client.file('t/gpt2', 'main', 'model.safetensors').catch((e) => e);
     expect(err.code).toBe('INSUFFICIENT_SPACE');
-    expect(err.message).toMatch(/^model.safetensors \(t\/gpt2\) needs \d+ MiB of storage, but only 0 MiB is free in this browser; nothing was written/);
+    expect(err.message).toMatch(
+      /^model.safetensors \(t\/gpt2\) needs \d+ MiB of storage, but only 0 MiB is free in this browser; nothing was written/,
+    );
     expect(await cache.list()).toEqual([]);
   });
 });

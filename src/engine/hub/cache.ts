@@ -78,7 +78,11 @@ export class IdbHubCache implements HubCache {
         size: m.size,
         async *chunks() {
           const v = await get<Uint8Array>(key, store);
-          if (!v) throw new StorageError('CORRUPT', `${what} is missing from this browser's storage; delete it and download again`);
+          if (!v)
+            throw new StorageError(
+              'CORRUPT',
+              `${what} is missing from this browser's storage; delete it and download again`,
+            );
           yield v;
         },
       };
@@ -97,12 +101,21 @@ export class IdbHubCache implements HubCache {
     await this.files.put(key, index, chunk, key);
     const m = await get<Meta>(key, this.meta);
     const bytes = (m && !m.complete ? m.bytes : 0) + chunk.length;
-    await guardWrite(key, () => set(key, { etag, total, bytes, chunks: index + 1, size: 0, complete: false } satisfies Meta, this.meta));
+    await guardWrite(key, () =>
+      set(key, { etag, total, bytes, chunks: index + 1, size: 0, complete: false } satisfies Meta, this.meta),
+    );
   }
   async complete(key: string, meta: { etag: string; size: number }) {
     const m = await this.getPartial(key);
-    if (!m || m.bytes !== meta.size) throw new StorageError('CORRUPT', `${key}: the stored chunks hold ${m?.bytes ?? 0} bytes, not ${meta.size}`);
-    await guardWrite(key, () => set(key, { ...meta, complete: true, chunks: m.chunks, bytes: meta.size, total: meta.size } satisfies Meta, this.meta));
+    if (!m || m.bytes !== meta.size)
+      throw new StorageError('CORRUPT', `${key}: the stored chunks hold ${m?.bytes ?? 0} bytes, not ${meta.size}`);
+    await guardWrite(key, () =>
+      set(
+        key,
+        { ...meta, complete: true, chunks: m.chunks, bytes: meta.size, total: meta.size } satisfies Meta,
+        this.meta,
+      ),
+    );
   }
   async deletePartial(key: string) {
     const m = await get<Meta>(key, this.meta);
@@ -111,7 +124,11 @@ export class IdbHubCache implements HubCache {
     await del(key, this.meta);
   }
   async list() {
-    return (await entries<string, Meta>(this.meta)).map(([key, m]) => ({ key, size: m.complete ? m.size : m.bytes, complete: m.complete }));
+    return (await entries<string, Meta>(this.meta)).map(([key, m]) => ({
+      key,
+      size: m.complete ? m.size : m.bytes,
+      complete: m.complete,
+    }));
   }
   async delete(prefix: string) {
     for (const [key, m] of await entries<string, Meta>(this.meta)) {

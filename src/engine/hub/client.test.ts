@@ -27,7 +27,12 @@ beforeAll(async () => {
   hub = await startStandInHub({ files: all, gated: [{ repo: 'test/gated', token: 'hf_secret' }] });
 });
 afterAll(() => hub.close());
-const client = (o: { token?: string; endpoint?: string } = {}) => new HubClient(new FsHubCache(mkdtempSync(join(tmpdir(), 'fts-hub-'))), { endpoint: hub.url, chunkBytes: CHUNK_BYTES, ...o });
+const client = (o: { token?: string; endpoint?: string } = {}) =>
+  new HubClient(new FsHubCache(mkdtempSync(join(tmpdir(), 'fts-hub-'))), {
+    endpoint: hub.url,
+    chunkBytes: CHUNK_BYTES,
+    ...o,
+  });
 
 describe('Hub download', () => {
   it('loads a GPT-2 with progress, then again from the cache with no request', async () => {
@@ -36,7 +41,13 @@ describe('Hub download', () => {
     const m = await loadHubGpt2(c, 'test/tiny-gpt2', 'main', { onProgress: (p) => events.push(p) });
     expect(m.config.n_embd).toBe(32);
     expect(m.weights['transformer.h.0.mlp.c_fc.weight']).toEqual(initGpt2(cfg, 7)['transformer.h.0.mlp.c_fc.weight']);
-    expect(events.filter((e) => e.status === 'done').map((e) => e.file)).toEqual(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'model.safetensors']);
+    expect(events.filter((e) => e.status === 'done').map((e) => e.file)).toEqual([
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'generation_config.json',
+      'model.safetensors',
+    ]);
     const prog = events.filter((e) => e.status === 'progress' && e.file === 'model.safetensors').at(-1);
     expect(prog).toMatchObject({ loaded: files['model.safetensors'].length, total: files['model.safetensors'].length });
     const before = hub.requests.length;
@@ -63,18 +74,30 @@ describe('Hub download', () => {
 
   it('refuses a model that is not GPT-2 before downloading its weights', async () => {
     const before = hub.requests.length;
-    await expect(loadHubGpt2(client(), 'test/llama')).rejects.toThrow(/test\/llama\/config.json: model_type is "llama"/);
+    await expect(loadHubGpt2(client(), 'test/llama')).rejects.toThrow(
+      /test\/llama\/config.json: model_type is "llama"/,
+    );
     expect(hub.requests.slice(before).some((r) => r.includes('safetensors'))).toBe(false);
   });
 
   it('gives clear errors for 404, gated repos, and no connection', async () => {
-    await expect(loadHubGpt2(client(), 'test/missing')).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('test/missing has no file config.json at revision main (404)') });
-    await expect(loadHubGpt2(client(), 'test/gated')).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('gated or private (401)') });
-    await expect(loadHubGpt2(client({ token: 'hf_secret' }), 'test/gated')).resolves.toMatchObject({ repo: 'test/gated' });
-    await expect(loadHubGpt2(client({ endpoint: 'http://127.0.0.1:9' }), 'test/tiny-gpt2')).rejects.toMatchObject({ code: 'OFFLINE' });
+    await expect(loadHubGpt2(client(), 'test/missing')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('test/missing has no file config.json at revision main (404)'),
+    });
+    await expect(loadHubGpt2(client(), 'test/gated')).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: expect.stringContaining('gated or private (401)'),
+    });
+    await expect(loadHubGpt2(client({ token: 'hf_secret' }), 'test/gated')).resolves.toMatchObject({
+      repo: 'test/gated',
+    });
+    await expect(loadHubGpt2(client({ endpoint: 'http://127.0.0.1:9' }), 'test/tiny-gpt2')).rejects.toMatchObject({
+      code: 'OFFLINE',
+    });
   });
 
-  it('rejects a file whose bytes do not match the Hub\'s sha256 and keeps no damaged copy', async () => {
+  it("rejects a file whose bytes do not match the Hub's sha256 and keeps no damaged copy", async () => {
     const c = client();
     const fake = new HubClient((c as unknown as { cache: FsHubCache }).cache, {
       endpoint: hub.url,

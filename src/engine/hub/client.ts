@@ -7,10 +7,14 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { ensureSpace, StorageError } from '../storage/chunks.js';
 import { readWhole, type FileReader, type HubCache } from './cache.js';
 
-export type HubErrorCode = 'OFFLINE' | 'NOT_FOUND' | 'UNAUTHORIZED' | 'HTTP' | 'CONNECTION_LOST' | 'TRUNCATED' | 'CORRUPT' | 'ABORTED';
+export type HubErrorCode =
+  'OFFLINE' | 'NOT_FOUND' | 'UNAUTHORIZED' | 'HTTP' | 'CONNECTION_LOST' | 'TRUNCATED' | 'CORRUPT' | 'ABORTED';
 
 export class HubError extends Error {
-  constructor(readonly code: HubErrorCode, message: string) {
+  constructor(
+    readonly code: HubErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -46,7 +50,10 @@ export class HubClient {
   private readonly fetch: typeof fetch;
   private readonly chunkBytes: number;
 
-  constructor(private readonly cache: HubCache, o: HubOptions = {}) {
+  constructor(
+    private readonly cache: HubCache,
+    o: HubOptions = {},
+  ) {
     this.endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
     this.token = o.token;
     this.fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
@@ -66,8 +73,13 @@ export class HubClient {
     } catch (e) {
       throw new HubError('OFFLINE', `could not reach ${this.endpoint} for ${repo}/${file} (${(e as Error).message})`);
     }
-    if (res.status === 404) throw new HubError('NOT_FOUND', `${repo} has no file ${file} at revision ${revision} (404)`);
-    if (res.status === 401 || res.status === 403) throw new HubError('UNAUTHORIZED', `${repo} is gated or private (${res.status}); accept its terms on the Hub and give an access token`);
+    if (res.status === 404)
+      throw new HubError('NOT_FOUND', `${repo} has no file ${file} at revision ${revision} (404)`);
+    if (res.status === 401 || res.status === 403)
+      throw new HubError(
+        'UNAUTHORIZED',
+        `${repo} is gated or private (${res.status}); accept its terms on the Hub and give an access token`,
+      );
     const n = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
     return Number.isFinite(n) && n > 0 ? n : null;
   }
@@ -108,17 +120,29 @@ export class HubClient {
       res = await this.fetch(this.url(repo, revision, file), { headers, signal: o.signal });
     } catch (e) {
       if (o.signal?.aborted) throw new HubError('ABORTED', `the download of ${file} was cancelled`);
-      throw new HubError('OFFLINE', `could not reach ${this.endpoint} for ${repo}/${file} (${(e as Error).message}); check the connection, or use a model already in the cache`);
+      throw new HubError(
+        'OFFLINE',
+        `could not reach ${this.endpoint} for ${repo}/${file} (${(e as Error).message}); check the connection, or use a model already in the cache`,
+      );
     }
     if (res.status === 404) {
       if (o.optional) return null;
-      throw new HubError('NOT_FOUND', `${repo} has no file ${file} at revision ${revision} (404); check the repo id and revision`);
+      throw new HubError(
+        'NOT_FOUND',
+        `${repo} has no file ${file} at revision ${revision} (404); check the repo id and revision`,
+      );
     }
     if (res.status === 401 || res.status === 403) {
-      throw new HubError('UNAUTHORIZED', `${repo} is gated or private (${res.status}); accept its terms on the Hub and give an access token`);
+      throw new HubError(
+        'UNAUTHORIZED',
+        `${repo} is gated or private (${res.status}); accept its terms on the Hub and give an access token`,
+      );
     }
-    if (res.status !== 200 && res.status !== 206) throw new HubError('HTTP', `${this.url(repo, revision, file)} answered ${res.status} ${res.statusText}`);
-    const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
+    if (res.status !== 200 && res.status !== 206)
+      throw new HubError('HTTP', `${this.url(repo, revision, file)} answered ${res.status} ${res.statusText}`);
+    const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '')
+      .replace(/^W\//, '')
+      .replace(/"/g, '');
     const resumed = res.status === 206 && partial ? partial : null;
     if (!resumed && partial) await this.cache.deletePartial(key); // the file changed, or the server ignored the range
     let have = resumed?.bytes ?? 0;
@@ -158,14 +182,28 @@ export class HubClient {
         if (pendingBytes >= this.chunkBytes) await flush();
         const sec = (performance.now() - started) / 1000;
         const bps = sec > 0 ? (have - startBytes) / sec : 0;
-        o.onProgress?.({ status: 'progress', file, loaded: have, total, bytesPerSecond: bps, etaSeconds: bps > 0 ? (total - have) / bps : Infinity });
+        o.onProgress?.({
+          status: 'progress',
+          file,
+          loaded: have,
+          total,
+          bytesPerSecond: bps,
+          etaSeconds: bps > 0 ? (total - have) / bps : Infinity,
+        });
       }
     } catch (e) {
       await reader.cancel().catch(() => undefined);
       if (e instanceof StorageError) throw e; // a full quota: the chunks stored before stay, and so does the partial file
       await flush().catch(() => undefined); // keep what arrived
-      if (o.signal?.aborted) throw new HubError('ABORTED', `the download of ${file} was cancelled at ${have} of ${total} bytes; it resumes from there`);
-      throw new HubError('CONNECTION_LOST', `the download of ${file} stopped at ${have} of ${total} bytes (${(e as Error).message}); it resumes from there`);
+      if (o.signal?.aborted)
+        throw new HubError(
+          'ABORTED',
+          `the download of ${file} was cancelled at ${have} of ${total} bytes; it resumes from there`,
+        );
+      throw new HubError(
+        'CONNECTION_LOST',
+        `the download of ${file} stopped at ${have} of ${total} bytes (${(e as Error).message}); it resumes from there`,
+      );
     }
     await flush();
     if (Number.isFinite(total) && have !== total) {
@@ -175,7 +213,10 @@ export class HubClient {
       const digest = bytesToHex(sha.digest());
       if (digest !== etag) {
         await this.cache.deletePartial(key);
-        throw new HubError('CORRUPT', `${file}: its sha256 is ${digest}, the Hub says ${etag}; the damaged copy was removed, download again`);
+        throw new HubError(
+          'CORRUPT',
+          `${file}: its sha256 is ${digest}, the Hub says ${etag}; the damaged copy was removed, download again`,
+        );
       }
     }
     await this.cache.complete(key, { etag, size: have });

@@ -24,21 +24,58 @@ const r = new Rng(9);
 for (const v of Object.values(adapters)) for (let i = 0; i < v.length; i++) v[i] = 0.05 * r.normal(); // a trained adapter: B no longer zero
 const TEMPLATE = "{% for m in messages %}{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}";
 const src: ExportSource = {
-  config, weights: { ...base, ...adapters }, tokenizer: tok.files, eosId: tok.eosId, sampling: { temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 },
+  config,
+  weights: { ...base, ...adapters },
+  tokenizer: tok.files,
+  eosId: tok.eosId,
+  sampling: { temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.15, maxNewTokens: 64 },
   run: {
     base: { name: 'acme/gpt2@v1', repo: 'acme/gpt2', revision: 'v1' },
-    dataset: { file: 'c.jsonl', format: 'chat', kind: 'chat', records: 1, trainRows: 1, validationRows: 0, trainedTokens: 1, totalTokens: 1, truncated: 0, skipped: 0 },
+    dataset: {
+      file: 'c.jsonl',
+      format: 'chat',
+      kind: 'chat',
+      records: 1,
+      trainRows: 1,
+      validationRows: 0,
+      trainedTokens: 1,
+      totalTokens: 1,
+      truncated: 0,
+      skipped: 0,
+    },
     data: { lossOn: 'assistant', overflow: 'drop-oldest', pack: false, template: TEMPLATE },
-    train: { steps: 1, lr: 1e-3, batch: 1, seq: 16, accumulation: 1, warmupSteps: 0, schedule: 'cosine', minLrRatio: 0.1, seed: 1, adamw: DEFAULT_ADAMW },
-    lora: LORA, step: 1, losses: [{ step: 1, loss: 3 }], evals: [],
+    train: {
+      steps: 1,
+      lr: 1e-3,
+      batch: 1,
+      seq: 16,
+      accumulation: 1,
+      warmupSteps: 0,
+      schedule: 'cosine',
+      minLrRatio: 0.1,
+      seed: 1,
+      adamw: DEFAULT_ADAMW,
+    },
+    lora: LORA,
+    step: 1,
+    losses: [{ step: 1, loss: 3 }],
+    evals: [],
   },
 };
 const merged = mergeLora(config, LORA, src.weights);
-const asInputs = (files: OutFile[], root: string) => files.map((f) => ({ path: `${root}/${f.path}`, blob: new Blob([joined(f) as Uint8Array<ArrayBuffer>]) }));
-const same = (a: Float32Array | undefined, b: Float32Array) => !!a && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const asInputs = (files: OutFile[], root: string) =>
+  files.map((f) => ({ path: `${root}/${f.path}`, blob: new Blob([joined(f) as Uint8Array<ArrayBuffer>]) }));
+const same = (a: Float32Array | undefined, b: Float32Array) =>
+  !!a && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 let n = 0;
 const fresh = () => new IdbHubCache(`import-test-${n++}`);
-const baseModel = { repo: 'acme/gpt2', config, weights: base, tokenizer: { ...tok.files, config: { ...tok.files.config, chat_template: DEFAULT_CHAT_TEMPLATE } }, eosId: tok.eosId };
+const baseModel = {
+  repo: 'acme/gpt2',
+  config,
+  weights: base,
+  tokenizer: { ...tok.files, config: { ...tok.files.config, chat_template: DEFAULT_CHAT_TEMPLATE } },
+  eosId: tok.eosId,
+};
 
 describe('importing a model', () => {
   it('takes an exported Hugging Face folder: the same weights, template and tokenizer, stored under "local"', async () => {
@@ -47,11 +84,22 @@ describe('importing a model', () => {
     expect(got).toMatchObject({ kind: 'model', repo: 'my-run-hf', revision: 'r1' });
     for (const [k, v] of Object.entries(merged)) expect(same(got.model.weights[k], v), k).toBe(true);
     expect(got.model.tokenizer.config.chat_template).toBe(TEMPLATE);
-    expect((await cache.list()).every((f) => f.key.startsWith(`${LOCAL_ENDPOINT}/my-run-hf@r1/`) && f.complete)).toBe(true);
+    expect((await cache.list()).every((f) => f.key.startsWith(`${LOCAL_ENDPOINT}/my-run-hf@r1/`) && f.complete)).toBe(
+      true,
+    );
   });
 
   it('takes the same as a zip, and a chat-page zip with the model inside model/', async () => {
-    for (const [files, root] of [[hfFolderFiles(src, { onnx: true }), 'run-hf'], [[...hfFolderFiles(src, { onnx: true }).map((f) => ({ ...f, path: `model/${f.path}` })), { path: 'index.html', parts: [new TextEncoder().encode('<!doctype html>')] }], 'run-chat-page']] as const) {
+    for (const [files, root] of [
+      [hfFolderFiles(src, { onnx: true }), 'run-hf'],
+      [
+        [
+          ...hfFolderFiles(src, { onnx: true }).map((f) => ({ ...f, path: `model/${f.path}` })),
+          { path: 'index.html', parts: [new TextEncoder().encode('<!doctype html>')] },
+        ],
+        'run-chat-page',
+      ],
+    ] as const) {
       const zip = await zipBlob(files, root);
       const got = await importModel(fresh(), [{ path: `${root}.zip`, blob: zip }]);
       expect(got.repo).toBe(root === 'run-hf' ? 'run-hf' : 'model');
@@ -69,15 +117,21 @@ describe('importing a model', () => {
 
   it('refuses an adapter for another base, naming both, and stores nothing', async () => {
     const cache = fresh();
-    const err = await importModel(cache, asInputs(peftAdapterFiles(src), 'a'), { base: { ...baseModel, repo: 'other/gpt2-medium' } }).catch((e) => e);
+    const err = await importModel(cache, asInputs(peftAdapterFiles(src), 'a'), {
+      base: { ...baseModel, repo: 'other/gpt2-medium' },
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(ImportError);
-    expect(err.message).toBe('a/adapter_config.json: this adapter was trained on acme/gpt2, but the current model is other/gpt2-medium; load acme/gpt2 first');
+    expect(err.message).toBe(
+      'a/adapter_config.json: this adapter was trained on acme/gpt2, but the current model is other/gpt2-medium; load acme/gpt2 first',
+    );
     expect(await cache.list()).toEqual([]);
   });
 
   it('refuses a truncated model.safetensors and removes every file it had stored', async () => {
     const cache = fresh();
-    const inputs = asInputs(hfFolderFiles(src), 'cut').map((f) => (f.path.endsWith('model.safetensors') ? { ...f, blob: f.blob.slice(0, f.blob.size - 100) } : f));
+    const inputs = asInputs(hfFolderFiles(src), 'cut').map((f) =>
+      f.path.endsWith('model.safetensors') ? { ...f, blob: f.blob.slice(0, f.blob.size - 100) } : f,
+    );
     const err = await importModel(cache, inputs).catch((e) => e);
     expect(err).toBeInstanceOf(ImportError);
     expect(err.message).toMatch(/^cut could not be imported: .*model\.safetensors/);
@@ -87,9 +141,17 @@ describe('importing a model', () => {
   it('says what a folder without a model holds, and refuses a model that is not GPT-2 before storing', async () => {
     const cache = fresh();
     const err = await importModel(cache, [{ path: 'notes/readme.txt', blob: new Blob(['hi']) }]).catch((e) => e);
-    expect(err.message).toBe('notes/readme.txt holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has notes/readme.txt');
-    const llama = asInputs(hfFolderFiles(src), 'llama').map((f) => (f.path.endsWith('config.json') && !f.path.includes('_') ? { ...f, blob: new Blob([JSON.stringify({ model_type: 'llama' })]) } : f));
-    await expect(importModel(cache, llama)).rejects.toThrow('llama/config.json: model_type is "llama", but only GPT-2 checkpoints (model_type "gpt2") can be trained here');
+    expect(err.message).toBe(
+      'notes/readme.txt holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has notes/readme.txt',
+    );
+    const llama = asInputs(hfFolderFiles(src), 'llama').map((f) =>
+      f.path.endsWith('config.json') && !f.path.includes('_')
+        ? { ...f, blob: new Blob([JSON.stringify({ model_type: 'llama' })]) }
+        : f,
+    );
+    await expect(importModel(cache, llama)).rejects.toThrow(
+      'llama/config.json: model_type is "llama", but only GPT-2 checkpoints (model_type "gpt2") can be trained here',
+    );
     expect(await cache.list()).toEqual([]);
   });
 });

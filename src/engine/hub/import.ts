@@ -72,7 +72,8 @@ async function listItems(inputs: readonly ImportInput[]): Promise<Item[]> {
     } catch (e) {
       throw new ImportError(`${f.path} is not a readable zip (${(e as Error).message})`);
     }
-    for (const e of entries) if (!e.directory) items.push({ path: e.filename, size: e.uncompressedSize, read: () => entryChunks(e) });
+    for (const e of entries)
+      if (!e.directory) items.push({ path: e.filename, size: e.uncompressedSize, read: () => entryChunks(e) });
   }
   return items;
 }
@@ -111,7 +112,12 @@ const parseJson = (b: Uint8Array, path: string): Record<string, unknown> => {
 const CHUNK = 8 * 2 ** 20;
 
 /** Streams parts into the cache as one complete file under `key`, in chunks of at most 8 MiB. */
-async function store(cache: HubCache, key: string, parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number): Promise<void> {
+async function store(
+  cache: HubCache,
+  key: string,
+  parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  size: number,
+): Promise<void> {
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let index = 0;
@@ -129,7 +135,7 @@ async function store(cache: HubCache, key: string, parts: AsyncIterable<Uint8Arr
     pendingBytes = 0;
   };
   for await (const p of parts) {
-    for (let o = 0; o < p.length; ) {
+    for (let o = 0; o < p.length;) {
       const n = Math.min(CHUNK - pendingBytes, p.length - o);
       pending.push(p.subarray(o, o + n));
       pendingBytes += n;
@@ -167,22 +173,47 @@ export interface Imported {
   model: HubModel;
 }
 
-const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'generation_config.json', 'special_tokens_map.json'];
+const MODEL_FILES = [
+  'config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.json',
+  'merges.txt',
+  'generation_config.json',
+  'special_tokens_map.json',
+];
 
 /** Imports the picked files (a folder's files, or one zip) as a model in `cache`. */
-export async function importModel(cache: HubCache, inputs: readonly ImportInput[], o: ImportOptions = {}): Promise<Imported> {
+export async function importModel(
+  cache: HubCache,
+  inputs: readonly ImportInput[],
+  o: ImportOptions = {},
+): Promise<Imported> {
   if (!inputs.length) throw new ImportError('nothing was picked');
   const items = await listItems(inputs);
-  const picked = inputs.length === 1 ? inputs[0].path : (inputs[0].path.split('/')[0] || 'folder');
+  const picked = inputs.length === 1 ? inputs[0].path : inputs[0].path.split('/')[0] || 'folder';
   const revision = o.revision ?? `import-${Date.now().toString(36)}`;
   const modelRoot = findRoot(items, ['config.json', 'model.safetensors']);
   const adapterRoot = modelRoot === null ? findRoot(items, ['adapter_config.json', 'adapter_model.safetensors']) : null;
   if (modelRoot === null && adapterRoot === null) {
-    const names = items.slice(0, 8).map((i) => i.path).join(', ');
-    throw new ImportError(`${picked} holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has ${items.length ? names + (items.length > 8 ? ', ...' : '') : 'no files'}`);
+    const names = items
+      .slice(0, 8)
+      .map((i) => i.path)
+      .join(', ');
+    throw new ImportError(
+      `${picked} holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has ${items.length ? names + (items.length > 8 ? ', ...' : '') : 'no files'}`,
+    );
   }
   const at = (root: string, name: string) => items.find((i) => i.path === (root ? `${root}/${name}` : name));
-  const nameOf = (root: string) => (root ? baseOf(root) : picked.replace(/\.zip$/i, '').split('/').pop()!).replace(/[^\w.+-]+/g, '-') || 'imported';
+  const nameOf = (root: string) =>
+    (root
+      ? baseOf(root)
+      : picked
+          .replace(/\.zip$/i, '')
+          .split('/')
+          .pop()!
+    ).replace(/[^\w.+-]+/g, '-') || 'imported';
   const free = await cache.free();
 
   if (modelRoot !== null) {
@@ -190,11 +221,21 @@ export async function importModel(cache: HubCache, inputs: readonly ImportInput[
     const cfgItem = at(root, 'config.json')!;
     parseGpt2Config(parseJson(await readAll(cfgItem), cfgItem.path), cfgItem.path); // refuse a non-GPT-2 before storing anything
     if (!at(root, 'tokenizer.json') && !(at(root, 'vocab.json') && at(root, 'merges.txt'))) {
-      throw new ImportError(`${root || picked} has no tokenizer: it needs tokenizer.json, or vocab.json and merges.txt`);
+      throw new ImportError(
+        `${root || picked} has no tokenizer: it needs tokenizer.json, or vocab.json and merges.txt`,
+      );
     }
     const files = MODEL_FILES.map((n) => at(root, n)).filter((x): x is Item => !!x);
     const repo = nameOf(root);
-    return storeAndLoad(cache, repo, revision, 'model', free, files.map((f) => ({ name: baseOf(f.path), size: f.size, parts: f.read() })), o);
+    return storeAndLoad(
+      cache,
+      repo,
+      revision,
+      'model',
+      free,
+      files.map((f) => ({ name: baseOf(f.path), size: f.size, parts: f.read() })),
+      o,
+    );
   }
 
   // ---- a PEFT adapter, applied to the current model
@@ -203,33 +244,47 @@ export async function importModel(cache: HubCache, inputs: readonly ImportInput[
   const ac = parseJson(await readAll(cfgItem), cfgItem.path);
   const base = o.base;
   const where = cfgItem.path;
-  if (ac.peft_type !== 'LORA') throw new ImportError(`${where}: peft_type is ${JSON.stringify(ac.peft_type)}; only LoRA adapters can be applied`);
+  if (ac.peft_type !== 'LORA')
+    throw new ImportError(`${where}: peft_type is ${JSON.stringify(ac.peft_type)}; only LoRA adapters can be applied`);
   if (ac.use_dora) throw new ImportError(`${where}: DoRA adapters (use_dora) are not supported`);
-  if (ac.fan_in_fan_out === false) throw new ImportError(`${where}: fan_in_fan_out is false, but GPT-2's layers are Conv1D and PEFT needs it true for them`);
+  if (ac.fan_in_fan_out === false)
+    throw new ImportError(
+      `${where}: fan_in_fan_out is false, but GPT-2's layers are Conv1D and PEFT needs it true for them`,
+    );
   const rank = ac.r;
   const alpha = ac.lora_alpha;
-  if (!Number.isInteger(rank) || (rank as number) < 1) throw new ImportError(`${where}: field "r" must be a positive integer, got ${JSON.stringify(rank)}`);
-  if (typeof alpha !== 'number' || !(alpha > 0)) throw new ImportError(`${where}: field "lora_alpha" must be a positive number, got ${JSON.stringify(alpha)}`);
+  if (!Number.isInteger(rank) || (rank as number) < 1)
+    throw new ImportError(`${where}: field "r" must be a positive integer, got ${JSON.stringify(rank)}`);
+  if (typeof alpha !== 'number' || !(alpha > 0))
+    throw new ImportError(`${where}: field "lora_alpha" must be a positive number, got ${JSON.stringify(alpha)}`);
   const targets = targetsOf(ac.target_modules, where);
   const wanted = typeof ac.base_model_name_or_path === 'string' ? ac.base_model_name_or_path : null;
-  if (!base) throw new ImportError(`${where}: an adapter applies to a base model; load ${wanted ?? 'its base model'} first`);
+  if (!base)
+    throw new ImportError(`${where}: an adapter applies to a base model; load ${wanted ?? 'its base model'} first`);
   if (wanted && wanted !== base.repo && !base.repo.endsWith(`/${wanted}`) && !wanted.endsWith(`/${base.repo}`)) {
-    throw new ImportError(`${where}: this adapter was trained on ${wanted}, but the current model is ${base.repo}; load ${wanted} first`);
+    throw new ImportError(
+      `${where}: this adapter was trained on ${wanted}, but the current model is ${base.repo}; load ${wanted} first`,
+    );
   }
   const stItem = at(root, 'adapter_model.safetensors')!;
   const tensors = await readSafetensorsStream(stItem.read(), stItem.size, stItem.path);
-  const scaleAlpha = ac.use_rslora ? (alpha as number) * Math.sqrt(rank as number) / (rank as number) : (alpha as number); // rsLoRA: alpha / sqrt(r)
+  const scaleAlpha = ac.use_rslora
+    ? ((alpha as number) * Math.sqrt(rank as number)) / (rank as number)
+    : (alpha as number); // rsLoRA: alpha / sqrt(r)
   const lora: LoraConfig = { rank: rank as number, alpha: scaleAlpha, targets };
   const W: Weights = { ...base.weights };
   for (let i = 0; i < base.config.n_layer; i++) {
     for (const t of targets) {
       for (const ab of ['lora_A', 'lora_B'] as const) {
         const name = `transformer.h.${i}.${t}.${ab}.weight`;
-        const t1 = tensors.get(`base_model.model.${name}`) ?? tensors.get(`base_model.model.${name.replace('.weight', '.default.weight')}`);
+        const t1 =
+          tensors.get(`base_model.model.${name}`) ??
+          tensors.get(`base_model.model.${name.replace('.weight', '.default.weight')}`);
         if (!t1) throw new ImportError(`${stItem.path}: missing base_model.model.${name}`);
         const inner = t1.data.length / (rank as number);
         const wantShape = ab === 'lora_A' ? [rank, inner] : [inner, rank];
-        if (t1.shape.join() !== wantShape.join() || !Number.isInteger(inner)) throw new ImportError(`${stItem.path}: ${name} has shape [${t1.shape}], expected [${wantShape}]`);
+        if (t1.shape.join() !== wantShape.join() || !Number.isInteger(inner))
+          throw new ImportError(`${stItem.path}: ${name} has shape [${t1.shape}], expected [${wantShape}]`);
         W[name] = t1.data;
       }
     }
@@ -237,32 +292,60 @@ export async function importModel(cache: HubCache, inputs: readonly ImportInput[
   const merged = mergeLora(base.config, lora, W);
   const repo = `${baseOf(base.repo).split(/\s/)[0]}+${nameOf(root)}`.replace(/[^\w.+-]+/g, '-');
   // stored as a plain GPT-2 with the base's tokenizer (and so its chat template)
-  const out = Object.fromEntries(gpt2Params(base.config).map((p) => [p.name, { shape: p.shape, data: merged[p.name] }]));
+  const out = Object.fromEntries(
+    gpt2Params(base.config).map((p) => [p.name, { shape: p.shape, data: merged[p.name] }]),
+  );
   const files: OutFile[] = [
     jsonFile('config.json', gpt2ConfigJson(base.config, base.eosId)),
     { path: 'model.safetensors', parts: safetensorsParts(out) },
     textFile('tokenizer.json', JSON.stringify(base.tokenizer.tokenizer)),
     jsonFile('tokenizer_config.json', base.tokenizer.config),
   ];
-  return storeAndLoad(cache, repo, revision, 'adapter', free, files.map((f) => ({ name: f.path, size: fileSize(f), parts: f.parts })), o);
+  return storeAndLoad(
+    cache,
+    repo,
+    revision,
+    'adapter',
+    free,
+    files.map((f) => ({ name: f.path, size: fileSize(f), parts: f.parts })),
+    o,
+  );
 }
 
 /** PEFT target_modules (suffixes of module names) as the engine's LoRA targets. */
 function targetsOf(v: unknown, where: string): LoraTarget[] {
   const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : null;
-  if (!list || !list.length) throw new ImportError(`${where}: target_modules must name GPT-2 layers (${LORA_TARGETS.join(', ')}), got ${JSON.stringify(v)}`);
+  if (!list || !list.length)
+    throw new ImportError(
+      `${where}: target_modules must name GPT-2 layers (${LORA_TARGETS.join(', ')}), got ${JSON.stringify(v)}`,
+    );
   const out = new Set<LoraTarget>();
   for (const m of list) {
     const hits = LORA_TARGETS.filter((t) => t === m || t.endsWith(`.${m}`));
-    if (!hits.length) throw new ImportError(`${where}: target module ${JSON.stringify(m)} is not a GPT-2 layer LoRA applies to (${LORA_TARGETS.join(', ')})`);
+    if (!hits.length)
+      throw new ImportError(
+        `${where}: target module ${JSON.stringify(m)} is not a GPT-2 layer LoRA applies to (${LORA_TARGETS.join(', ')})`,
+      );
     for (const h of hits) out.add(h);
   }
   return LORA_TARGETS.filter((t) => out.has(t));
 }
 
-async function storeAndLoad(cache: HubCache, repo: string, revision: string, kind: Imported['kind'], free: number | null, files: { name: string; size: number; parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }[], o: ImportOptions): Promise<Imported> {
+async function storeAndLoad(
+  cache: HubCache,
+  repo: string,
+  revision: string,
+  kind: Imported['kind'],
+  free: number | null,
+  files: { name: string; size: number; parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }[],
+  o: ImportOptions,
+): Promise<Imported> {
   const need = files.reduce((n, f) => n + f.size, 0);
-  if (free !== null && free < need) throw new StorageError('INSUFFICIENT_SPACE', `importing ${repo} needs ${fmtSize(need)} of storage, but only ${fmtSize(free)} is free in this browser; nothing was stored.`);
+  if (free !== null && free < need)
+    throw new StorageError(
+      'INSUFFICIENT_SPACE',
+      `importing ${repo} needs ${fmtSize(need)} of storage, but only ${fmtSize(free)} is free in this browser; nothing was stored.`,
+    );
   const prefix = `${LOCAL_ENDPOINT}/${repo}@${revision}/`;
   let done = 0;
   try {
@@ -277,10 +360,13 @@ async function storeAndLoad(cache: HubCache, repo: string, revision: string, kin
       await store(cache, `${prefix}${f.name}`, counted, f.size);
     }
     const model = await loadCachedGpt2(cache, LOCAL_ENDPOINT, repo, revision); // proves the stored files load
-    if (gpt2Params(model.config).some((p) => !model.weights[p.name])) throw new ImportError(`${repo}: the stored weights are incomplete`);
+    if (gpt2Params(model.config).some((p) => !model.weights[p.name]))
+      throw new ImportError(`${repo}: the stored weights are incomplete`);
     return { kind, repo, revision, model };
   } catch (e) {
     await cache.delete(prefix).catch(() => undefined);
-    throw e instanceof ImportError || e instanceof StorageError ? e : new ImportError(`${repo} could not be imported: ${(e as Error).message}`);
+    throw e instanceof ImportError || e instanceof StorageError
+      ? e
+      : new ImportError(`${repo} could not be imported: ${(e as Error).message}`);
   }
 }

@@ -35,7 +35,12 @@ export interface Gpt2FileSource {
   open(file: string): Promise<FileReader>;
 }
 
-export async function loadHubGpt2(hub: HubClient, repo: string, revision = 'main', o: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {}): Promise<HubModel> {
+export async function loadHubGpt2(
+  hub: HubClient,
+  repo: string,
+  revision = 'main',
+  o: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {},
+): Promise<HubModel> {
   return loadGpt2(
     {
       get: (file, optional = false) => hub.file(repo, revision, file, { ...o, optional }),
@@ -47,7 +52,12 @@ export async function loadHubGpt2(hub: HubClient, repo: string, revision = 'main
 }
 
 /** A GPT-2 whose files are all in the cache already (an imported one): no request is ever made. */
-export async function loadCachedGpt2(cache: HubCache, endpoint: string, repo: string, revision: string): Promise<HubModel> {
+export async function loadCachedGpt2(
+  cache: HubCache,
+  endpoint: string,
+  repo: string,
+  revision: string,
+): Promise<HubModel> {
   const key = (file: string) => `${endpoint}/${repo}@${revision}/${file}`;
   return loadGpt2(
     {
@@ -74,7 +84,10 @@ export async function loadGpt2(src: Gpt2FileSource, repo: string, revision: stri
   let tokenizer: TokenizerFiles;
   if (tokJson) {
     const cfg = await get('tokenizer_config.json', true);
-    tokenizer = { tokenizer: json(tokJson, 'tokenizer.json'), config: cfg ? json(cfg, 'tokenizer_config.json') : gpt2TokenizerFiles({ '<|endoftext|>': 50256 }, '').config };
+    tokenizer = {
+      tokenizer: json(tokJson, 'tokenizer.json'),
+      config: cfg ? json(cfg, 'tokenizer_config.json') : gpt2TokenizerFiles({ '<|endoftext|>': 50256 }, '').config,
+    };
   } else {
     const vocab = await get('vocab.json');
     const merges = await get('merges.txt');
@@ -84,6 +97,18 @@ export async function loadGpt2(src: Gpt2FileSource, repo: string, revision: stri
   // the weights: downloaded into the cache chunk by chunk, then parsed from it tensor by tensor (never one buffer)
   const st = await src.open('model.safetensors');
   const file = `${repo}/model.safetensors`;
-  const tensors = await readSafetensorsStream(st.chunks(), st.size, file, (name) => !/\.attn\.(masked_)?bias$/.test(name));
-  return { repo, revision, config, weights: gpt2WeightsFromTensors(config, tensors, file), tokenizer, generationConfig: gen ? json(gen, 'generation_config.json') : null };
+  const tensors = await readSafetensorsStream(
+    st.chunks(),
+    st.size,
+    file,
+    (name) => !/\.attn\.(masked_)?bias$/.test(name),
+  );
+  return {
+    repo,
+    revision,
+    config,
+    weights: gpt2WeightsFromTensors(config, tensors, file),
+    tokenizer,
+    generationConfig: gen ? json(gen, 'generation_config.json') : null,
+  };
 }

@@ -18,7 +18,10 @@ describe('safetensors', () => {
     expect(m.get('b')!.data[0]).toBe(7);
   });
   it('reads F16 and BF16 into f32', () => {
-    const buf = file({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, 6);
+    const buf = file(
+      { h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } },
+      6,
+    );
     const dv = new DataView(buf.buffer);
     const base = buf.length - 6;
     dv.setUint16(base, 0x3c00, true); // 1.0
@@ -33,7 +36,16 @@ describe('safetensors', () => {
     ['a file shorter than 8 bytes', new Uint8Array(3), /truncated/],
     ['a header length past the end', file(t({}), 8, 10_000), /declares a 10000-byte header.*truncated/],
     ['a header too large to be honest', file(t({}), 8, 2 ** 40), /more than .* a real checkpoint needs/],
-    ['a header that is not JSON', (() => { const f = file(t({}), 8); f[8] = 0x7b; f[9] = 0x7b; return f; })(), /not valid JSON/],
+    [
+      'a header that is not JSON',
+      (() => {
+        const f = file(t({}), 8);
+        f[8] = 0x7b;
+        f[9] = 0x7b;
+        return f;
+      })(),
+      /not valid JSON/,
+    ],
     ['offsets out of range', file(t({ data_offsets: [0, 64] }), 8), /ends at byte 64 of a 8-byte data section/],
     ['overlapping tensors', file({ ...t({}), y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), /overlap/],
     ['an unknown dtype', file(t({ dtype: 'Q4' }), 8), /unknown dtype "Q4"/],
@@ -59,16 +71,21 @@ describe('safetensors as a stream', () => {
       off += n;
     }
   }
-  it.each([[[1]], [[3, 7]], [[9]], [[64]], [[100_000]]])('gives the same tensors in chunks of %j bytes', async (sizes) => {
-    const m = await readSafetensorsStream(cut(buf, sizes), buf.length);
-    expect(m.get('a')).toEqual(tensors.a);
-    expect(m.get('b')).toEqual(tensors.b);
-  });
+  it.each([[[1]], [[3, 7]], [[9]], [[64]], [[100_000]]])(
+    'gives the same tensors in chunks of %j bytes',
+    async (sizes) => {
+      const m = await readSafetensorsStream(cut(buf, sizes), buf.length);
+      expect(m.get('a')).toEqual(tensors.a);
+      expect(m.get('b')).toEqual(tensors.b);
+    },
+  );
   it('skips the tensors it is told to, without keeping their bytes', async () => {
     const m = await readSafetensorsStream(cut(buf, [5]), buf.length, 'x', (n) => !n.endsWith('attn.bias'));
     expect([...m.keys()].sort()).toEqual(['a', 'b']);
   });
   it('names a stream that ends early', async () => {
-    await expect(readSafetensorsStream(cut(buf.subarray(0, buf.length - 3), [16]), buf.length, 'gpt2/model.safetensors')).rejects.toThrow(/gpt2\/model.safetensors: ended after \d+ of \d+ bytes: the file is truncated/);
+    await expect(
+      readSafetensorsStream(cut(buf.subarray(0, buf.length - 3), [16]), buf.length, 'gpt2/model.safetensors'),
+    ).rejects.toThrow(/gpt2\/model.safetensors: ended after \d+ of \d+ bytes: the file is truncated/);
   });
 });

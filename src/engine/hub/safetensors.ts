@@ -13,7 +13,18 @@ export interface F32Tensor {
   readonly data: Float32Array;
 }
 
-const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const BYTES: Record<string, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 /** Larger headers are not honest for a GPT-2 checkpoint (a few hundred tensors); refuse before parsing. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
@@ -49,8 +60,16 @@ export class SafetensorsParser {
   private raw: Uint8Array | null = null;
   private readonly out = new Map<string, F32Tensor>();
 
-  constructor(private readonly file: string, private readonly size: number, private readonly keep: (name: string) => boolean = () => true) {
-    if (size < 8) throw new SafetensorsError(file, `is ${size} bytes, shorter than the 8-byte header length: the download is truncated`);
+  constructor(
+    private readonly file: string,
+    private readonly size: number,
+    private readonly keep: (name: string) => boolean = () => true,
+  ) {
+    if (size < 8)
+      throw new SafetensorsError(
+        file,
+        `is ${size} bytes, shorter than the 8-byte header length: the download is truncated`,
+      );
   }
 
   push(chunk: Uint8Array): void {
@@ -72,8 +91,16 @@ export class SafetensorsParser {
 
   private readLength(): void {
     const n = Number(new DataView(this.head.buffer).getBigUint64(0, true));
-    if (n > MAX_HEADER_BYTES) throw new SafetensorsError(this.file, `declares a ${n}-byte header, more than the ${MAX_HEADER_BYTES} a real checkpoint needs: the file is corrupt`);
-    if (8 + n > this.size) throw new SafetensorsError(this.file, `declares a ${n}-byte header but has only ${this.size - 8} bytes after the length: the download is truncated`);
+    if (n > MAX_HEADER_BYTES)
+      throw new SafetensorsError(
+        this.file,
+        `declares a ${n}-byte header, more than the ${MAX_HEADER_BYTES} a real checkpoint needs: the file is corrupt`,
+      );
+    if (8 + n > this.size)
+      throw new SafetensorsError(
+        this.file,
+        `declares a ${n}-byte header but has only ${this.size - 8} bytes after the length: the download is truncated`,
+      );
     this.dataStart = 8 + n;
   }
 
@@ -85,29 +112,53 @@ export class SafetensorsParser {
     } catch (e) {
       throw new SafetensorsError(file, `header is not valid JSON (${(e as Error).message})`);
     }
-    if (!header || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError(file, 'header is not a JSON object');
+    if (!header || typeof header !== 'object' || Array.isArray(header))
+      throw new SafetensorsError(file, 'header is not a JSON object');
     const dataLen = this.size - this.dataStart;
     const entries: Entry[] = [];
     for (const [name, raw] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const where = `tensor "${name}"`;
-      if (typeof t.dtype !== 'string' || !(t.dtype in BYTES)) throw new SafetensorsError(file, `${where} has unknown dtype ${JSON.stringify(t.dtype)}`);
-      if (!['F32', 'F16', 'BF16'].includes(t.dtype)) throw new SafetensorsError(file, `${where} is ${t.dtype}; GPT-2 weights must be F32, F16 or BF16`);
-      if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(file, `${where} has an invalid shape ${JSON.stringify(t.shape)}`);
+      if (typeof t.dtype !== 'string' || !(t.dtype in BYTES))
+        throw new SafetensorsError(file, `${where} has unknown dtype ${JSON.stringify(t.dtype)}`);
+      if (!['F32', 'F16', 'BF16'].includes(t.dtype))
+        throw new SafetensorsError(file, `${where} is ${t.dtype}; GPT-2 weights must be F32, F16 or BF16`);
+      if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0))
+        throw new SafetensorsError(file, `${where} has an invalid shape ${JSON.stringify(t.shape)}`);
       const off = t.data_offsets;
-      if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[1] < off[0]) {
+      if (
+        !Array.isArray(off) ||
+        off.length !== 2 ||
+        !off.every((x) => Number.isInteger(x) && x >= 0) ||
+        off[1] < off[0]
+      ) {
         throw new SafetensorsError(file, `${where} has invalid data_offsets ${JSON.stringify(off)}`);
       }
       const [b, e] = off as [number, number];
-      if (e > dataLen) throw new SafetensorsError(file, `${where} ends at byte ${e} of a ${dataLen}-byte data section: the file is truncated`);
+      if (e > dataLen)
+        throw new SafetensorsError(
+          file,
+          `${where} ends at byte ${e} of a ${dataLen}-byte data section: the file is truncated`,
+        );
       const numel = (t.shape as number[]).reduce((a, c) => a * c, 1);
-      if (e - b !== numel * BYTES[t.dtype]) throw new SafetensorsError(file, `${where} has shape [${t.shape}] (${numel * BYTES[t.dtype]} bytes of ${t.dtype}) but spans ${e - b} bytes`);
-      entries.push({ name, dtype: t.dtype as Entry['dtype'], shape: t.shape as number[], begin: this.dataStart + b, end: this.dataStart + e });
+      if (e - b !== numel * BYTES[t.dtype])
+        throw new SafetensorsError(
+          file,
+          `${where} has shape [${t.shape}] (${numel * BYTES[t.dtype]} bytes of ${t.dtype}) but spans ${e - b} bytes`,
+        );
+      entries.push({
+        name,
+        dtype: t.dtype as Entry['dtype'],
+        shape: t.shape as number[],
+        begin: this.dataStart + b,
+        end: this.dataStart + e,
+      });
     }
     entries.sort((x, y) => x.begin - y.begin);
     for (let i = 1; i < entries.length; i++) {
-      if (entries[i].begin < entries[i - 1].end) throw new SafetensorsError(file, `tensors "${entries[i - 1].name}" and "${entries[i].name}" overlap`);
+      if (entries[i].begin < entries[i - 1].end)
+        throw new SafetensorsError(file, `tensors "${entries[i - 1].name}" and "${entries[i].name}" overlap`);
     }
     this.entries = entries;
     this.head = new Uint8Array(0);
@@ -141,7 +192,8 @@ export class SafetensorsParser {
 
   /** Every tensor, once all `size` bytes have been pushed. */
   finish(): Map<string, F32Tensor> {
-    if (this.pos !== this.size || !this.entries) throw new SafetensorsError(this.file, `ended after ${this.pos} of ${this.size} bytes: the file is truncated`);
+    if (this.pos !== this.size || !this.entries)
+      throw new SafetensorsError(this.file, `ended after ${this.pos} of ${this.size} bytes: the file is truncated`);
     return this.out;
   }
 }
@@ -167,7 +219,12 @@ export function readSafetensors(buf: Uint8Array, file = 'model.safetensors'): Ma
 }
 
 /** Parses a safetensors file arriving as chunks (from storage or the network), tensor by tensor. */
-export async function readSafetensorsStream(chunks: AsyncIterable<Uint8Array>, size: number, file = 'model.safetensors', keep?: (name: string) => boolean): Promise<Map<string, F32Tensor>> {
+export async function readSafetensorsStream(
+  chunks: AsyncIterable<Uint8Array>,
+  size: number,
+  file = 'model.safetensors',
+  keep?: (name: string) => boolean,
+): Promise<Map<string, F32Tensor>> {
   const p = new SafetensorsParser(file, size, keep);
   for await (const c of chunks) p.push(c);
   return p.finish();
@@ -175,14 +232,18 @@ export async function readSafetensorsStream(chunks: AsyncIterable<Uint8Array>, s
 
 /** Writes f32 tensors; the header is padded with spaces to a multiple of 8 bytes, as the reference writer does. */
 /** A safetensors file as parts: the header, then each tensor's bytes as a view (no copy of the weights). */
-export function safetensorsParts(tensors: Record<string, F32Tensor>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array[] {
+export function safetensorsParts(
+  tensors: Record<string, F32Tensor>,
+  metadata: Record<string, string> = { format: 'pt' },
+): Uint8Array[] {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
   for (const k of names) {
     const t = tensors[k];
     const size = t.data.length * 4;
-    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`tensor ${k}: ${t.data.length} values for shape [${t.shape}]`);
+    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1))
+      throw new Error(`tensor ${k}: ${t.data.length} values for shape [${t.shape}]`);
     header[k] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + size] };
     off += size;
   }
@@ -193,10 +254,16 @@ export function safetensorsParts(tensors: Record<string, F32Tensor>, metadata: R
   new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
   head.set(json, 8);
   // little-endian hosts (every browser and Node target)
-  return [head, ...names.map((k) => new Uint8Array(tensors[k].data.buffer, tensors[k].data.byteOffset, tensors[k].data.byteLength))];
+  return [
+    head,
+    ...names.map((k) => new Uint8Array(tensors[k].data.buffer, tensors[k].data.byteOffset, tensors[k].data.byteLength)),
+  ];
 }
 
-export function writeSafetensors(tensors: Record<string, F32Tensor>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+export function writeSafetensors(
+  tensors: Record<string, F32Tensor>,
+  metadata: Record<string, string> = { format: 'pt' },
+): Uint8Array {
   const parts = safetensorsParts(tensors, metadata);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let o = 0;

@@ -39,7 +39,14 @@ export function referenceLogits(c: GPT2Config, W: Weights, ids: readonly number[
   });
   for (let l = 0; l < c.n_layer; l++) {
     const p = `transformer.h.${l}`;
-    const qkv = h.map((x) => conv1d(layerNorm(x, w(`${p}.ln_1.weight`), w(`${p}.ln_1.bias`)), w(`${p}.attn.c_attn.weight`), w(`${p}.attn.c_attn.bias`), 3 * C));
+    const qkv = h.map((x) =>
+      conv1d(
+        layerNorm(x, w(`${p}.ln_1.weight`), w(`${p}.ln_1.bias`)),
+        w(`${p}.attn.c_attn.weight`),
+        w(`${p}.attn.c_attn.bias`),
+        3 * C,
+      ),
+    );
     const attnOut = h.map(() => new Float64Array(C));
     for (let hd = 0; hd < H; hd++) {
       for (let t = 0; t < T; t++) {
@@ -52,13 +59,19 @@ export function referenceLogits(c: GPT2Config, W: Weights, ids: readonly number[
         const m = Math.max(...scores);
         const e = scores.map((v) => Math.exp(v - m));
         const z = e.reduce((a, b) => a + b, 0);
-        for (let s = 0; s <= t; s++) for (let d = 0; d < D; d++) attnOut[t][hd * D + d] += (e[s] / z) * qkv[s][2 * C + hd * D + d];
+        for (let s = 0; s <= t; s++)
+          for (let d = 0; d < D; d++) attnOut[t][hd * D + d] += (e[s] / z) * qkv[s][2 * C + hd * D + d];
       }
     }
     h = h.map((x, t) => {
       const a = conv1d(attnOut[t], w(`${p}.attn.c_proj.weight`), w(`${p}.attn.c_proj.bias`), C);
       const x1 = x.map((v, i) => v + a[i]);
-      const f = conv1d(layerNorm(x1, w(`${p}.ln_2.weight`), w(`${p}.ln_2.bias`)), w(`${p}.mlp.c_fc.weight`), w(`${p}.mlp.c_fc.bias`), F).map(gelu);
+      const f = conv1d(
+        layerNorm(x1, w(`${p}.ln_2.weight`), w(`${p}.ln_2.bias`)),
+        w(`${p}.mlp.c_fc.weight`),
+        w(`${p}.mlp.c_fc.bias`),
+        F,
+      ).map(gelu);
       const m = conv1d(f, w(`${p}.mlp.c_proj.weight`), w(`${p}.mlp.c_proj.bias`), C);
       return x1.map((v, i) => v + m[i]);
     });

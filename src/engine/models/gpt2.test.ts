@@ -22,7 +22,8 @@ function randomBatch(seed: number, batch: number, seq: number): Batch {
   const r = new Rng(seed);
   const n = batch * seq;
   return {
-    batch, seq,
+    batch,
+    seq,
     ids: Int32Array.from({ length: n }, () => Math.floor(r.next() * cfg.vocab_size)),
     labels: Int32Array.from({ length: n }, () => Math.floor(r.next() * cfg.vocab_size)),
     mask: Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : 1)),
@@ -32,7 +33,8 @@ function randomBatch(seed: number, batch: number, seq: number): Batch {
 function testWeights(seed: number): Weights {
   const W = initGpt2(cfg, seed);
   const r = new Rng(seed + 1);
-  for (const [k, v] of Object.entries(W)) if (!k.includes('wte')) for (let i = 0; i < v.length; i++) v[i] += 0.1 * r.normal();
+  for (const [k, v] of Object.entries(W))
+    if (!k.includes('wte')) for (let i = 0; i < v.length; i++) v[i] += 0.1 * r.normal();
   return W;
 }
 
@@ -68,14 +70,19 @@ async function checkAllGradients(m: ModelSpec, W: Weights) {
     const sampled = new Float32Array(n);
     for (let k = 0; k < 8; k++) sampled[Math.floor(rng.next() * n)] = rng.normal();
     const gnorm = norm(g) || 1;
-    for (const [label, u] of [['sampled', sampled], ['along grad', g.map((v) => v / gnorm)]] as const) {
+    for (const [label, u] of [
+      ['sampled', sampled],
+      ['along grad', g.map((v) => v / gnorm)],
+    ] as const) {
       const un = norm(u) || 1;
       const eps = 1e-2 / un;
       const shifted = (s: number) => ({ ...W, [p.name]: W[p.name].map((v, i) => v + s * eps * u[i]) });
       const fd = ((await evalLoss(m, shifted(1), b, evalS)) - (await evalLoss(m, shifted(-1), b, evalS))) / (2 * eps);
       const an = u.reduce((s, v, i) => s + v * g[i], 0);
       const err = Math.abs(fd - an);
-      report.push(`${p.name} (${label}): analytic ${an.toExponential(3)} fd ${fd.toExponential(3)} err ${err.toExponential(2)}`);
+      report.push(
+        `${p.name} (${label}): analytic ${an.toExponential(3)} fd ${fd.toExponential(3)} err ${err.toExponential(2)}`,
+      );
       expect(err, report.at(-1)).toBeLessThan(2e-3 * un + 0.02 * Math.abs(an));
     }
   }
@@ -94,7 +101,11 @@ describe('GPT-2 graph', () => {
     let maxDiff = 0;
     for (let r = 0; r < b.batch; r++) {
       const ref = referenceLogits(cfg, W, Array.from(b.ids.subarray(r * b.seq, (r + 1) * b.seq)));
-      ref.forEach((row, t) => row.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - logits[(r * b.seq + t) * cfg.vocab_size + k])))));
+      ref.forEach((row, t) =>
+        row.forEach(
+          (v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - logits[(r * b.seq + t) * cfg.vocab_size + k]))),
+        ),
+      );
     }
     expect(maxDiff).toBeLessThan(1e-4);
     await s.release();
@@ -154,34 +165,38 @@ describe('the WebGPU target (attention over (B, T, H, D) heads, LayerNorm and GE
   it.each([
     ['full fine-tune', { config: cfg }],
     ['LoRA', { config: cfg, lora }],
-  ] as [string, ModelSpec][])('gives the default graph\'s loss, logits and gradients on the CPU EP (%s)', async (_label, m) => {
-    const b = randomBatch(6, 2, 8);
-    const W = modelWeights(m, 3, new Rng(12));
-    const run = async (gpu: boolean) => {
-      const target = { einsum: gpu, vocabMajor: gpu };
-      const train = await cpu.createSession(buildTrainGraph(m, b, { target }));
-      const evalS = await cpu.createSession(buildEvalGraph(m, b, { logits: true, target }));
-      const feeds = { ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) };
-      const [t, e] = [await train.run(feeds), await evalS.run(feeds)];
-      await train.release();
-      await evalS.release();
-      return { t, e };
-    };
-    const [a, c] = [await run(false), await run(true)];
-    expect(buildTrainGraph(m, b, { target: { einsum: true } }).bytes.length).toBeGreaterThan(0);
-    const close = (x: Float32Array, y: Float32Array, what: string) => {
-      let scale = 0;
-      let diff = 0;
-      for (let i = 0; i < x.length; i++) {
-        scale = Math.max(scale, Math.abs(x[i]));
-        diff = Math.max(diff, Math.abs(x[i] - y[i]));
-      }
-      expect(diff, `${what}: ${diff} against a largest value ${scale}`).toBeLessThan(1e-5 * Math.max(scale, 1e-3));
-    };
-    close(a.t.loss.data as Float32Array, c.t.loss.data as Float32Array, 'loss');
-    close(a.e.logits.data as Float32Array, c.e.logits.data as Float32Array, 'logits');
-    for (const p of trainableParams(m)) close(a.t[gradName(p.name)].data as Float32Array, c.t[gradName(p.name)].data as Float32Array, p.name);
-  });
+  ] as [string, ModelSpec][])(
+    "gives the default graph's loss, logits and gradients on the CPU EP (%s)",
+    async (_label, m) => {
+      const b = randomBatch(6, 2, 8);
+      const W = modelWeights(m, 3, new Rng(12));
+      const run = async (gpu: boolean) => {
+        const target = { einsum: gpu, vocabMajor: gpu };
+        const train = await cpu.createSession(buildTrainGraph(m, b, { target }));
+        const evalS = await cpu.createSession(buildEvalGraph(m, b, { logits: true, target }));
+        const feeds = { ...weightFeeds(cpu, allParams(m), W), ...batchFeeds(cpu, b) };
+        const [t, e] = [await train.run(feeds), await evalS.run(feeds)];
+        await train.release();
+        await evalS.release();
+        return { t, e };
+      };
+      const [a, c] = [await run(false), await run(true)];
+      expect(buildTrainGraph(m, b, { target: { einsum: true } }).bytes.length).toBeGreaterThan(0);
+      const close = (x: Float32Array, y: Float32Array, what: string) => {
+        let scale = 0;
+        let diff = 0;
+        for (let i = 0; i < x.length; i++) {
+          scale = Math.max(scale, Math.abs(x[i]));
+          diff = Math.max(diff, Math.abs(x[i] - y[i]));
+        }
+        expect(diff, `${what}: ${diff} against a largest value ${scale}`).toBeLessThan(1e-5 * Math.max(scale, 1e-3));
+      };
+      close(a.t.loss.data as Float32Array, c.t.loss.data as Float32Array, 'loss');
+      close(a.e.logits.data as Float32Array, c.e.logits.data as Float32Array, 'logits');
+      for (const p of trainableParams(m))
+        close(a.t[gradName(p.name)].data as Float32Array, c.t[gradName(p.name)].data as Float32Array, p.name);
+    },
+  );
 });
 
 describe('a generated token on the WebGPU target (linear layers, attention and the head as Einsum GEMVs)', () => {
@@ -189,19 +204,25 @@ describe('a generated token on the WebGPU target (linear layers, attention and t
   it.each([
     ['base model', { config: cfg }],
     ['LoRA', { config: cfg, lora }],
-  ] as [string, ModelSpec][])('gives the default graph\'s logits and cache on the CPU EP (%s)', async (_label, m) => {
+  ] as [string, ModelSpec][])("gives the default graph's logits and cache on the CPU EP (%s)", async (_label, m) => {
     const r = new Rng(13);
     const W = modelWeights(m, 8, r);
     const L = 16;
     const dims = [1, cfg.n_head, L, cfg.n_embd / cfg.n_head];
-    const past = Array.from({ length: 2 * cfg.n_layer }, () => Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => r.normal()));
+    const past = Array.from({ length: 2 * cfg.n_layer }, () =>
+      Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => r.normal()),
+    );
     const T = cpu.ort.Tensor;
     const run = async (einsum: boolean) => {
       const s = await cpu.createSession(buildGenerateGraph(m, { step: 1, cache: L }, { einsum }));
       const out = await s.run({
         ...weightFeeds(cpu, allParams(m), W),
-        input_ids: new T('int32', Int32Array.of(11), [1, 1]), position: new T('int32', Int32Array.of(6), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
-        ...Object.fromEntries(past.map((d, i) => [pastName(i >> 1, i % 2 ? 'value' : 'key'), new T('float32', d, dims)])),
+        input_ids: new T('int32', Int32Array.of(11), [1, 1]),
+        position: new T('int32', Int32Array.of(6), [1]),
+        last_index: new T('int32', Int32Array.of(0), [1]),
+        ...Object.fromEntries(
+          past.map((d, i) => [pastName(i >> 1, i % 2 ? 'value' : 'key'), new T('float32', d, dims)]),
+        ),
       });
       await s.release();
       return { logits: out.logits.data as Float32Array, value: out[presentName(1, 'value')].data as Float32Array };

@@ -16,7 +16,14 @@ export interface GPT2Config {
   readonly n_inner?: number | null;
 }
 
-export const GPT2_124M: GPT2Config = Object.freeze({ vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12, layer_norm_epsilon: 1e-5 });
+export const GPT2_124M: GPT2Config = Object.freeze({
+  vocab_size: 50257,
+  n_positions: 1024,
+  n_embd: 768,
+  n_layer: 12,
+  n_head: 12,
+  layer_norm_epsilon: 1e-5,
+});
 
 export interface ParamSpec {
   readonly name: string;
@@ -36,12 +43,18 @@ export function gpt2Params(c: GPT2Config): ParamSpec[] {
   for (let i = 0; i < c.n_layer; i++) {
     const h = `transformer.h.${i}`;
     out.push(
-      p(`${h}.ln_1.weight`, [C]), p(`${h}.ln_1.bias`, [C]),
-      p(`${h}.attn.c_attn.weight`, [C, 3 * C]), p(`${h}.attn.c_attn.bias`, [3 * C]),
-      p(`${h}.attn.c_proj.weight`, [C, C]), p(`${h}.attn.c_proj.bias`, [C]),
-      p(`${h}.ln_2.weight`, [C]), p(`${h}.ln_2.bias`, [C]),
-      p(`${h}.mlp.c_fc.weight`, [C, F]), p(`${h}.mlp.c_fc.bias`, [F]),
-      p(`${h}.mlp.c_proj.weight`, [F, C]), p(`${h}.mlp.c_proj.bias`, [C]),
+      p(`${h}.ln_1.weight`, [C]),
+      p(`${h}.ln_1.bias`, [C]),
+      p(`${h}.attn.c_attn.weight`, [C, 3 * C]),
+      p(`${h}.attn.c_attn.bias`, [3 * C]),
+      p(`${h}.attn.c_proj.weight`, [C, C]),
+      p(`${h}.attn.c_proj.bias`, [C]),
+      p(`${h}.ln_2.weight`, [C]),
+      p(`${h}.ln_2.bias`, [C]),
+      p(`${h}.mlp.c_fc.weight`, [C, F]),
+      p(`${h}.mlp.c_fc.bias`, [F]),
+      p(`${h}.mlp.c_proj.weight`, [F, C]),
+      p(`${h}.mlp.c_proj.bias`, [C]),
     );
   }
   out.push(p('transformer.ln_f.weight', [C]), p('transformer.ln_f.bias', [C]));
@@ -63,7 +76,14 @@ export interface ForwardOptions {
  * The transformer trunk. ids: (B, T) int32; positions: (T,) token positions (training: 0..T-1 as a slice of wpe).
  * Returns the final hidden states (B*T, C) after ln_f.
  */
-export function gpt2Trunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids: Value, posEmb: Value, o: ForwardOptions): Value {
+export function gpt2Trunk(
+  g: Graph,
+  c: GPT2Config,
+  P: Record<string, Value>,
+  ids: Value,
+  posEmb: Value,
+  o: ForwardOptions,
+): Value {
   const [B, T] = ids.shape;
   const C = c.n_embd;
   const H = c.n_head;
@@ -128,7 +148,14 @@ export interface CacheOptions {
  * FastGelu). A single token writes its keys and values into the cache with one Where (or ScatterND) each; a
  * chunk (prefill) with a one-hot matmul. Returns the final hidden states (S, C) after ln_f.
  */
-export function gpt2CachedTrunk(g: Graph, c: GPT2Config, P: Record<string, Value>, ids: Value, posEmb: Value, o: CacheOptions): Value {
+export function gpt2CachedTrunk(
+  g: Graph,
+  c: GPT2Config,
+  P: Record<string, Value>,
+  ids: Value,
+  posEmb: Value,
+  o: CacheOptions,
+): Value {
   const S = ids.shape[1];
   const C = c.n_embd;
   const H = c.n_head;
@@ -143,7 +170,11 @@ export function gpt2CachedTrunk(g: Graph, c: GPT2Config, P: Record<string, Value
   const linear = gemv ? gemvOf(g, P, o.lora) : linearOf(g, P, o.lora);
   const bias = (i: number, mod: string) => (gemv ? P[`transformer.h.${i}.${mod}.bias`] : null);
   const skipNorm = (h: Value, x: Value, norm: string, b: Value | null) => {
-    const [y, , , sum] = g.op('SkipLayerNormalization', [h, x, P[`${norm}.weight`], P[`${norm}.bias`], ...(b ? [b] : [])], { epsilon: { kind: 'float', value: eps } });
+    const [y, , , sum] = g.op(
+      'SkipLayerNormalization',
+      [h, x, P[`${norm}.weight`], P[`${norm}.bias`], ...(b ? [b] : [])],
+      { epsilon: { kind: 'float', value: eps } },
+    );
     return [y, sum];
   };
   let h = g.reshape(g.add(g.gather(P['transformer.wte.weight'], ids), posEmb), [S, C]); // (S, C) residual stream
@@ -151,15 +182,22 @@ export function gpt2CachedTrunk(g: Graph, c: GPT2Config, P: Record<string, Value
   for (let i = 0; i < c.n_layer; i++) {
     const qkv = gemv ? g.add(linear(a, i, 'attn.c_attn'), bias(i, 'attn.c_attn')!) : linear(a, i, 'attn.c_attn'); // (S, 3C)
     // (S, 3C) -> (1, 3H, S, D); with one token the transpose moves nothing, so a Reshape does it
-    const heads = S === 1 ? g.reshape(qkv, [1, 3 * H, 1, D]) : g.transpose(g.reshape(qkv, [1, S, 3 * H, D]), [0, 2, 1, 3]);
+    const heads =
+      S === 1 ? g.reshape(qkv, [1, 3 * H, 1, D]) : g.transpose(g.reshape(qkv, [1, S, 3 * H, D]), [0, 2, 1, 3]);
     const [q, k, v] = g.split(heads, [H, H, H], 1); // (1, H, S, D)
     const past = o.past[i];
     const put = (cache: Value, x: Value) =>
-      o.slotIndex ? g.op1('ScatterND', [cache, o.slotIndex, x]) : S === 1 ? g.where(o.slot!, x, cache) : g.add(g.mul(cache, o.keep!), g.matmul(o.write!, x));
+      o.slotIndex
+        ? g.op1('ScatterND', [cache, o.slotIndex, x])
+        : S === 1
+          ? g.where(o.slot!, x, cache)
+          : g.add(g.mul(cache, o.keep!), g.matmul(o.write!, x));
     const key = put(past.key, k); // (1, H, L, D)
     const value = put(past.value, v);
     o.present[i] = { key, value };
-    const scores = gemv ? g.einsum('bhsd,bhld,->bhsl', q, key, 1 / Math.sqrt(D)) : g.matmul(g.mulScalar(q, 1 / Math.sqrt(D)), g.transpose(key, [0, 1, 3, 2]));
+    const scores = gemv
+      ? g.einsum('bhsd,bhld,->bhsl', q, key, 1 / Math.sqrt(D))
+      : g.matmul(g.mulScalar(q, 1 / Math.sqrt(D)), g.transpose(key, [0, 1, 3, 2]));
     const att = g.softmax(g.add(scores, o.mask)); // (1, H, S, L)
     const y = gemv ? g.einsum('bhsl,bhld->bhsd', att, value) : g.matmul(att, value); // (1, H, S, D)
     const merged = S === 1 ? g.reshape(y, [1, C]) : g.reshape(g.transpose(y, [0, 2, 1, 3]), [S, C]);

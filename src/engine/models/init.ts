@@ -42,4 +42,11 @@ export function initLora(c: GPT2Config, l: LoraConfig, seed: number): Weights {
 }
 
 /** The offline model: GPT-2's real vocabulary and tokenizer with a small trunk, made from a seed. */
-export const TINY_GPT2: GPT2Config = Object.freeze({ vocab_size: 50257, n_positions: 256, n_embd: 64, n_layer: 2, n_head: 4, layer_norm_epsilon: 1e-5 });
+export const TINY_GPT2: GPT2Config = Object.freeze({
+  vocab_size: 50257,
+  n_positions: 256,
+  n_embd: 64,
+  n_layer: 2,
+  n_head: 4,
+  layer_norm_epsilon: 1e-5,
+});

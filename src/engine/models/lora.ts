@@ -22,11 +22,14 @@ export class LoraConfigError extends Error {
 }
 
 export function validateLora(l: LoraConfig): void {
-  if (!Number.isInteger(l.rank) || l.rank < 1) throw new LoraConfigError(`LoRA rank must be a positive integer, got ${l.rank}`);
+  if (!Number.isInteger(l.rank) || l.rank < 1)
+    throw new LoraConfigError(`LoRA rank must be a positive integer, got ${l.rank}`);
   if (!(l.alpha > 0)) throw new LoraConfigError(`LoRA alpha must be positive, got ${l.alpha}`);
-  if (l.targets.length === 0) throw new LoraConfigError(`LoRA needs at least one target module. Valid: ${LORA_TARGETS.join(', ')}`);
+  if (l.targets.length === 0)
+    throw new LoraConfigError(`LoRA needs at least one target module. Valid: ${LORA_TARGETS.join(', ')}`);
   for (const t of l.targets) {
-    if (!LORA_TARGETS.includes(t)) throw new LoraConfigError(`Unknown LoRA target "${t}". Should be one of: ${LORA_TARGETS.join(', ')}`);
+    if (!LORA_TARGETS.includes(t))
+      throw new LoraConfigError(`Unknown LoRA target "${t}". Should be one of: ${LORA_TARGETS.join(', ')}`);
   }
 }
 
@@ -34,7 +37,10 @@ export function validateLora(l: LoraConfig): void {
 function dims(c: GPT2Config, t: LoraTarget): [number, number] {
   const C = c.n_embd;
   const F = innerDim(c);
-  return { 'attn.c_attn': [C, 3 * C], 'attn.c_proj': [C, C], 'mlp.c_fc': [C, F], 'mlp.c_proj': [F, C] }[t] as [number, number];
+  return { 'attn.c_attn': [C, 3 * C], 'attn.c_proj': [C, C], 'mlp.c_fc': [C, F], 'mlp.c_proj': [F, C] }[t] as [
+    number,
+    number,
+  ];
 }
 
 export function loraParams(c: GPT2Config, l: LoraConfig): ParamSpec[] {

@@ -40,7 +40,13 @@ export interface MemoryEstimate {
  */
 const RUNTIME_BYTES = 16 * 2 ** 20;
 
-export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?: LoraConfig, o: { flatParams?: boolean } = {}): MemoryEstimate {
+export function estimateMemory(
+  c: GPT2Config,
+  batch: number,
+  seq: number,
+  lora?: LoraConfig,
+  o: { flatParams?: boolean } = {},
+): MemoryEstimate {
   const params = countParams(gpt2Params(c));
   const trained = lora ? countParams(loraParams(c, lora)) : params;
   const N = batch * seq;
@@ -59,7 +65,12 @@ export function estimateMemory(c: GPT2Config, batch: number, seq: number, lora?:
     activationBytes,
     // activations the backward has consumed make room for the step's new weights and moments, once they are large
     // enough for the allocator to reuse (fitted: half of them, past the first 256 MiB)
-    trainingBytes: RUNTIME_BYTES + 4 * params + (o.flatParams ? 32 : 24) * trained + activationBytes - Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
+    trainingBytes:
+      RUNTIME_BYTES +
+      4 * params +
+      (o.flatParams ? 32 : 24) * trained +
+      activationBytes -
+      Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
     largestBufferBytes,
     largestBuffer,
     checkpointBytes: 12 * trained,
@@ -77,7 +88,6 @@ export interface FitLimits {
   freeStorage?: number | null;
 }
 
-
 /**
  * What stops a run from fitting, each with the way out; empty when it fits. Checked before training starts (the
  * worker) and shown by "Check size".
@@ -85,18 +95,26 @@ export interface FitLimits {
 export function fitProblems(e: MemoryEstimate, batch: number, seq: number, l: FitLimits, lora: boolean): string[] {
   const out: string[] = [];
   const shape = `batch ${batch} x ${seq}`;
-  const smaller = lora ? 'a smaller batch or sequence length' : 'LoRA (a LoRA rank above 0), or a smaller batch or sequence length';
+  const smaller = lora
+    ? 'a smaller batch or sequence length'
+    : 'LoRA (a LoRA rank above 0), or a smaller batch or sequence length';
   if (l.backend === 'wasm' && e.trainingBytes > WASM_HEAP_LIMIT) {
-    out.push(`this run needs about ${fmtSize(e.trainingBytes)} of memory at ${shape}, more than the 4 GiB the WASM backend can address. Use ${smaller}, or WebGPU.`);
+    out.push(
+      `this run needs about ${fmtSize(e.trainingBytes)} of memory at ${shape}, more than the 4 GiB the WASM backend can address. Use ${smaller}, or WebGPU.`,
+    );
   }
   if (l.backend === 'webgpu' && l.adapter) {
     const limit = Math.min(l.adapter.maxBufferSize, l.adapter.maxStorageBufferBindingSize);
     if (e.largestBufferBytes > limit) {
-      out.push(`${e.largestBuffer} take${e.largestBuffer.startsWith("the logits") ? "" : "s"} a ${fmtSize(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${fmtSize(limit)}. Use a smaller batch or sequence length, or the WASM backend.`);
+      out.push(
+        `${e.largestBuffer} take${e.largestBuffer.startsWith('the logits') ? '' : 's'} a ${fmtSize(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${fmtSize(limit)}. Use a smaller batch or sequence length, or the WASM backend.`,
+      );
     }
   }
   if (l.freeStorage != null && e.checkpointBytes > l.freeStorage) {
-    out.push(`each checkpoint of this run needs ${fmtSize(e.checkpointBytes)} of storage, but only ${fmtSize(l.freeStorage)} is free in this browser. Delete cached models or old runs${lora ? '' : ', or use LoRA (its checkpoints hold only the adapters)'}.`);
+    out.push(
+      `each checkpoint of this run needs ${fmtSize(e.checkpointBytes)} of storage, but only ${fmtSize(l.freeStorage)} is free in this browser. Delete cached models or old runs${lora ? '' : ', or use LoRA (its checkpoints hold only the adapters)'}.`,
+    );
   }
   return out;
 }

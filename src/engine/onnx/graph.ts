@@ -133,10 +133,14 @@ export class Graph {
 
   /** A constant initializer; equal small constants are shared. */
   constant(dtype: DType, shape: readonly number[], data: ConstData): Value {
-    const key = data.length <= 16 ? `${dtype}|${shape.join(',')}|${Array.from(data as ArrayLike<number | bigint>).join(',')}` : null;
+    const key =
+      data.length <= 16
+        ? `${dtype}|${shape.join(',')}|${Array.from(data as ArrayLike<number | bigint>).join(',')}`
+        : null;
     if (key && this.constCache.has(key)) return this.constCache.get(key)!;
     const v = this.value(dtype, shape);
-    if (data.length !== numel(shape)) throw new GraphError(`constant has ${data.length} elements for shape ${shapeStr(shape)}`);
+    if (data.length !== numel(shape))
+      throw new GraphError(`constant has ${data.length} elements for shape ${shapeStr(shape)}`);
     this.constants.set(v, data);
     if (key) this.constCache.set(key, v);
     return v;
@@ -145,7 +149,11 @@ export class Graph {
     return this.constant(dtype, [], dtype === 'float32' ? Float32Array.of(x) : Int32Array.of(x));
   }
   i64(xs: readonly number[]): Value {
-    return this.constant('int64', [xs.length], BigInt64Array.from(xs, (x) => BigInt(x)));
+    return this.constant(
+      'int64',
+      [xs.length],
+      BigInt64Array.from(xs, (x) => BigInt(x)),
+    );
   }
   constData(v: Value): ConstData | undefined {
     return this.constants.get(v);
@@ -174,21 +182,47 @@ export class Graph {
   }
 
   // Elementwise arithmetic (numpy broadcasting).
-  add(a: Value, b: Value) { return this.op1('Add', [a, b]); }
-  sub(a: Value, b: Value) { return this.op1('Sub', [a, b]); }
-  mul(a: Value, b: Value) { return this.op1('Mul', [a, b]); }
-  div(a: Value, b: Value) { return this.op1('Div', [a, b]); }
-  neg(a: Value) { return this.op1('Neg', [a]); }
-  exp(a: Value) { return this.op1('Exp', [a]); }
-  log(a: Value) { return this.op1('Log', [a]); }
-  sqrt(a: Value) { return this.op1('Sqrt', [a]); }
-  tanh(a: Value) { return this.op1('Tanh', [a]); }
-  cast(a: Value, to: DType) { return this.op1('Cast', [a], { to: int(DTYPE_CODE[to]) }); }
-  addScalar(a: Value, x: number) { return this.add(a, this.scalar(x)); }
-  mulScalar(a: Value, x: number) { return this.mul(a, this.scalar(x)); }
+  add(a: Value, b: Value) {
+    return this.op1('Add', [a, b]);
+  }
+  sub(a: Value, b: Value) {
+    return this.op1('Sub', [a, b]);
+  }
+  mul(a: Value, b: Value) {
+    return this.op1('Mul', [a, b]);
+  }
+  div(a: Value, b: Value) {
+    return this.op1('Div', [a, b]);
+  }
+  neg(a: Value) {
+    return this.op1('Neg', [a]);
+  }
+  exp(a: Value) {
+    return this.op1('Exp', [a]);
+  }
+  log(a: Value) {
+    return this.op1('Log', [a]);
+  }
+  sqrt(a: Value) {
+    return this.op1('Sqrt', [a]);
+  }
+  tanh(a: Value) {
+    return this.op1('Tanh', [a]);
+  }
+  cast(a: Value, to: DType) {
+    return this.op1('Cast', [a], { to: int(DTYPE_CODE[to]) });
+  }
+  addScalar(a: Value, x: number) {
+    return this.add(a, this.scalar(x));
+  }
+  mulScalar(a: Value, x: number) {
+    return this.mul(a, this.scalar(x));
+  }
 
   // Linear algebra.
-  matmul(a: Value, b: Value) { return this.op1('MatMul', [a, b]); }
+  matmul(a: Value, b: Value) {
+    return this.op1('MatMul', [a, b]);
+  }
   gemm(a: Value, b: Value, c: Value | null = null, o: { transA?: boolean; transB?: boolean; alpha?: number } = {}) {
     const attrs: Record<string, Attr> = {};
     if (o.transA) attrs.transA = int(1);
@@ -202,8 +236,12 @@ export class Graph {
     if (shape.length === a.shape.length && shape.every((d, i) => d === a.shape[i])) return a;
     return this.op1('Reshape', [a, this.i64(shape)]);
   }
-  transpose(a: Value, perm: readonly number[]) { return this.op1('Transpose', [a], { perm: ints(perm) }); }
-  unsqueeze(a: Value, axes: readonly number[]) { return this.op1('Unsqueeze', [a, this.i64(axes)]); }
+  transpose(a: Value, perm: readonly number[]) {
+    return this.op1('Transpose', [a], { perm: ints(perm) });
+  }
+  unsqueeze(a: Value, axes: readonly number[]) {
+    return this.op1('Unsqueeze', [a, this.i64(axes)]);
+  }
   expand(a: Value, shape: readonly number[]) {
     if (shape.length === a.shape.length && shape.every((d, i) => d === a.shape[i])) return a;
     return this.op1('Expand', [a, this.i64(shape)]);
@@ -215,16 +253,23 @@ export class Graph {
   split(a: Value, sizes: readonly number[], axis: number): Value[] {
     if (sizes.length <= MAX_SPLIT_PARTS) return this.op('Split', [a, this.i64(sizes)], { axis: int(axis) });
     const head = sizes.slice(0, MAX_SPLIT_PARTS - 1);
-    const parts = this.op('Split', [a, this.i64([...head, sizes.slice(head.length).reduce((x, y) => x + y, 0)])], { axis: int(axis) });
+    const parts = this.op('Split', [a, this.i64([...head, sizes.slice(head.length).reduce((x, y) => x + y, 0)])], {
+      axis: int(axis),
+    });
     return [...parts.slice(0, -1), ...this.split(parts[parts.length - 1], sizes.slice(head.length), axis)];
   }
   /** Concat; more than MAX_SPLIT_PARTS inputs become a chain of Concats. */
   concat(xs: readonly Value[], axis: number): Value {
     if (xs.length === 1) return xs[0];
     if (xs.length <= MAX_SPLIT_PARTS) return this.op1('Concat', xs, { axis: int(axis) });
-    return this.concat([this.op1('Concat', xs.slice(0, MAX_SPLIT_PARTS), { axis: int(axis) }), ...xs.slice(MAX_SPLIT_PARTS)], axis);
+    return this.concat(
+      [this.op1('Concat', xs.slice(0, MAX_SPLIT_PARTS), { axis: int(axis) }), ...xs.slice(MAX_SPLIT_PARTS)],
+      axis,
+    );
   }
-  pad(a: Value, pads: readonly number[]) { return this.op1('Pad', [a, this.i64(pads)]); }
+  pad(a: Value, pads: readonly number[]) {
+    return this.op1('Pad', [a, this.i64(pads)]);
+  }
 
   // Reductions.
   reduceSum(a: Value, axes: readonly number[] | null, keepdims = true) {
@@ -236,14 +281,26 @@ export class Graph {
   reduceMax(a: Value, axes: readonly number[], keepdims = true) {
     return this.op1('ReduceMax', [a], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
   }
-  softmax(a: Value, axis = -1) { return this.op1('Softmax', [a], { axis: int(axis) }); }
-  where(c: Value, a: Value, b: Value) { return this.op1('Where', [c, a, b]); }
-  equal(a: Value, b: Value) { return this.op1('Equal', [a, b]); }
+  softmax(a: Value, axis = -1) {
+    return this.op1('Softmax', [a], { axis: int(axis) });
+  }
+  where(c: Value, a: Value, b: Value) {
+    return this.op1('Where', [c, a, b]);
+  }
+  equal(a: Value, b: Value) {
+    return this.op1('Equal', [a, b]);
+  }
   /** Einsum in explicit form (ops.ts); a number among the operands is a scalar constant with an empty term. */
   einsum(equation: string, ...xs: (Value | number)[]) {
-    return this.op1('Einsum', xs.map((x) => (typeof x === 'number' ? this.scalar(x) : x)), { equation: { kind: 'string', value: equation } });
+    return this.op1(
+      'Einsum',
+      xs.map((x) => (typeof x === 'number' ? this.scalar(x) : x)),
+      { equation: { kind: 'string', value: equation } },
+    );
   }
-  gather(data: Value, idx: Value, axis = 0) { return this.op1('Gather', [data, idx], { axis: int(axis) }); }
+  gather(data: Value, idx: Value, axis = 0) {
+    return this.op1('Gather', [data, idx], { axis: int(axis) });
+  }
   layerNorm(x: Value, scale: Value, bias: Value, eps: number) {
     return this.op1('LayerNormalization', [x, scale, bias], { axis: int(-1), epsilon: float(eps) });
   }
@@ -265,7 +322,8 @@ export class Graph {
       this.inComposite = false;
     }
     const last = this.producer.get(out);
-    if (!last || last !== this.nodes[this.nodes.length - 1]) throw new GraphError("a composite's output must be its last node's");
+    if (!last || last !== this.nodes[this.nodes.length - 1])
+      throw new GraphError("a composite's output must be its last node's");
     const node: Node = { ...last, noGrad: false, custom: { inputs, grad } };
     this.nodes[this.nodes.length - 1] = node;
     for (const o of node.outputs) this.producer.set(o, node);
@@ -372,7 +430,11 @@ export class Graph {
 
   /** One-hot as float: (..., depth) with 1 where the last index equals `idx`; with `depthFirst`, of indices (n,) as (depth, n). */
   oneHot(idx: Value, depth: number, depthFirst = false): Value {
-    const range = this.constant('int32', depthFirst ? [depth, 1] : [depth], Int32Array.from({ length: depth }, (_, i) => i));
+    const range = this.constant(
+      'int32',
+      depthFirst ? [depth, 1] : [depth],
+      Int32Array.from({ length: depth }, (_, i) => i),
+    );
     return this.cast(this.equal(depthFirst ? idx : this.unsqueeze(idx, [idx.shape.length]), range), 'float32');
   }
 }

@@ -97,7 +97,10 @@ export const binary = (grad: (c: GradCtx, a: Value, b: Value, dy: Value) => [Val
   grad: (c) => {
     const [a, b] = [c.x[0]!, c.x[1]!];
     const [da, db] = grad(c, a, b, c.dy[0]!);
-    return [da && c.needs[0] ? unbroadcast(c.g, da, a.shape) : null, db && c.needs[1] ? unbroadcast(c.g, db, b.shape) : null];
+    return [
+      da && c.needs[0] ? unbroadcast(c.g, da, a.shape) : null,
+      db && c.needs[1] ? unbroadcast(c.g, db, b.shape) : null,
+    ];
   },
 });
 export const compare: OpDef = {
@@ -114,7 +117,12 @@ export function reducedShape(shape: readonly number[], axes: readonly number[] |
   return out;
 }
 /** Gradient of a reduction: reshape to keepdims form, then broadcast back over the input. */
-export function expandReduced(g: Graph, dy: Value, xShape: readonly number[], axes: readonly number[] | undefined): Value {
+export function expandReduced(
+  g: Graph,
+  dy: Value,
+  xShape: readonly number[],
+  axes: readonly number[] | undefined,
+): Value {
   const kept = reducedShape(xShape, axes, true);
   return g.expand(g.reshape(dy, kept), xShape);
 }

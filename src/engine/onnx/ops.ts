@@ -4,10 +4,26 @@
 // node's outputs and returns one per input (null: none). The helpers the rules share are in op-helpers.ts.
 import type { Graph, Value } from './graph.js';
 import {
-  attrFloat, attrInt, attrInts, binary, broadcastShapes, compare, constInts, DTYPES, expandReduced, fail, normAxis, reducedShape,
-  req, same, transposeLast2, unary, unbroadcast, zerosLike, type OpDef,
+  attrFloat,
+  attrInt,
+  attrInts,
+  binary,
+  broadcastShapes,
+  compare,
+  constInts,
+  DTYPES,
+  expandReduced,
+  fail,
+  normAxis,
+  reducedShape,
+  req,
+  same,
+  transposeLast2,
+  unary,
+  unbroadcast,
+  zerosLike,
+  type OpDef,
 } from './op-helpers.js';
-
 
 // ---------------------------------------------------------------------------------------------- the table
 export const OPS: Record<string, OpDef> = {
@@ -58,7 +74,12 @@ export const OPS: Record<string, OpDef> = {
   Tanh: unary(({ g }, _x, y, dy) => g.mul(dy, g.sub(g.scalar(1), g.mul(y, y)))),
   Sigmoid: unary(({ g }, _x, y, dy) => g.mul(dy, g.mul(y, g.sub(g.scalar(1), y)))),
   Cast: {
-    shape: ([x], a) => [{ dtype: DTYPES[attrInt(a, 'to', 1)] ?? fail(`Cast to unsupported type ${attrInt(a, 'to', 1)}`), shape: req(x, 'X').shape }],
+    shape: ([x], a) => [
+      {
+        dtype: DTYPES[attrInt(a, 'to', 1)] ?? fail(`Cast to unsupported type ${attrInt(a, 'to', 1)}`),
+        shape: req(x, 'X').shape,
+      },
+    ],
     grad: ({ x, y, dy }) => {
       if (x[0]!.dtype !== 'float32' || y[0].dtype !== 'float32') return [null];
       return [dy[0]];
@@ -84,7 +105,8 @@ export const OPS: Record<string, OpDef> = {
       const A = req(a, 'A').shape;
       const B = req(b, 'B').shape;
       if (A.length < 2 || B.length < 2) throw new Error('MatMul needs rank >= 2 operands');
-      if (A[A.length - 1] !== B[B.length - 2]) throw new Error(`inner dimensions ${A[A.length - 1]} and ${B[B.length - 2]} differ`);
+      if (A[A.length - 1] !== B[B.length - 2])
+        throw new Error(`inner dimensions ${A[A.length - 1]} and ${B[B.length - 2]} differ`);
       const batch = broadcastShapes(A.slice(0, -2), B.slice(0, -2));
       return [{ dtype: a!.dtype, shape: [...batch, A[A.length - 2], B[B.length - 1]] }];
     },
@@ -117,8 +139,16 @@ export const OPS: Record<string, OpDef> = {
       const beta = attrFloat(node.attrs, 'beta', 1);
       const d = dy[0]!;
       // d op(A) = dY @ op(B)^T ;  d op(B) = op(A)^T @ dY ; each written as one Gemm with transpose flags.
-      const da = !needs[0] ? null : !tA ? g.gemm(d, b!, null, { transB: !tB, alpha }) : g.gemm(b!, d, null, { transA: tB, transB: true, alpha });
-      const db = !needs[1] ? null : !tB ? g.gemm(a!, d, null, { transA: !tA, alpha }) : g.gemm(d, a!, null, { transA: true, transB: tA, alpha });
+      const da = !needs[0]
+        ? null
+        : !tA
+          ? g.gemm(d, b!, null, { transB: !tB, alpha })
+          : g.gemm(b!, d, null, { transA: tB, transB: true, alpha });
+      const db = !needs[1]
+        ? null
+        : !tB
+          ? g.gemm(a!, d, null, { transA: !tA, alpha })
+          : g.gemm(d, a!, null, { transA: true, transB: tA, alpha });
       const dc = c && needs[2] ? unbroadcast(g, beta === 1 ? d : g.mulScalar(d, beta), c.shape) : null;
       return [da, db, dc];
     },
@@ -140,7 +170,9 @@ export const OPS: Record<string, OpDef> = {
   Unsqueeze: {
     shape: ([x, ax], _a, g) => {
       const X = req(x, 'data');
-      const axes = constInts(g, ax, 'Unsqueeze axes').map((a) => normAxis(a, X.shape.length + 1)).sort((p, q) => p - q);
+      const axes = constInts(g, ax, 'Unsqueeze axes')
+        .map((a) => normAxis(a, X.shape.length + 1))
+        .sort((p, q) => p - q);
       const out = [...X.shape];
       for (const a of axes) out.splice(a, 0, 1);
       return [{ dtype: X.dtype, shape: out }];
@@ -220,7 +252,8 @@ export const OPS: Record<string, OpDef> = {
       const X = req(x, 'input');
       const axis = normAxis(attrInt(a, 'axis', 0), X.shape.length);
       const sizes = constInts(g, s, 'Split sizes');
-      if (sizes.reduce((p, q) => p + q, 0) !== X.shape[axis]) throw new Error(`split sizes [${sizes}] do not sum to ${X.shape[axis]}`);
+      if (sizes.reduce((p, q) => p + q, 0) !== X.shape[axis])
+        throw new Error(`split sizes [${sizes}] do not sum to ${X.shape[axis]}`);
       return sizes.map((n) => ({ dtype: X.dtype, shape: X.shape.map((d, i) => (i === axis ? n : d)) }));
     },
     grad: ({ g, y, dy, node, x }) => {
@@ -239,7 +272,11 @@ export const OPS: Record<string, OpDef> = {
     },
     grad: ({ g, x, dy, node, needs }) => {
       const axis = normAxis(attrInt(node.attrs, 'axis', 0), x[0]!.shape.length);
-      const parts = g.split(dy[0]!, x.map((v) => v!.shape[axis]), axis);
+      const parts = g.split(
+        dy[0]!,
+        x.map((v) => v!.shape[axis]),
+        axis,
+      );
       return parts.map((p, i) => (needs[i] ? p : null));
     },
   },
@@ -248,9 +285,21 @@ export const OPS: Record<string, OpDef> = {
   ReduceSum: {
     shape: ([x, ax], a, g) => {
       const X = req(x, 'data');
-      return [{ dtype: X.dtype, shape: reducedShape(X.shape, ax ? constInts(g, ax, 'ReduceSum axes') : undefined, attrInt(a, 'keepdims', 1) === 1) }];
+      return [
+        {
+          dtype: X.dtype,
+          shape: reducedShape(
+            X.shape,
+            ax ? constInts(g, ax, 'ReduceSum axes') : undefined,
+            attrInt(a, 'keepdims', 1) === 1,
+          ),
+        },
+      ];
     },
-    grad: ({ g, x, dy }) => [expandReduced(g, dy[0]!, x[0]!.shape, x[1] ? constInts(g, x[1], 'axes') : undefined), null],
+    grad: ({ g, x, dy }) => [
+      expandReduced(g, dy[0]!, x[0]!.shape, x[1] ? constInts(g, x[1], 'axes') : undefined),
+      null,
+    ],
   },
   ReduceMean: {
     shape: ([x], a) => {
@@ -286,9 +335,11 @@ export const OPS: Record<string, OpDef> = {
     // backward uses (every EP the engine runs on has them: CPU, WASM, WebGPU).
     shape: ([x, s, b], a) => {
       const X = req(x, 'X');
-      if (normAxis(attrInt(a, 'axis', -1), X.shape.length) !== X.shape.length - 1) throw new Error('only axis -1 is supported');
+      if (normAxis(attrInt(a, 'axis', -1), X.shape.length) !== X.shape.length - 1)
+        throw new Error('only axis -1 is supported');
       const C = X.shape[X.shape.length - 1];
-      for (const p of [req(s, 'Scale'), b]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`scale and bias must be [${C}]`);
+      for (const p of [req(s, 'Scale'), b])
+        if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`scale and bias must be [${C}]`);
       const stat = { dtype: X.dtype, shape: [...X.shape.slice(0, -1), 1] };
       return [...same(X), stat, stat];
     },
@@ -328,13 +379,17 @@ export const OPS: Record<string, OpDef> = {
       // one scatter into zeros; the WebGPU EP has no ScatterND, so there it is onehot(idx)^T @ dY, one Gemm:
       // (N, V)^T @ (N, C) -> (V, C), which costs 2 N V C flops (39.5 GFLOP a step for GPT-2 at batch 4 x 128).
       const [table, idx] = [x[0]!, x[1]!];
-      if (attrInt(node.attrs, 'axis', 0) !== 0 || table.shape.length !== 2) throw new Error('Gather: gradient only for 2-D tables on axis 0');
+      if (attrInt(node.attrs, 'axis', 0) !== 0 || table.shape.length !== 2)
+        throw new Error('Gather: gradient only for 2-D tables on axis 0');
       const n = idx.shape.reduce((p, q) => p * q, 1);
       const [V, C] = table.shape;
       const d = g.reshape(dy[0]!, [n, C]); // (N, C)
       if (g.options.scatterAdd) {
         const at = g.cast(g.reshape(idx, [n, 1]), 'int64'); // (N, 1): ScatterND takes int64 indices
-        return [g.op1('ScatterND', [g.expand(g.scalar(0), [V, C]), at, d], { reduction: { kind: 'string', value: 'add' } }), null];
+        return [
+          g.op1('ScatterND', [g.expand(g.scalar(0), [V, C]), at, d], { reduction: { kind: 'string', value: 'add' } }),
+          null,
+        ];
       }
       if (g.options.vocabMajor) return [g.gemm(g.oneHot(g.reshape(idx, [n]), V, true), d), null]; // (V, N) @ (N, C): graph.ts says why
       return [g.gemm(g.oneHot(g.reshape(idx, [n]), V), d, null, { transA: true }), null]; // (N, V)^T @ (N, C)
@@ -351,20 +406,28 @@ export const OPS: Record<string, OpDef> = {
       const v = a.equation;
       if (!v || v.kind !== 'string') throw new Error('Einsum needs an equation');
       const [lhs, rhs] = v.value.split('->');
-      if (rhs === undefined || !/^[a-z]*$/.test(rhs)) throw new Error(`Einsum equation "${v.value}" must be explicit (..->..) with lowercase letters`);
+      if (rhs === undefined || !/^[a-z]*$/.test(rhs))
+        throw new Error(`Einsum equation "${v.value}" must be explicit (..->..) with lowercase letters`);
       const terms = lhs.split(',');
-      if (terms.length !== xs.length) throw new Error(`Einsum equation "${v.value}" has ${terms.length} terms for ${xs.length} inputs`);
+      if (terms.length !== xs.length)
+        throw new Error(`Einsum equation "${v.value}" has ${terms.length} terms for ${xs.length} inputs`);
       const dims = new Map<string, number>();
       terms.forEach((t, i) => {
         const X = req(xs[i], `input ${i}`);
-        if (t.length !== X.shape.length) throw new Error(`Einsum term "${t}" does not fit input ${i} of shape [${X.shape}]`);
+        if (t.length !== X.shape.length)
+          throw new Error(`Einsum term "${t}" does not fit input ${i} of shape [${X.shape}]`);
         [...t].forEach((ch, j) => {
           const d = dims.get(ch);
           if (d !== undefined && d !== X.shape[j]) throw new Error(`Einsum letter ${ch} is ${d} and ${X.shape[j]}`);
           dims.set(ch, X.shape[j]);
         });
       });
-      return [{ dtype: xs[0]!.dtype, shape: [...rhs].map((ch) => dims.get(ch) ?? fail(`Einsum output letter ${ch} is in no input`)) }];
+      return [
+        {
+          dtype: xs[0]!.dtype,
+          shape: [...rhs].map((ch) => dims.get(ch) ?? fail(`Einsum output letter ${ch} is in no input`)),
+        },
+      ];
     },
   },
 
@@ -374,7 +437,8 @@ export const OPS: Record<string, OpDef> = {
     domain: 'com.microsoft',
     shape: ([x, b]) => {
       const X = req(x, 'X');
-      if (b && (b.shape.length !== 1 || b.shape[0] !== X.shape[X.shape.length - 1])) throw new Error(`bias must be [${X.shape[X.shape.length - 1]}]`);
+      if (b && (b.shape.length !== 1 || b.shape[0] !== X.shape[X.shape.length - 1]))
+        throw new Error(`bias must be [${X.shape[X.shape.length - 1]}]`);
       return same(X);
     },
   },
@@ -386,7 +450,8 @@ export const OPS: Record<string, OpDef> = {
       const X = req(x, 'input');
       if (req(skip, 'skip').shape.join() !== X.shape.join()) throw new Error('input and skip must have one shape');
       const C = X.shape[X.shape.length - 1];
-      for (const p of [req(gamma, 'gamma'), beta, bias]) if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`gamma, beta and bias must be [${C}]`);
+      for (const p of [req(gamma, 'gamma'), beta, bias])
+        if (p && (p.shape.length !== 1 || p.shape[0] !== C)) throw new Error(`gamma, beta and bias must be [${C}]`);
       const stat = { dtype: X.dtype, shape: [...X.shape.slice(0, -1), 1] };
       return [...same(X), stat, stat, ...same(X)];
     },
@@ -399,7 +464,15 @@ export const OPS: Record<string, OpDef> = {
  * takes 10. The (..., 1) statistics carry a letter of size 1 that the products sum over, which keeps them
  * broadcastable without a Reshape.
  */
-function layerNormGradEinsum(g: Graph, scale: Value, rstd: Value, xc: Value, d: Value, needsX: boolean, needsScale: boolean): [Value | null, Value | null] {
+function layerNormGradEinsum(
+  g: Graph,
+  scale: Value,
+  rstd: Value,
+  xc: Value,
+  d: Value,
+  needsX: boolean,
+  needsScale: boolean,
+): [Value | null, Value | null] {
   const rows = 'abcdefgh'.slice(0, xc.shape.length - 1);
   const [x, st] = [`${rows}z`, `${rows}y`]; // a (..., C) term and a (..., 1) one
   const C = xc.shape[xc.shape.length - 1];

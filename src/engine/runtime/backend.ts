@@ -8,7 +8,10 @@ export const BACKENDS = ['webgpu', 'wasm', 'node-cpu', 'node-webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export class BackendError extends Error {
-  constructor(readonly code: 'BACKEND_UNAVAILABLE' | 'DEVICE_LOST' | 'RUN_FAILED' | 'UNKNOWN_BACKEND', message: string) {
+  constructor(
+    readonly code: 'BACKEND_UNAVAILABLE' | 'DEVICE_LOST' | 'RUN_FAILED' | 'UNKNOWN_BACKEND',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -94,7 +97,9 @@ export async function createOrtSession(
 ): Promise<EngineSession> {
   const options: InferenceSession.SessionOptions = { ...base };
   if (o.keepOnDevice && deviceOutputs) {
-    options.preferredOutputLocation = Object.fromEntries(g.outputs.map((n) => [n, o.keepOnDevice!(n) ? 'gpu-buffer' : 'cpu']));
+    options.preferredOutputLocation = Object.fromEntries(
+      g.outputs.map((n) => [n, o.keepOnDevice!(n) ? 'gpu-buffer' : 'cpu']),
+    );
   }
   if (o.profilePrefix) {
     options.enableProfiling = true;
@@ -107,7 +112,9 @@ export async function createOrtSession(
       try {
         return (await (into ? session.run(feeds, into) : session.run(feeds))) as Record<string, Tensor>;
       } catch (e) {
-        throw onRunError ? onRunError(e as Error) : new BackendError('RUN_FAILED', `${g.name}: ${(e as Error).message}`);
+        throw onRunError
+          ? onRunError(e as Error)
+          : new BackendError('RUN_FAILED', `${g.name}: ${(e as Error).message}`);
       }
     },
     async release() {
@@ -116,4 +123,3 @@ export async function createOrtSession(
     },
   };
 }
-

@@ -20,5 +20,9 @@ export interface Batch {
 export function batchFeeds(b: Backend, x: Batch): Record<string, Tensor> {
   const T = b.ort.Tensor;
   const dims = [x.batch, x.seq];
-  return { input_ids: new T('int32', x.ids, dims), labels: new T('int32', x.labels, dims), loss_mask: new T('float32', x.mask, dims) };
+  return {
+    input_ids: new T('int32', x.ids, dims),
+    labels: new T('int32', x.labels, dims),
+    loss_mask: new T('float32', x.mask, dims),
+  };
 }

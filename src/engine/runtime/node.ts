@@ -13,7 +13,10 @@ export interface NodeBackendOptions {
   einsum?: boolean;
 }
 
-export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: NodeBackendOptions = {}): Promise<Backend> {
+export async function createNodeBackend(
+  kind: 'node-cpu' | 'node-webgpu',
+  o: NodeBackendOptions = {},
+): Promise<Backend> {
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule & { default?: OrtModule };
   const mod: OrtModule = ort.InferenceSession ? ort : ort.default!;
   const threads = o.threads ?? os.availableParallelism();
@@ -22,7 +25,13 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
   // 4.5 GiB without) for no measured speed-up (npm run bench).
   const base =
     kind === 'node-cpu'
-      ? { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, enableCpuMemArena: false }
+      ? {
+          executionProviders: ['cpu'],
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: 'all' as const,
+          enableCpuMemArena: false,
+        }
       : { executionProviders: ['webgpu'], graphOptimizationLevel: 'all' as const };
   if (kind === 'node-webgpu') {
     // Fail early, with the fix, rather than inside the first training step.
@@ -34,7 +43,7 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
       throw new BackendError(
         'BACKEND_UNAVAILABLE',
         `onnxruntime-node's WebGPU EP found no adapter (${(e as Error).message.split('\n')[0]}). On a machine without a GPU, ` +
-          'install Debian\'s chromium and run with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium',
+          "install Debian's chromium and run with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium",
       );
     }
   }
@@ -44,7 +53,12 @@ export async function createNodeBackend(kind: 'node-cpu' | 'node-webgpu', o: Nod
     stats: { downloadedBytes: 0 },
     ort: mod,
     deviceResident: false,
-    target: { scatterAdd: kind === 'node-cpu', flatParams: kind === 'node-webgpu', einsum: kind === 'node-webgpu' && (o.einsum ?? true), vocabMajor: kind === 'node-webgpu' },
+    target: {
+      scatterAdd: kind === 'node-cpu',
+      flatParams: kind === 'node-webgpu',
+      einsum: kind === 'node-webgpu' && (o.einsum ?? true),
+      vocabMajor: kind === 'node-webgpu',
+    },
     description: kind === 'node-cpu' ? `onnxruntime-node CPU, ${threads} threads` : 'onnxruntime-node WebGPU (Dawn)',
     exclusive: makeExclusive(),
     // outputs come back to the CPU (no deviceOutputs): onnxruntime-node's WebGPU EP cannot feed device outputs to

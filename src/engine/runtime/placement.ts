@@ -21,7 +21,12 @@ interface ProfileEvent {
 }
 
 /** Runs `g` once with profiling on and reports where its nodes ran. */
-export async function profilePlacement(b: Backend, g: BuiltGraph, feeds: Record<string, Tensor>, expected: string): Promise<Placement> {
+export async function profilePlacement(
+  b: Backend,
+  g: BuiltGraph,
+  feeds: Record<string, Tensor>,
+  expected: string,
+): Promise<Placement> {
   const dir = mkdtempSync(join(tmpdir(), 'fts-profile-'));
   try {
     const s = await b.createSession(g, { profilePrefix: join(dir, 'p') });

@@ -27,14 +27,25 @@ export interface AdapterReport {
 /** What WebGPU offers here, or why there is none (shown in the Device panel). */
 export async function probeWebGpu(): Promise<{ ok: true; adapter: AdapterReport } | { ok: false; reason: string }> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-  if (!gpu) return { ok: false, reason: 'this browser has no WebGPU (navigator.gpu is undefined); Chrome and Edge 113+ have it' };
+  if (!gpu)
+    return {
+      ok: false,
+      reason: 'this browser has no WebGPU (navigator.gpu is undefined); Chrome and Edge 113+ have it',
+    };
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return { ok: false, reason: 'WebGPU is present but the browser offered no GPU adapter (blocklisted driver, or disabled in the browser settings)' };
+  if (!adapter)
+    return {
+      ok: false,
+      reason:
+        'WebGPU is present but the browser offered no GPU adapter (blocklisted driver, or disabled in the browser settings)',
+    };
   const info = adapter.info;
   return {
     ok: true,
     adapter: {
-      vendor: info?.vendor || 'unknown', architecture: info?.architecture || 'unknown', description: info?.description || '',
+      vendor: info?.vendor || 'unknown',
+      architecture: info?.architecture || 'unknown',
+      description: info?.description || '',
       maxBufferSize: adapter.limits.maxBufferSize,
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
@@ -51,7 +62,11 @@ function configure(o: WebBackendOptions, threads: number): OrtModule {
 export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Backend> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   const adapter = gpu && (await gpu.requestAdapter({ powerPreference: 'high-performance' }));
-  if (!adapter) throw new BackendError('BACKEND_UNAVAILABLE', (await probeWebGpu().then((p) => (p.ok ? '' : p.reason))) || 'no WebGPU adapter');
+  if (!adapter)
+    throw new BackendError(
+      'BACKEND_UNAVAILABLE',
+      (await probeWebGpu().then((p) => (p.ok ? '' : p.reason))) || 'no WebGPU adapter',
+    );
   const device = await adapter.requestDevice({
     // timestamp queries: onnxruntime-web's kernel profiling (the browser benchmark's per-op breakdown) needs them
     requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
@@ -70,12 +85,20 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
   });
   const mod = configure(o, 1);
   const T = mod.Tensor;
-  const base = { executionProviders: [{ name: 'webgpu', device } as unknown as string], graphOptimizationLevel: 'all' as const };
+  const base = {
+    executionProviders: [{ name: 'webgpu', device } as unknown as string],
+    graphOptimizationLevel: 'all' as const,
+  };
   const onRunError = (e: Error) =>
-    lost ? new BackendError('DEVICE_LOST', `the GPU device was lost (${lost}); resume the run from its last checkpoint`) : new BackendError('RUN_FAILED', e.message);
+    lost
+      ? new BackendError('DEVICE_LOST', `the GPU device was lost (${lost}); resume the run from its last checkpoint`)
+      : new BackendError('RUN_FAILED', e.message);
   const gpuTensor = (dims: readonly number[], data?: Float32Array): Tensor => {
     const n = dims.reduce((a, b) => a * b, 1);
-    const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((n * 4) / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const buffer = device.createBuffer({
+      size: Math.max(16, Math.ceil((n * 4) / 16) * 16),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     if (data) device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength); // a new buffer is zeroed
     return T.fromGpuBuffer(buffer, { dataType: 'float32', dims: dims as number[], dispose: () => buffer.destroy() });
   };
@@ -87,8 +110,16 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
     ort: mod,
     deviceResident: true,
     memory,
-    bufferLimits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
-    target: { flatParams: true, einsum: o.einsum ?? true, vocabMajor: true, flatGroupBytes: device.limits.maxStorageBufferBindingSize },
+    bufferLimits: {
+      maxBufferSize: device.limits.maxBufferSize,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+    },
+    target: {
+      flatParams: true,
+      einsum: o.einsum ?? true,
+      vocabMajor: true,
+      flatGroupBytes: device.limits.maxStorageBufferBindingSize,
+    },
     description: `WebGPU: ${info?.vendor || 'unknown vendor'} ${info?.architecture || ''}`.trim(),
     exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so, { deviceOutputs: true, onRunError }),
@@ -110,5 +141,8 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
 export async function createWasmBackend(o: WebBackendOptions = {}): Promise<Backend> {
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
   const threads = isolated ? Math.min(8, globalThis.navigator?.hardwareConcurrency ?? 1) : 1;
-  return wasmBackend(configure(o, threads), `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`);
+  return wasmBackend(
+    configure(o, threads),
+    `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`,
+  );
 }

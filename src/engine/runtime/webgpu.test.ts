@@ -1,12 +1,30 @@
 // The WebGPU path through onnxruntime-node's WebGPU EP (Dawn; SwiftShader on a machine without a GPU): same loss
 // and gradients as the CPU EP, and no node of the train, optimizer, unpack or generate graphs placed on the CPU.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adamwScalars, buildGenerateGraph, buildOptimizerGraph, DEFAULT_ADAMW, buildTrainGraph, buildTrainStepGraph, buildUnpackGraph } from '../artifacts/build.js';
+import {
+  adamwScalars,
+  buildGenerateGraph,
+  buildOptimizerGraph,
+  DEFAULT_ADAMW,
+  buildTrainGraph,
+  buildTrainStepGraph,
+  buildUnpackGraph,
+} from '../artifacts/build.js';
 import { flatLayout, packGroup } from '../artifacts/flat.js';
 import { fusedHeadLoss } from '../artifacts/head-loss.js';
 import { Graph } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
-import { accumName, allParams, expAvgName, expAvgSqName, gradName, pastName, presentName, trainableParams, type ModelSpec } from '../artifacts/model.js';
+import {
+  accumName,
+  allParams,
+  expAvgName,
+  expAvgSqName,
+  gradName,
+  pastName,
+  presentName,
+  trainableParams,
+  type ModelSpec,
+} from '../artifacts/model.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../models/init.js';
 import { Rng } from '../util/rng.js';
 import type { Backend } from './backend.js';
@@ -24,7 +42,8 @@ const batch = (): Batch => {
   const r = new Rng(5);
   const n = 2 * 8;
   return {
-    batch: 2, seq: 8,
+    batch: 2,
+    seq: 8,
     ids: Int32Array.from({ length: n }, () => Math.floor(r.next() * 50257)),
     labels: Int32Array.from({ length: n }, () => Math.floor(r.next() * 50257)),
     mask: Float32Array.from({ length: n }, (_, i) => (i % 3 ? 1 : 0)),
@@ -33,7 +52,8 @@ const batch = (): Batch => {
 function weights(m: ModelSpec) {
   const W = { ...initGpt2(m.config, 3), ...(m.lora ? initLora(m.config, m.lora, 3) : {}) };
   const r = new Rng(6);
-  for (const [k, v] of Object.entries(W)) if (k.includes('lora_B')) for (let i = 0; i < v.length; i++) v[i] = 0.05 * r.normal();
+  for (const [k, v] of Object.entries(W))
+    if (k.includes('lora_B')) for (let i = 0; i < v.length; i++) v[i] = 0.05 * r.normal();
   return W;
 }
 
@@ -45,7 +65,7 @@ beforeAll(async () => {
 });
 
 describe.each(models)('WebGPU EP (%s)', (_label, m) => {
-  it('gives the CPU EP\'s loss and gradients', async () => {
+  it("gives the CPU EP's loss and gradients", async () => {
     const W = weights(m);
     const run = async (b: Backend) => {
       const s = await b.createSession(buildTrainGraph(m, { batch: 2, seq: 8 }, { target: b.target })); // the GPU's with Einsum
@@ -71,19 +91,23 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
     expect(worst).toBeGreaterThanOrEqual(0);
   });
 
-  it("generates a token (Where into the cache, SkipLayerNormalization, FastGelu) as the CPU EP does (ScatterND)", async () => {
+  it('generates a token (Where into the cache, SkipLayerNormalization, FastGelu) as the CPU EP does (ScatterND)', async () => {
     const W = weights(m);
     const c = m.config;
     const L = 16;
     const dims = [1, c.n_head, L, c.n_embd / c.n_head];
     const r = new Rng(9);
-    const past = Array.from({ length: 2 * c.n_layer }, () => Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => r.normal()));
+    const past = Array.from({ length: 2 * c.n_layer }, () =>
+      Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => r.normal()),
+    );
     const run = async (b: Backend) => {
       const T = b.ort.Tensor;
       const s = await b.createSession(buildGenerateGraph(m, { step: 1, cache: L }, b.target));
       const out = await s.run({
         ...weightFeeds(b, allParams(m), W),
-        input_ids: new T('int32', Int32Array.of(7), [1, 1]), position: new T('int32', Int32Array.of(5), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
+        input_ids: new T('int32', Int32Array.of(7), [1, 1]),
+        position: new T('int32', Int32Array.of(5), [1]),
+        last_index: new T('int32', Int32Array.of(0), [1]),
         ...Object.fromEntries(past.map((d, i) => [pastName(i >> 1, i % 2 ? 'value' : 'key'), b.upload(d, dims)])),
       });
       const got = { logits: await b.download(out.logits), key: await b.download(out[presentName(1, 'key')]) };
@@ -118,45 +142,150 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
     // the graphs as the trainer builds them: trainable parameters in flat groups
     const specs = trainableParams(m);
     const layout = flatLayout(specs);
-    const frozen = weightFeeds(gpu, allParams(m).filter((p) => !specs.includes(p)), W);
-    const groups = (f: (n: string) => string) => Object.fromEntries(layout.groups.map((grp) => [f(grp.name), gpu.upload(packGroup(grp, (n) => W[n]), grp.shape)]));
-    const scalars = Object.fromEntries(Object.entries(adamwScalars(DEFAULT_ADAMW, 1e-3, 1, 1)).map(([k, x]) => [k, new T('float32', Float32Array.of(x), [])]));
-    const train = await profilePlacement(gpu, buildTrainGraph(m, { batch: 2, seq: 8 }, { accumulate: true, layout, target: gpu.target }), {
-      ...frozen, ...groups((n) => n), ...batchFeeds(gpu, batch()), ...groups(accumName),
-    }, 'WebGpuExecutionProvider');
-    const step = await profilePlacement(gpu, buildTrainStepGraph(m, { batch: 2, seq: 8 }, undefined, gpu.target, layout), {
-      ...frozen, ...groups((n) => n), ...batchFeeds(gpu, batch()), ...scalars, ...groups(expAvgName), ...groups(expAvgSqName),
-    }, 'WebGpuExecutionProvider');
-    const opt = await profilePlacement(gpu, buildOptimizerGraph(layout), {
-      ...scalars, ...groups((n) => n), ...groups(gradName), ...groups(expAvgName), ...groups(expAvgSqName),
-    }, 'WebGpuExecutionProvider');
-    const unpack = await profilePlacement(gpu, buildUnpackGraph(layout), groups((n) => n), 'WebGpuExecutionProvider');
+    const frozen = weightFeeds(
+      gpu,
+      allParams(m).filter((p) => !specs.includes(p)),
+      W,
+    );
+    const groups = (f: (n: string) => string) =>
+      Object.fromEntries(
+        layout.groups.map((grp) => [
+          f(grp.name),
+          gpu.upload(
+            packGroup(grp, (n) => W[n]),
+            grp.shape,
+          ),
+        ]),
+      );
+    const scalars = Object.fromEntries(
+      Object.entries(adamwScalars(DEFAULT_ADAMW, 1e-3, 1, 1)).map(([k, x]) => [
+        k,
+        new T('float32', Float32Array.of(x), []),
+      ]),
+    );
+    const train = await profilePlacement(
+      gpu,
+      buildTrainGraph(m, { batch: 2, seq: 8 }, { accumulate: true, layout, target: gpu.target }),
+      {
+        ...frozen,
+        ...groups((n) => n),
+        ...batchFeeds(gpu, batch()),
+        ...groups(accumName),
+      },
+      'WebGpuExecutionProvider',
+    );
+    const step = await profilePlacement(
+      gpu,
+      buildTrainStepGraph(m, { batch: 2, seq: 8 }, undefined, gpu.target, layout),
+      {
+        ...frozen,
+        ...groups((n) => n),
+        ...batchFeeds(gpu, batch()),
+        ...scalars,
+        ...groups(expAvgName),
+        ...groups(expAvgSqName),
+      },
+      'WebGpuExecutionProvider',
+    );
+    const opt = await profilePlacement(
+      gpu,
+      buildOptimizerGraph(layout),
+      {
+        ...scalars,
+        ...groups((n) => n),
+        ...groups(gradName),
+        ...groups(expAvgName),
+        ...groups(expAvgSqName),
+      },
+      'WebGpuExecutionProvider',
+    );
+    const unpack = await profilePlacement(
+      gpu,
+      buildUnpackGraph(layout),
+      groups((n) => n),
+      'WebGpuExecutionProvider',
+    );
     const c = m.config;
-    const token = await profilePlacement(gpu, buildGenerateGraph(m, { step: 1, cache: 16 }, gpu.target), {
-      ...weightFeeds(gpu, allParams(m), W),
-      input_ids: new T('int32', Int32Array.of(1), [1, 1]), position: new T('int32', Int32Array.of(3), [1]), last_index: new T('int32', Int32Array.of(0), [1]),
-      ...Object.fromEntries(Array.from({ length: m.config.n_layer }, (_, i) => ['key', 'value'].map((kv) => [pastName(i, kv as 'key'), gpu.zeros([1, m.config.n_head, 16, m.config.n_embd / m.config.n_head])])).flat()),
-    }, 'WebGpuExecutionProvider');
-    const gen = await profilePlacement(gpu, buildGenerateGraph(m, { step: 4, cache: 16 }), {
-      ...weightFeeds(gpu, allParams(m), W),
-      input_ids: new T('int32', Int32Array.of(1, 2, 3, 4), [1, 4]), position: new T('int32', Int32Array.of(0), [1]), last_index: new T('int32', Int32Array.of(3), [1]),
-      ...Object.fromEntries(Array.from({ length: c.n_layer }, (_, i) => ['key', 'value'].map((kv) => [pastName(i, kv as 'key'), gpu.zeros([1, c.n_head, 16, c.n_embd / c.n_head])])).flat()),
-    }, 'WebGpuExecutionProvider');
+    const token = await profilePlacement(
+      gpu,
+      buildGenerateGraph(m, { step: 1, cache: 16 }, gpu.target),
+      {
+        ...weightFeeds(gpu, allParams(m), W),
+        input_ids: new T('int32', Int32Array.of(1), [1, 1]),
+        position: new T('int32', Int32Array.of(3), [1]),
+        last_index: new T('int32', Int32Array.of(0), [1]),
+        ...Object.fromEntries(
+          Array.from({ length: m.config.n_layer }, (_, i) =>
+            ['key', 'value'].map((kv) => [
+              pastName(i, kv as 'key'),
+              gpu.zeros([1, m.config.n_head, 16, m.config.n_embd / m.config.n_head]),
+            ]),
+          ).flat(),
+        ),
+      },
+      'WebGpuExecutionProvider',
+    );
+    const gen = await profilePlacement(
+      gpu,
+      buildGenerateGraph(m, { step: 4, cache: 16 }),
+      {
+        ...weightFeeds(gpu, allParams(m), W),
+        input_ids: new T('int32', Int32Array.of(1, 2, 3, 4), [1, 4]),
+        position: new T('int32', Int32Array.of(0), [1]),
+        last_index: new T('int32', Int32Array.of(3), [1]),
+        ...Object.fromEntries(
+          Array.from({ length: c.n_layer }, (_, i) =>
+            ['key', 'value'].map((kv) => [pastName(i, kv as 'key'), gpu.zeros([1, c.n_head, 16, c.n_embd / c.n_head])]),
+          ).flat(),
+        ),
+      },
+      'WebGpuExecutionProvider',
+    );
     // the fused loss cut into several chunks (batches large enough for that are too slow for SwiftShader)
     const [N, C, V] = [12, 8, 40];
     const hg = new Graph('head_chunks');
-    const [h, Wt, labels, w] = [hg.input('h', 'float32', [N, C]), hg.input('W', 'float32', [V, C]), hg.input('labels', 'int32', [N]), hg.input('w', 'float32', [N])];
+    const [h, Wt, labels, w] = [
+      hg.input('h', 'float32', [N, C]),
+      hg.input('W', 'float32', [V, C]),
+      hg.input('labels', 'int32', [N]),
+      hg.input('w', 'float32', [N]),
+    ];
     const r = fusedHeadLoss(hg, h, Wt, labels, w, { h: true, W: true }, 4 * V * 4);
     for (const [k, v] of Object.entries({ loss: r.loss, dh: r.dh!, dW: r.dW! })) hg.output(v, k);
-    const head = await profilePlacement(gpu, { name: 'head_chunks', bytes: serializeModel(hg), inputs: [], outputs: ['loss', 'dh', 'dW'] }, {
-      h: gpu.upload(new Float32Array(N * C).fill(0.1), [N, C]), W: gpu.upload(new Float32Array(V * C).fill(0.2), [V, C]),
-      labels: new T('int32', Int32Array.from({ length: N }, (_, i) => i % V), [N]), w: gpu.upload(new Float32Array(N).fill(1), [N]),
-    }, 'WebGpuExecutionProvider');
+    const head = await profilePlacement(
+      gpu,
+      { name: 'head_chunks', bytes: serializeModel(hg), inputs: [], outputs: ['loss', 'dh', 'dW'] },
+      {
+        h: gpu.upload(new Float32Array(N * C).fill(0.1), [N, C]),
+        W: gpu.upload(new Float32Array(V * C).fill(0.2), [V, C]),
+        labels: new T(
+          'int32',
+          Int32Array.from({ length: N }, (_, i) => i % V),
+          [N],
+        ),
+        w: gpu.upload(new Float32Array(N).fill(1), [N]),
+      },
+      'WebGpuExecutionProvider',
+    );
     expect(head.byProvider.WebGpuExecutionProvider?.Split, 'the chunks are cut on the GPU').toBeGreaterThan(0);
-    expect(step.byProvider.WebGpuExecutionProvider?.Einsum, 'attention and the LayerNorm backward in Einsum').toBeGreaterThan(4 * m.config.n_layer);
-    for (const [name, p] of [['train', train], ['train step', step], ['optimizer', opt], ['unpack', unpack], ['generate (prefill)', gen], ['generate (one token)', token], ['chunked head loss', head]] as const) {
+    expect(
+      step.byProvider.WebGpuExecutionProvider?.Einsum,
+      'attention and the LayerNorm backward in Einsum',
+    ).toBeGreaterThan(4 * m.config.n_layer);
+    for (const [name, p] of [
+      ['train', train],
+      ['train step', step],
+      ['optimizer', opt],
+      ['unpack', unpack],
+      ['generate (prefill)', gen],
+      ['generate (one token)', token],
+      ['chunked head loss', head],
+    ] as const) {
       expect(p.elsewhere, `${name} graph nodes off the WebGPU EP`).toEqual([]);
-      expect(Object.values(p.byProvider.WebGpuExecutionProvider ?? {}).reduce((a, b) => a + b, 0), name).toBeGreaterThan(name === 'unpack' ? 1 : 20);
+      expect(
+        Object.values(p.byProvider.WebGpuExecutionProvider ?? {}).reduce((a, b) => a + b, 0),
+        name,
+      ).toBeGreaterThan(name === 'unpack' ? 1 : 20);
     }
   });
 });

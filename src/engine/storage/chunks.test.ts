@@ -36,7 +36,9 @@ describe('ChunkStore', () => {
     const s = store();
     const info = await s.write('k', [bytes(3000)], 'the checkpoint of run-1', 1024);
     await s.remove('k', 2); // parts 1 and 2 gone
-    await expect(s.readAll('k', info, 'the checkpoint of run-1')).rejects.toThrow(/the checkpoint of run-1 is damaged .*part 1 of 3 is missing/);
+    await expect(s.readAll('k', info, 'the checkpoint of run-1')).rejects.toThrow(
+      /the checkpoint of run-1 is damaged .*part 1 of 3 is missing/,
+    );
   });
 
   it('removes what it wrote when the quota fills mid-write', async () => {
@@ -56,9 +58,13 @@ describe('ChunkStore', () => {
   });
 
   it('refuses up front, with sizes, a write that cannot fit', async () => {
-    const err = await ensureSpace(1.4 * 2 ** 30, 'the checkpoint at step 40', async () => 0.6 * 2 ** 30).catch((e) => e);
+    const err = await ensureSpace(1.4 * 2 ** 30, 'the checkpoint at step 40', async () => 0.6 * 2 ** 30).catch(
+      (e) => e,
+    );
     expect(err.code).toBe('INSUFFICIENT_SPACE');
-    expect(err.message).toBe('the checkpoint at step 40 needs 1.4 GiB of storage, but only 0.6 GiB is free in this browser; nothing was written. Delete cached models or old runs to free space.');
+    expect(err.message).toBe(
+      'the checkpoint at step 40 needs 1.4 GiB of storage, but only 0.6 GiB is free in this browser; nothing was written. Delete cached models or old runs to free space.',
+    );
     await expect(ensureSpace(10, 'x', async () => null)).resolves.toBeUndefined(); // unknown: try
   });
 });

@@ -14,7 +14,10 @@ export const CHUNK_BYTES = 8 * 2 ** 20;
 export type StorageErrorCode = 'QUOTA_EXCEEDED' | 'STORAGE_FAILED' | 'INSUFFICIENT_SPACE' | 'CORRUPT';
 
 export class StorageError extends Error {
-  constructor(readonly code: StorageErrorCode, message: string) {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -27,14 +30,20 @@ export async function guardWrite<T>(what: string, f: () => Promise<T>): Promise<
     if (e instanceof StorageError) throw e;
     const err = e as DOMException;
     if (err?.name === 'QuotaExceededError') {
-      throw new StorageError('QUOTA_EXCEEDED', `the browser's storage quota is full, so ${what} was not saved (what was saved before is intact). Delete old runs or cached models to free space.`);
+      throw new StorageError(
+        'QUOTA_EXCEEDED',
+        `the browser's storage quota is full, so ${what} was not saved (what was saved before is intact). Delete old runs or cached models to free space.`,
+      );
     }
     throw new StorageError('STORAGE_FAILED', `could not save ${what}: ${err?.message ?? String(e)}`);
   }
 }
 
 /** Re-cuts a stream of byte arrays of any sizes into chunks of exactly `size` bytes (the last may be shorter). */
-export async function* rechunk(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size = CHUNK_BYTES): AsyncGenerator<Uint8Array> {
+export async function* rechunk(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  size = CHUNK_BYTES,
+): AsyncGenerator<Uint8Array> {
   let buf = new Uint8Array(size);
   let fill = 0;
   for await (const part of source) {
@@ -71,7 +80,12 @@ export class ChunkStore {
   constructor(readonly store: UseStore) {}
 
   /** Writes `source` as chunks `key#0..`; returns how many bytes and chunks. On failure removes what it wrote. */
-  async write(key: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, what: string, size = CHUNK_BYTES): Promise<ChunkedInfo> {
+  async write(
+    key: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    what: string,
+    size = CHUNK_BYTES,
+  ): Promise<ChunkedInfo> {
     let chunks = 0;
     let bytes = 0;
     try {
@@ -89,7 +103,8 @@ export class ChunkStore {
 
   /** Writes one chunk (for callers that cut the stream themselves, like a resumable download). */
   async put(key: string, index: number, chunk: Uint8Array, what: string): Promise<void> {
-    if (chunk.length > MAX_CHUNK_BYTES) throw new RangeError(`chunk of ${chunk.length} bytes is over the ${MAX_CHUNK_BYTES}-byte bound`);
+    if (chunk.length > MAX_CHUNK_BYTES)
+      throw new RangeError(`chunk of ${chunk.length} bytes is over the ${MAX_CHUNK_BYTES}-byte bound`);
     await guardWrite(what, () => set(`${key}#${index}`, chunk, this.store));
   }
 
@@ -98,18 +113,30 @@ export class ChunkStore {
     let seen = 0;
     for (let i = 0; i < info.chunks; i++) {
       const c = await get<Uint8Array>(`${key}#${i}`, this.store);
-      if (!(c instanceof Uint8Array)) throw new StorageError('CORRUPT', `${what} is damaged in this browser's storage (part ${i + 1} of ${info.chunks} is missing); delete it and save or download it again`);
+      if (!(c instanceof Uint8Array))
+        throw new StorageError(
+          'CORRUPT',
+          `${what} is damaged in this browser's storage (part ${i + 1} of ${info.chunks} is missing); delete it and save or download it again`,
+        );
       seen += c.length;
       yield c;
     }
-    if (seen !== info.bytes) throw new StorageError('CORRUPT', `${what} is damaged in this browser's storage (${seen} bytes where ${info.bytes} were written); delete it and save or download it again`);
+    if (seen !== info.bytes)
+      throw new StorageError(
+        'CORRUPT',
+        `${what} is damaged in this browser's storage (${seen} bytes where ${info.bytes} were written); delete it and save or download it again`,
+      );
   }
 
   async readAll(key: string, info: ChunkedInfo, what: string): Promise<Uint8Array> {
     const out = new Uint8Array(info.bytes);
     let off = 0;
     for await (const c of this.read(key, info, what)) {
-      if (off + c.length > out.length) throw new StorageError('CORRUPT', `${what} is damaged in this browser's storage (more bytes than were written)`);
+      if (off + c.length > out.length)
+        throw new StorageError(
+          'CORRUPT',
+          `${what} is damaged in this browser's storage (more bytes than were written)`,
+        );
       out.set(c, off);
       off += c.length;
     }
@@ -117,7 +144,10 @@ export class ChunkStore {
   }
 
   async remove(key: string, chunks: number): Promise<void> {
-    await delMany(Array.from({ length: chunks }, (_, i) => `${key}#${i}`), this.store);
+    await delMany(
+      Array.from({ length: chunks }, (_, i) => `${key}#${i}`),
+      this.store,
+    );
   }
 
   /** Every key of the store that starts with `prefix` (to clear what a crash left half-written). */
@@ -142,9 +172,16 @@ export async function freeBytes(): Promise<number | null> {
 }
 
 /** Refuses a write of `needed` bytes up front when the browser says there is less room ("needs 1.4 GiB, 0.6 GiB free"). */
-export async function ensureSpace(needed: number, what: string, free: () => Promise<number | null> = freeBytes): Promise<void> {
+export async function ensureSpace(
+  needed: number,
+  what: string,
+  free: () => Promise<number | null> = freeBytes,
+): Promise<void> {
   const f = await free();
   if (f !== null && needed > f) {
-    throw new StorageError('INSUFFICIENT_SPACE', `${what} needs ${fmtSize(needed)} of storage, but only ${fmtSize(f)} is free in this browser; nothing was written. Delete cached models or old runs to free space.`);
+    throw new StorageError(
+      'INSUFFICIENT_SPACE',
+      `${what} needs ${fmtSize(needed)} of storage, but only ${fmtSize(f)} is free in this browser; nothing was written. Delete cached models or old runs to free space.`,
+    );
   }
 }

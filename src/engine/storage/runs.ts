@@ -10,7 +10,13 @@
 // usable (and the half-written generation is cleared on the next save). Full quotas surface as StorageErrors.
 import { createStore, del, delMany, get, set, values, type UseStore } from 'idb-keyval';
 import type { Row } from '../data/batches.js';
-import { CHECKPOINT_FORMAT, type Checkpoint, type CheckpointGroup, type CheckpointMeta, type CheckpointSnapshot } from '../train/checkpoint.js';
+import {
+  CHECKPOINT_FORMAT,
+  type Checkpoint,
+  type CheckpointGroup,
+  type CheckpointMeta,
+  type CheckpointSnapshot,
+} from '../train/checkpoint.js';
 import type { Weights } from '../models/init.js';
 import { bestEval, type DatasetSummary, type RunState, type RunSummary } from '../../protocol.js';
 import { bytesOf, ChunkStore, ensureSpace, freeBytes, guardWrite, StorageError, type ChunkedInfo } from './chunks.js';
@@ -83,10 +89,35 @@ export class RunStorage {
   async listRuns(): Promise<RunSummary[]> {
     const all = (await values(this.runs)) as RunState[];
     return all
-      .map(({ id, name, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss, evals }) => ({
-        id, name, template, createdAt, model, dataset, settings, status, step, checkpointStep, lastLoss,
-        bestEval: bestEval(evals), // runs stored before kept none
-      }))
+      .map(
+        ({
+          id,
+          name,
+          template,
+          createdAt,
+          model,
+          dataset,
+          settings,
+          status,
+          step,
+          checkpointStep,
+          lastLoss,
+          evals,
+        }) => ({
+          id,
+          name,
+          template,
+          createdAt,
+          model,
+          dataset,
+          settings,
+          status,
+          step,
+          checkpointStep,
+          lastLoss,
+          bestEval: bestEval(evals), // runs stored before kept none
+        }),
+      )
       .sort((a, b) => b.createdAt - a.createdAt);
   }
 
@@ -95,7 +126,11 @@ export class RunStorage {
    * Streams a snapshot into a new generation, tensor by tensor, then switches the pointer to it. Refuses up front
    * when the browser says the checkpoint cannot fit. Whatever fails, the previous checkpoint stays usable.
    */
-  async saveCheckpoint(id: string, s: CheckpointSnapshot, onProgress?: (done: number, total: number) => void): Promise<void> {
+  async saveCheckpoint(
+    id: string,
+    s: CheckpointSnapshot,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<void> {
     const what = `the checkpoint at step ${s.step}`;
     await ensureSpace(s.bytes, what, this.free);
     const old = await get<CheckpointRecord | Checkpoint>(id, this.checkpoints.store);
@@ -113,7 +148,13 @@ export class RunStorage {
         onProgress?.((done += info.bytes), s.bytes);
       }
       const { format, step, model, config } = s;
-      await guardWrite(what, () => set(id, { format, step, model, config, generation, tensors, bytes: s.bytes } satisfies CheckpointRecord, this.checkpoints.store));
+      await guardWrite(what, () =>
+        set(
+          id,
+          { format, step, model, config, generation, tensors, bytes: s.bytes } satisfies CheckpointRecord,
+          this.checkpoints.store,
+        ),
+      );
     } catch (e) {
       await this.clear(dir).catch(() => undefined);
       throw e;
@@ -127,10 +168,15 @@ export class RunStorage {
     if (!r || !('generation' in r)) return r; // an earlier version stored the whole checkpoint as one value
     const groups: Record<CheckpointGroup, Weights> = { trainable: {}, expAvg: {}, expAvgSq: {} };
     for (const t of r.tensors) {
-      const b = await this.checkpoints.readAll(`${id}/g${r.generation}/${t.group}/${t.name}`, t, `the checkpoint of step ${r.step} (${t.group} ${t.name})`);
+      const b = await this.checkpoints.readAll(
+        `${id}/g${r.generation}/${t.group}/${t.name}`,
+        t,
+        `the checkpoint of step ${r.step} (${t.group} ${t.name})`,
+      );
       groups[t.group][t.name] = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
     }
-    if (r.format !== CHECKPOINT_FORMAT) throw new StorageError('CORRUPT', `the stored checkpoint has format ${r.format}, not ${CHECKPOINT_FORMAT}`);
+    if (r.format !== CHECKPOINT_FORMAT)
+      throw new StorageError('CORRUPT', `the stored checkpoint has format ${r.format}, not ${CHECKPOINT_FORMAT}`);
     return { format: r.format, step: r.step, model: r.model, config: r.config, ...groups };
   }
 
@@ -143,17 +189,42 @@ export class RunStorage {
     const what = 'the tokenized dataset';
     const rows = [...d.train, ...d.validation];
     const enc = new TextEncoder();
-    const recordBytes = d.trainedRecords && { train: enc.encode(d.trainedRecords.train.join('\n')), validation: enc.encode(d.trainedRecords.validation.join('\n')) };
-    await ensureSpace(rows.reduce((n, r) => n + 5 * r.tokens.length + 4, 0) + (recordBytes ? recordBytes.train.length + recordBytes.validation.length : 0), what, this.free);
+    const recordBytes = d.trainedRecords && {
+      train: enc.encode(d.trainedRecords.train.join('\n')),
+      validation: enc.encode(d.trainedRecords.validation.join('\n')),
+    };
+    await ensureSpace(
+      rows.reduce((n, r) => n + 5 * r.tokens.length + 4, 0) +
+        (recordBytes ? recordBytes.train.length + recordBytes.validation.length : 0),
+      what,
+      this.free,
+    );
     await this.clear(`${id}/`, this.datasets);
     try {
       const split = async (name: string, rs: Row[]): Promise<SplitRecord> => ({
         rows: rs.length,
-        tokens: await this.datasets.write(`${id}/${name}/tokens`, rs.map((r) => bytesOf(r.tokens)), what),
-        masks: await this.datasets.write(`${id}/${name}/masks`, rs.map((r) => bytesOf(r.mask)), what),
-        lengths: await this.datasets.write(`${id}/${name}/lengths`, [bytesOf(Int32Array.from(rs, (r) => r.tokens.length))], what),
+        tokens: await this.datasets.write(
+          `${id}/${name}/tokens`,
+          rs.map((r) => bytesOf(r.tokens)),
+          what,
+        ),
+        masks: await this.datasets.write(
+          `${id}/${name}/masks`,
+          rs.map((r) => bytesOf(r.mask)),
+          what,
+        ),
+        lengths: await this.datasets.write(
+          `${id}/${name}/lengths`,
+          [bytesOf(Int32Array.from(rs, (r) => r.tokens.length))],
+          what,
+        ),
       });
-      const record: DatasetRecord = { summary: d.summary, samplePrompts: d.samplePrompts, train: await split('train', d.train), validation: await split('validation', d.validation) };
+      const record: DatasetRecord = {
+        summary: d.summary,
+        samplePrompts: d.samplePrompts,
+        train: await split('train', d.train),
+        validation: await split('validation', d.validation),
+      };
       if (recordBytes) {
         record.records = {
           train: await this.datasets.write(`${id}/records/train`, [recordBytes.train], what),
@@ -183,8 +254,15 @@ export class RunStorage {
     if (!rec.records) return undefined;
     const dec = new TextDecoder();
     const what = 'the tokenized dataset of this run';
-    const lines = async (name: string, c: ChunkedInfo) => dec.decode(await this.datasets.readAll(`${id}/records/${name}`, c, what)).split('\n').filter(Boolean);
-    return { train: await lines('train', rec.records.train), validation: await lines('validation', rec.records.validation) };
+    const lines = async (name: string, c: ChunkedInfo) =>
+      dec
+        .decode(await this.datasets.readAll(`${id}/records/${name}`, c, what))
+        .split('\n')
+        .filter(Boolean);
+    return {
+      train: await lines('train', rec.records.train),
+      validation: await lines('validation', rec.records.validation),
+    };
   }
 
   async loadDataset(id: string): Promise<StoredDataset | undefined> {
@@ -206,7 +284,13 @@ export class RunStorage {
       }
       return out;
     };
-    return { summary: rec.summary, samplePrompts: rec.samplePrompts, train: await split('train', rec.train), validation: await split('validation', rec.validation), trainedRecords: await this.readRecords(id, rec) };
+    return {
+      summary: rec.summary,
+      samplePrompts: rec.samplePrompts,
+      train: await split('train', rec.train),
+      validation: await split('validation', rec.validation),
+      trainedRecords: await this.readRecords(id, rec),
+    };
   }
 
   async deleteRun(id: string): Promise<void> {

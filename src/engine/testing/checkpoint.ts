@@ -7,7 +7,12 @@ import { writeSafetensors } from '../hub/safetensors.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';
 
 /** `realMasks`: attn.bias buffers of (1, 1, n_positions, n_positions) as the Hub's gpt2 has (548 MB in all at 124M). */
-export function hubCheckpoint(c: GPT2Config, tok: TokenizerFiles, seed = 7, o: { realMasks?: boolean } = {}): Record<string, Uint8Array> {
+export function hubCheckpoint(
+  c: GPT2Config,
+  tok: TokenizerFiles,
+  seed = 7,
+  o: { realMasks?: boolean } = {},
+): Record<string, Uint8Array> {
   const W = initGpt2(c, seed);
   const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
   for (const p of gpt2Params(c)) tensors[p.name.replace(/^transformer\./, '')] = { shape: p.shape, data: W[p.name] };

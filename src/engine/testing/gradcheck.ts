@@ -34,19 +34,36 @@ export async function gradCheck(
   const g = new Graph('gradcheck', o.graph);
   const xs = inputs.map((s, i) => g.input(`x${i}`, s.dtype ?? 'float32', s.shape));
   const out = build(g, xs);
-  const R = g.constant('float32', out.shape, Float32Array.from({ length: numel(out.shape) }, () => rng.uniform(-1, 1)));
+  const R = g.constant(
+    'float32',
+    out.shape,
+    Float32Array.from({ length: numel(out.shape) }, () => rng.uniform(-1, 1)),
+  );
   const loss = g.reduceSum(g.mul(out, R), null, false);
   g.output(loss, 'loss');
-  const wrt = inputs.map((s, i) => ((s.dtype ?? 'float32') === 'float32' && s.check !== false ? i : -1)).filter((i) => i >= 0);
-  const grads = gradients(g, loss, wrt.map((i) => xs[i]));
+  const wrt = inputs
+    .map((s, i) => ((s.dtype ?? 'float32') === 'float32' && s.check !== false ? i : -1))
+    .filter((i) => i >= 0);
+  const grads = gradients(
+    g,
+    loss,
+    wrt.map((i) => xs[i]),
+  );
   wrt.forEach((i) => g.output(grads.get(xs[i])!, `g${i}`));
   const bytes = serializeModel(g);
-  const session = await backend.createSession({ name: g.name, bytes, inputs: [], outputs: ['loss', ...wrt.map((i) => `g${i}`)] });
+  const session = await backend.createSession({
+    name: g.name,
+    bytes,
+    inputs: [],
+    outputs: ['loss', ...wrt.map((i) => `g${i}`)],
+  });
 
   const T = backend.ort.Tensor;
   const values = inputs.map((s) => s.data ?? Float32Array.from({ length: numel(s.shape) }, () => rng.uniform(-1, 1)));
   const feeds = () =>
-    Object.fromEntries(values.map((v, i) => [`x${i}`, new T(v instanceof Int32Array ? 'int32' : 'float32', v.slice(), inputs[i].shape)]));
+    Object.fromEntries(
+      values.map((v, i) => [`x${i}`, new T(v instanceof Int32Array ? 'int32' : 'float32', v.slice(), inputs[i].shape)]),
+    );
   const lossAt = async () => ((await session.run(feeds())).loss.data as Float32Array)[0];
   const base = await session.run(feeds());
   const results: CheckResult[] = [];
@@ -54,7 +71,10 @@ export async function gradCheck(
     const analytic = base[`g${i}`].data as Float32Array;
     const x = values[i] as Float32Array;
     const n = x.length;
-    const coords = n <= (o.coords ?? 24) ? [...Array(n).keys()] : Array.from({ length: o.coords ?? 24 }, () => Math.floor(rng.uniform(0, n)));
+    const coords =
+      n <= (o.coords ?? 24)
+        ? [...Array(n).keys()]
+        : Array.from({ length: o.coords ?? 24 }, () => Math.floor(rng.uniform(0, n)));
     let maxAbs = 0;
     let maxRel = 0;
     for (const k of coords) {

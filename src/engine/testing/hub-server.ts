@@ -35,7 +35,10 @@ export async function startStandInHub(o: StandInOptions, port = 0): Promise<Stan
     if (o.cors) {
       res.setHeader('Access-Control-Allow-Origin', '*');
       res.setHeader('Access-Control-Allow-Headers', 'Range, If-Range, Authorization');
-      res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Linked-Etag, Content-Range, Content-Length, X-Linked-Size');
+      res.setHeader(
+        'Access-Control-Expose-Headers',
+        'ETag, X-Linked-Etag, Content-Range, Content-Length, X-Linked-Size',
+      );
       res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
       if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     }
@@ -53,14 +56,22 @@ export async function startStandInHub(o: StandInOptions, port = 0): Promise<Stan
     if (!body) return void res.writeHead(404).end('not found');
     const etag = etags.get(key!) ?? createHash('sha256').update(body).digest('hex');
     etags.set(key!, etag);
-    const headers: Record<string, string> = { ETag: `"${etag}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
+    const headers: Record<string, string> = {
+      ETag: `"${etag}"`,
+      'Accept-Ranges': 'bytes',
+      'Content-Type': 'application/octet-stream',
+    };
     if (m![3].endsWith('.safetensors')) headers['X-Linked-Etag'] = `"${etag}"`;
     let start = 0;
     const range = req.headers.range?.match(/^bytes=(\d+)-$/);
     const ifRange = String(req.headers['if-range'] ?? '').replace(/"/g, '');
     if (range && (!ifRange || ifRange === etag)) start = Number(range[1]);
     const part = body.subarray(start);
-    res.writeHead(start > 0 ? 206 : 200, { ...headers, 'Content-Length': String(part.length), ...(start > 0 ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    res.writeHead(start > 0 ? 206 : 200, {
+      ...headers,
+      'Content-Length': String(part.length),
+      ...(start > 0 ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
     if (req.method === 'HEAD') return void res.end();
     const cut = cuts.get(m![3]);
     if (cut !== undefined) cuts.delete(m![3]);
@@ -68,7 +79,8 @@ export async function startStandInHub(o: StandInOptions, port = 0): Promise<Stan
     for (let off = 0; off < part.length; off += step) {
       if (cut !== undefined && off >= cut) return void res.destroy();
       if (o.slowMs && body.length < 64 * 2 ** 20) await new Promise((r) => setTimeout(r, o.slowMs));
-      if (!res.write(part.subarray(off, Math.min(off + step, part.length)))) await new Promise((r) => res.once('drain', r));
+      if (!res.write(part.subarray(off, Math.min(off + step, part.length))))
+        await new Promise((r) => res.once('drain', r));
     }
     res.end();
   };
@@ -79,6 +91,10 @@ export async function startStandInHub(o: StandInOptions, port = 0): Promise<Stan
     url: `http://127.0.0.1:${p}`,
     requests,
     cutNext: (file, bytes) => cuts.set(file, bytes),
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

