@@ -30,7 +30,7 @@ const { values: a } = parseArgs({
     timeout: { type: 'string', default: '1800' },
   },
 });
-const root = resolve(a.dist!);
+const root = resolve(a.dist);
 if (!existsSync(join(root, 'bench.html')))
   throw new Error(
     `${root}/bench.html is missing: build first (npm run bench:browser builds; with --dist, build that tree)`,
@@ -70,8 +70,8 @@ const browser = await chromium.launch({
 });
 const results: Record<string, Record<string, BenchResult | { error: string }>> = {};
 try {
-  for (const backend of a.backends!.split(',')) {
-    for (const shape of a.shapes!.split(',') as (keyof typeof DEFAULTS)[]) {
+  for (const backend of a.backends.split(',')) {
+    for (const shape of a.shapes.split(',') as (keyof typeof DEFAULTS)[]) {
       const d = DEFAULTS[shape];
       const q = new URLSearchParams({
         backend,

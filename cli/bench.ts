@@ -24,7 +24,7 @@ import type { Backend } from '../src/engine/runtime/backend.js';
 import { graphNodes, graphOps } from '../src/engine/artifacts/counts.js';
 import { gpt2ConfigJson } from '../src/engine/models/hf.js';
 import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from '../src/engine/export/onnx.js';
-import { jsonFile } from '../src/engine/export/files.js';
+import { jsonFile } from '../src/engine/util/files.js';
 import { writeFolder } from '../src/engine/export/write.node.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,7 +155,7 @@ async function transformersJs(c: typeof GPT2_124M, W: Record<string, Float32Arra
         do_sample: false,
         repetition_penalty: 1,
         eos_token_id: -1,
-      } as never)) as { data: BigInt64Array };
+      })) as { data: BigInt64Array };
       return {
         tokensPerSec: n / ((performance.now() - t0) / 1000),
         tokens: Array.from(out.data, Number).slice(PROMPT.length),

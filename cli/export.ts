@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
-import type { ExportSource } from '../src/engine/export/hf.js';
+import type { ExportSource } from '../src/engine/export/source.js';
 import { parseSavedRun, SAVED_RUN_DIR } from '../src/engine/export/saved-run.js';
 import { gpt2WeightsFromTensors } from '../src/engine/models/hf.js';
 import { abortOnSigint, loadBase, readSafetensorsFile, writeExports } from './exports.js';
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     data,
     saved.run.lora ? trained : {},
     saved.source,
-    { adapter: a.adapter!, onnx: a.onnx!, chatPage: a['chat-page']!, recipe: a.recipe! },
+    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe },
     abortOnSigint(),
   );
   console.log(`wrote ${written.join(', ')}`);

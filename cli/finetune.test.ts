@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/engine/hub/safetensors.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
+import { caught } from '../src/engine/testing/caught.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'fts-cli-'));
@@ -79,7 +80,7 @@ describe('npm run finetune', () => {
   });
 
   it('ends with exit 1 and file:line: field: reason on a bad file', async () => {
-    const err = await cli('--data', join(dir, 'bad.jsonl')).catch((e) => e);
+    const err = await caught(cli('--data', join(dir, 'bad.jsonl')));
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(`${join(dir, 'bad.jsonl')}:2: messages[0].content: expected a string, got number`);
   });
@@ -102,7 +103,7 @@ describe('npm run finetune', () => {
   });
 
   it('says to raise --seq when no conversation keeps a trained token in the window', async () => {
-    const err = await cli('--data', 'public/sample-support-zh.json', '--seq', '48').catch((e) => e);
+    const err = await caught(cli('--data', 'public/sample-support-zh.json', '--seq', '48'));
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(
       'public/sample-support-zh.json:1: no conversation keeps a trained token within 48 tokens (40 were shortened to fit); raise the sequence length',
@@ -114,7 +115,7 @@ describe('npm run finetune', () => {
       join(dir, 'latin1.jsonl'),
       Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]),
     );
-    const err = await cli('--data', join(dir, 'latin1.jsonl')).catch((e) => e);
+    const err = await caught(cli('--data', join(dir, 'latin1.jsonl')));
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(`${join(dir, 'latin1.jsonl')}:2: is not valid UTF-8`);
   });
@@ -167,7 +168,7 @@ describe('npm run finetune', () => {
   });
 
   it('ends with exit 2 and the usage on a bad flag value', async () => {
-    const err = await cli('--data', join(dir, 'chat.jsonl'), '--steps', 'many').catch((e) => e);
+    const err = await caught(cli('--data', join(dir, 'chat.jsonl'), '--steps', 'many'));
     expect(err.code).toBe(2);
     expect(err.stderr).toContain('--steps must be a positive whole number, got "many"');
   });
@@ -235,7 +236,7 @@ describe('npm run finetune', () => {
   });
 
   it('refuses --adapter for a full fine-tune, before training', async () => {
-    const err = await cli('--data', join(dir, 'chat.jsonl'), '--adapter').catch((e) => e);
+    const err = await caught(cli('--data', join(dir, 'chat.jsonl'), '--adapter'));
     expect(err.code).toBe(2);
     expect(err.stderr).toContain('--adapter needs a LoRA run');
   });

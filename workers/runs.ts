@@ -5,7 +5,8 @@ import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { textRows } from '../src/engine/data/rows.js';
 import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
 import type { Weights } from '../src/engine/models/init.js';
-import { estimateMemory, fitProblems } from '../src/engine/models/memory.js';
+import { estimateMemory } from '../src/engine/models/memory.js';
+import { fitProblems } from '../src/engine/train/fit.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { freeBytes } from '../src/engine/storage/chunks.js';
 import { RunStorage, StorageError } from '../src/engine/storage/runs.js';
@@ -66,7 +67,7 @@ export class StudioRuns {
     );
     if (wrong.length) throw new Error(`This run cannot start: ${wrong.join(' ')}`);
     this.data.recut(settings.seq); // rows depend on the sequence length
-    const data = this.data.dataset!;
+    const data = this.data.dataset;
     if (data.train[0]?.tokens.length !== settings.seq + 1) {
       throw new Error(
         `${data.summary.file} could not be cut to ${settings.seq}-token rows (see the Data panel); change the sequence length`,

@@ -7,10 +7,10 @@ import { ChatTemplate, type Message } from '../src/engine/data/template.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
 import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
+import { loraOfRank } from '../src/engine/models/lora.js';
 import type { WebBackendOptions } from '../src/engine/runtime/web.js';
 import { RunStorage, storageEstimate } from '../src/engine/storage/runs.js';
 import {
-  studioLora,
   type BackendChoice,
   type ChatSettings,
   type ChatWeights,
@@ -46,7 +46,7 @@ export class Studio {
     this.data = new StudioData(post, () => this.models.current.tok);
     const access: ModelAccess = (this.access = {
       current: () => this.models.current,
-      spec: (s) => ({ config: this.models.current.config, lora: studioLora(s.loraRank) }),
+      spec: (s) => ({ config: this.models.current.config, lora: loraOfRank(s.loraRank) }),
       baseWeights: (m, seed) => this.baseWeights(m, seed),
       ensure: (id) => this.ensureModel(id),
     });

@@ -1,16 +1,17 @@
 // The memory a run of `config` would need at the settings now in the Train panel, on the backend now chosen:
 // device memory, the checkpoint's size in storage, and what stops it from fitting (with the way out). The same
 // estimate and checks the worker applies before it starts a run (engine/models/memory.ts).
-import { estimateMemory, fitProblems } from '../engine/models/memory.js';
+import { estimateMemory } from '../engine/models/memory.js';
+import { fitProblems } from '../engine/train/fit.js';
 import type { GPT2Config } from '../engine/models/gpt2.js';
-import { studioLora } from '../protocol.js';
+import { loraOfRank } from '../engine/models/lora.js';
 import { useStudio } from '../store/index.js';
 import { fmtBytes } from './format.js';
 
 export function useFit(config: GPT2Config | undefined) {
   const { settings, backend, device, storage } = useStudio();
   if (!config) return null;
-  const lora = studioLora(settings.loraRank);
+  const lora = loraOfRank(settings.loraRank);
   const estimate = estimateMemory(config, settings.batch, settings.seq, lora, { flatParams: backend === 'webgpu' }); // the WebGPU backend packs the trained parameters (GraphOptions.flatParams)
   const adapter = device?.webgpu.ok ? device.webgpu.adapter : null;
   const freeStorage = storage && storage.quota ? storage.quota - storage.usage : null;

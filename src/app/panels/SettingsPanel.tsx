@@ -3,7 +3,8 @@
 // reason, nothing sent), the memory the run needs on this backend, and Start.
 import { useEffect, useState } from 'react';
 import { estimateMemory } from '../../engine/models/memory.js';
-import { studioLora, type TrainSettings } from '../../protocol.js';
+import { loraOfRank } from '../../engine/models/lora.js';
+import type { TrainSettings } from '../../protocol.js';
 import { estimateRunMs, presetOf, presets, problemList, settingsProblems, type SettingsField } from '../../settings.js';
 import { speedKey, useStudio } from '../../store/index.js';
 import { fmtBytes, fmtTime } from '../format.js';
@@ -64,7 +65,7 @@ export function SettingsPanel() {
         {list.map((p) => {
           const s = { ...settings, ...p.settings };
           const mem = model
-            ? estimateMemory(model.config, s.batch, s.seq, studioLora(s.loraRank), { flatParams: backend === 'webgpu' })
+            ? estimateMemory(model.config, s.batch, s.seq, loraOfRank(s.loraRank), { flatParams: backend === 'webgpu' })
             : null;
           const t = timeOf(s);
           return (

@@ -8,7 +8,8 @@ import { serializeModel } from '../onnx/proto.js';
 import { createNodeBackend } from '../runtime/node.js';
 import type { Backend } from '../runtime/backend.js';
 import { Rng } from '../util/rng.js';
-import { fusedHeadLoss, headChunks } from './head-loss.js';
+import { headChunks } from '../models/head-chunks.js';
+import { fusedHeadLoss } from './head-loss.js';
 
 const [N, C, V] = [11, 6, 37];
 let cpu: Backend;

@@ -3,19 +3,8 @@
 // g = (p - onehot) * mask / count gives dh = g W and dW += g^T h. Nothing of shape (rows, 50257) outlives its
 // chunk, where plain autodiff would keep ~6 such tensors for the whole batch until the trunk's backward ran.
 // The trunk's backward starts from dh (and the embedding's from dW) as seeds (autodiff/grad.ts backprop).
+import { HEAD_CHUNK_BYTES, headChunks } from '../models/head-chunks.js';
 import type { Graph, Value } from '../onnx/graph.js';
-
-/** A chunk's (rows, V) float32 tensors are kept near this size. */
-export const HEAD_CHUNK_BYTES = 64 * 2 ** 20;
-
-/** Row counts of the chunks for N rows over a V-token vocabulary. */
-export function headChunks(N: number, V: number, budget = HEAD_CHUNK_BYTES): number[] {
-  const k = Math.max(1, Math.min(N, Math.ceil((4 * N * V) / budget)));
-  const rows = Math.ceil(N / k);
-  const out: number[] = [];
-  for (let r = 0; r < N; r += rows) out.push(Math.min(rows, N - r));
-  return out;
-}
 
 export interface HeadLoss {
   /** Mean negative log-likelihood over the tokens the weights select (scalar). */

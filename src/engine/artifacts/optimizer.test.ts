@@ -75,10 +75,10 @@ describe('AdamW graph', () => {
       const grads = init.map((a) => Float64Array.from(a, () => scale * rng.normal()));
       const feeds: Record<string, InstanceType<typeof T>> = scalarFeeds(T, adamwScalars(hp, lr, step, gradScale));
       specs.forEach((sp, k) => {
-        feeds[sp.name] = new T('float32', cur.p[k], sp.shape as number[]);
-        feeds[gradName(sp.name)] = new T('float32', Float32Array.from(grads[k]), sp.shape as number[]);
-        feeds[expAvgName(sp.name)] = new T('float32', cur.m[k], sp.shape as number[]);
-        feeds[expAvgSqName(sp.name)] = new T('float32', cur.v[k], sp.shape as number[]);
+        feeds[sp.name] = new T('float32', cur.p[k], sp.shape);
+        feeds[gradName(sp.name)] = new T('float32', Float32Array.from(grads[k]), sp.shape);
+        feeds[expAvgName(sp.name)] = new T('float32', cur.m[k], sp.shape);
+        feeds[expAvgSqName(sp.name)] = new T('float32', cur.v[k], sp.shape);
       });
       const out = await s.run(feeds);
       const total = torchAdamW(

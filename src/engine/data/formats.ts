@@ -222,7 +222,7 @@ const readers: Record<Exclude<FormatName, 'csv'>, RecordReader> = {
       if (weight !== undefined && weight !== 0 && weight !== 1)
         throw at(`${f}.weight`, `expected 0 or 1, got ${JSON.stringify(weight)}`);
       if (weight !== undefined && role !== 'assistant') throw at(`${f}.weight`, 'only assistant turns take a weight');
-      return { role: role as Role, content: c, ...(weight !== undefined ? { weight: weight as 0 | 1 } : {}) };
+      return { role: role as Role, content: c, ...(weight !== undefined ? { weight: weight } : {}) };
     }),
   sharegpt: (r, at) =>
     readTurns(r, 'conversations', '"from","value"', at, (m, f) => {
@@ -350,7 +350,7 @@ export function parseDataset(text: string, file: string, o: ReadOptions = {}): P
       `no record looks like chat ("messages"), ShareGPT ("conversations"), Alpaca ("instruction"+"output") or text ("text"); found keys ${keys}`,
     );
   }
-  const read = readers[format as Exclude<FormatName, 'csv'>];
+  const read = readers[format];
   const errors: DataError[] = [];
   const conversations: Message[][] = [];
   const texts: string[] = [];

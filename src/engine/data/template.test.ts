@@ -19,7 +19,7 @@ const conv: Message[] = [
 /** The trained spans of an encoded conversation, decoded. */
 function trainedTexts(tokens: number[], mask: number[]): string[] {
   const spans: string[] = [];
-  let cur: number[] = [];
+  const cur: number[] = [];
   tokens.forEach((id, i) => {
     if (mask[i]) cur.push(id);
     else if (cur.length) spans.push(tok.decode(cur.splice(0)));
@@ -51,7 +51,7 @@ describe('chat template', () => {
   it('renders as transformers.js apply_chat_template does from the exported tokenizer_config', () => {
     for (const gen of [false, true]) {
       const msgs = gen ? conv.slice(0, 4) : conv;
-      const viaHf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config).apply_chat_template(msgs as never, {
+      const viaHf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config).apply_chat_template(msgs, {
         tokenize: false,
         add_generation_prompt: gen,
       }) as string;

@@ -3,8 +3,9 @@
 // server with no network: WebGPU where the browser has it, WASM otherwise (?device=wasm|webgpu forces one). It uses
 // the chat template and sampling defaults the model was exported with (tokenizer_config.json,
 // generation_config.json), so replies read as they did in the studio.
-import { textFile, under, type OutFile } from './files.js';
-import { hfFolderFiles, type ExportSource } from './hf.js';
+import { textFile, under, type OutFile } from '../util/files.js';
+import { hfFolderFiles } from './hf.js';
+import type { ExportSource } from './source.js';
 
 /** What the page needs besides the model, as the npm packages ship it (paths from the project root). */
 export const CHAT_VENDOR = [

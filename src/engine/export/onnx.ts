@@ -10,7 +10,7 @@ import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import { DTYPE_CODE, float, int, ints, type Attr, type ConstData, type DType } from '../onnx/graph.js';
 import { Writer, writeAttr, writeTensor, IR_VERSION, OPSET } from '../onnx/proto.js';
-import type { OutFile } from './files.js';
+import type { OutFile } from '../util/files.js';
 
 type Dim = number | string;
 

@@ -3,8 +3,8 @@
 // learning-rate schedule, optimizer, batch, sequence length and seed, an accelerate config for multi-GPU data
 // parallelism with DeepSpeed ZeRO-2, and a README with the launch command. Every setting lives in one RUN dict at
 // the top of train.py (a test reads it back and compares it with the run).
-import { jsonFile, textFile, type OutFile } from './files.js';
-import type { ExportSource } from './hf.js';
+import { jsonFile, textFile, type OutFile } from '../util/files.js';
+import type { ExportSource } from './source.js';
 
 const py = (v: unknown): string => {
   if (v === null || v === undefined) return 'None';

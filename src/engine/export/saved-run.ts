@@ -5,8 +5,8 @@
 import type { GPT2Config } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import { safetensorsParts } from '../hub/safetensors.js';
-import { jsonFile, textFile, type OutFile } from './files.js';
-import type { ExportSource, RunFacts } from './hf.js';
+import { jsonFile, textFile, type OutFile } from '../util/files.js';
+import type { ExportSource, RunFacts } from './source.js';
 import type { RecipeData } from './recipe.js';
 
 export type ModelSource =

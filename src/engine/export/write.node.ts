@@ -3,7 +3,7 @@
 import { mkdir, open, rename, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fmtSize } from '../util/size.js';
-import { totalSize, type OutFile } from './files.js';
+import { totalSize, type OutFile } from '../util/files.js';
 import { ExportCancelled } from './zip.js';
 
 export class ExportSpaceError extends Error {

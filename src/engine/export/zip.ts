@@ -2,7 +2,7 @@
 // ZIP64 where sizes need it (client-zip). In the browser the zip is collected into a Blob, which the browser may
 // keep on disk; nothing is written to the person's disk until the download is saved.
 import { makeZip } from 'client-zip';
-import { fileSize, totalSize, type OutFile } from './files.js';
+import { fileSize, totalSize, type OutFile } from '../util/files.js';
 
 export class ExportCancelled extends Error {
   readonly code = 'EXPORT_CANCELLED';

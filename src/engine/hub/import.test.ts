@@ -6,14 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHAT_TEMPLATE } from '../data/template.js';
 import { gpt2TokenizerFromPackage } from '../data/tokenizer.node.js';
 import { DEFAULT_ADAMW } from '../artifacts/build.js';
-import { joined, type OutFile } from '../export/files.js';
-import { hfFolderFiles, mergeLora, peftAdapterFiles, type ExportSource } from '../export/hf.js';
+import { joined, type OutFile } from '../util/files.js';
+import { hfFolderFiles } from '../export/hf.js';
+import { peftAdapterFiles } from '../export/peft.js';
+import type { ExportSource } from '../export/source.js';
+import { mergeLora } from '../models/lora.js';
 import { zipBlob } from '../export/zip.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../models/init.js';
 import type { LoraConfig } from '../models/lora.js';
 import { Rng } from '../util/rng.js';
 import { IdbHubCache } from './cache.js';
 import { importModel, ImportError, LOCAL_ENDPOINT } from './import.js';
+import { caught } from '../testing/caught.js';
 
 const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
 const config = { ...TINY_GPT2, n_positions: 64 };
@@ -117,9 +121,11 @@ describe('importing a model', () => {
 
   it('refuses an adapter for another base, naming both, and stores nothing', async () => {
     const cache = fresh();
-    const err = await importModel(cache, asInputs(peftAdapterFiles(src), 'a'), {
-      base: { ...baseModel, repo: 'other/gpt2-medium' },
-    }).catch((e) => e);
+    const err = await caught(
+      importModel(cache, asInputs(peftAdapterFiles(src), 'a'), {
+        base: { ...baseModel, repo: 'other/gpt2-medium' },
+      }),
+    );
     expect(err).toBeInstanceOf(ImportError);
     expect(err.message).toBe(
       'a/adapter_config.json: this adapter was trained on acme/gpt2, but the current model is other/gpt2-medium; load acme/gpt2 first',
@@ -132,7 +138,7 @@ describe('importing a model', () => {
     const inputs = asInputs(hfFolderFiles(src), 'cut').map((f) =>
       f.path.endsWith('model.safetensors') ? { ...f, blob: f.blob.slice(0, f.blob.size - 100) } : f,
     );
-    const err = await importModel(cache, inputs).catch((e) => e);
+    const err = await caught(importModel(cache, inputs));
     expect(err).toBeInstanceOf(ImportError);
     expect(err.message).toMatch(/^cut could not be imported: .*model\.safetensors/);
     expect(await cache.list()).toEqual([]);
@@ -140,7 +146,7 @@ describe('importing a model', () => {
 
   it('says what a folder without a model holds, and refuses a model that is not GPT-2 before storing', async () => {
     const cache = fresh();
-    const err = await importModel(cache, [{ path: 'notes/readme.txt', blob: new Blob(['hi']) }]).catch((e) => e);
+    const err = await caught(importModel(cache, [{ path: 'notes/readme.txt', blob: new Blob(['hi']) }]));
     expect(err.message).toBe(
       'notes/readme.txt holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has notes/readme.txt',
     );

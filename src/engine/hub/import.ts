@@ -6,12 +6,11 @@
 // fails removes what was stored, so an import is there whole or not at all.
 import { BlobReader, ZipReader, type Entry } from '@zip.js/zip.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';
-import { fileSize, jsonFile, textFile, type OutFile } from '../export/files.js';
-import { mergeLora } from '../export/hf.js';
+import { fileSize, jsonFile, textFile, type OutFile } from '../util/files.js';
 import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
 import { gpt2ConfigJson, parseGpt2Config } from '../models/hf.js';
 import type { Weights } from '../models/init.js';
-import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../models/lora.js';
+import { LORA_TARGETS, loraSites, mergeLora, type LoraConfig, type LoraTarget } from '../models/lora.js';
 import { StorageError } from '../storage/chunks.js';
 import { fmtSize } from '../util/size.js';
 import type { HubCache } from './cache.js';
@@ -268,26 +267,23 @@ export async function importModel(
   }
   const stItem = at(root, 'adapter_model.safetensors')!;
   const tensors = await readSafetensorsStream(stItem.read(), stItem.size, stItem.path);
-  const scaleAlpha = ac.use_rslora
-    ? ((alpha as number) * Math.sqrt(rank as number)) / (rank as number)
-    : (alpha as number); // rsLoRA: alpha / sqrt(r)
+  const scaleAlpha = ac.use_rslora ? (alpha * Math.sqrt(rank as number)) / (rank as number) : alpha; // rsLoRA: alpha / sqrt(r)
   const lora: LoraConfig = { rank: rank as number, alpha: scaleAlpha, targets };
   const W: Weights = { ...base.weights };
-  for (let i = 0; i < base.config.n_layer; i++) {
-    for (const t of targets) {
-      for (const ab of ['lora_A', 'lora_B'] as const) {
-        const name = `transformer.h.${i}.${t}.${ab}.weight`;
-        const t1 =
-          tensors.get(`base_model.model.${name}`) ??
-          tensors.get(`base_model.model.${name.replace('.weight', '.default.weight')}`);
-        if (!t1) throw new ImportError(`${stItem.path}: missing base_model.model.${name}`);
-        const inner = t1.data.length / (rank as number);
-        const wantShape = ab === 'lora_A' ? [rank, inner] : [inner, rank];
-        if (t1.shape.join() !== wantShape.join() || !Number.isInteger(inner))
-          throw new ImportError(`${stItem.path}: ${name} has shape [${t1.shape}], expected [${wantShape}]`);
-        W[name] = t1.data;
-      }
-    }
+  const take = (name: string, wantShape: number[]) => {
+    const t1 =
+      tensors.get(`base_model.model.${name}`) ??
+      tensors.get(`base_model.model.${name.replace('.weight', '.default.weight')}`);
+    if (!t1) throw new ImportError(`${stItem.path}: missing base_model.model.${name}`);
+    if (t1.shape.join() !== wantShape.join())
+      throw new ImportError(
+        `${stItem.path}: ${name} has shape [${t1.shape.join(', ')}], expected [${wantShape.join(', ')}]`,
+      );
+    W[name] = t1.data;
+  };
+  for (const site of loraSites(base.config, lora)) {
+    take(site.A, [lora.rank, site.din]);
+    take(site.B, [site.dout, lora.rank]);
   }
   const merged = mergeLora(base.config, lora, W);
   const repo = `${baseOf(base.repo).split(/\s/)[0]}+${nameOf(root)}`.replace(/[^\w.+-]+/g, '-');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { gpt2Params } from './gpt2.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from './hf.js';
 import { initGpt2, initLora } from './init.js';
-import { mergeLora } from '../export/hf.js';
+import { mergeLora } from './lora.js';
 
 const cfg = { vocab_size: 11, n_positions: 8, n_embd: 8, n_layer: 1, n_head: 2, layer_norm_epsilon: 1e-5 };
 const W = initGpt2(cfg, 1);

@@ -15,8 +15,10 @@
 //     measurement: SwiftShader is too slow for a 124M step).
 import { countParams, gpt2Params, type GPT2Config } from './gpt2.js';
 import { loraParams, type LoraConfig } from './lora.js';
-import { fmtSize } from '../util/size.js';
-import { headChunks } from '../artifacts/head-loss.js';
+import { headChunks } from './head-chunks.js';
+
+/** The buffers that can pass a GPU's binding limit: the token embedding, the logits, the attention scores. */
+export type LargeBuffer = 'embedding' | 'logits' | 'attention';
 
 export interface MemoryEstimate {
   /** Every parameter, float32. */
@@ -28,7 +30,9 @@ export interface MemoryEstimate {
   trainingBytes: number;
   /** The largest single buffer (token embedding, logits or attention): must fit the adapter's binding limits. */
   largestBufferBytes: number;
-  largestBuffer: string;
+  largestBuffer: LargeBuffer;
+  /** (tokens, vocabulary) of the logits. */
+  logitsShape: [number, number];
   /** One stored checkpoint: the trained weights and their two moments. */
   checkpointBytes: number;
 }
@@ -53,10 +57,10 @@ export function estimateMemory(
   const layer = 16 * N * c.n_embd + 3.5 * batch * c.n_head * seq * seq;
   const chunk = Math.max(...headChunks(N, c.vocab_size)); // the fused loss's rows at a time (artifacts/head-loss.ts)
   const activationBytes = 4 * (c.n_layer * layer + (2 * N + 3.4 * chunk) * c.vocab_size);
-  const buffers: [string, number][] = [
-    ['the token embedding', 4 * c.vocab_size * c.n_embd],
-    [`the logits (${N} tokens x ${c.vocab_size})`, 4 * N * c.vocab_size],
-    ['the attention scores', 4 * batch * c.n_head * seq * seq],
+  const buffers: [LargeBuffer, number][] = [
+    ['embedding', 4 * c.vocab_size * c.n_embd],
+    ['logits', 4 * N * c.vocab_size],
+    ['attention', 4 * batch * c.n_head * seq * seq],
   ];
   const [largestBuffer, largestBufferBytes] = buffers.reduce((a, b) => (b[1] > a[1] ? b : a));
   return {
@@ -73,48 +77,10 @@ export function estimateMemory(
       Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
     largestBufferBytes,
     largestBuffer,
+    logitsShape: [N, c.vocab_size],
     checkpointBytes: 12 * trained,
   };
 }
 
 /** The WASM backend's address space (wasm32), less what the module itself and JavaScript glue need. */
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30 - 64 * 2 ** 20;
-
-export interface FitLimits {
-  backend: 'webgpu' | 'wasm';
-  /** The WebGPU adapter's limits (null on WASM or when unknown). */
-  adapter?: { maxBufferSize: number; maxStorageBufferBindingSize: number } | null;
-  /** Free storage for checkpoints, or null when the browser does not say. */
-  freeStorage?: number | null;
-}
-
-/**
- * What stops a run from fitting, each with the way out; empty when it fits. Checked before training starts (the
- * worker) and shown by "Check size".
- */
-export function fitProblems(e: MemoryEstimate, batch: number, seq: number, l: FitLimits, lora: boolean): string[] {
-  const out: string[] = [];
-  const shape = `batch ${batch} x ${seq}`;
-  const smaller = lora
-    ? 'a smaller batch or sequence length'
-    : 'LoRA (a LoRA rank above 0), or a smaller batch or sequence length';
-  if (l.backend === 'wasm' && e.trainingBytes > WASM_HEAP_LIMIT) {
-    out.push(
-      `this run needs about ${fmtSize(e.trainingBytes)} of memory at ${shape}, more than the 4 GiB the WASM backend can address. Use ${smaller}, or WebGPU.`,
-    );
-  }
-  if (l.backend === 'webgpu' && l.adapter) {
-    const limit = Math.min(l.adapter.maxBufferSize, l.adapter.maxStorageBufferBindingSize);
-    if (e.largestBufferBytes > limit) {
-      out.push(
-        `${e.largestBuffer} take${e.largestBuffer.startsWith('the logits') ? '' : 's'} a ${fmtSize(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${fmtSize(limit)}. Use a smaller batch or sequence length, or the WASM backend.`,
-      );
-    }
-  }
-  if (l.freeStorage != null && e.checkpointBytes > l.freeStorage) {
-    out.push(
-      `each checkpoint of this run needs ${fmtSize(e.checkpointBytes)} of storage, but only ${fmtSize(l.freeStorage)} is free in this browser. Delete cached models or old runs${lora ? '' : ', or use LoRA (its checkpoints hold only the adapters)'}.`,
-    );
-  }
-  return out;
-}

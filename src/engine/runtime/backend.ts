@@ -110,7 +110,7 @@ export async function createOrtSession(
     graph: g,
     async run(feeds, into) {
       try {
-        return (await (into ? session.run(feeds, into) : session.run(feeds))) as Record<string, Tensor>;
+        return await (into ? session.run(feeds, into) : session.run(feeds));
       } catch (e) {
         throw onRunError
           ? onRunError(e as Error)

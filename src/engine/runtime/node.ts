@@ -64,8 +64,8 @@ export async function createNodeBackend(
     // outputs come back to the CPU (no deviceOutputs): onnxruntime-node's WebGPU EP cannot feed device outputs to
     // the next run, and its GPU tensors cannot be read back here
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
-    upload: (data, dims) => new Tensor('float32', data, dims as number[]),
-    zeros: (dims) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),
+    upload: (data, dims) => new Tensor('float32', data, dims),
+    zeros: (dims) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims),
     download: async (t: Tensor) => t.data as Float32Array,
     memory: kind === 'node-cpu' ? processRss() : undefined,
   };

@@ -18,8 +18,8 @@ export function wasmBackend(mod: OrtModule, description: string): Backend {
     description,
     exclusive: makeExclusive(),
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
-    upload: (data, dims) => new T('float32', data, dims as number[]),
-    zeros: (dims) => new T('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims as number[]),
+    upload: (data, dims) => new T('float32', data, dims),
+    zeros: (dims) => new T('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims),
     download: async (t) => t.data as Float32Array,
   };
 }

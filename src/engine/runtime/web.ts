@@ -56,7 +56,7 @@ export async function probeWebGpu(): Promise<{ ok: true; adapter: AdapterReport 
 function configure(o: WebBackendOptions, threads: number): OrtModule {
   if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths;
   ort.env.wasm.numThreads = threads;
-  return ort as unknown as OrtModule;
+  return ort;
 }
 
 export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Backend> {
@@ -100,7 +100,7 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     if (data) device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength); // a new buffer is zeroed
-    return T.fromGpuBuffer(buffer, { dataType: 'float32', dims: dims as number[], dispose: () => buffer.destroy() });
+    return T.fromGpuBuffer(buffer, { dataType: 'float32', dims: dims, dispose: () => buffer.destroy() });
   };
   const info = adapter.info;
   const stats = { downloadedBytes: 0 };

@@ -6,6 +6,7 @@ import { createStore, entries } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import { ChunkStore, ensureSpace, MAX_CHUNK_BYTES, rechunk, StorageError } from './chunks.js';
 import { failPutsAfter } from '../testing/idb-faults.js';
+import { caught } from '../testing/caught.js';
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
 let db = 0;
@@ -46,7 +47,7 @@ describe('ChunkStore', () => {
     await s.write('old', [bytes(100)], 'x');
     const restore = failPutsAfter(2);
     try {
-      const err = await s.write('new', [bytes(5000)], 'the checkpoint at step 40', 1024).catch((e) => e);
+      const err = await caught(s.write('new', [bytes(5000)], 'the checkpoint at step 40', 1024));
       expect(err).toBeInstanceOf(StorageError);
       expect(err.code).toBe('QUOTA_EXCEEDED');
       expect(err.message).toMatch(/quota is full, so the checkpoint at step 40 was not saved/);
@@ -58,9 +59,7 @@ describe('ChunkStore', () => {
   });
 
   it('refuses up front, with sizes, a write that cannot fit', async () => {
-    const err = await ensureSpace(1.4 * 2 ** 30, 'the checkpoint at step 40', async () => 0.6 * 2 ** 30).catch(
-      (e) => e,
-    );
+    const err = await caught(ensureSpace(1.4 * 2 ** 30, 'the checkpoint at step 40', async () => 0.6 * 2 ** 30));
     expect(err.code).toBe('INSUFFICIENT_SPACE');
     expect(err.message).toBe(
       'the checkpoint at step 40 needs 1.4 GiB of storage, but only 0.6 GiB is free in this browser; nothing was written. Delete cached models or old runs to free space.',

@@ -10,6 +10,7 @@ import { TINY_GPT2 } from '../models/init.js';
 import { failPutsAfter } from '../testing/idb-faults.js';
 import { MAX_CHUNK_BYTES } from './chunks.js';
 import { RunStorage } from './runs.js';
+import { caught } from '../testing/caught.js';
 
 let n = 0;
 const storage = (free?: () => Promise<number | null>) => {
@@ -79,7 +80,7 @@ describe('RunStorage checkpoints', () => {
     const restore = failPutsAfter(3);
     let err;
     try {
-      err = await s.saveCheckpoint('run-q', snapshot(4, SMALL)).catch((e) => e);
+      err = await caught(s.saveCheckpoint('run-q', snapshot(4, SMALL)));
     } finally {
       restore();
     }

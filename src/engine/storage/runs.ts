@@ -18,7 +18,7 @@ import {
   type CheckpointSnapshot,
 } from '../train/checkpoint.js';
 import type { Weights } from '../models/init.js';
-import { bestEval, type DatasetSummary, type RunState, type RunSummary } from '../../protocol.js';
+import { bestEval, type DatasetSummary, type RunState, type RunSummary } from './run-record.js';
 import { bytesOf, ChunkStore, ensureSpace, freeBytes, guardWrite, StorageError, type ChunkedInfo } from './chunks.js';
 export { StorageError };
 export { storageEstimate } from './chunks.js';

@@ -6,7 +6,7 @@ import { GPT2_124M, type GPT2Config } from '../models/gpt2.js';
 import { estimateMemory } from '../models/memory.js';
 import { createNodeBackend, createNodeWasmBackend } from '../runtime/node.js';
 import { DEFAULT_TRAIN, Trainer } from '../train/trainer.js';
-import { studioLora } from '../../protocol.js';
+import { loraOfRank } from '../models/lora.js';
 
 const SHAPES: Record<string, GPT2Config> = {
   tiny: TINY_GPT2,
@@ -17,7 +17,7 @@ const SHAPES: Record<string, GPT2Config> = {
 const [shape, batch, seq, rank, backendName = 'wasm'] = process.argv.slice(2);
 const c = SHAPES[shape];
 const [B, T] = [Number(batch), Number(seq)];
-const lora = studioLora(Number(rank));
+const lora = loraOfRank(Number(rank));
 const backend = backendName === 'wasm' ? await createNodeWasmBackend() : await createNodeBackend('node-cpu');
 const rows = Array.from({ length: 4 }, (_, k) => ({
   tokens: Int32Array.from({ length: T + 1 }, (_, i) => (i * 7 + k * 13) % 50000),
