@@ -10,6 +10,7 @@ import type { ExportSource } from '../src/engine/export/source.js';
 import { parseSavedRun, SAVED_RUN_DIR } from '../src/engine/export/saved-run.js';
 import { gpt2WeightsFromTensors } from '../src/engine/models/hf.js';
 import { abortOnSigint, loadBase, readSafetensorsFile, writeExports } from './exports.js';
+import { parseJsonFile } from '../src/engine/util/json.js';
 
 const USAGE = `usage: npm run export -- --run <dir> --out <dir> [--adapter] [--onnx] [--chat-page] [--recipe]
   --run dir       a folder written by npm run finetune -- --out dir (or its run/ folder)
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   const runFile = join(runDir, 'run.json');
   if (!existsSync(runFile))
     throw new Error(`${a.run} holds no saved run (no ${runFile}); runs are saved by npm run finetune -- --out DIR`);
-  const saved = parseSavedRun(JSON.parse(await readFile(runFile, 'utf8')), runFile);
+  const saved = parseSavedRun(parseJsonFile(await readFile(runFile, 'utf8'), runFile), runFile);
   if (a.adapter && !saved.run.lora) throw new UsageError('--adapter needs a LoRA run; this run fine-tuned all weights');
   const { config, weights: base } = await loadBase(saved.source);
   let trained: Record<string, Float32Array>;

@@ -20,6 +20,7 @@ import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf
 import { initGpt2, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
 import type { GPT2Config } from '../src/engine/models/gpt2.js';
 import type { Progress } from '../src/engine/hub/client.js';
+import { parseJsonFile } from '../src/engine/util/json.js';
 
 export interface ExportFlags {
   adapter: boolean;
@@ -81,7 +82,7 @@ export async function loadBase(
   if (source.kind === 'tiny') return { config: TINY_GPT2, weights: initGpt2(TINY_GPT2, source.seed) };
   if (source.kind === 'folder') {
     const config = parseGpt2Config(
-      JSON.parse(await readFile(join(source.path, 'config.json'), 'utf8')),
+      parseJsonFile(await readFile(join(source.path, 'config.json'), 'utf8'), join(source.path, 'config.json')),
       join(source.path, 'config.json'),
     );
     const file = join(source.path, 'model.safetensors');

@@ -11,6 +11,7 @@ import { importModel, LOCAL_ENDPOINT, type ImportInput } from '../src/engine/hub
 import { countParams, gpt2Params, type GPT2Config } from '../src/engine/models/gpt2.js';
 import { initGpt2, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
 import type { CachedModel, HubSource, ModelInspection } from '../src/protocol.js';
+import { parseJsonFile } from '../src/engine/util/json.js';
 
 export const BASE_SEED = 1234;
 
@@ -58,7 +59,7 @@ export class Models {
     const c = this.client(s);
     const rev = s.revision || 'main';
     const cfgBytes = await c.file(s.repo, rev, 'config.json');
-    const config = parseGpt2Config(JSON.parse(new TextDecoder().decode(cfgBytes!)), `${s.repo}/config.json`);
+    const config = parseGpt2Config(parseJsonFile(cfgBytes!, `${s.repo}/config.json`), `${s.repo}/config.json`);
     const size = await c.size(s.repo, rev, 'model.safetensors');
     return { repo: s.repo, revision: rev, params: countParams(gpt2Params(config)), downloadBytes: size, config };
   }

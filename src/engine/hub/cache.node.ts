@@ -6,8 +6,20 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import * as v from 'valibot';
 import { StorageError } from '../storage/chunks.js';
 import type { CachedFile, FileReader, HubCache, Meta } from './cache.js';
+
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** meta.json as writeMeta writes it. */
+const META = v.object({
+  bytes: count,
+  chunks: count,
+  etag: v.string(),
+  total: count,
+  size: count,
+  complete: v.boolean(),
+});
 
 export class FsHubCache implements HubCache {
   constructor(readonly root = process.env.FTS_CACHE ?? join(homedir(), '.cache', 'fine-tune-studio', 'hub')) {}
@@ -16,7 +28,8 @@ export class FsHubCache implements HubCache {
   }
   private async meta(key: string): Promise<Meta | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.dir(key), 'meta.json'), 'utf8'));
+      const r = v.safeParse(META, JSON.parse(await readFile(join(this.dir(key), 'meta.json'), 'utf8')));
+      return r.success ? r.output : undefined; // unreadable: as if absent, so the file downloads again
     } catch {
       return undefined;
     }

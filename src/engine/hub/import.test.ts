@@ -160,4 +160,39 @@ describe('importing a model', () => {
     );
     expect(await cache.list()).toEqual([]);
   });
+
+  it('refuses a malformed adapter_config.json naming the field, and stores nothing', async () => {
+    const cache = fresh();
+    const withConfig = (edit: (c: Record<string, unknown>) => void) =>
+      asInputs(peftAdapterFiles(src), 'bad').map((f) => {
+        if (!f.path.endsWith('adapter_config.json')) return f;
+        const c = JSON.parse(new TextDecoder().decode(joined(peftAdapterFiles(src)[0]))) as Record<string, unknown>;
+        edit(c);
+        return { ...f, blob: new Blob([JSON.stringify(c)]) };
+      });
+    await expect(
+      importModel(
+        cache,
+        withConfig((c) => (c.r = '8')),
+        { base: baseModel },
+      ),
+    ).rejects.toThrow('bad/adapter_config.json: r: expected a positive integer, got "8"');
+    await expect(
+      importModel(
+        cache,
+        withConfig((c) => (c.lora_alpha = 0)),
+        { base: baseModel },
+      ),
+    ).rejects.toThrow('bad/adapter_config.json: lora_alpha: expected a positive number, got 0');
+    await expect(
+      importModel(
+        cache,
+        withConfig((c) => (c.peft_type = 'IA3')),
+        { base: baseModel },
+      ),
+    ).rejects.toThrow(
+      'bad/adapter_config.json: peft_type: expected "LORA" (only LoRA adapters can be applied), got "IA3"',
+    );
+    expect(await cache.list()).toEqual([]);
+  });
 });

@@ -16,6 +16,8 @@ import { fmtSize } from '../util/size.js';
 import type { HubCache } from './cache.js';
 import { loadCachedGpt2, type HubModel } from './model.js';
 import { readSafetensorsStream, safetensorsParts } from './safetensors.js';
+import { ADAPTER_CONFIG } from './schemas.js';
+import { parseJsonFile, readJsonFile } from '../util/json.js';
 
 export const LOCAL_ENDPOINT = 'local';
 
@@ -100,13 +102,7 @@ async function readAll(item: Item): Promise<Uint8Array> {
   return out;
 }
 
-const parseJson = (b: Uint8Array, path: string): Record<string, unknown> => {
-  try {
-    return JSON.parse(new TextDecoder().decode(b));
-  } catch (e) {
-    throw new ImportError(`${path} is not valid JSON (${(e as Error).message})`);
-  }
-};
+const importError = (m: string) => new ImportError(m);
 
 const CHUNK = 8 * 2 ** 20;
 
@@ -218,7 +214,7 @@ export async function importModel(
   if (modelRoot !== null) {
     const root = modelRoot;
     const cfgItem = at(root, 'config.json')!;
-    parseGpt2Config(parseJson(await readAll(cfgItem), cfgItem.path), cfgItem.path); // refuse a non-GPT-2 before storing anything
+    parseGpt2Config(parseJsonFile(await readAll(cfgItem), cfgItem.path, importError), cfgItem.path); // refuse a non-GPT-2 before storing anything
     if (!at(root, 'tokenizer.json') && !(at(root, 'vocab.json') && at(root, 'merges.txt'))) {
       throw new ImportError(
         `${root || picked} has no tokenizer: it needs tokenizer.json, or vocab.json and merges.txt`,
@@ -240,11 +236,9 @@ export async function importModel(
   // ---- a PEFT adapter, applied to the current model
   const root = adapterRoot!;
   const cfgItem = at(root, 'adapter_config.json')!;
-  const ac = parseJson(await readAll(cfgItem), cfgItem.path);
+  const ac = readJsonFile(await readAll(cfgItem), cfgItem.path, ADAPTER_CONFIG, importError);
   const base = o.base;
   const where = cfgItem.path;
-  if (ac.peft_type !== 'LORA')
-    throw new ImportError(`${where}: peft_type is ${JSON.stringify(ac.peft_type)}; only LoRA adapters can be applied`);
   if (ac.use_dora) throw new ImportError(`${where}: DoRA adapters (use_dora) are not supported`);
   if (ac.fan_in_fan_out === false)
     throw new ImportError(
@@ -252,12 +246,8 @@ export async function importModel(
     );
   const rank = ac.r;
   const alpha = ac.lora_alpha;
-  if (!Number.isInteger(rank) || (rank as number) < 1)
-    throw new ImportError(`${where}: field "r" must be a positive integer, got ${JSON.stringify(rank)}`);
-  if (typeof alpha !== 'number' || !(alpha > 0))
-    throw new ImportError(`${where}: field "lora_alpha" must be a positive number, got ${JSON.stringify(alpha)}`);
   const targets = targetsOf(ac.target_modules, where);
-  const wanted = typeof ac.base_model_name_or_path === 'string' ? ac.base_model_name_or_path : null;
+  const wanted = ac.base_model_name_or_path ?? null;
   if (!base)
     throw new ImportError(`${where}: an adapter applies to a base model; load ${wanted ?? 'its base model'} first`);
   if (wanted && wanted !== base.repo && !base.repo.endsWith(`/${wanted}`) && !wanted.endsWith(`/${base.repo}`)) {
@@ -267,8 +257,8 @@ export async function importModel(
   }
   const stItem = at(root, 'adapter_model.safetensors')!;
   const tensors = await readSafetensorsStream(stItem.read(), stItem.size, stItem.path);
-  const scaleAlpha = ac.use_rslora ? (alpha * Math.sqrt(rank as number)) / (rank as number) : alpha; // rsLoRA: alpha / sqrt(r)
-  const lora: LoraConfig = { rank: rank as number, alpha: scaleAlpha, targets };
+  const scaleAlpha = ac.use_rslora ? (alpha * Math.sqrt(rank)) / rank : alpha; // rsLoRA: alpha / sqrt(r)
+  const lora: LoraConfig = { rank, alpha: scaleAlpha, targets };
   const W: Weights = { ...base.weights };
   const take = (name: string, wantShape: number[]) => {
     const t1 =
@@ -309,9 +299,9 @@ export async function importModel(
 }
 
 /** PEFT target_modules (suffixes of module names) as the engine's LoRA targets. */
-function targetsOf(v: unknown, where: string): LoraTarget[] {
-  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : null;
-  if (!list || !list.length)
+function targetsOf(v: string | string[], where: string): LoraTarget[] {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!list.length)
     throw new ImportError(
       `${where}: target_modules must name GPT-2 layers (${LORA_TARGETS.join(', ')}), got ${JSON.stringify(v)}`,
     );

@@ -3,7 +3,10 @@
 // when present, then model.safetensors (F32/F16/BF16, any of the Hub's naming variants), streamed: the worker holds the parsed
 // weights and one chunk, never the file as one buffer.
 import { gpt2TokenizerFiles, type TokenizerFiles } from '../data/tokenizer.js';
+import * as v from 'valibot';
 import { readSafetensorsStream } from './safetensors.js';
+import { GENERATION_CONFIG, TOKENIZER_CONFIG, TOKENIZER_JSON } from './schemas.js';
+import { parseJsonFile, readJsonFile } from '../util/json.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../models/hf.js';
 import type { GPT2Config } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
@@ -18,14 +21,6 @@ export interface HubModel {
   tokenizer: TokenizerFiles;
   generationConfig: Record<string, unknown> | null;
 }
-
-const json = (b: Uint8Array, file: string) => {
-  try {
-    return JSON.parse(new TextDecoder().decode(b));
-  } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message})`);
-  }
-};
 
 /** Where a GPT-2's files come from: the Hub through its cache, or the cache alone (imported models). */
 export interface Gpt2FileSource {
@@ -79,19 +74,27 @@ export async function loadCachedGpt2(
 
 export async function loadGpt2(src: Gpt2FileSource, repo: string, revision: string): Promise<HubModel> {
   const get = (file: string, optional = false) => src.get(file, optional);
-  const config = parseGpt2Config(json((await get('config.json'))!, `${repo}/config.json`), `${repo}/config.json`);
+  const config = parseGpt2Config(
+    parseJsonFile((await get('config.json'))!, `${repo}/config.json`),
+    `${repo}/config.json`,
+  );
   const tokJson = await get('tokenizer.json', true);
   let tokenizer: TokenizerFiles;
   if (tokJson) {
     const cfg = await get('tokenizer_config.json', true);
     tokenizer = {
-      tokenizer: json(tokJson, 'tokenizer.json'),
-      config: cfg ? json(cfg, 'tokenizer_config.json') : gpt2TokenizerFiles({ '<|endoftext|>': 50256 }, '').config,
+      tokenizer: readJsonFile(tokJson, `${repo}/tokenizer.json`, TOKENIZER_JSON),
+      config: cfg
+        ? readJsonFile(cfg, `${repo}/tokenizer_config.json`, TOKENIZER_CONFIG)
+        : gpt2TokenizerFiles({ '<|endoftext|>': 50256 }, '').config,
     };
   } else {
     const vocab = await get('vocab.json');
     const merges = await get('merges.txt');
-    tokenizer = gpt2TokenizerFiles(json(vocab!, 'vocab.json'), new TextDecoder().decode(merges!));
+    tokenizer = gpt2TokenizerFiles(
+      readJsonFile(vocab!, `${repo}/vocab.json`, v.record(v.string(), v.number())),
+      new TextDecoder().decode(merges!),
+    );
   }
   const gen = await get('generation_config.json', true);
   // the weights: downloaded into the cache chunk by chunk, then parsed from it tensor by tensor (never one buffer)
@@ -109,6 +112,6 @@ export async function loadGpt2(src: Gpt2FileSource, repo: string, revision: stri
     config,
     weights: gpt2WeightsFromTensors(config, tensors, file),
     tokenizer,
-    generationConfig: gen ? json(gen, 'generation_config.json') : null,
+    generationConfig: gen ? readJsonFile(gen, `${repo}/generation_config.json`, GENERATION_CONFIG) : null,
   };
 }

@@ -1,16 +1,13 @@
 // safetensors, read and written: an 8-byte little-endian header length, a JSON header of
 // {name: {dtype, shape, data_offsets: [begin, end]}} (offsets relative to the data section), then the bytes.
 // Reading validates everything a truncated or hostile file could get wrong and converts F16 and BF16 to f32.
+import type { F32Tensor } from '../util/tensor.js';
+
 export class SafetensorsError extends Error {
   readonly code = 'SAFETENSORS_INVALID';
   constructor(file: string, message: string) {
     super(`${file}: ${message}`);
   }
-}
-
-export interface F32Tensor {
-  readonly shape: readonly number[];
-  readonly data: Float32Array;
 }
 
 const BYTES: Record<string, number> = {

@@ -3,7 +3,7 @@
 // attn.masked_bias mask buffers or a separate lm_head.weight (tied here, so it must equal wte or is dropped).
 import { gpt2Params, type GPT2Config } from './gpt2.js';
 import type { Weights } from './init.js';
-import type { F32Tensor } from '../hub/safetensors.js';
+import type { F32Tensor } from '../util/tensor.js';
 
 export class ModelFormatError extends Error {
   readonly code = 'MODEL_FORMAT';
