@@ -75,6 +75,7 @@ test.describe('at 1366 x 768', () => {
     );
     await axe(page, 'training');
     await shot(page, '1366-training');
+    await page.screenshot({ path: 'docs/studio.png' }); // README.md's picture
 
     await page.getByTestId('stop').click();
     await waitStatus(page, 'stopped', 300_000);
