@@ -10,6 +10,9 @@ import { readSafetensors } from '../src/engine/hub/safetensors.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
 import { caught } from '../src/engine/testing/caught.js';
 
+/** One line of the CLI's --json output (the fields these tests read). */
+type CliEvent = { type: string; loss?: number; prompt?: string; file?: string; fromCache?: boolean };
+
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'fts-cli-'));
 const cli = (...args: string[]) =>
@@ -55,10 +58,10 @@ describe('npm run finetune', () => {
     const events = stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l));
+      .map((l) => JSON.parse(l) as CliEvent);
     const steps = events.filter((e) => e.type === 'step');
     expect(steps.length).toBe(12);
-    expect(steps.at(-1).loss).toBeLessThan(steps[0].loss);
+    expect(steps.at(-1)!.loss).toBeLessThan(steps[0].loss!);
     expect(events.find((e) => e.type === 'sample')).toMatchObject({ prompt: expect.stringContaining('User:') });
     for (const f of [
       'config.json',
@@ -76,7 +79,10 @@ describe('npm run finetune', () => {
       readSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors')))),
     );
     expect(W['transformer.wte.weight'].length).toBe(50257 * config.n_embd);
-    expect(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).chat_template).toContain('Assistant:');
+    const tokenizerConfig = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as {
+      chat_template: string;
+    };
+    expect(tokenizerConfig.chat_template).toContain('Assistant:');
   });
 
   it('ends with exit 1 and file:line: field: reason on a bad file', async () => {
@@ -156,7 +162,7 @@ describe('npm run finetune', () => {
     const downloads = first.stdout
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l))
+      .map((l) => JSON.parse(l) as CliEvent)
       .filter((e) => e.type === 'download');
     expect(downloads.find((d) => d.file === 'model.safetensors')).toMatchObject({ fromCache: false });
     const requests = hub.requests.length;

@@ -19,7 +19,6 @@ import {
   allParams,
   expAvgName,
   expAvgSqName,
-  pastName,
   trainableParams,
   type BuiltGraph,
   type ModelSpec,
@@ -28,7 +27,7 @@ import { GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../src/engine/models/init.js';
 import { DEFAULT_LORA } from '../src/engine/models/lora.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
-import { batchFeeds, weightFeeds } from '../src/engine/runtime/feeds.js';
+import { batchFeeds, emptyCacheFeeds, weightFeeds } from '../src/engine/runtime/feeds.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import type { Tensor } from 'onnxruntime-common';
 
@@ -134,14 +133,7 @@ const token = await profile(b, buildGenerateGraph(base, { step: 1, cache: L }, b
   input_ids: new T('int32', Int32Array.of(5), [1, 1]),
   position: new T('int32', Int32Array.of(40), [1]),
   last_index: new T('int32', Int32Array.of(0), [1]),
-  ...Object.fromEntries(
-    Array.from({ length: config.n_layer }, (_, i) =>
-      (['key', 'value'] as const).map((kv) => [
-        pastName(i, kv),
-        b.zeros([1, config.n_head, L, config.n_embd / config.n_head]),
-      ]),
-    ).flat(),
-  ),
+  ...emptyCacheFeeds(b, config, L),
 });
 const result = {
   shape: a.shape,

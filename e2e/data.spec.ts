@@ -43,15 +43,13 @@ test('bad records can be skipped and counted; CSV columns can be picked', async 
   await page.getByTestId('file-input').setInputFiles('e2e/fixtures/bad.jsonl');
   await expect(page.getByTestId('data-errors')).toContainText('bad.jsonl:2: messages[1].content');
   await page.getByLabel('skip bad records').check();
-  await page
-    .getByTestId('file-input')
-    .setInputFiles({
-      name: 'bad2.jsonl',
-      mimeType: 'application/x-ndjson',
-      buffer: Buffer.from(
-        `${'{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n'.repeat(3)}{"messages": 7}\n`,
-      ),
-    });
+  await page.getByTestId('file-input').setInputFiles({
+    name: 'bad2.jsonl',
+    mimeType: 'application/x-ndjson',
+    buffer: Buffer.from(
+      `${'{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n'.repeat(3)}{"messages": 7}\n`,
+    ),
+  });
   await expect(page.getByTestId('dataset-summary')).toContainText(
     'bad2.jsonl (chat): 3 conversations, 6 turns, 1 skipped',
   );

@@ -77,7 +77,7 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   await expect(page.getByTestId('export-panel')).toContainText('From the checkpoint at step 6');
 
   const adapter = await download(page, 'export-adapter', dir);
-  const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
+  const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
   expect(cfg).toMatchObject({
     peft_type: 'LORA',
     r: 4,
@@ -93,7 +93,7 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   await expect(page.getByTestId('export-ready')).toContainText('-adapter.zip');
 
   const hf = await download(page, 'export-hf', dir);
-  const tokCfg = JSON.parse(readFileSync(join(hf, 'tokenizer_config.json'), 'utf8'));
+  const tokCfg = JSON.parse(readFileSync(join(hf, 'tokenizer_config.json'), 'utf8')) as { chat_template: string };
   expect(tokCfg.chat_template).toContain('Assistant:');
   expect(readFileSync(join(hf, 'README.md'), 'utf8')).toContain('LoRA r=4');
 

@@ -63,11 +63,11 @@ export async function storedRuns(
     () =>
       new Promise<unknown[]>((resolve, reject) => {
         const open = indexedDB.open('fts-runs');
-        open.onerror = () => reject(open.error);
+        open.onerror = () => reject(open.error ?? new Error('indexedDB.open failed'));
         open.onsuccess = () => {
           const req = open.result.transaction('runs').objectStore('runs').getAll();
           req.onsuccess = () => resolve(req.result);
-          req.onerror = () => reject(req.error);
+          req.onerror = () => reject(req.error ?? new Error('getAll failed'));
         };
       }),
   );

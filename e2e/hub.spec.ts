@@ -5,7 +5,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { chartPoints, dropFile, setSettings, shootPanels, waitStatus } from './helpers.js';
 
 const HUB = 'http://127.0.0.1:4174';
-const requests = async (): Promise<string[]> => (await fetch(`${HUB}/__requests`)).json();
+const requests = async (): Promise<string[]> => (await (await fetch(`${HUB}/__requests`)).json()) as string[];
 
 async function pickHubModel(page: Page) {
   await page.getByTestId('hub-endpoint').fill(HUB);

@@ -64,12 +64,10 @@ test.describe('at 1366 x 768', () => {
     await expect(page.getByTestId('samples').locator('li').first()).toContainText(/step 5/, { timeout: 300_000 }); // the quick preset samples every 5 steps
     const firstSample = (Date.now() - clicked) / 1000;
     // reported, not asserted (SwiftShader runs WebGPU on the CPU; speed is the benchmarks' business)
-    test
-      .info()
-      .annotations.push({
-        type: 'try-it (SwiftShader WebGPU)',
-        description: `first loss point ${firstLoss.toFixed(1)} s, first sample reply ${firstSample.toFixed(1)} s after the click`,
-      });
+    test.info().annotations.push({
+      type: 'try-it (SwiftShader WebGPU)',
+      description: `first loss point ${firstLoss.toFixed(1)} s, first sample reply ${firstSample.toFixed(1)} s after the click`,
+    });
     console.log(
       `try-it on SwiftShader WebGPU: first loss point ${firstLoss.toFixed(1)} s, first sample reply ${firstSample.toFixed(1)} s after the click`,
     );

@@ -14,7 +14,7 @@ import { CHROMIUM_ARGS } from '../playwright.config.js';
 import { dropFile, setSettings, shootPanels, startAndWait, storedRuns, waitStatus } from './helpers.js';
 
 const HUB = 'http://127.0.0.1:4174';
-const requests = async (): Promise<string[]> => (await fetch(`${HUB}/__requests`)).json();
+const requests = async (): Promise<string[]> => (await (await fetch(`${HUB}/__requests`)).json()) as string[];
 const MiB = 2 ** 20;
 const measured: Record<string, unknown> = {};
 
@@ -142,7 +142,7 @@ test('GPT-2 124M: the LoRA run exports a Hugging Face folder (LoRA merged, 498 M
         'import zipfile,sys,json; print(json.dumps({i.filename.split("/",1)[1]: i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist()}))',
         zip,
       ]).toString(),
-    );
+    ) as Record<string, number>;
     return { zip, names, seconds };
   };
   const hf = await zipOf('export-hf');
@@ -166,7 +166,7 @@ test('GPT-2 124M: the LoRA run exports a Hugging Face folder (LoRA merged, 498 M
       'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith("adapter_config.json")][0]).decode())',
       adapter.zip,
     ]).toString(),
-  );
+  ) as Record<string, unknown>;
   expect(cfg).toMatchObject({ r: 8, lora_alpha: 16, fan_in_fan_out: true, base_model_name_or_path: 'acme/gpt2' });
   measured.export124m = {
     hfZipMiB: Math.round(statSync(hf.zip).size / MiB),

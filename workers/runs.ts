@@ -279,7 +279,8 @@ export class StudioRuns {
       // Keep the live weights for chat until another run replaces them; free the trainer's other buffers later.
       this.trainer = null;
       ended();
-      this.liveTrainer?.release();
+      // not awaited: freeing the old trainer's buffers need not hold up saving the run (a failure still surfaces)
+      void this.liveTrainer?.release();
       this.liveTrainer = trainer;
       await this.guardStorage(() => this.storage.saveRun(run));
       this.post({ type: 'runs', runs: await this.storage.listRuns() });
@@ -303,7 +304,7 @@ export class StudioRuns {
 
   /** The finished run's trainer is of no use any more (another model, another run). */
   dropLive(): void {
-    this.liveTrainer?.release();
+    void this.liveTrainer?.release(); // freed in the background, as above
     this.liveTrainer = null;
   }
 

@@ -76,9 +76,9 @@ export function backprop(g: Graph, seeds: Map<Value, Value>, wrt: readonly Value
     let dx: (Value | null)[];
     if (node.custom) dx = node.custom.grad(dy[0]!, needs);
     else {
-      const rule = OPS[node.op].grad;
-      if (!rule) throw new NoGradientRuleError(node.op);
-      dx = rule({ g, node, x: node.inputs, y: node.outputs, dy, needs });
+      const op = OPS[node.op];
+      if (!op.grad) throw new NoGradientRuleError(node.op);
+      dx = op.grad({ g, node, x: node.inputs, y: node.outputs, dy, needs });
     }
     inputs.forEach((inp, i) => {
       const d = dx[i];

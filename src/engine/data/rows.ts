@@ -94,7 +94,7 @@ export function chatRows(convs: readonly EncodedConversation[], seq: number, pad
 /** Conversation lengths in tokens, counted into buckets [0,32), [32,64), ... [1024, inf). */
 export const HISTOGRAM_EDGES = [32, 64, 128, 256, 512, 1024] as const;
 export function lengthHistogram(lengths: readonly number[]): number[] {
-  const h = new Array(HISTOGRAM_EDGES.length + 1).fill(0);
+  const h = new Array<number>(HISTOGRAM_EDGES.length + 1).fill(0);
   for (const n of lengths) {
     const i = HISTOGRAM_EDGES.findIndex((e) => n < e);
     h[i < 0 ? HISTOGRAM_EDGES.length : i]++;

@@ -51,10 +51,10 @@ describe('chat template', () => {
   it('renders as transformers.js apply_chat_template does from the exported tokenizer_config', () => {
     for (const gen of [false, true]) {
       const msgs = gen ? conv.slice(0, 4) : conv;
-      const viaHf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config).apply_chat_template(msgs, {
+      const viaHf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config).apply_chat_template<false>(msgs, {
         tokenize: false,
         add_generation_prompt: gen,
-      }) as string;
+      });
       expect(viaHf).toBe(t.render(msgs, gen));
     }
     expect(tok.files.config.chat_template).toBe(DEFAULT_CHAT_TEMPLATE);

@@ -11,6 +11,8 @@ export class ExportCancelled extends Error {
   }
 }
 
+// an async generator with no await: client-zip takes each file as an async stream of parts
+// eslint-disable-next-line @typescript-eslint/require-await
 async function* partsOf(f: OutFile, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   for (const p of f.parts) {
     if (signal?.aborted) throw new ExportCancelled();

@@ -97,7 +97,7 @@ export class FsHubCache implements HubCache {
     if (m && !m.complete) await rm(this.dir(key), { recursive: true, force: true });
   }
   async list(): Promise<CachedFile[]> {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = await readdir(this.root);
     } catch {

@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 let n = 0;
-const setup = (free: () => Promise<number | null> = async () => null) => {
+const setup = (free: () => Promise<number | null> = () => Promise.resolve(null)) => {
   const prefix = `hubtest${n++}`;
   const cache = new IdbHubCache(prefix);
   cache.free = free;
@@ -93,7 +93,7 @@ describe('IndexedDB Hub cache', () => {
   });
 
   it('refuses a download that cannot fit before storing any of it', async () => {
-    const { client, cache } = setup(async () => 0);
+    const { client, cache } = setup(() => Promise.resolve(0));
     const err = await caught(client.file('t/gpt2', 'main', 'model.safetensors'));
     expect(err.code).toBe('INSUFFICIENT_SPACE');
     expect(err.message).toMatch(

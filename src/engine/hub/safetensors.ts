@@ -103,14 +103,15 @@ export class SafetensorsParser {
 
   private readHeader(): void {
     const file = this.file;
-    let header: Record<string, unknown>;
+    let parsed: unknown;
     try {
-      header = JSON.parse(new TextDecoder().decode(this.head.subarray(8)));
+      parsed = JSON.parse(new TextDecoder().decode(this.head.subarray(8)));
     } catch (e) {
       throw new SafetensorsError(file, `header is not valid JSON (${(e as Error).message})`);
     }
-    if (!header || typeof header !== 'object' || Array.isArray(header))
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
       throw new SafetensorsError(file, 'header is not a JSON object');
+    const header = parsed as Record<string, unknown>;
     const dataLen = this.size - this.dataStart;
     const entries: Entry[] = [];
     for (const [name, raw] of Object.entries(header)) {

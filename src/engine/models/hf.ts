@@ -37,7 +37,9 @@ export function parseGpt2Config(json: unknown, file = 'config.json'): GPT2Config
     throw new ModelFormatError(`${file}: n_embd ${cfg.n_embd} is not divisible by n_head ${cfg.n_head}`);
   const act = c.activation_function ?? 'gelu_new';
   if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh')
-    throw new ModelFormatError(`${file}: activation_function "${act}" is not supported (GPT-2 uses gelu_new)`);
+    throw new ModelFormatError(
+      `${file}: activation_function ${JSON.stringify(act)} is not supported (GPT-2 uses gelu_new)`,
+    );
   return cfg;
 }
 

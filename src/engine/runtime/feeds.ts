@@ -1,7 +1,8 @@
-// Named weights and a token batch as onnxruntime feeds.
+// Named weights, a token batch and an empty KV cache as onnxruntime feeds.
 import type { Tensor } from 'onnxruntime-common';
 import type { Backend } from './backend.js';
-import type { ParamSpec } from '../models/gpt2.js';
+import { pastName } from '../artifacts/model.js';
+import type { GPT2Config, ParamSpec } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 
 export function weightFeeds(b: Backend, specs: readonly ParamSpec[], W: Weights): Record<string, Tensor> {
@@ -25,4 +26,12 @@ export function batchFeeds(b: Backend, x: Batch): Record<string, Tensor> {
     labels: new T('int32', x.labels, dims),
     loss_mask: new T('float32', x.mask, dims),
   };
+}
+
+/** A zero KV cache of `cache` positions for every layer: past.N.key and past.N.value, (1, heads, cache, head dim). */
+export function emptyCacheFeeds(b: Backend, c: GPT2Config, cache: number): Record<string, Tensor> {
+  const dims = [1, c.n_head, cache, c.n_embd / c.n_head];
+  const out: Record<string, Tensor> = {};
+  for (let i = 0; i < c.n_layer; i++) for (const kv of ['key', 'value'] as const) out[pastName(i, kv)] = b.zeros(dims);
+  return out;
 }

@@ -66,7 +66,7 @@ export async function createNodeBackend(
     createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
     upload: (data, dims) => new Tensor('float32', data, dims),
     zeros: (dims) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims),
-    download: async (t: Tensor) => t.data as Float32Array,
+    download: (t: Tensor) => Promise.resolve(t.data as Float32Array),
     memory: kind === 'node-cpu' ? processRss() : undefined,
   };
 }

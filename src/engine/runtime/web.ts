@@ -138,11 +138,13 @@ export async function createWebGpuBackend(o: WebBackendOptions = {}): Promise<Ba
   };
 }
 
-export async function createWasmBackend(o: WebBackendOptions = {}): Promise<Backend> {
+export function createWasmBackend(o: WebBackendOptions = {}): Promise<Backend> {
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
   const threads = isolated ? Math.min(8, globalThis.navigator?.hardwareConcurrency ?? 1) : 1;
-  return wasmBackend(
-    configure(o, threads),
-    `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`,
+  return Promise.resolve(
+    wasmBackend(
+      configure(o, threads),
+      `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}${isolated ? '' : ' (the page is not cross-origin isolated, so no threads)'}`,
+    ),
   );
 }

@@ -28,7 +28,7 @@ import {
 import { initGpt2, initLora, TINY_GPT2 } from '../models/init.js';
 import { Rng } from '../util/rng.js';
 import type { Backend } from './backend.js';
-import { batchFeeds, weightFeeds, type Batch } from './feeds.js';
+import { batchFeeds, emptyCacheFeeds, weightFeeds, type Batch } from './feeds.js';
 import { createNodeBackend } from './node.js';
 import { profilePlacement } from './placement.js';
 
@@ -214,14 +214,7 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
         input_ids: new T('int32', Int32Array.of(1), [1, 1]),
         position: new T('int32', Int32Array.of(3), [1]),
         last_index: new T('int32', Int32Array.of(0), [1]),
-        ...Object.fromEntries(
-          Array.from({ length: m.config.n_layer }, (_, i) =>
-            ['key', 'value'].map((kv) => [
-              pastName(i, kv as 'key'),
-              gpu.zeros([1, m.config.n_head, 16, m.config.n_embd / m.config.n_head]),
-            ]),
-          ).flat(),
-        ),
+        ...emptyCacheFeeds(gpu, m.config, 16),
       },
       'WebGpuExecutionProvider',
     );
@@ -233,11 +226,7 @@ describe.each(models)('WebGPU EP (%s)', (_label, m) => {
         input_ids: new T('int32', Int32Array.of(1, 2, 3, 4), [1, 4]),
         position: new T('int32', Int32Array.of(0), [1]),
         last_index: new T('int32', Int32Array.of(3), [1]),
-        ...Object.fromEntries(
-          Array.from({ length: c.n_layer }, (_, i) =>
-            ['key', 'value'].map((kv) => [pastName(i, kv as 'key'), gpu.zeros([1, c.n_head, 16, c.n_embd / c.n_head])]),
-          ).flat(),
-        ),
+        ...emptyCacheFeeds(gpu, c, 16),
       },
       'WebGpuExecutionProvider',
     );

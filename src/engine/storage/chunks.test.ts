@@ -21,7 +21,10 @@ describe('ChunkStore', () => {
     const back = await s.readAll('k', info, 'a test stream');
     const want = new Uint8Array(5104);
     let o = 0;
-    for (const p of src) (want.set(p, o), (o += p.length));
+    for (const p of src) {
+      want.set(p, o);
+      o += p.length;
+    }
     expect(Buffer.from(back).equals(Buffer.from(want))).toBe(true);
     const stored = await entries<string, Uint8Array>(s.store);
     expect(Math.max(...stored.map(([, v]) => v.length))).toBeLessThanOrEqual(1024);
@@ -59,11 +62,13 @@ describe('ChunkStore', () => {
   });
 
   it('refuses up front, with sizes, a write that cannot fit', async () => {
-    const err = await caught(ensureSpace(1.4 * 2 ** 30, 'the checkpoint at step 40', async () => 0.6 * 2 ** 30));
+    const err = await caught(
+      ensureSpace(1.4 * 2 ** 30, 'the checkpoint at step 40', () => Promise.resolve(0.6 * 2 ** 30)),
+    );
     expect(err.code).toBe('INSUFFICIENT_SPACE');
     expect(err.message).toBe(
       'the checkpoint at step 40 needs 1.4 GiB of storage, but only 0.6 GiB is free in this browser; nothing was written. Delete cached models or old runs to free space.',
     );
-    await expect(ensureSpace(10, 'x', async () => null)).resolves.toBeUndefined(); // unknown: try
+    await expect(ensureSpace(10, 'x', () => Promise.resolve(null))).resolves.toBeUndefined(); // unknown: try
   });
 });

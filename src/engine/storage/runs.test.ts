@@ -30,10 +30,12 @@ function snapshot(step: number, shapes: Record<string, number[]>): CheckpointSna
     config: DEFAULT_TRAIN,
     tensors,
     bytes: 4 * tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0),
-    read: async (t) =>
-      Float32Array.from(
-        { length: t.shape.reduce((x, y) => x * y, 1) },
-        (_, i) => step * 1000 + (i % 997) + (t.group === 'expAvg' ? 0.25 : t.group === 'expAvgSq' ? 0.5 : 0),
+    read: (t) =>
+      Promise.resolve(
+        Float32Array.from(
+          { length: t.shape.reduce((x, y) => x * y, 1) },
+          (_, i) => step * 1000 + (i % 997) + (t.group === 'expAvg' ? 0.25 : t.group === 'expAvgSq' ? 0.5 : 0),
+        ),
       ),
   };
 }
@@ -96,7 +98,7 @@ describe('RunStorage checkpoints', () => {
   });
 
   it('refuses a checkpoint that cannot fit before writing anything', async () => {
-    const { s } = storage(async () => 0);
+    const { s } = storage(() => Promise.resolve(0));
     await expect(s.saveCheckpoint('run-f', snapshot(1, SMALL))).rejects.toMatchObject({
       code: 'INSUFFICIENT_SPACE',
       message: expect.stringMatching(/^the checkpoint at step 1 needs 1 MiB of storage, but only 0 MiB is free/),

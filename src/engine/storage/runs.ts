@@ -87,7 +87,7 @@ export class RunStorage {
     return get(id, this.runs);
   }
   async listRuns(): Promise<RunSummary[]> {
-    const all = (await values(this.runs)) as RunState[];
+    const all = await values<RunState>(this.runs);
     return all
       .map(
         ({

@@ -7,7 +7,7 @@ export async function caught(p: Promise<unknown>): Promise<Caught> {
   try {
     await p;
   } catch (e) {
-    if (e instanceof Error) return e as Caught;
+    if (e instanceof Error) return e;
     throw new Error(`rejected with a non-Error: ${String(e)}`, { cause: e });
   }
   throw new Error('expected the promise to reject, but it resolved');
