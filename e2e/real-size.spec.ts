@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { countParams, gpt2Params, GPT2_124M } from '../src/engine/models/gpt2.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM_ARGS } from '../playwright.config.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.js';
 import { dropFile, setSettings, shootPanels, startAndWait, storedRuns, waitStatus } from './helpers.js';
 
 const HUB = 'http://127.0.0.1:4174';
@@ -26,7 +26,7 @@ const profile = mkdtempSync(join(tmpdir(), 'fts-profile-'));
 // IndexedDB in memory and refuses a 1.5 GB checkpoint with QuotaExceededError whatever quota it reports.
 test.beforeAll(async ({ playwright }) => {
   context = await playwright.chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,
     baseURL: 'http://127.0.0.1:4173',
   });
