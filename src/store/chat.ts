@@ -59,7 +59,7 @@ function stream(set: SetStudio, get: GetStudio, turns: ChatMessage[], weights: C
   get().send({ type: 'chat', id, messages: conversation(systemPrompt, turns), settings, weights });
 }
 
-/** A new assistant message for `turns` (ending in the person's): the tuned reply, then the base model's if comparing. */
+/** A new assistant message for `turns` (ending in the person's): the tuned reply, then the base one if comparing. */
 function reply(set: SetStudio, get: GetStudio, turns: ChatMessage[]) {
   const { compare } = get();
   set({ chat: [...turns, { role: 'assistant', content: '', base: compare ? '' : undefined }], baseNext: compare });

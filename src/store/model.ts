@@ -20,7 +20,7 @@ export interface ModelSlice {
   /** Edits the Hub source; the inspection of the previous one goes. */
   setHub: (h: Partial<ModelSlice['hub']>) => void;
   /** Downloads (or loads from the cache) the Hub model in `hub`, or switches to the tiny one. */
-  useModel: (kind: 'hub' | 'tiny') => void;
+  loadModel: (kind: 'hub' | 'tiny') => void;
   importModel: (files: { path: string; file: Blob }[]) => void;
 }
 
@@ -36,7 +36,7 @@ export const createModelSlice: SliceCreator<ModelSlice> = (set, get) => ({
   imported: null,
   importError: null,
   setHub: (h) => set({ hub: { ...get().hub, ...h }, inspection: null }),
-  useModel: (kind) => {
+  loadModel: (kind) => {
     const { hub } = get();
     set({ downloads: {}, downloadError: null, downloading: kind === 'hub' });
     get().send({ type: 'load-model', source: kind === 'hub' ? { ...hub, token: hub.token || undefined } : null });

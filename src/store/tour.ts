@@ -23,7 +23,7 @@ export const createTourSlice: SliceCreator<TourSlice> = (set, get) => ({
     if (s.run?.status === 'training' || s.run?.status === 'paused') return;
     set({ tour: { stage: 'loading', error: null } });
     s.setSettings(TINY_QUICK);
-    if (s.model?.id !== 'tiny') s.useModel('tiny');
+    if (s.model?.id !== 'tiny') s.loadModel('tiny');
     void (async () => {
       try {
         const r = await fetch(SAMPLE_DATA);
