@@ -70,7 +70,7 @@ function handlers(set: SetStudio, get: GetStudio): Handlers {
     eval: run.eval,
     sample: run.sample,
     'run-status': (m) => {
-      train['run-status'](m); // reads the run's last step before the status changes
+      train['run-status'](m); // once it stops training: the speed of its last step, for the estimates
       run['run-status'](m);
     },
     runs: runs.runs,
