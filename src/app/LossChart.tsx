@@ -52,7 +52,8 @@ function usePlot(
       plot.current?.destroy();
       plot.current = null;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `deps` is the caller's say on what rebuilds the plot (as for useEffect); `make` and `data` are new each render
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- see the line above
   }, deps);
   return plot;
 }

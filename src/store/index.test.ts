@@ -153,7 +153,7 @@ describe('studio store', () => {
 
   it('"Try it" starts the quick preset once the tiny model and the sample data are in, and only then', () => {
     const { s, sent, apply } = store();
-    globalThis.fetch = (async () => new Response('{}')) as typeof fetch;
+    globalThis.fetch = () => Promise.resolve(new Response('{}'));
     s.getState().tryIt();
     expect(s.getState().settings).toMatchObject({ loraRank: 0, seq: 64, steps: 40, sampleEvery: 5 }); // the tiny model's quick preset
     const model = { id: 'tiny', name: 'tiny', params: 1, nPositions: 128, config: {} as never };
@@ -168,7 +168,7 @@ describe('studio store', () => {
 
   it('"Try it" says why it could not start (the settings check), and sends nothing', () => {
     const { s, sent, apply } = store();
-    globalThis.fetch = (async () => new Response('{}')) as typeof fetch;
+    globalThis.fetch = () => Promise.resolve(new Response('{}'));
     s.getState().tryIt();
     apply({ type: 'model', model: { id: 'tiny', name: 'tiny', params: 1, nPositions: 32, config: {} as never } });
     apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });

@@ -13,7 +13,7 @@ export function ModelPanel() {
     model,
     hub,
     setHub,
-    useModel,
+    loadModel,
     inspection,
     downloads,
     downloading,
@@ -83,7 +83,7 @@ export function ModelPanel() {
         >
           Check size
         </button>
-        <button data-testid="load-model" disabled={!hub.repo || downloading || busy} onClick={() => useModel('hub')}>
+        <button data-testid="load-model" disabled={!hub.repo || downloading || busy} onClick={() => loadModel('hub')}>
           Download and use
         </button>
         <button data-testid="cancel-download" disabled={!downloading} onClick={() => send({ type: 'cancel-download' })}>
@@ -92,7 +92,7 @@ export function ModelPanel() {
         <button
           data-testid="use-tiny"
           disabled={downloading || busy || model?.id === 'tiny'}
-          onClick={() => useModel('tiny')}
+          onClick={() => loadModel('tiny')}
         >
           Use the offline tiny model
         </button>

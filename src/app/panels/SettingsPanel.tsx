@@ -1,7 +1,7 @@
 // Settings: a preset (quick LoRA, full fine-tune, custom) with its estimated time and memory, the settings folded
 // away under "Advanced", each checked as it is typed (an inline message on the field; Start disabled with the
 // reason, nothing sent), the memory the run needs on this backend, and Start.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { estimateMemory } from '../../engine/models/memory.js';
 import { loraOfRank } from '../../engine/models/lora.js';
 import type { TrainSettings } from '../../protocol.js';
@@ -36,11 +36,15 @@ export function SettingsPanel() {
   const valid = problemList(problems).length === 0;
   // Advanced opens by itself when the preset becomes custom or a field goes wrong, and only the person folds it: a
   // re-render (the model becoming ready and its preset applied, a problem fixed) never closes it under the cursor.
+  // It is opened while rendering, when `needsAdvanced` turns true (React's "adjusting some state when a prop
+  // changes"), rather than in an effect that would render the panel twice.
   const [advancedOpen, setAdvancedOpen] = useState(false);
   const needsAdvanced = !!model && (preset === 'custom' || !valid);
-  useEffect(() => {
+  const [neededBefore, setNeededBefore] = useState(false);
+  if (needsAdvanced !== neededBefore) {
+    setNeededBefore(needsAdvanced);
     if (needsAdvanced) setAdvancedOpen(true);
-  }, [needsAdvanced]);
+  }
   const list = presets(model);
   const blocked = [
     ...(!model ? ['The model is still loading.'] : []),
