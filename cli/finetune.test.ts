@@ -13,6 +13,22 @@ const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'fts-cli-'));
 const cli = (...args: string[]) =>
   run('npx', ['tsx', 'cli/finetune.ts', ...args], { cwd: process.cwd(), maxBuffer: 1 << 24 });
+/** A line of --json output. */
+type CliEvent = { type: string } & Record<string, unknown>;
+const events = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as CliEvent);
+/** The exit code and stderr of a command that must fail. */
+async function failure(p: Promise<unknown>): Promise<{ code: number; stderr: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: number; stderr: string };
+  }
+  throw new Error('the command succeeded; it should have failed');
+}
 
 const pairs = [
   ['Hi there', 'Hello! How can I help?'],
@@ -51,14 +67,11 @@ describe('npm run finetune', () => {
       out,
       '--json',
     );
-    const events = stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    const steps = events.filter((e) => e.type === 'step');
-    expect(steps.length).toBe(12);
-    expect(steps.at(-1).loss).toBeLessThan(steps[0].loss);
-    expect(events.find((e) => e.type === 'sample')).toMatchObject({ prompt: expect.stringContaining('User:') });
+    const all = events(stdout);
+    const losses = all.filter((e) => e.type === 'step').map((e) => e.loss as number);
+    expect(losses.length).toBe(12);
+    expect(losses.at(-1)).toBeLessThan(losses[0]);
+    expect(all.find((e) => e.type === 'sample')?.prompt).toContain('User:');
     for (const f of [
       'config.json',
       'model.safetensors',
@@ -75,11 +88,12 @@ describe('npm run finetune', () => {
       readSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors')))),
     );
     expect(W['transformer.wte.weight'].length).toBe(50257 * config.n_embd);
-    expect(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).chat_template).toContain('Assistant:');
+    const tokConfig = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as { chat_template: string };
+    expect(tokConfig.chat_template).toContain('Assistant:');
   });
 
   it('ends with exit 1 and file:line: field: reason on a bad file', async () => {
-    const err = await cli('--data', join(dir, 'bad.jsonl')).catch((e) => e);
+    const err = await failure(cli('--data', join(dir, 'bad.jsonl')));
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(`${join(dir, 'bad.jsonl')}:2: messages[0].content: expected a string, got number`);
   });
@@ -98,11 +112,11 @@ describe('npm run finetune', () => {
       join(dir, 'zh'),
       '--json',
     );
-    expect(JSON.parse(stdout.split('\n')[0])).toMatchObject({ type: 'data', kind: 'chat', records: 40 });
+    expect(events(stdout)[0]).toMatchObject({ type: 'data', kind: 'chat', records: 40 });
   });
 
   it('says to raise --seq when no conversation keeps a trained token in the window', async () => {
-    const err = await cli('--data', 'public/sample-support-zh.json', '--seq', '48').catch((e) => e);
+    const err = await failure(cli('--data', 'public/sample-support-zh.json', '--seq', '48'));
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(
       'public/sample-support-zh.json:1: no conversation keeps a trained token within 48 tokens (40 were shortened to fit); raise the sequence length',
@@ -114,7 +128,7 @@ describe('npm run finetune', () => {
       join(dir, 'latin1.jsonl'),
       Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]),
     );
-    const err = await cli('--data', join(dir, 'latin1.jsonl')).catch((e) => e);
+    const err = await failure(cli('--data', join(dir, 'latin1.jsonl')));
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(`${join(dir, 'latin1.jsonl')}:2: is not valid UTF-8`);
   });
@@ -152,11 +166,7 @@ describe('npm run finetune', () => {
       '--json',
     ];
     const first = await run('npx', args, { env, maxBuffer: 1 << 24 });
-    const downloads = first.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.type === 'download');
+    const downloads = events(first.stdout).filter((e) => e.type === 'download');
     expect(downloads.find((d) => d.file === 'model.safetensors')).toMatchObject({ fromCache: false });
     const requests = hub.requests.length;
     const second = await run('npx', args, { env, maxBuffer: 1 << 24 });
@@ -167,7 +177,7 @@ describe('npm run finetune', () => {
   });
 
   it('ends with exit 2 and the usage on a bad flag value', async () => {
-    const err = await cli('--data', join(dir, 'chat.jsonl'), '--steps', 'many').catch((e) => e);
+    const err = await failure(cli('--data', join(dir, 'chat.jsonl'), '--steps', 'many'));
     expect(err.code).toBe(2);
     expect(err.stderr).toContain('--steps must be a positive whole number, got "many"');
   });
@@ -212,7 +222,7 @@ describe('npm run finetune', () => {
       'vendor/ort-wasm-simd-threaded.asyncify.wasm',
     ])
       expect(existsSync(join(`${out}-chat`, f)), f).toBe(true);
-    for (const f of ['train.py', 'accelerate_config.yaml', 'data/train.jsonl', 'README.md'])
+    for (const f of ['train.py', 'run.json', 'accelerate_config.yaml', 'data/train.jsonl', 'README.md'])
       expect(existsSync(join(`${out}-recipe`, f)), f).toBe(true);
     const again = join(dir, 'again');
     await run('npx', ['tsx', 'cli/export.ts', '--run', out, '--out', again, '--adapter', '--onnx', '--recipe'], {
@@ -229,13 +239,12 @@ describe('npm run finetune', () => {
     ]) {
       expect(readFileSync(join(again, f)).equals(readFileSync(join(out, f))), f).toBe(true);
     }
-    expect(readFileSync(join(`${again}-recipe`, 'train.py'), 'utf8')).toBe(
-      readFileSync(join(`${out}-recipe`, 'train.py'), 'utf8'),
-    );
+    for (const f of ['train.py', 'run.json', 'README.md', 'data/train.jsonl'])
+      expect(readFileSync(join(`${again}-recipe`, f), 'utf8'), f).toBe(readFileSync(join(`${out}-recipe`, f), 'utf8'));
   });
 
   it('refuses --adapter for a full fine-tune, before training', async () => {
-    const err = await cli('--data', join(dir, 'chat.jsonl'), '--adapter').catch((e) => e);
+    const err = await failure(cli('--data', join(dir, 'chat.jsonl'), '--adapter'));
     expect(err.code).toBe(2);
     expect(err.stderr).toContain('--adapter needs a LoRA run');
   });

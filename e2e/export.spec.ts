@@ -1,6 +1,7 @@
 // Exports from the studio as a person takes them: a finished LoRA run's Export panel gives zips; the PEFT adapter
-// has PEFT's layout, and the standalone chat page, unzipped and served by a plain static file server, answers a
-// prompt in chromium on WASM and on WebGPU.
+// has PEFT's layout, the training recipe ships train.py as it is in the repo with the run's settings in run.json,
+// and the standalone chat page, unzipped and served by a plain static file server, answers a prompt in chromium on
+// WASM and on WebGPU.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -77,7 +78,7 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   await expect(page.getByTestId('export-panel')).toContainText('From the checkpoint at step 6');
 
   const adapter = await download(page, 'export-adapter', dir);
-  const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
+  const cfg: unknown = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
   expect(cfg).toMatchObject({
     peft_type: 'LORA',
     r: 4,
@@ -93,9 +94,25 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   await expect(page.getByTestId('export-ready')).toContainText('-adapter.zip');
 
   const hf = await download(page, 'export-hf', dir);
-  const tokCfg = JSON.parse(readFileSync(join(hf, 'tokenizer_config.json'), 'utf8'));
+  const tokCfg = JSON.parse(readFileSync(join(hf, 'tokenizer_config.json'), 'utf8')) as { chat_template: string };
   expect(tokCfg.chat_template).toContain('Assistant:');
   expect(readFileSync(join(hf, 'README.md'), 'utf8')).toContain('LoRA r=4');
+
+  const recipe = await download(page, 'export-recipe', dir);
+  expect(readFileSync(join(recipe, 'train.py'), 'utf8')).toBe(
+    readFileSync('src/engine/export/recipe/train.py', 'utf8'),
+  );
+  expect(JSON.parse(readFileSync(join(recipe, 'run.json'), 'utf8'))).toMatchObject({
+    steps: 6,
+    per_device_batch: 2,
+    seq: 24,
+    max_length: 25,
+    learning_rate: 0.003,
+    lora: { r: 4, alpha: 8 },
+  });
+  execFileSync('python3', ['-m', 'py_compile', join(recipe, 'train.py')]);
+  for (const f of ['accelerate_config.yaml', 'requirements.txt', 'README.md', 'data/train.jsonl'])
+    expect(existsSync(join(recipe, f)), f).toBe(true);
 
   const chat = await download(page, 'export-chat-page', dir);
   for (const f of ['index.html', 'model/onnx/model.onnx', 'model/onnx/model.onnx_data', 'vendor/transformers.min.js'])

@@ -5,30 +5,13 @@
 // generation_config.json), so replies read as they did in the studio.
 import { textFile, under, type OutFile } from './files.js';
 import { hfFolderFiles, type ExportSource } from './hf.js';
+import { CHAT_VENDOR, shippedFiles, type ShippedBytes } from './shipped.js';
 
-/** What the page needs besides the model, as the npm packages ship it (paths from the project root). */
-export const CHAT_VENDOR = [
-  { name: 'transformers.min.js', from: 'node_modules/@huggingface/transformers/dist/transformers.min.js' },
-  {
-    name: 'ort-wasm-simd-threaded.asyncify.mjs',
-    from: 'node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs',
-  },
-  {
-    name: 'ort-wasm-simd-threaded.asyncify.wasm',
-    from: 'node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm',
-  },
-] as const;
-export type ChatVendorName = (typeof CHAT_VENDOR)[number]['name'];
-export type ChatVendor = Record<ChatVendorName, Uint8Array>;
-
-/** Where the studio serves the vendor files (vite.config.ts copies them there). */
-export const CHAT_VENDOR_URL = 'chat-vendor/';
-
-export function chatPageFiles(src: ExportSource, vendor: ChatVendor): OutFile[] {
+export function chatPageFiles(src: ExportSource, vendor: ShippedBytes<typeof CHAT_VENDOR>): OutFile[] {
   return [
     textFile('index.html', chatPageHtml(src)),
     ...under('model', hfFolderFiles(src, { onnx: true })),
-    ...CHAT_VENDOR.map((v) => ({ path: `vendor/${v.name}`, parts: [vendor[v.name]] })),
+    ...shippedFiles(CHAT_VENDOR, vendor, { prefix: 'vendor' }),
     textFile(
       'README.md',
       `# Chat with your fine-tuned GPT-2\n\nServe this folder with any static file server and open it, e.g.\n\n    python3 -m http.server 8000   # then http://localhost:8000\n\n(Opening index.html from disk does not work: browsers do not let pages read files next to them.)\nIt runs WebGPU where the browser has it and WASM otherwise; add ?device=wasm or ?device=webgpu to choose.\nNothing is sent anywhere: the model is in model/, the runtime in vendor/.\n`,

@@ -1,13 +1,13 @@
 // Every export, loaded by the library people would use: transformers.js (in Node, remote models off) generates
 // what the studio's own generator does; the Hugging Face folder reads back to the same logits; the PEFT adapter has
 // PEFT's names and applied to the base gives the merged folder; tokenizer_config.json's template renders what
-// training rendered; the recipe's train.py compiles and states the run's settings; a resumed run exports bit for
-// bit what an uninterrupted one does; a refused or cancelled export leaves nothing behind.
+// training rendered; the recipe's train.py compiles, passes pyflakes and reads every setting of its run.json; a
+// resumed run exports bit for bit what an uninterrupted one does; a refused or cancelled export leaves nothing behind.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEvalGraph } from '../artifacts/build.js';
@@ -28,10 +28,13 @@ import { weightFeeds } from '../runtime/feeds.js';
 import { createNodeBackend } from '../runtime/node.js';
 import type { Backend } from '../runtime/backend.js';
 import { materialize, type Checkpoint } from '../train/checkpoint.js';
+import { learningRate } from '../train/schedule.js';
 import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../train/trainer.js';
 import { joined, type OutFile } from './files.js';
 import { hfFolderFiles, peftAdapterFiles, type ExportSource } from './hf.js';
-import { recipeFiles, recipeSettings } from './recipe.js';
+import { fillSlots, recipeFiles, recipeSettings } from './recipe.js';
+import { RECIPE_PROGRAM } from './shipped.js';
+import { readShipped } from './shipped.node.js';
 import { ExportSpaceError, writeFolder } from './write.node.js';
 import { ExportCancelled, zipBlob } from './zip.js';
 
@@ -104,7 +107,7 @@ async function train(
   }
   await t.release();
   const last = checkpoints[checkpoints.length - 1];
-  return { W: { ...weights, ...last.trainable } as Weights, checkpoints, losses };
+  return { W: { ...weights, ...last.trainable }, checkpoints, losses };
 }
 
 function source(lora: LoraConfig | undefined, W: Weights, losses: { step: number; loss: number }[]): ExportSource {
@@ -155,7 +158,8 @@ const file = (files: OutFile[], path: string) => {
   if (!f) throw new Error(`no ${path} in the export`);
   return joined(f);
 };
-const json = (files: OutFile[], path: string) => JSON.parse(new TextDecoder().decode(file(files, path)));
+const json = (files: OutFile[], path: string) =>
+  JSON.parse(new TextDecoder().decode(file(files, path))) as Record<string, unknown>;
 
 const runs: Record<'full' | 'lora', { src: ExportSource; folder: string; files: OutFile[] }> = {} as never;
 
@@ -173,7 +177,7 @@ beforeAll(async () => {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = `${dir}/`;
-}, 120_000);
+}); // vitest.config.ts's 300 s: two 150-step runs took over 120 s on a busy 2-core machine
 
 async function ourGreedy(src: ExportSource, prompt: number[], n: number): Promise<number[]> {
   const model: ModelSpec = { config: src.config, lora: src.run.lora };
@@ -192,7 +196,7 @@ describe('transformers.js package', () => {
       const tjsTok = await AutoTokenizer.from_pretrained(kind);
       const model = await AutoModelForCausalLM.from_pretrained(kind, { device: 'cpu' });
       const messages = [{ role: 'user', content: 'Tell me a story' }];
-      const prompt = tjsTok.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }) as string;
+      const prompt = tjsTok.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true });
       const ids = tok.encode(prompt);
       const inputs = tjsTok(prompt, { add_special_tokens: false });
       expect(Array.from(inputs.input_ids.data as BigInt64Array, Number)).toEqual(ids);
@@ -202,7 +206,7 @@ describe('transformers.js package', () => {
         do_sample: false,
         repetition_penalty: 1,
         eos_token_id: -1,
-      } as never)) as { data: BigInt64Array };
+      })) as { data: BigInt64Array };
       const theirs = Array.from(out.data, Number).slice(ids.length);
       const ours = await ourGreedy(src, ids, 20);
       expect(theirs).toHaveLength(20);
@@ -275,7 +279,7 @@ describe('transformers.js package', () => {
   });
 
   it("carries the training template: transformers.js's apply_chat_template renders what training rendered", async () => {
-    const tjsTok = (await AutoTokenizer.from_pretrained('lora')) as PreTrainedTokenizer;
+    const tjsTok = await AutoTokenizer.from_pretrained('lora');
     const convs: Message[][] = [
       [
         { role: 'user', content: 'Hi there' },
@@ -373,25 +377,52 @@ describe('PEFT adapter', () => {
 });
 
 describe('hand-off recipe', () => {
-  it('compiles, states every hyperparameter of the run, and its dataset reads back through the project parser', () => {
-    const { src } = runs.lora;
-    const files = recipeFiles(src, data.trainedRecords);
+  // Debian's python3 (CI installs python3-pyflakes for it); a python3 first on PATH may lack pyflakes
+  const python = (...args: string[]) => execFileSync('/usr/bin/python3', args).toString();
+  const recipe = async () => {
+    const files = recipeFiles(runs.lora.src, data.trainedRecords, await readShipped(RECIPE_PROGRAM));
     const out = join(dir, 'recipe');
     for (const f of files) {
       const p = join(out, f.path);
       mkdirSync(join(p, '..'), { recursive: true });
       writeFileSync(p, joined(f));
     }
-    execFileSync('python3', ['-m', 'py_compile', join(out, 'train.py')]);
-    const stated = JSON.parse(
-      execFileSync('python3', [
-        '-c',
-        `import ast,json,sys; t=ast.parse(open(sys.argv[1]).read()); print(json.dumps(next(ast.literal_eval(n.value) for n in t.body if isinstance(n, ast.Assign) and n.targets[0].id == 'RUN')))`,
-        join(out, 'train.py'),
-      ]).toString(),
-    );
-    expect(stated).toEqual(recipeSettings(src));
-    expect(stated).toMatchObject({
+    return out;
+  };
+  interface Check {
+    reads: string[];
+    other: number[];
+    run: Record<string, unknown>;
+    lr: number[];
+  }
+  const check = (trainPy: string) => JSON.parse(python(join(import.meta.dirname, 'recipe_check.py'), trainPy)) as Check;
+  /** Key paths of a settings object ("lora", "lora.r"), and which of them are values rather than objects. */
+  const paths = (o: Record<string, unknown>, at = ''): { all: string[]; leaves: string[] } => {
+    const all: string[] = [];
+    const leaves: string[] = [];
+    for (const [k, v] of Object.entries(o)) {
+      const p = at + k;
+      all.push(p);
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        const sub = paths(v as Record<string, unknown>, `${p}.`);
+        all.push(...sub.all);
+        leaves.push(...sub.leaves);
+      } else leaves.push(p);
+    }
+    return { all, leaves };
+  };
+
+  it('ships train.py unchanged, which compiles, passes pyflakes, and reads every setting of run.json and no other', async () => {
+    const { src } = runs.lora;
+    const out = await recipe();
+    const trainPy = join(out, 'train.py');
+    expect(readFileSync(trainPy, 'utf8')).toBe(readFileSync(join(import.meta.dirname, 'recipe', 'train.py'), 'utf8'));
+    python('-m', 'py_compile', trainPy);
+    python('-m', 'pyflakes', trainPy);
+    const settings = recipeSettings(src);
+    const written = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
+    expect(written).toEqual({ ...settings, dataset: src.run.dataset, trained_steps: 150 });
+    expect(settings).toMatchObject({
       steps: 150,
       learning_rate: 3e-3,
       per_device_batch: 4,
@@ -404,6 +435,43 @@ describe('hand-off recipe', () => {
       loss_on: 'assistant',
       lora: { r: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] },
     });
+    const got = check(trainPy);
+    expect(got.run).toEqual(written); // what train.py loads is what the export wrote
+    expect(got.other).toEqual([]); // RUN is only read as RUN["key"], so the reads below are all of them
+    const { all, leaves } = paths(settings);
+    expect(leaves.filter((k) => !got.reads.includes(k))).toEqual([]); // every setting is used
+    expect(got.reads.filter((k) => !all.includes(k))).toEqual([]); // and none is read that is not written
+    // the schedule train.py hands to LambdaLR is the studio's, at every step
+    const t = src.run.train;
+    const schedule = {
+      kind: t.schedule,
+      lr: t.lr,
+      warmupSteps: t.warmupSteps,
+      totalSteps: t.steps,
+      minLrRatio: t.minLrRatio,
+    };
+    expect(got.lr).toHaveLength(150);
+    got.lr.forEach((m, k) => expect(m * t.lr).toBeCloseTo(learningRate(schedule, k + 1), 12));
+  });
+
+  it('the check sees a setting train.py stops reading, and train.py refuses a max_length that is not seq + 1', async () => {
+    const out = await recipe();
+    const edited = join(out, 'train-edited.py');
+    const text = readFileSync(join(out, 'train.py'), 'utf8');
+    expect(text).toContain('adam_beta2=RUN["adam_beta2"]');
+    writeFileSync(edited, text.replace('adam_beta2=RUN["adam_beta2"]', 'adam_beta2=0.999'));
+    expect(check(edited).reads).not.toContain('adam_beta2');
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(out, 'run.json'), JSON.stringify({ ...run, max_length: 64 }));
+    expect(() => check(join(out, 'train.py'))).toThrow(/max_length is 64 and seq 48; .* set max_length to seq \+ 1/);
+  });
+
+  it('ships the accelerate config and requirements unchanged, and its README and dataset describe the run', async () => {
+    const out = await recipe();
+    for (const name of ['accelerate_config.yaml', 'requirements.txt'])
+      expect(readFileSync(join(out, name), 'utf8')).toBe(
+        readFileSync(join(import.meta.dirname, 'recipe', name), 'utf8'),
+      );
     for (const split of ['train', 'validation'] as const) {
       const back = parseDataset(readFileSync(join(out, 'data', `${split}.jsonl`), 'utf8'), `${split}.jsonl`, {
         format: 'chat',
@@ -416,9 +484,21 @@ describe('hand-off recipe', () => {
     expect(readFileSync(join(out, 'accelerate_config.yaml'), 'utf8')).toMatch(
       /distributed_type: DEEPSPEED[\s\S]*zero_stage: 2/,
     );
-    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain(
-      'accelerate launch --config_file accelerate_config.yaml',
+    const readme = readFileSync(join(out, 'README.md'), 'utf8');
+    expect(readme).toContain('accelerate launch --config_file accelerate_config.yaml');
+    expect(readme).toContain('(LoRA r=4 of acme/gpt2,\n150 steps of 4 x 48 tokens)');
+    expect(readme).toContain(
+      `the run's own split, ${data.trainedRecords.train.length} and ${data.trainedRecords.validation.length} records, one conversation per line`,
     );
+    expect(readme).toContain('(cosine, warmup 2, floor 0.1 x lr)');
+    expect(readme).toContain('the adapter in `output/adapter`');
+    expect(readme).not.toContain('{{');
+  });
+
+  it('fills every slot of a text, and refuses a slot without a value or a value without a slot', () => {
+    expect(fillSlots('{{a}} and {{b}}', { a: '1', b: '{{2}}' })).toBe('1 and {{2}}');
+    expect(() => fillSlots('{{a}} {{c}}', { a: '1' })).toThrow('{{c}} has no value; the values are: a');
+    expect(() => fillSlots('{{a}}', { a: '1', b: '2' })).toThrow('the text has no slot for {{b}}');
   });
 });
 
@@ -460,8 +540,8 @@ describe('writing an export', () => {
   const files = () => hfFolderFiles(runs.full.src);
   it('refuses one larger than the free space, writing nothing', async () => {
     const out = join(dir, 'too-big');
-    await expect(writeFolder(out, files(), { free: async () => 1000 })).rejects.toThrow(ExportSpaceError);
-    await expect(writeFolder(out, files(), { free: async () => 1000 })).rejects.toThrow(
+    await expect(writeFolder(out, files(), { free: () => Promise.resolve(1000) })).rejects.toThrow(ExportSpaceError);
+    await expect(writeFolder(out, files(), { free: () => Promise.resolve(1000) })).rejects.toThrow(
       /needs \d+ MiB, but only 1 MiB is free there; nothing was written/,
     );
     expect(existsSync(out)).toBe(false);
