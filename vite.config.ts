@@ -1,6 +1,6 @@
 // Vite serves the studio cross-origin isolated (COOP/COEP), so the WASM fallback can use threads; the worker is a
 // module worker; onnxruntime-web is not pre-bundled (its .wasm/.mjs are imported as URLs by the worker). The files
-// the exports ship unchanged (src/engine/export/shipped.ts: the recipe's train.py, the chat page's transformers.js and
+// the exports ship unchanged (src/engine/export/shipped.ts: the recipe's train.py, the chat page, transformers.js and
 // its onnxruntime-web files) are served as they are on disk (dev) and copied unhashed (build) under their set's URL.
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';

@@ -9,7 +9,7 @@ import { hfFolderFiles, peftAdapterFiles, type ExportSource } from '../src/engin
 import { recipeFiles, type RecipeData } from '../src/engine/export/recipe.js';
 import { savedRunFiles, SAVED_RUN_DIR, type ModelSource } from '../src/engine/export/saved-run.js';
 import { under } from '../src/engine/export/files.js';
-import { CHAT_VENDOR, RECIPE_PROGRAM } from '../src/engine/export/shipped.js';
+import { CHAT_PAGE_PROGRAM, CHAT_VENDOR, RECIPE_PROGRAM } from '../src/engine/export/shipped.js';
 import { readShipped } from '../src/engine/export/shipped.node.js';
 import { writeFolder } from '../src/engine/export/write.node.js';
 import { FsHubCache } from '../src/engine/hub/cache.node.js';
@@ -49,7 +49,11 @@ export async function writeExports(
   await writeFolder(out, main, { signal });
   const written = [out];
   if (f.chatPage) {
-    await writeFolder(`${out}-chat`, chatPageFiles(src, await readShipped(CHAT_VENDOR)), { signal });
+    await writeFolder(
+      `${out}-chat`,
+      chatPageFiles(src, await readShipped(CHAT_PAGE_PROGRAM), await readShipped(CHAT_VENDOR)),
+      { signal },
+    );
     written.push(`${out}-chat`);
   }
   if (f.recipe) {

@@ -217,6 +217,8 @@ describe('npm run finetune', () => {
       expect(existsSync(join(out, f)), f).toBe(true);
     for (const f of [
       'index.html',
+      'chat.js',
+      'chat-config.json',
       'model/onnx/model.onnx',
       'vendor/transformers.min.js',
       'vendor/ort-wasm-simd-threaded.asyncify.wasm',

@@ -53,7 +53,7 @@ async function downloadZip(page: Page, testId: string, dir: string): Promise<{ z
   return { zip, folder: join(out, dl.suggestedFilename().replace(/\.zip$/, '')) };
 }
 
-test('a finished LoRA run exports an adapter and a chat page that answers on WASM and on WebGPU', async ({
+test('a finished LoRA run exports an adapter, a recipe and a chat page that answers on WASM and on WebGPU', async ({
   page,
   browser,
 }) => {
@@ -115,8 +115,17 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
     expect(existsSync(join(recipe, f)), f).toBe(true);
 
   const chat = await download(page, 'export-chat-page', dir);
-  for (const f of ['index.html', 'model/onnx/model.onnx', 'model/onnx/model.onnx_data', 'vendor/transformers.min.js'])
+  for (const f of [
+    'index.html',
+    'chat.js',
+    'chat-config.json',
+    'model/onnx/model.onnx',
+    'model/onnx/model.onnx_data',
+    'vendor/transformers.min.js',
+  ])
     expect(existsSync(join(chat, f)), f).toBe(true);
+  for (const f of ['index.html', 'chat.js'])
+    expect(readFileSync(join(chat, f), 'utf8'), f).toBe(readFileSync(`src/engine/export/chat-page/${f}`, 'utf8'));
   const { url, server } = await serve(chat);
   try {
     for (const device of ['wasm', 'webgpu']) {
@@ -125,6 +134,8 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
       await p.goto(`${url}?device=${device}`);
       await expect(p.locator('#status')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
       await expect(p.locator('body')).toHaveAttribute('data-device', device);
+      await expect(p).toHaveTitle(/^Chat: .* fine-tuned$/); // from chat-config.json
+      await expect(p.locator('h1')).toHaveText(await p.title());
       await p.locator('#prompt').fill('Hi there');
       await p.locator('#prompt').press('Enter');
       const reply = p.locator('.msg.assistant').last();

@@ -11,6 +11,7 @@ import { DEFAULT_TRAIN, type TrainConfig } from '../src/engine/train/trainer.js'
 import { totalSize } from '../src/engine/export/files.js';
 import { ExportCancelled, zipBlob } from '../src/engine/export/zip.js';
 import {
+  CHAT_PAGE_PROGRAM,
   CHAT_VENDOR,
   RECIPE_PROGRAM,
   type LoadShipped,
@@ -98,7 +99,7 @@ export async function exportFiles(
     case 'adapter':
       return peftAdapterFiles(src);
     case 'chat-page':
-      return chatPageFiles(src, await load(CHAT_VENDOR));
+      return chatPageFiles(src, await load(CHAT_PAGE_PROGRAM), await load(CHAT_VENDOR));
     case 'recipe': {
       const data = await records();
       if (!data)

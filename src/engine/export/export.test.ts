@@ -1,8 +1,9 @@
 // Every export, loaded by the library people would use: transformers.js (in Node, remote models off) generates
 // what the studio's own generator does; the Hugging Face folder reads back to the same logits; the PEFT adapter has
 // PEFT's names and applied to the base gives the merged folder; tokenizer_config.json's template renders what
-// training rendered; the recipe's train.py compiles, passes pyflakes and reads every setting of its run.json; a
-// resumed run exports bit for bit what an uninterrupted one does; a refused or cancelled export leaves nothing behind.
+// training rendered; the recipe's train.py compiles, passes pyflakes and reads every setting of its run.json; the
+// chat page reads its config; a resumed run exports bit for bit what an uninterrupted one does; a refused or
+// cancelled export leaves nothing behind.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,8 +33,9 @@ import { learningRate } from '../train/schedule.js';
 import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../train/trainer.js';
 import { joined, type OutFile } from './files.js';
 import { hfFolderFiles, peftAdapterFiles, type ExportSource } from './hf.js';
+import { chatPageFiles } from './chat-page.js';
 import { fillSlots, recipeFiles, recipeSettings } from './recipe.js';
-import { RECIPE_PROGRAM } from './shipped.js';
+import { CHAT_PAGE_PROGRAM, CHAT_VENDOR, RECIPE_PROGRAM } from './shipped.js';
 import { readShipped } from './shipped.node.js';
 import { ExportSpaceError, writeFolder } from './write.node.js';
 import { ExportCancelled, zipBlob } from './zip.js';
@@ -499,6 +501,35 @@ describe('hand-off recipe', () => {
     expect(fillSlots('{{a}} and {{b}}', { a: '1', b: '{{2}}' })).toBe('1 and {{2}}');
     expect(() => fillSlots('{{a}} {{c}}', { a: '1' })).toThrow('{{c}} has no value; the values are: a');
     expect(() => fillSlots('{{a}}', { a: '1', b: '2' })).toThrow('the text has no slot for {{b}}');
+  });
+});
+
+describe('chat page', () => {
+  it('ships index.html and chat.js unchanged, with a chat-config.json of which chat.js reads every key', async () => {
+    const { src } = runs.lora;
+    const files = chatPageFiles(src, await readShipped(CHAT_PAGE_PROGRAM), await readShipped(CHAT_VENDOR));
+    const text = (path: string) => new TextDecoder().decode(file(files, path));
+    const repo = (name: string) => readFileSync(join(import.meta.dirname, 'chat-page', name), 'utf8');
+    for (const name of ['index.html', 'chat.js', 'README.md']) expect(text(name), name).toBe(repo(name));
+    expect(text('index.html')).toContain('<script type="module" src="./chat.js"></script>');
+    expect(text('chat.js')).toContain("from './vendor/transformers.min.js'");
+    const config = json(files, 'chat-config.json');
+    expect(config).toEqual({ title: 'Chat: acme/gpt2 fine-tuned' });
+    // chat.js holds chat-config.json in `settings` and reads it as settings.key
+    expect(text('chat.js')).toContain("const settings = await readJson('chat-config.json');");
+    const read = [...text('chat.js').matchAll(/\bsettings\.(\w+)/g)].map((m) => m[1]);
+    expect(read).toContain('title');
+    expect(Object.keys(config).filter((k) => !read.includes(k))).toEqual([]);
+    expect(read.filter((k) => !(k in config))).toEqual([]);
+    for (const path of [
+      'model/onnx/model.onnx',
+      'model/tokenizer_config.json',
+      ...CHAT_VENDOR.files.map((v) => `vendor/${v.name}`),
+    ])
+      expect(
+        files.some((f) => f.path === path),
+        path,
+      ).toBe(true);
   });
 });
 

@@ -1,5 +1,6 @@
-// Files the exports ship as they are: the programs (the recipe's train.py, with its README and configs), kept as
-// real files in this repo so the linters read them, and the chat page's runtime from its npm packages. One table, so the studio and the CLI cannot ship different files: the CLI reads
+// Files the exports ship as they are: the programs (the recipe's train.py, the chat page's index.html and chat.js,
+// with their READMEs and configs), kept as real files in this repo so the linters read them, and the chat page's
+// runtime from its npm packages. One table, so the studio and the CLI cannot ship different files: the CLI reads
 // them from disk (shipped.node.ts); the studio serves them (vite.config.ts) and its worker fetches them.
 //
 // Why served and fetched rather than imported with Vite's `?raw`: tsx (the CLI) does not understand `?raw`, and
@@ -38,6 +39,16 @@ export const RECIPE_PROGRAM = {
   ],
 } as const satisfies ShippedSet;
 
+/** The chat page: index.html loads chat.js, which reads chat-config.json, written beside it (chat-page.ts). */
+export const CHAT_PAGE_PROGRAM = {
+  url: 'programs/chat-page/',
+  files: [
+    { name: 'index.html', from: `${HERE}/chat-page/index.html` },
+    { name: 'chat.js', from: `${HERE}/chat-page/chat.js` },
+    { name: 'README.md', from: `${HERE}/chat-page/README.md` },
+  ],
+} as const satisfies ShippedSet;
+
 /** What the chat page needs besides the model, as the npm packages ship it; it lies in the page's vendor/. */
 export const CHAT_VENDOR = {
   url: 'chat-vendor/',
@@ -55,7 +66,7 @@ export const CHAT_VENDOR = {
 } as const satisfies ShippedSet;
 
 /** Every set, for the build to serve and copy. */
-export const SHIPPED: readonly ShippedSet[] = [RECIPE_PROGRAM, CHAT_VENDOR];
+export const SHIPPED: readonly ShippedSet[] = [RECIPE_PROGRAM, CHAT_PAGE_PROGRAM, CHAT_VENDOR];
 
 /** A set's files as export files, under `prefix/` when given; `skip` leaves out the ones the caller writes itself. */
 export function shippedFiles<S extends ShippedSet>(
