@@ -1,11 +1,11 @@
 // Every export, loaded by the library people would use: transformers.js (in Node, remote models off) generates
 // what the studio's own generator does; the Hugging Face folder reads back to the same logits; the PEFT adapter has
 // PEFT's names and applied to the base gives the merged folder; tokenizer_config.json's template renders what
-// training rendered; the recipe's train.py compiles, passes pyflakes and reads every setting of its run.json; the
-// chat page reads its config; a resumed run exports bit for bit what an uninterrupted one does; a refused or
-// cancelled export leaves nothing behind.
+// training rendered; a resumed run exports bit for bit what an uninterrupted one does; a refused or cancelled export
+// leaves nothing behind. The recipe and the chat page, which need no trained model, are in recipe.test.ts and
+// chat-page.test.ts.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
@@ -13,67 +13,27 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEvalGraph } from '../artifacts/build.js';
 import { allParams, type ModelSpec } from '../artifacts/model.js';
-import { parseDataset } from '../data/formats.js';
-import { prepareDataset } from '../data/prepare.js';
 import { textRows } from '../data/rows.js';
 import type { Row } from '../data/batches.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type Message } from '../data/template.js';
-import { gpt2TokenizerFromPackage } from '../data/tokenizer.node.js';
 import { Generator } from '../generate/generator.js';
-import { DEFAULT_SAMPLING, GREEDY } from '../generate/sampling.js';
+import { GREEDY } from '../generate/sampling.js';
 import { readSafetensors } from '../hub/safetensors.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../models/hf.js';
-import { initGpt2, initLora, TINY_GPT2, type Weights } from '../models/init.js';
+import { initGpt2, initLora, type Weights } from '../models/init.js';
 import type { LoraConfig } from '../models/lora.js';
 import { weightFeeds } from '../runtime/feeds.js';
 import { createNodeBackend } from '../runtime/node.js';
 import type { Backend } from '../runtime/backend.js';
+import { config, data, file, json, LORA, source, tok, trainCfg } from '../testing/export-run.js';
 import { materialize, type Checkpoint } from '../train/checkpoint.js';
-import { learningRate } from '../train/schedule.js';
-import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../train/trainer.js';
+import { Trainer } from '../train/trainer.js';
 import { joined, type OutFile } from './files.js';
 import { hfFolderFiles, peftAdapterFiles, type ExportSource } from './hf.js';
-import { chatPageFiles } from './chat-page.js';
-import { fillSlots, recipeFiles, recipeSettings } from './recipe.js';
-import { CHAT_PAGE_PROGRAM, CHAT_VENDOR, RECIPE_PROGRAM } from './shipped.js';
-import { readShipped } from './shipped.node.js';
 import { ExportSpaceError, writeFolder } from './write.node.js';
 import { ExportCancelled, zipBlob } from './zip.js';
 
-const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
 const template = new ChatTemplate();
-const pairs = [
-  ['Hi there', 'Hello! How can I help?'],
-  ['Bye', 'Goodbye, have a nice day.'],
-  ['Thanks', 'You are welcome.'],
-  ['Who are you?', 'A small model.'],
-  [
-    'Tell me a story',
-    'Once upon a time a small robot lived in a quiet town by the sea, and every morning it walked along the beach to collect shells for its friends.',
-  ],
-];
-const text = Array.from({ length: 25 }, (_, i) =>
-  JSON.stringify({
-    messages: [
-      { role: 'user', content: pairs[i % 5][0] },
-      { role: 'assistant', content: pairs[i % 5][1] },
-    ],
-  }),
-).join('\n');
-const data = prepareDataset(text, 'chat.jsonl', tok, template, { seq: 48, seed: 3, skipBad: false, samplePrompts: 1 });
-const config = { ...TINY_GPT2, n_positions: 64 };
-const LORA: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] };
-const trainCfg = (steps: number): TrainConfig => ({
-  ...DEFAULT_TRAIN,
-  steps,
-  batch: 4,
-  seq: 48,
-  lr: 3e-3,
-  warmupSteps: 2,
-  evalEvery: 0,
-  sampleEvery: 0,
-  checkpointEvery: 0,
-});
 const dir = mkdtempSync(join(tmpdir(), 'fts-export-'));
 let cpu: Backend;
 
@@ -111,57 +71,6 @@ async function train(
   const last = checkpoints[checkpoints.length - 1];
   return { W: { ...weights, ...last.trainable }, checkpoints, losses };
 }
-
-function source(lora: LoraConfig | undefined, W: Weights, losses: { step: number; loss: number }[]): ExportSource {
-  const t = trainCfg(losses.length);
-  return {
-    config,
-    weights: W,
-    tokenizer: tok.files,
-    eosId: tok.eosId,
-    sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 64 },
-    run: {
-      base: { name: 'acme/gpt2@v1', repo: 'acme/gpt2', revision: 'v1' },
-      dataset: {
-        file: 'chat.jsonl',
-        format: data.format,
-        kind: data.kind,
-        records: data.records,
-        trainRows: data.train.length,
-        validationRows: data.validation.length,
-        trainedTokens: data.trainedTokens,
-        totalTokens: data.totalTokens,
-        truncated: data.truncated,
-        skipped: 0,
-      },
-      data: { lossOn: 'assistant', overflow: 'drop-oldest', pack: false, template: DEFAULT_CHAT_TEMPLATE },
-      train: {
-        steps: t.steps,
-        lr: t.lr,
-        batch: t.batch,
-        seq: t.seq,
-        accumulation: t.accumulation,
-        warmupSteps: t.warmupSteps,
-        schedule: t.schedule,
-        minLrRatio: t.minLrRatio,
-        seed: t.seed,
-        adamw: t.adamw,
-      },
-      lora,
-      step: losses.length,
-      losses,
-      evals: [{ step: losses.length, loss: 2.5 }],
-    },
-  };
-}
-
-const file = (files: OutFile[], path: string) => {
-  const f = files.find((x) => x.path === path);
-  if (!f) throw new Error(`no ${path} in the export`);
-  return joined(f);
-};
-const json = (files: OutFile[], path: string) =>
-  JSON.parse(new TextDecoder().decode(file(files, path))) as Record<string, unknown>;
 
 const runs: Record<'full' | 'lora', { src: ExportSource; folder: string; files: OutFile[] }> = {} as never;
 
@@ -375,161 +284,6 @@ describe('PEFT adapter', () => {
 
   it('is refused for a full fine-tune, saying why', () => {
     expect(() => peftAdapterFiles(runs.full.src)).toThrow(/fine-tuned all weights: there is no LoRA adapter/);
-  });
-});
-
-describe('hand-off recipe', () => {
-  // Debian's python3 (CI installs python3-pyflakes for it); a python3 first on PATH may lack pyflakes
-  const python = (...args: string[]) => execFileSync('/usr/bin/python3', args).toString();
-  const recipe = async () => {
-    const files = recipeFiles(runs.lora.src, data.trainedRecords, await readShipped(RECIPE_PROGRAM));
-    const out = join(dir, 'recipe');
-    for (const f of files) {
-      const p = join(out, f.path);
-      mkdirSync(join(p, '..'), { recursive: true });
-      writeFileSync(p, joined(f));
-    }
-    return out;
-  };
-  interface Check {
-    reads: string[];
-    other: number[];
-    run: Record<string, unknown>;
-    lr: number[];
-  }
-  const check = (trainPy: string) => JSON.parse(python(join(import.meta.dirname, 'recipe_check.py'), trainPy)) as Check;
-  /** Key paths of a settings object ("lora", "lora.r"), and which of them are values rather than objects. */
-  const paths = (o: Record<string, unknown>, at = ''): { all: string[]; leaves: string[] } => {
-    const all: string[] = [];
-    const leaves: string[] = [];
-    for (const [k, v] of Object.entries(o)) {
-      const p = at + k;
-      all.push(p);
-      if (v && typeof v === 'object' && !Array.isArray(v)) {
-        const sub = paths(v as Record<string, unknown>, `${p}.`);
-        all.push(...sub.all);
-        leaves.push(...sub.leaves);
-      } else leaves.push(p);
-    }
-    return { all, leaves };
-  };
-
-  it('ships train.py unchanged, which compiles, passes pyflakes, and reads every setting of run.json and no other', async () => {
-    const { src } = runs.lora;
-    const out = await recipe();
-    const trainPy = join(out, 'train.py');
-    expect(readFileSync(trainPy, 'utf8')).toBe(readFileSync(join(import.meta.dirname, 'recipe', 'train.py'), 'utf8'));
-    python('-m', 'py_compile', trainPy);
-    python('-m', 'pyflakes', trainPy);
-    const settings = recipeSettings(src);
-    const written = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
-    expect(written).toEqual({ ...settings, dataset: src.run.dataset, trained_steps: 150 });
-    expect(settings).toMatchObject({
-      steps: 150,
-      learning_rate: 3e-3,
-      per_device_batch: 4,
-      seq: 48,
-      max_length: 49,
-      warmup_steps: 2,
-      schedule: 'cosine',
-      min_lr_ratio: 0.1,
-      seed: 42,
-      loss_on: 'assistant',
-      lora: { r: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] },
-    });
-    const got = check(trainPy);
-    expect(got.run).toEqual(written); // what train.py loads is what the export wrote
-    expect(got.other).toEqual([]); // RUN is only read as RUN["key"], so the reads below are all of them
-    const { all, leaves } = paths(settings);
-    expect(leaves.filter((k) => !got.reads.includes(k))).toEqual([]); // every setting is used
-    expect(got.reads.filter((k) => !all.includes(k))).toEqual([]); // and none is read that is not written
-    // the schedule train.py hands to LambdaLR is the studio's, at every step
-    const t = src.run.train;
-    const schedule = {
-      kind: t.schedule,
-      lr: t.lr,
-      warmupSteps: t.warmupSteps,
-      totalSteps: t.steps,
-      minLrRatio: t.minLrRatio,
-    };
-    expect(got.lr).toHaveLength(150);
-    got.lr.forEach((m, k) => expect(m * t.lr).toBeCloseTo(learningRate(schedule, k + 1), 12));
-  });
-
-  it('the check sees a setting train.py stops reading, and train.py refuses a max_length that is not seq + 1', async () => {
-    const out = await recipe();
-    const edited = join(out, 'train-edited.py');
-    const text = readFileSync(join(out, 'train.py'), 'utf8');
-    expect(text).toContain('adam_beta2=RUN["adam_beta2"]');
-    writeFileSync(edited, text.replace('adam_beta2=RUN["adam_beta2"]', 'adam_beta2=0.999'));
-    expect(check(edited).reads).not.toContain('adam_beta2');
-    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(out, 'run.json'), JSON.stringify({ ...run, max_length: 64 }));
-    expect(() => check(join(out, 'train.py'))).toThrow(/max_length is 64 and seq 48; .* set max_length to seq \+ 1/);
-  });
-
-  it('ships the accelerate config and requirements unchanged, and its README and dataset describe the run', async () => {
-    const out = await recipe();
-    for (const name of ['accelerate_config.yaml', 'requirements.txt'])
-      expect(readFileSync(join(out, name), 'utf8')).toBe(
-        readFileSync(join(import.meta.dirname, 'recipe', name), 'utf8'),
-      );
-    for (const split of ['train', 'validation'] as const) {
-      const back = parseDataset(readFileSync(join(out, 'data', `${split}.jsonl`), 'utf8'), `${split}.jsonl`, {
-        format: 'chat',
-      });
-      expect(back.errors).toEqual([]);
-      expect(back.dataset.records).toBe(data.trainedRecords[split].length);
-    }
-    expect(data.trainedRecords.train.length + data.trainedRecords.validation.length).toBe(25);
-    expect(readFileSync(join(out, 'chat_template.jinja'), 'utf8')).toBe(DEFAULT_CHAT_TEMPLATE);
-    expect(readFileSync(join(out, 'accelerate_config.yaml'), 'utf8')).toMatch(
-      /distributed_type: DEEPSPEED[\s\S]*zero_stage: 2/,
-    );
-    const readme = readFileSync(join(out, 'README.md'), 'utf8');
-    expect(readme).toContain('accelerate launch --config_file accelerate_config.yaml');
-    expect(readme).toContain('(LoRA r=4 of acme/gpt2,\n150 steps of 4 x 48 tokens)');
-    expect(readme).toContain(
-      `the run's own split, ${data.trainedRecords.train.length} and ${data.trainedRecords.validation.length} records, one conversation per line`,
-    );
-    expect(readme).toContain('(cosine, warmup 2, floor 0.1 x lr)');
-    expect(readme).toContain('the adapter in `output/adapter`');
-    expect(readme).not.toContain('{{');
-  });
-
-  it('fills every slot of a text, and refuses a slot without a value or a value without a slot', () => {
-    expect(fillSlots('{{a}} and {{b}}', { a: '1', b: '{{2}}' })).toBe('1 and {{2}}');
-    expect(() => fillSlots('{{a}} {{c}}', { a: '1' })).toThrow('{{c}} has no value; the values are: a');
-    expect(() => fillSlots('{{a}}', { a: '1', b: '2' })).toThrow('the text has no slot for {{b}}');
-  });
-});
-
-describe('chat page', () => {
-  it('ships index.html and chat.js unchanged, with a chat-config.json of which chat.js reads every key', async () => {
-    const { src } = runs.lora;
-    const files = chatPageFiles(src, await readShipped(CHAT_PAGE_PROGRAM), await readShipped(CHAT_VENDOR));
-    const text = (path: string) => new TextDecoder().decode(file(files, path));
-    const repo = (name: string) => readFileSync(join(import.meta.dirname, 'chat-page', name), 'utf8');
-    for (const name of ['index.html', 'chat.js', 'README.md']) expect(text(name), name).toBe(repo(name));
-    expect(text('index.html')).toContain('<script type="module" src="./chat.js"></script>');
-    expect(text('chat.js')).toContain("from './vendor/transformers.min.js'");
-    const config = json(files, 'chat-config.json');
-    expect(config).toEqual({ title: 'Chat: acme/gpt2 fine-tuned' });
-    // chat.js holds chat-config.json in `settings` and reads it as settings.key
-    expect(text('chat.js')).toContain("const settings = await readJson('chat-config.json');");
-    const read = [...text('chat.js').matchAll(/\bsettings\.(\w+)/g)].map((m) => m[1]);
-    expect(read).toContain('title');
-    expect(Object.keys(config).filter((k) => !read.includes(k))).toEqual([]);
-    expect(read.filter((k) => !(k in config))).toEqual([]);
-    for (const path of [
-      'model/onnx/model.onnx',
-      'model/tokenizer_config.json',
-      ...CHAT_VENDOR.files.map((v) => `vendor/${v.name}`),
-    ])
-      expect(
-        files.some((f) => f.path === path),
-        path,
-      ).toBe(true);
   });
 });
 
