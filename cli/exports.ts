@@ -4,13 +4,15 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHAT_VENDOR, chatPageFiles, type ChatVendor } from '../src/engine/export/chat-page.js';
+import { chatPageFiles } from '../src/engine/export/chat-page.js';
 import { hfFolderFiles } from '../src/engine/export/hf.js';
 import { peftAdapterFiles } from '../src/engine/export/peft.js';
 import type { ExportSource } from '../src/engine/export/source.js';
 import { recipeFiles, type RecipeData } from '../src/engine/export/recipe.js';
 import { savedRunFiles, SAVED_RUN_DIR, type ModelSource } from '../src/engine/export/saved-run.js';
 import { under } from '../src/engine/util/files.js';
+import { CHAT_PAGE_PROGRAM, CHAT_VENDOR, RECIPE_PROGRAM } from '../src/engine/export/shipped.js';
+import { readShipped } from '../src/engine/export/shipped.node.js';
 import { writeFolder } from '../src/engine/export/write.node.js';
 import { FsHubCache } from '../src/engine/hub/cache.node.js';
 import { HubClient } from '../src/engine/hub/client.js';
@@ -27,12 +29,6 @@ export interface ExportFlags {
   onnx: boolean;
   chatPage: boolean;
   recipe: boolean;
-}
-
-export async function chatVendor(): Promise<ChatVendor> {
-  const out: Partial<ChatVendor> = {};
-  for (const v of CHAT_VENDOR) out[v.name] = new Uint8Array(await readFile(v.from));
-  return out as ChatVendor;
 }
 
 /** Writes every export asked for; returns the folders written. */
@@ -56,11 +52,15 @@ export async function writeExports(
   await writeFolder(out, main, { signal });
   const written = [out];
   if (f.chatPage) {
-    await writeFolder(`${out}-chat`, chatPageFiles(src, await chatVendor()), { signal });
+    await writeFolder(
+      `${out}-chat`,
+      chatPageFiles(src, await readShipped(CHAT_PAGE_PROGRAM), await readShipped(CHAT_VENDOR)),
+      { signal },
+    );
     written.push(`${out}-chat`);
   }
   if (f.recipe) {
-    await writeFolder(`${out}-recipe`, recipeFiles(src, data), { signal });
+    await writeFolder(`${out}-recipe`, recipeFiles(src, data, await readShipped(RECIPE_PROGRAM)), { signal });
     written.push(`${out}-recipe`);
   }
   return written;

@@ -10,13 +10,17 @@ import { readSafetensors } from '../src/engine/hub/safetensors.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
 import { caught } from '../src/engine/testing/caught.js';
 
-/** One line of the CLI's --json output (the fields these tests read). */
-type CliEvent = { type: string; loss?: number; prompt?: string; file?: string; fromCache?: boolean };
-
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'fts-cli-'));
 const cli = (...args: string[]) =>
   run('npx', ['tsx', 'cli/finetune.ts', ...args], { cwd: process.cwd(), maxBuffer: 1 << 24 });
+/** A line of --json output. */
+type CliEvent = { type: string } & Record<string, unknown>;
+const events = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as CliEvent);
 
 const pairs = [
   ['Hi there', 'Hello! How can I help?'],
@@ -55,14 +59,11 @@ describe('npm run finetune', () => {
       out,
       '--json',
     );
-    const events = stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as CliEvent);
-    const steps = events.filter((e) => e.type === 'step');
-    expect(steps.length).toBe(12);
-    expect(steps.at(-1)!.loss).toBeLessThan(steps[0].loss!);
-    expect(events.find((e) => e.type === 'sample')).toMatchObject({ prompt: expect.stringContaining('User:') });
+    const all = events(stdout);
+    const losses = all.filter((e) => e.type === 'step').map((e) => e.loss as number);
+    expect(losses.length).toBe(12);
+    expect(losses.at(-1)).toBeLessThan(losses[0]);
+    expect(all.find((e) => e.type === 'sample')?.prompt).toContain('User:');
     for (const f of [
       'config.json',
       'model.safetensors',
@@ -79,10 +80,8 @@ describe('npm run finetune', () => {
       readSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors')))),
     );
     expect(W['transformer.wte.weight'].length).toBe(50257 * config.n_embd);
-    const tokenizerConfig = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as {
-      chat_template: string;
-    };
-    expect(tokenizerConfig.chat_template).toContain('Assistant:');
+    const tokConfig = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as { chat_template: string };
+    expect(tokConfig.chat_template).toContain('Assistant:');
   });
 
   it('ends with exit 1 and file:line: field: reason on a bad file', async () => {
@@ -105,7 +104,7 @@ describe('npm run finetune', () => {
       join(dir, 'zh'),
       '--json',
     );
-    expect(JSON.parse(stdout.split('\n')[0])).toMatchObject({ type: 'data', kind: 'chat', records: 40 });
+    expect(events(stdout)[0]).toMatchObject({ type: 'data', kind: 'chat', records: 40 });
   });
 
   it('says to raise --seq when no conversation keeps a trained token in the window', async () => {
@@ -159,11 +158,7 @@ describe('npm run finetune', () => {
       '--json',
     ];
     const first = await run('npx', args, { env, maxBuffer: 1 << 24 });
-    const downloads = first.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as CliEvent)
-      .filter((e) => e.type === 'download');
+    const downloads = events(first.stdout).filter((e) => e.type === 'download');
     expect(downloads.find((d) => d.file === 'model.safetensors')).toMatchObject({ fromCache: false });
     const requests = hub.requests.length;
     const second = await run('npx', args, { env, maxBuffer: 1 << 24 });
@@ -214,12 +209,14 @@ describe('npm run finetune', () => {
       expect(existsSync(join(out, f)), f).toBe(true);
     for (const f of [
       'index.html',
+      'chat.js',
+      'chat-config.json',
       'model/onnx/model.onnx',
       'vendor/transformers.min.js',
       'vendor/ort-wasm-simd-threaded.asyncify.wasm',
     ])
       expect(existsSync(join(`${out}-chat`, f)), f).toBe(true);
-    for (const f of ['train.py', 'accelerate_config.yaml', 'data/train.jsonl', 'README.md'])
+    for (const f of ['train.py', 'run.json', 'accelerate_config.yaml', 'data/train.jsonl', 'README.md'])
       expect(existsSync(join(`${out}-recipe`, f)), f).toBe(true);
     const again = join(dir, 'again');
     await run('npx', ['tsx', 'cli/export.ts', '--run', out, '--out', again, '--adapter', '--onnx', '--recipe'], {
@@ -236,9 +233,8 @@ describe('npm run finetune', () => {
     ]) {
       expect(readFileSync(join(again, f)).equals(readFileSync(join(out, f))), f).toBe(true);
     }
-    expect(readFileSync(join(`${again}-recipe`, 'train.py'), 'utf8')).toBe(
-      readFileSync(join(`${out}-recipe`, 'train.py'), 'utf8'),
-    );
+    for (const f of ['train.py', 'run.json', 'README.md', 'data/train.jsonl'])
+      expect(readFileSync(join(`${again}-recipe`, f), 'utf8'), f).toBe(readFileSync(join(`${out}-recipe`, f), 'utf8'));
   });
 
   it('refuses --adapter for a full fine-tune, before training', async () => {

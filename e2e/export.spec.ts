@@ -1,6 +1,7 @@
 // Exports from the studio as a person takes them: a finished LoRA run's Export panel gives zips; the PEFT adapter
-// has PEFT's layout, and the standalone chat page, unzipped and served by a plain static file server, answers a
-// prompt in chromium on WASM and on WebGPU.
+// has PEFT's layout, the training recipe ships train.py as it is in the repo with the run's settings in run.json,
+// and the standalone chat page, unzipped and served by a plain static file server, answers a prompt in chromium on
+// WASM and on WebGPU.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -52,7 +53,7 @@ async function downloadZip(page: Page, testId: string, dir: string): Promise<{ z
   return { zip, folder: join(out, dl.suggestedFilename().replace(/\.zip$/, '')) };
 }
 
-test('a finished LoRA run exports an adapter and a chat page that answers on WASM and on WebGPU', async ({
+test('a finished LoRA run exports an adapter, a recipe and a chat page that answers on WASM and on WebGPU', async ({
   page,
   browser,
 }) => {
@@ -77,7 +78,7 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   await expect(page.getByTestId('export-panel')).toContainText('From the checkpoint at step 6');
 
   const adapter = await download(page, 'export-adapter', dir);
-  const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  const cfg: unknown = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
   expect(cfg).toMatchObject({
     peft_type: 'LORA',
     r: 4,
@@ -97,9 +98,34 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
   expect(tokCfg.chat_template).toContain('Assistant:');
   expect(readFileSync(join(hf, 'README.md'), 'utf8')).toContain('LoRA r=4');
 
+  const recipe = await download(page, 'export-recipe', dir);
+  expect(readFileSync(join(recipe, 'train.py'), 'utf8')).toBe(
+    readFileSync('src/engine/export/recipe/train.py', 'utf8'),
+  );
+  expect(JSON.parse(readFileSync(join(recipe, 'run.json'), 'utf8'))).toMatchObject({
+    steps: 6,
+    per_device_batch: 2,
+    seq: 24,
+    max_length: 25,
+    learning_rate: 0.003,
+    lora: { r: 4, alpha: 8 },
+  });
+  execFileSync('python3', ['-m', 'py_compile', join(recipe, 'train.py')]);
+  for (const f of ['accelerate_config.yaml', 'requirements.txt', 'README.md', 'data/train.jsonl'])
+    expect(existsSync(join(recipe, f)), f).toBe(true);
+
   const chat = await download(page, 'export-chat-page', dir);
-  for (const f of ['index.html', 'model/onnx/model.onnx', 'model/onnx/model.onnx_data', 'vendor/transformers.min.js'])
+  for (const f of [
+    'index.html',
+    'chat.js',
+    'chat-config.json',
+    'model/onnx/model.onnx',
+    'model/onnx/model.onnx_data',
+    'vendor/transformers.min.js',
+  ])
     expect(existsSync(join(chat, f)), f).toBe(true);
+  for (const f of ['index.html', 'chat.js'])
+    expect(readFileSync(join(chat, f), 'utf8'), f).toBe(readFileSync(`src/engine/export/chat-page/${f}`, 'utf8'));
   const { url, server } = await serve(chat);
   try {
     for (const device of ['wasm', 'webgpu']) {
@@ -108,6 +134,8 @@ test('a finished LoRA run exports an adapter and a chat page that answers on WAS
       await p.goto(`${url}?device=${device}`);
       await expect(p.locator('#status')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
       await expect(p.locator('body')).toHaveAttribute('data-device', device);
+      await expect(p).toHaveTitle(/^Chat: .* fine-tuned$/); // from chat-config.json
+      await expect(p.locator('h1')).toHaveText(await p.title());
       await p.locator('#prompt').fill('Hi there');
       await p.locator('#prompt').press('Enter');
       const reply = p.locator('.msg.assistant').last();

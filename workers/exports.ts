@@ -1,7 +1,7 @@
 // The studio's exports: the facts of a stored run (for model cards, configs and the recipe), the files of each kind
-// of export, the chat page's runtime fetched from the studio's own origin, and the zip of the current run's last
-// saved checkpoint handed to the page.
-import { CHAT_VENDOR, CHAT_VENDOR_URL, chatPageFiles, type ChatVendor } from '../src/engine/export/chat-page.js';
+// of export, the files they ship unchanged (the programs, the chat page's runtime) fetched from the studio's own
+// origin, and the zip of the current run's last saved checkpoint handed to the page.
+import { chatPageFiles } from '../src/engine/export/chat-page.js';
 import type { OutFile } from '../src/engine/util/files.js';
 import { hfFolderFiles } from '../src/engine/export/hf.js';
 import { peftAdapterFiles } from '../src/engine/export/peft.js';
@@ -12,6 +12,14 @@ import type { LoraConfig } from '../src/engine/models/lora.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../src/engine/train/trainer.js';
 import { totalSize } from '../src/engine/util/files.js';
 import { ExportCancelled, zipBlob } from '../src/engine/export/zip.js';
+import {
+  CHAT_PAGE_PROGRAM,
+  CHAT_VENDOR,
+  RECIPE_PROGRAM,
+  type LoadShipped,
+  type ShippedBytes,
+  type ShippedSet,
+} from '../src/engine/export/shipped.js';
 import { freeBytes } from '../src/engine/storage/chunks.js';
 import { fmtSize } from '../src/engine/util/size.js';
 import type { ChatSettings, DatasetSummary, ExportKind, FromWorker, RunState, TrainSettings } from '../src/protocol.js';
@@ -78,12 +86,12 @@ export function runFacts(
 /** An export that cannot be made, for a reason the person can act on (shown as is). */
 export class ExportRefused extends Error {}
 
-/** The files of one kind of export; the recipe's data and the chat page's runtime are asked for only when needed. */
+/** The files of one kind of export; the recipe's data and the shipped files are asked for only when needed. */
 export async function exportFiles(
   kind: ExportKind,
   src: ExportSource,
   records: () => Promise<RecipeData | undefined>,
-  vendor: () => Promise<ChatVendor>,
+  load: LoadShipped,
 ): Promise<OutFile[]> {
   switch (kind) {
     case 'hf':
@@ -93,42 +101,47 @@ export async function exportFiles(
     case 'adapter':
       return peftAdapterFiles(src);
     case 'chat-page':
-      return chatPageFiles(src, await vendor());
+      return chatPageFiles(src, await load(CHAT_PAGE_PROGRAM), await load(CHAT_VENDOR));
     case 'recipe': {
       const data = await records();
       if (!data)
         throw new ExportRefused(
           'this run was stored by an earlier version without its dataset records; train it again to export a recipe',
         );
-      return recipeFiles(src, data);
+      return recipeFiles(src, data, await load(RECIPE_PROGRAM));
     }
   }
 }
 
-/** The transformers.js bundle and onnxruntime-web files the chat page ships, served with the studio (once per worker). */
-export function chatVendorFetcher(): () => Promise<ChatVendor> {
-  let vendor: Promise<ChatVendor> | null = null;
-  return () => {
-    vendor ??= (async () => {
-      const out: Partial<ChatVendor> = {};
-      for (const v of CHAT_VENDOR) {
-        const r = await fetch(
-          new URL(`${CHAT_VENDOR_URL}${v.name}`, new URL(import.meta.env.BASE_URL, self.location.origin)),
+/** The shipped files, as the studio serves them (vite.config.ts), fetched once per set and worker. */
+export function shippedFetcher(): LoadShipped {
+  const sets = new Map<string, Promise<Record<string, Uint8Array>>>();
+  const fetchSet = async (set: ShippedSet) => {
+    const out: Record<string, Uint8Array> = {};
+    for (const f of set.files) {
+      const r = await fetch(new URL(`${set.url}${f.name}`, new URL(import.meta.env.BASE_URL, self.location.origin)));
+      if (!r.ok)
+        throw new Error(
+          `${set.url}${f.name} could not be read from the studio (${r.status}); reload the studio and try again`,
         );
-        if (!r.ok)
-          throw new Error(`${v.name} could not be read from the studio (${r.status}); the chat page cannot be made`);
-        out[v.name] = new Uint8Array(await r.arrayBuffer());
-      }
-      return out as ChatVendor;
-    })();
-    vendor.catch(() => (vendor = null));
-    return vendor;
+      out[f.name] = new Uint8Array(await r.arrayBuffer());
+    }
+    return out;
+  };
+  return <S extends ShippedSet>(set: S) => {
+    let got = sets.get(set.url);
+    if (!got) {
+      got = fetchSet(set);
+      sets.set(set.url, got);
+      got.catch(() => sets.delete(set.url)); // a failed fetch is tried again next time
+    }
+    return got as Promise<ShippedBytes<S>>;
   };
 }
 
 export class StudioExports {
   private exporting: AbortController | null = null;
-  private readonly chatVendor = chatVendorFetcher();
+  private readonly shipped = shippedFetcher();
 
   constructor(
     private readonly post: (m: FromWorker) => void,
@@ -170,7 +183,7 @@ export class StudioExports {
         },
         run: runFacts(run, ck.step, m.name, spec.lora, await storage.loadDatasetSummary(run.id)),
       };
-      const files = await exportFiles(kind, src, () => storage.loadTrainedRecords(run.id), this.chatVendor);
+      const files = await exportFiles(kind, src, () => storage.loadTrainedRecords(run.id), this.shipped);
       const need = totalSize(files);
       const free = await freeBytes();
       if (free !== null && free < need)

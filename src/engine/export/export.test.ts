@@ -1,76 +1,41 @@
 // Every export, loaded by the library people would use: transformers.js (in Node, remote models off) generates
 // what the studio's own generator does; the Hugging Face folder reads back to the same logits; the PEFT adapter has
 // PEFT's names and applied to the base gives the merged folder; tokenizer_config.json's template renders what
-// training rendered; the recipe's train.py compiles and states the run's settings; a resumed run exports bit for
-// bit what an uninterrupted one does; a refused or cancelled export leaves nothing behind.
+// training rendered; a resumed run exports bit for bit what an uninterrupted one does; a refused or cancelled export
+// leaves nothing behind. The recipe and the chat page, which need no trained model, are in recipe.test.ts and
+// chat-page.test.ts.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEvalGraph } from '../artifacts/build.js';
 import { allParams, type ModelSpec } from '../artifacts/model.js';
-import { parseDataset } from '../data/formats.js';
-import { prepareDataset } from '../data/prepare.js';
 import { textRows } from '../data/rows.js';
 import type { Row } from '../data/batches.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type Message } from '../data/template.js';
-import { gpt2TokenizerFromPackage } from '../data/tokenizer.node.js';
 import { Generator } from '../generate/generator.js';
-import { DEFAULT_SAMPLING, GREEDY } from '../generate/sampling.js';
+import { GREEDY } from '../generate/sampling.js';
 import { readSafetensors } from '../hub/safetensors.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../models/hf.js';
-import { initGpt2, initLora, TINY_GPT2, type Weights } from '../models/init.js';
+import { initGpt2, initLora, type Weights } from '../models/init.js';
 import type { LoraConfig } from '../models/lora.js';
 import { weightFeeds } from '../runtime/feeds.js';
 import { createNodeBackend } from '../runtime/node.js';
 import type { Backend } from '../runtime/backend.js';
+import { config, data, file, json, LORA, source, tok, trainCfg } from '../testing/export-run.js';
 import { materialize, type Checkpoint } from '../train/checkpoint.js';
-import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../train/trainer.js';
+import { Trainer } from '../train/trainer.js';
 import { joined, type OutFile } from '../util/files.js';
 import { hfFolderFiles } from './hf.js';
 import { peftAdapterFiles } from './peft.js';
 import type { ExportSource } from './source.js';
-import { recipeFiles, recipeSettings } from './recipe.js';
 import { ExportSpaceError, writeFolder } from './write.node.js';
 import { ExportCancelled, zipBlob } from './zip.js';
 
-const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
 const template = new ChatTemplate();
-const pairs = [
-  ['Hi there', 'Hello! How can I help?'],
-  ['Bye', 'Goodbye, have a nice day.'],
-  ['Thanks', 'You are welcome.'],
-  ['Who are you?', 'A small model.'],
-  [
-    'Tell me a story',
-    'Once upon a time a small robot lived in a quiet town by the sea, and every morning it walked along the beach to collect shells for its friends.',
-  ],
-];
-const text = Array.from({ length: 25 }, (_, i) =>
-  JSON.stringify({
-    messages: [
-      { role: 'user', content: pairs[i % 5][0] },
-      { role: 'assistant', content: pairs[i % 5][1] },
-    ],
-  }),
-).join('\n');
-const data = prepareDataset(text, 'chat.jsonl', tok, template, { seq: 48, seed: 3, skipBad: false, samplePrompts: 1 });
-const config = { ...TINY_GPT2, n_positions: 64 };
-const LORA: LoraConfig = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] };
-const trainCfg = (steps: number): TrainConfig => ({
-  ...DEFAULT_TRAIN,
-  steps,
-  batch: 4,
-  seq: 48,
-  lr: 3e-3,
-  warmupSteps: 2,
-  evalEvery: 0,
-  sampleEvery: 0,
-  checkpointEvery: 0,
-});
 const dir = mkdtempSync(join(tmpdir(), 'fts-export-'));
 let cpu: Backend;
 
@@ -106,58 +71,8 @@ async function train(
   }
   await t.release();
   const last = checkpoints[checkpoints.length - 1];
-  return { W: { ...weights, ...last.trainable } as Weights, checkpoints, losses };
+  return { W: { ...weights, ...last.trainable }, checkpoints, losses };
 }
-
-function source(lora: LoraConfig | undefined, W: Weights, losses: { step: number; loss: number }[]): ExportSource {
-  const t = trainCfg(losses.length);
-  return {
-    config,
-    weights: W,
-    tokenizer: tok.files,
-    eosId: tok.eosId,
-    sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 64 },
-    run: {
-      base: { name: 'acme/gpt2@v1', repo: 'acme/gpt2', revision: 'v1' },
-      dataset: {
-        file: 'chat.jsonl',
-        format: data.format,
-        kind: data.kind,
-        records: data.records,
-        trainRows: data.train.length,
-        validationRows: data.validation.length,
-        trainedTokens: data.trainedTokens,
-        totalTokens: data.totalTokens,
-        truncated: data.truncated,
-        skipped: 0,
-      },
-      data: { lossOn: 'assistant', overflow: 'drop-oldest', pack: false, template: DEFAULT_CHAT_TEMPLATE },
-      train: {
-        steps: t.steps,
-        lr: t.lr,
-        batch: t.batch,
-        seq: t.seq,
-        accumulation: t.accumulation,
-        warmupSteps: t.warmupSteps,
-        schedule: t.schedule,
-        minLrRatio: t.minLrRatio,
-        seed: t.seed,
-        adamw: t.adamw,
-      },
-      lora,
-      step: losses.length,
-      losses,
-      evals: [{ step: losses.length, loss: 2.5 }],
-    },
-  };
-}
-
-const file = (files: OutFile[], path: string) => {
-  const f = files.find((x) => x.path === path);
-  if (!f) throw new Error(`no ${path} in the export`);
-  return joined(f);
-};
-const json = (files: OutFile[], path: string) => JSON.parse(new TextDecoder().decode(file(files, path)));
 
 const runs: Record<'full' | 'lora', { src: ExportSource; folder: string; files: OutFile[] }> = {} as never;
 
@@ -175,7 +90,7 @@ beforeAll(async () => {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = `${dir}/`;
-}, 120_000);
+}); // vitest.config.ts's 300 s: two 150-step runs took over 120 s on a busy 2-core machine
 
 async function ourGreedy(src: ExportSource, prompt: number[], n: number): Promise<number[]> {
   const model: ModelSpec = { config: src.config, lora: src.run.lora };
@@ -194,7 +109,7 @@ describe('transformers.js package', () => {
       const tjsTok = await AutoTokenizer.from_pretrained(kind);
       const model = await AutoModelForCausalLM.from_pretrained(kind, { device: 'cpu' });
       const messages = [{ role: 'user', content: 'Tell me a story' }];
-      const prompt = tjsTok.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }) as string;
+      const prompt = tjsTok.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true });
       const ids = tok.encode(prompt);
       const inputs = tjsTok(prompt, { add_special_tokens: false });
       expect(Array.from(inputs.input_ids.data as BigInt64Array, Number)).toEqual(ids);
@@ -204,7 +119,7 @@ describe('transformers.js package', () => {
         do_sample: false,
         repetition_penalty: 1,
         eos_token_id: -1,
-      } as never)) as { data: BigInt64Array };
+      })) as { data: BigInt64Array };
       const theirs = Array.from(out.data, Number).slice(ids.length);
       const ours = await ourGreedy(src, ids, 20);
       expect(theirs).toHaveLength(20);
@@ -277,7 +192,7 @@ describe('transformers.js package', () => {
   });
 
   it("carries the training template: transformers.js's apply_chat_template renders what training rendered", async () => {
-    const tjsTok = (await AutoTokenizer.from_pretrained('lora')) as PreTrainedTokenizer;
+    const tjsTok = await AutoTokenizer.from_pretrained('lora');
     const convs: Message[][] = [
       [
         { role: 'user', content: 'Hi there' },
@@ -374,56 +289,6 @@ describe('PEFT adapter', () => {
   });
 });
 
-describe('hand-off recipe', () => {
-  it('compiles, states every hyperparameter of the run, and its dataset reads back through the project parser', () => {
-    const { src } = runs.lora;
-    const files = recipeFiles(src, data.trainedRecords);
-    const out = join(dir, 'recipe');
-    for (const f of files) {
-      const p = join(out, f.path);
-      mkdirSync(join(p, '..'), { recursive: true });
-      writeFileSync(p, joined(f));
-    }
-    execFileSync('python3', ['-m', 'py_compile', join(out, 'train.py')]);
-    const stated = JSON.parse(
-      execFileSync('python3', [
-        '-c',
-        `import ast,json,sys; t=ast.parse(open(sys.argv[1]).read()); print(json.dumps(next(ast.literal_eval(n.value) for n in t.body if isinstance(n, ast.Assign) and n.targets[0].id == 'RUN')))`,
-        join(out, 'train.py'),
-      ]).toString(),
-    );
-    expect(stated).toEqual(recipeSettings(src));
-    expect(stated).toMatchObject({
-      steps: 150,
-      learning_rate: 3e-3,
-      per_device_batch: 4,
-      seq: 48,
-      max_length: 49,
-      warmup_steps: 2,
-      schedule: 'cosine',
-      min_lr_ratio: 0.1,
-      seed: 42,
-      loss_on: 'assistant',
-      lora: { r: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] },
-    });
-    for (const split of ['train', 'validation'] as const) {
-      const back = parseDataset(readFileSync(join(out, 'data', `${split}.jsonl`), 'utf8'), `${split}.jsonl`, {
-        format: 'chat',
-      });
-      expect(back.errors).toEqual([]);
-      expect(back.dataset.records).toBe(data.trainedRecords[split].length);
-    }
-    expect(data.trainedRecords.train.length + data.trainedRecords.validation.length).toBe(25);
-    expect(readFileSync(join(out, 'chat_template.jinja'), 'utf8')).toBe(DEFAULT_CHAT_TEMPLATE);
-    expect(readFileSync(join(out, 'accelerate_config.yaml'), 'utf8')).toMatch(
-      /distributed_type: DEEPSPEED[\s\S]*zero_stage: 2/,
-    );
-    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain(
-      'accelerate launch --config_file accelerate_config.yaml',
-    );
-  });
-});
-
 describe('export of a resumed run', () => {
   it('equals, bit for bit on the CPU backend, the export of the same run never interrupted', async () => {
     const straight = await train(LORA, 8);
@@ -462,8 +327,8 @@ describe('writing an export', () => {
   const files = () => hfFolderFiles(runs.full.src);
   it('refuses one larger than the free space, writing nothing', async () => {
     const out = join(dir, 'too-big');
-    await expect(writeFolder(out, files(), { free: async () => 1000 })).rejects.toThrow(ExportSpaceError);
-    await expect(writeFolder(out, files(), { free: async () => 1000 })).rejects.toThrow(
+    await expect(writeFolder(out, files(), { free: () => Promise.resolve(1000) })).rejects.toThrow(ExportSpaceError);
+    await expect(writeFolder(out, files(), { free: () => Promise.resolve(1000) })).rejects.toThrow(
       /needs \d+ MiB, but only 1 MiB is free there; nothing was written/,
     );
     expect(existsSync(out)).toBe(false);
