@@ -1,11 +1,14 @@
 // Small Llama, Qwen2 and Qwen3 graphs built from the pieces against the independent TypeScript forward
 // (llama.reference.ts): logits within 1e-5 on onnxruntime's CPU EP in both forms (plain ops, Einsum), and the
-// gradient of every parameter tensor against central finite differences.
+// gradient of every parameter tensor against central finite differences; on onnxruntime's WebGPU EP (SwiftShader
+// here), the CPU EP's logits and gradients with every node on the GPU.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { gradients } from '../autodiff/grad.js';
 import { Graph, type Value } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
 import type { Backend } from '../runtime/backend.js';
 import { createNodeBackend } from '../runtime/node.js';
+import { profilePlacement } from '../runtime/placement.js';
 import { gradCheck, type CheckInput } from '../testing/gradcheck.js';
 import { Rng } from '../util/rng.js';
 import type { Weights } from './init.js';
@@ -161,4 +164,76 @@ describe('Llama-family graphs: every parameter tensor gradient matches central f
     for (const r of results)
       expect(r.maxAbsErr, `${specs[r.input].name}: abs ${r.maxAbsErr}, rel ${r.maxRelErr}`).toBeLessThan(3e-3);
   });
+});
+
+describe('Llama-family graphs on the WebGPU EP', () => {
+  let gpu: Backend;
+  beforeAll(async () => {
+    gpu = await createNodeBackend('node-webgpu');
+  });
+  // two variants cover every feature (q/k norms, tied and untied heads, q/k/v and o_proj biases, 2 layers): each
+  // takes ~20 s on SwiftShader, mostly compiling shaders
+  it.each([variants[2], variants[3]])(
+    "%s: the CPU EP's logits and gradients, every node on the GPU",
+    async (_name, c) => {
+      const W = testWeights(c, 3);
+      const specs = llamaParams(c);
+      const r = new Rng(4);
+      const g = new Graph('llama-train', gpu.target); // Einsum, vocabulary-major embedding gradient
+      const P = Object.fromEntries(specs.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
+      const logits = buildLogits(
+        g,
+        c,
+        P,
+        g.input('ids', 'int32', [B, T]),
+        g.input('cos', 'float32', [T, c.head_dim]),
+        g.input('sin', 'float32', [T, c.head_dim]),
+      );
+      const R = g.constant(
+        'float32',
+        logits.shape,
+        Float32Array.from({ length: B * T * c.vocab_size }, () => r.normal()),
+      );
+      const loss = g.reduceSum(g.mul(logits, R), null, false);
+      g.output(logits, 'logits');
+      const grads = gradients(
+        g,
+        loss,
+        specs.map((s) => P[s.name]),
+      );
+      specs.forEach((s) => g.output(grads.get(P[s.name])!, `${s.name}_grad`));
+      const built = {
+        name: 'llama-train',
+        bytes: serializeModel(g),
+        inputs: [],
+        outputs: g.outputs.map((o) => g.nameOf(o)),
+      };
+      const rope = ropeTables(c, T);
+      const feeds = (b: Backend) => {
+        const Tn = b.ort.Tensor;
+        return {
+          ...Object.fromEntries(specs.map((p) => [p.name, new Tn('float32', W[p.name], p.shape)])),
+          ids: new Tn('int32', ids, [B, T]),
+          cos: new Tn('float32', rope.cos, [T, c.head_dim]),
+          sin: new Tn('float32', rope.sin, [T, c.head_dim]),
+        };
+      };
+      const [a, b] = await Promise.all(
+        [cpu, gpu].map(async (be) => {
+          const s = await be.createSession(built);
+          const out = await s.run(feeds(be));
+          await s.release();
+          return out;
+        }),
+      );
+      for (const name of built.outputs) {
+        const [x, y] = [a[name].data as Float32Array, b[name].data as Float32Array];
+        const scale = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const diff = x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0);
+        expect(diff, name).toBeLessThan(1e-4 * Math.max(scale, 1));
+      }
+      const p = await profilePlacement(gpu, built, feeds(gpu), 'WebGpuExecutionProvider');
+      expect(p.elsewhere, 'nodes off the WebGPU EP').toEqual([]);
+    },
+  );
 });
