@@ -234,10 +234,30 @@ export async function importModel(
   }
 
   // ---- a PEFT adapter, applied to the current model
-  const root = adapterRoot!;
+  const { repo, files } = await mergedAdapter(at, adapterRoot!, nameOf(adapterRoot!), o.base);
+  return storeAndLoad(
+    cache,
+    repo,
+    revision,
+    'adapter',
+    free,
+    files.map((f) => ({ name: f.path, size: fileSize(f), parts: f.parts })),
+    o,
+  );
+}
+
+/**
+ * The PEFT adapter under `root` merged into the current model as PEFT merges it, as the files of a plain GPT-2 with
+ * the base's tokenizer (and so its chat template); refused, naming the file, when it does not fit that model.
+ */
+async function mergedAdapter(
+  at: (root: string, name: string) => Item | undefined,
+  root: string,
+  name: string,
+  base: ImportBase | undefined,
+): Promise<{ repo: string; files: OutFile[] }> {
   const cfgItem = at(root, 'adapter_config.json')!;
   const ac = readJsonFile(await readAll(cfgItem), cfgItem.path, ADAPTER_CONFIG, importError);
-  const base = o.base;
   const where = cfgItem.path;
   if (ac.use_dora) throw new ImportError(`${where}: DoRA adapters (use_dora) are not supported`);
   if (ac.fan_in_fan_out === false)
@@ -276,7 +296,7 @@ export async function importModel(
     take(site.B, [site.dout, lora.rank]);
   }
   const merged = mergeLora(base.config, lora, W);
-  const repo = `${baseOf(base.repo).split(/\s/)[0]}+${nameOf(root)}`.replace(/[^\w.+-]+/g, '-');
+  const repo = `${baseOf(base.repo).split(/\s/)[0]}+${name}`.replace(/[^\w.+-]+/g, '-');
   // stored as a plain GPT-2 with the base's tokenizer (and so its chat template)
   const out = Object.fromEntries(
     gpt2Params(base.config).map((p) => [p.name, { shape: p.shape, data: merged[p.name] }]),
@@ -287,15 +307,7 @@ export async function importModel(
     textFile('tokenizer.json', JSON.stringify(base.tokenizer.tokenizer)),
     jsonFile('tokenizer_config.json', base.tokenizer.config),
   ];
-  return storeAndLoad(
-    cache,
-    repo,
-    revision,
-    'adapter',
-    free,
-    files.map((f) => ({ name: f.path, size: fileSize(f), parts: f.parts })),
-    o,
-  );
+  return { repo, files };
 }
 
 /** PEFT target_modules (suffixes of module names) as the engine's LoRA targets. */
