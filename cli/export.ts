@@ -1,16 +1,13 @@
 // npm run export -- --run <DIR | DIR/run> --out OUT [--adapter] [--onnx] [--chat-page] [--recipe]
 // Makes the exports of a run saved by `npm run finetune -- --out DIR` again (its base model from the same source,
 // the trained tensors from DIR/run or DIR/model.safetensors), as finetune would have written them.
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import type { ExportSource } from '../src/engine/export/source.js';
-import { parseSavedRun, SAVED_RUN_DIR } from '../src/engine/export/saved-run.js';
-import { gpt2WeightsFromTensors } from '../src/engine/models/hf.js';
-import { abortOnSigint, loadBase, readSafetensorsFile, writeExports } from './exports.js';
-import { parseJsonFile } from '../src/engine/util/json.js';
+import { abortOnSigint, writeExports } from './exports.js';
+import { loadSavedRun } from './models.js';
 
 const USAGE = `usage: npm run export -- --run <dir> --out <dir> [--adapter] [--onnx] [--chat-page] [--recipe]
   --run dir       a folder written by npm run finetune -- --out dir (or its run/ folder)
@@ -37,22 +34,8 @@ async function main(): Promise<void> {
   if (a.help) return void console.log(USAGE);
   if (!a.run) throw new UsageError('--run is required');
   if (!a.out) throw new UsageError('--out is required');
-  const runDir =
-    basename(a.run) === SAVED_RUN_DIR && existsSync(join(a.run, 'run.json')) ? a.run : join(a.run, SAVED_RUN_DIR);
-  const runFile = join(runDir, 'run.json');
-  if (!existsSync(runFile))
-    throw new Error(`${a.run} holds no saved run (no ${runFile}); runs are saved by npm run finetune -- --out DIR`);
-  const saved = parseSavedRun(parseJsonFile(await readFile(runFile, 'utf8'), runFile), runFile);
+  const { saved, runDir, config, base, trained } = await loadSavedRun(a.run);
   if (a.adapter && !saved.run.lora) throw new UsageError('--adapter needs a LoRA run; this run fine-tuned all weights');
-  const { config, weights: base } = await loadBase(saved.source);
-  let trained: Record<string, Float32Array>;
-  if (saved.run.lora) {
-    const file = join(runDir, 'lora.safetensors');
-    trained = Object.fromEntries([...(await readSafetensorsFile(file))].map(([k, t]) => [k, t.data]));
-  } else {
-    const file = join(runDir, '..', 'model.safetensors');
-    trained = gpt2WeightsFromTensors(config, await readSafetensorsFile(file), file);
-  }
   const lines = async (n: string) => (await readFile(join(runDir, 'data', n), 'utf8')).split('\n').filter(Boolean);
   const data = { train: await lines('train.jsonl'), validation: await lines('validation.jsonl') };
   const tok = gpt2TokenizerFromPackage(saved.run.data.template);

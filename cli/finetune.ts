@@ -13,7 +13,8 @@ import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type LossOn } from '../src/engine/
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import type { ExportSource, RunFacts } from '../src/engine/export/source.js';
 import type { ModelSource } from '../src/engine/export/saved-run.js';
-import { abortOnSigint, loadBase, writeExports } from './exports.js';
+import { abortOnSigint, writeExports } from './exports.js';
+import { loadBase } from './models.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
