@@ -11,7 +11,7 @@ import type { OverflowPolicy } from '../src/engine/data/rows.js';
 import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type LossOn } from '../src/engine/data/template.js';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
-import type { ExportSource, RunFacts } from '../src/engine/export/source.js';
+import { trainFacts, type ExportSource, type RunFacts } from '../src/engine/export/source.js';
 import type { ModelSource } from '../src/engine/export/saved-run.js';
 import { abortOnSigint, writeExports } from './exports.js';
 import { loadBase } from './models.js';
@@ -231,18 +231,7 @@ function runFacts(
       pack: a.pack,
       template: DEFAULT_CHAT_TEMPLATE,
     },
-    train: {
-      steps: cfg.steps,
-      lr: cfg.lr,
-      batch: cfg.batch,
-      seq: cfg.seq,
-      accumulation: cfg.accumulation,
-      warmupSteps: cfg.warmupSteps,
-      schedule: cfg.schedule,
-      minLrRatio: cfg.minLrRatio,
-      seed,
-      adamw: cfg.adamw,
-    },
+    train: trainFacts(cfg),
     lora,
     step: finalStep,
     losses,

@@ -5,7 +5,7 @@ import { chatPageFiles } from '../src/engine/export/chat-page.js';
 import type { OutFile } from '../src/engine/util/files.js';
 import { hfFolderFiles } from '../src/engine/export/hf.js';
 import { peftAdapterFiles } from '../src/engine/export/peft.js';
-import type { ExportSource, RunFacts } from '../src/engine/export/source.js';
+import { trainFacts, type ExportSource, type RunFacts } from '../src/engine/export/source.js';
 import { recipeFiles, type RecipeData } from '../src/engine/export/recipe.js';
 import { LOCAL_ENDPOINT } from '../src/engine/hub/import.js';
 import type { LoraConfig } from '../src/engine/models/lora.js';
@@ -64,18 +64,7 @@ export function runFacts(
       pack: run.dataOptions?.pack ?? false,
       template: run.template,
     },
-    train: {
-      steps: t.steps,
-      lr: t.lr,
-      batch: t.batch,
-      seq: t.seq,
-      accumulation: t.accumulation,
-      warmupSteps: t.warmupSteps,
-      schedule: t.schedule,
-      minLrRatio: t.minLrRatio,
-      seed: t.seed,
-      adamw: t.adamw,
-    },
+    train: trainFacts(t),
     lora,
     step,
     losses: run.steps.filter((p) => p.step <= step).map((p) => ({ step: p.step, loss: p.loss })),

@@ -8,6 +8,7 @@ import type { SampleOptions } from '../generate/sampling.js';
 import type { GPT2Config } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import { mergeLora, type LoraConfig } from '../models/lora.js';
+import type { TrainConfig } from '../train/config.js';
 import type { ScheduleKind } from '../train/schedule.js';
 
 /** Everything about a run that an export states: the model card, the recipe and the configs. */
@@ -61,4 +62,10 @@ export interface ExportSource {
 /** The model's weights as a plain GPT-2 (LoRA merged in). */
 export function mergedWeights(src: ExportSource): Weights {
   return src.run.lora ? mergeLora(src.config, src.run.lora, src.weights) : src.weights;
+}
+
+/** The training settings an export states, from the trainer's config. */
+export function trainFacts(t: TrainConfig): RunFacts['train'] {
+  const { steps, lr, batch, seq, accumulation, warmupSteps, schedule, minLrRatio, seed, adamw } = t;
+  return { steps, lr, batch, seq, accumulation, warmupSteps, schedule, minLrRatio, seed, adamw };
 }

@@ -5,7 +5,7 @@ import { prepareDataset } from '../data/prepare.js';
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE } from '../data/template.js';
 import { gpt2TokenizerFromPackage } from '../data/tokenizer.node.js';
 import { joined, type OutFile } from '../util/files.js';
-import type { ExportSource } from '../export/source.js';
+import { trainFacts, type ExportSource } from '../export/source.js';
 import { DEFAULT_SAMPLING } from '../generate/sampling.js';
 import { TINY_GPT2, type Weights } from '../models/init.js';
 import type { LoraConfig } from '../models/lora.js';
@@ -78,18 +78,7 @@ export function source(
         skipped: 0,
       },
       data: { lossOn: 'assistant', overflow: 'drop-oldest', pack: false, template: DEFAULT_CHAT_TEMPLATE },
-      train: {
-        steps: t.steps,
-        lr: t.lr,
-        batch: t.batch,
-        seq: t.seq,
-        accumulation: t.accumulation,
-        warmupSteps: t.warmupSteps,
-        schedule: t.schedule,
-        minLrRatio: t.minLrRatio,
-        seed: t.seed,
-        adamw: t.adamw,
-      },
+      train: trainFacts(t),
       lora,
       step: losses.length,
       losses,
