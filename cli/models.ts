@@ -17,6 +17,7 @@ import type { GPT2Config } from '../src/engine/models/gpt2.js';
 import { gpt2WeightsFromTensors, parseGpt2Config } from '../src/engine/models/hf.js';
 import { initGpt2, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
 import { mergeLora } from '../src/engine/models/lora.js';
+import { DEFAULT_TRAIN } from '../src/engine/train/config.js';
 import { parseJsonFile } from '../src/engine/util/json.js';
 
 export async function readSafetensorsFile(file: string, keep?: (name: string) => boolean) {
@@ -131,7 +132,7 @@ export async function loadChatModel(model: string, revision = 'main'): Promise<C
     return {
       name: 'the tiny GPT-2 (random weights)',
       config: TINY_GPT2,
-      weights: initGpt2(TINY_GPT2, 42),
+      weights: initGpt2(TINY_GPT2, DEFAULT_TRAIN.seed), // the tiny model finetune starts from by default
       tok: gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE),
       template: DEFAULT_CHAT_TEMPLATE,
       sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 128 },

@@ -89,35 +89,20 @@ export class RunStorage {
   async listRuns(): Promise<RunSummary[]> {
     const all = await values<RunState>(this.runs);
     return all
-      .map(
-        ({
-          id,
-          name,
-          template,
-          createdAt,
-          model,
-          dataset,
-          settings,
-          status,
-          step,
-          checkpointStep,
-          lastLoss,
-          evals,
-        }) => ({
-          id,
-          name,
-          template,
-          createdAt,
-          model,
-          dataset,
-          settings,
-          status,
-          step,
-          checkpointStep,
-          lastLoss,
-          bestEval: bestEval(evals), // runs stored before kept none
-        }),
-      )
+      .map((r): RunSummary => ({
+        id: r.id,
+        name: r.name,
+        template: r.template,
+        createdAt: r.createdAt,
+        model: r.model,
+        dataset: r.dataset,
+        settings: r.settings,
+        status: r.status,
+        step: r.step,
+        checkpointStep: r.checkpointStep,
+        lastLoss: r.lastLoss,
+        bestEval: bestEval(r.evals), // runs stored before kept none
+      }))
       .sort((a, b) => b.createdAt - a.createdAt);
   }
 
