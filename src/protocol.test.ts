@@ -30,7 +30,7 @@ describe('worker protocol', () => {
       },
       {
         type: 'run-curves',
-        curves: [{ id: 'r', label: 'mine', steps: [{ step: 1, loss: 3 }], evals: [{ step: 1, loss: 3.5 }] }],
+        curves: [{ id: 'r', steps: [{ step: 1, loss: 3 }], evals: [{ step: 1, loss: 3.5 }] }],
       },
       {
         type: 'step',

@@ -97,7 +97,6 @@ export interface DataOptions {
 /** A stored run's loss curves, for overlaying several runs in one chart. */
 export interface RunCurve {
   id: string;
-  label: string;
   steps: { step: number; loss: number }[];
   evals: EvalPoint[];
 }

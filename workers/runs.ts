@@ -413,7 +413,6 @@ export class StudioRuns {
       if (!run) continue;
       curves.push({
         id,
-        label: run.name ?? `${run.dataset} · ${new Date(run.createdAt).toLocaleString()}`,
         steps: run.steps.map((p) => ({ step: p.step, loss: p.loss })),
         evals: run.evals,
       });

@@ -128,7 +128,13 @@ export function LossChart({ steps, evals, smoothing, log, version }: Props) {
 const PALETTE = ['#2f6fd6', '#d6542f', '#1f9d55', '#9b59b6', '#c9a100', '#0097a7', '#e91e63', '#6d4c41'];
 
 /** The smoothed training loss of each run in `curves`, on a shared step axis. */
-export function OverlayChart({ curves, smoothing = 0.6 }: { curves: RunCurve[]; smoothing?: number }) {
+export function OverlayChart({
+  curves,
+  smoothing = 0.6,
+}: {
+  curves: (RunCurve & { label: string })[];
+  smoothing?: number;
+}) {
   const el = useRef<HTMLDivElement>(null);
   const data = (): uPlot.AlignedData => {
     const xs = [...new Set(curves.flatMap((c) => c.steps.map((p) => p.step)))].sort((a, b) => a - b);

@@ -186,8 +186,8 @@ describe('studio store', () => {
     apply({
       type: 'run-curves',
       curves: [
-        { id: 'a', label: 'a', steps: [], evals: [] },
-        { id: 'b', label: 'b', steps: [], evals: [] },
+        { id: 'a', steps: [], evals: [] },
+        { id: 'b', steps: [], evals: [] },
       ],
     });
     apply({ type: 'runs', runs: [r('b')] });

@@ -7,7 +7,8 @@ import { OverlayChart } from '../LossChart.js';
 
 /** A model id as people read it: the Hub repo, or the offline tiny model. */
 const modelName = (id: string) => (id === 'tiny' ? 'tiny GPT-2 (offline)' : (id.match(/\|(.+)$/)?.[1] ?? id));
-const runLabel = (r: RunSummary) => r.name ?? new Date(r.createdAt).toLocaleString();
+/** A run as the list and the overlay chart name it: its name, else its data and start time (a rename shows at once). */
+const runLabel = (r: RunSummary) => r.name ?? `${r.dataset} · ${new Date(r.createdAt).toLocaleString()}`;
 
 export function RunsPanel() {
   const { runs, run, send, overlay, curves, toggleOverlay, renameRun, openThen } = useStudio();
@@ -90,7 +91,12 @@ export function RunsPanel() {
       </div>
       {overlay.length > 0 &&
         (curves.length === overlay.length ? (
-          <OverlayChart curves={curves} />
+          <OverlayChart
+            curves={curves.map((c) => {
+              const r = runs.find((x) => x.id === c.id);
+              return { ...c, label: r ? runLabel(r) : c.id };
+            })}
+          />
         ) : (
           <p className="muted">Reading the curves…</p>
         ))}
