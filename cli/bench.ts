@@ -14,8 +14,9 @@ import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
 import { textRows } from '../src/engine/data/rows.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { GREEDY } from '../src/engine/generate/sampling.js';
-import { countParams, gpt2Params, GPT2_124M } from '../src/engine/models/gpt2.js';
-import { initGpt2, initLora } from '../src/engine/models/init.js';
+import { countParams, GPT2_124M, type GPT2Config } from '../src/engine/models/gpt2.js';
+import { initGpt2, initLora, initModel } from '../src/engine/models/init.js';
+import { familyOf } from '../src/engine/models/family.js';
 import { createNodeBackend, createNodeWasmBackend } from '../src/engine/runtime/node.js';
 import { estimateMemory } from '../src/engine/models/memory.js';
 import { weightFeeds } from '../src/engine/runtime/feeds.js';
@@ -67,7 +68,7 @@ async function matmulBaseline(b: Backend): Promise<number> {
 }
 
 async function train(b: Backend, m: ModelSpec, label: string) {
-  const W = { ...initGpt2(m.config, 1), ...(m.lora ? initLora(m.config, m.lora, 1) : {}) };
+  const W = { ...initModel(m.config, 1), ...(m.lora ? initLora(m.config, m.lora, 1) : {}) };
   const tokens = Array.from({ length: 40 * (T + 1) }, (_, i) => (i * 7919) % 50000);
   const cfg = {
     ...DEFAULT_TRAIN,
@@ -97,7 +98,7 @@ async function train(b: Backend, m: ModelSpec, label: string) {
   await t.release();
   const sec = times.reduce((x, y) => x + y, 0) / times.length / 1000;
   const tokensPerSec = (B * T) / sec;
-  const params = countParams(gpt2Params(m.config));
+  const params = countParams(familyOf(m.config).params(m.config));
   const estimateBytes = estimateMemory(m.config, B, T, m.lora).trainingBytes;
   return {
     label,
@@ -172,7 +173,7 @@ async function transformersJs(c: typeof GPT2_124M, W: Record<string, Float32Arra
 
 const threads = a.threads ? { threads: Number(a.threads) } : {};
 const cpu = a.backend === 'wasm' ? await createNodeWasmBackend(threads) : await createNodeBackend('node-cpu', threads);
-const base: ModelSpec = { config: GPT2_124M };
+const base: ModelSpec<GPT2Config> = { config: GPT2_124M };
 const mm = await matmulBaseline(cpu);
 // LoRA first: the WASM heap never shrinks, so the smaller run is measured before the larger one grows it
 const lora = await train(

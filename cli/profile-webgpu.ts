@@ -25,7 +25,7 @@ import {
 } from '../src/engine/artifacts/model.js';
 import { GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../src/engine/models/init.js';
-import { DEFAULT_LORA } from '../src/engine/models/lora.js';
+import { defaultLora } from '../src/engine/models/lora.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
 import { batchFeeds, emptyCacheFeeds, weightFeeds } from '../src/engine/runtime/feeds.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
@@ -95,8 +95,8 @@ async function profile(b: Backend, g: BuiltGraph, feeds: Record<string, Tensor>)
   }
 }
 
-const m: ModelSpec = { config, lora: DEFAULT_LORA };
-const W = { ...initGpt2(config, 1), ...initLora(config, DEFAULT_LORA, 1) };
+const m: ModelSpec = { config, lora: defaultLora(config) };
+const W = { ...initGpt2(config, 1), ...initLora(config, m.lora!, 1) };
 const specs = trainableParams(m);
 const layout = flatLayout(specs, { packed: true });
 const T = b.ort.Tensor;

@@ -8,7 +8,8 @@ import { Generator } from '../src/engine/generate/generator.js';
 import { GREEDY } from '../src/engine/generate/sampling.js';
 import { GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../src/engine/models/init.js';
-import { DEFAULT_LORA } from '../src/engine/models/lora.js';
+import { defaultLora } from '../src/engine/models/lora.js';
+import { familyOf } from '../src/engine/models/family.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
@@ -22,7 +23,7 @@ export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise
   const b: Backend =
     r.backend === 'webgpu' ? await createWebGpuBackend({ ...web, einsum: r.einsum }) : await createWasmBackend(web);
   const config = r.shape === 'gpt2' ? GPT2_124M : TINY_GPT2;
-  const model: ModelSpec = { config, lora: r.lora ? DEFAULT_LORA : undefined };
+  const model: ModelSpec = { config, lora: r.lora ? defaultLora(config) : undefined };
   let peak = 0;
   const sample = () => (peak = Math.max(peak, b.memory?.read().peakBytes ?? 0));
 
@@ -75,7 +76,7 @@ export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise
     { config },
     () => feeds,
     { eosId: -1, decode: () => '' },
-    { cache: Math.min(256, config.n_positions), prefillChunk: 32 },
+    { cache: Math.min(256, familyOf(config).maxPositions(config)), prefillChunk: 32 },
   );
   const stream = async (n: number) => {
     const t0 = performance.now();

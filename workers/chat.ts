@@ -2,6 +2,7 @@
 // the current run's stored checkpoint (uploaded once per checkpoint), else from the untrained model; or, to compare,
 // from the base model (a LoRA run's adapter off, a full fine-tune's base weights from the cache: uploaded once).
 // One generator (and its compiled sessions) is kept while the backend and the model stay the same.
+import { familyOf } from '../src/engine/models/family.js';
 import type { Tensor } from 'onnxruntime-common';
 import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
 import type { ChatTemplate, Message } from '../src/engine/data/template.js';
@@ -85,7 +86,7 @@ export class StudioChat {
     const abort = new AbortController();
     this.chats.set(id, abort);
     try {
-      const ids = prompt.slice(-Math.floor(c.model.config.n_positions / 2));
+      const ids = prompt.slice(-Math.floor(familyOf(c.model.config).maxPositions(c.model.config) / 2));
       for await (const ev of gen.stream(ids, { ...s, seed: id, signal: abort.signal, stopStrings: ['\nUser:'] })) {
         if (ev.type === 'token') this.post({ type: 'chat-token', id, text: ev.text });
         else this.post({ type: 'chat-done', id, reason: ev.reason, tokensPerSecond: ev.tokensPerSecond });
@@ -131,7 +132,7 @@ export class StudioChat {
     if (this.gen?.backend === c.backend && this.gen.model === key) return this.gen.gen;
     await this.gen?.gen.release();
     const gen = new Generator(c.backend, c.model, () => this.weightsNow(), c.tok, {
-      cache: Math.min(c.model.config.n_positions, 1024),
+      cache: Math.min(familyOf(c.model.config).maxPositions(c.model.config), 1024),
     });
     this.gen = { backend: c.backend, model: key, gen };
     return gen;

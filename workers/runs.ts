@@ -3,7 +3,8 @@
 // to overlay). The trainer that finished last keeps its device weights for chat until another run replaces it.
 import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { textRows } from '../src/engine/data/rows.js';
-import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
+import { countParams } from '../src/engine/models/gpt2.js';
+import { familyOf, maxPositions } from '../src/engine/models/family.js';
 import type { Weights } from '../src/engine/models/init.js';
 import { estimateMemory } from '../src/engine/models/memory.js';
 import { fitProblems } from '../src/engine/train/fit.js';
@@ -61,7 +62,7 @@ export class StudioRuns {
     if (!this.data.dataset) throw new Error('load a dialogue file first');
     const wrong = problemList(
       settingsProblems(settings, {
-        nPositions: this.models.spec(settings).config.n_positions,
+        nPositions: maxPositions(this.models.spec(settings).config),
         validationRows: this.data.dataset.summary.validationRows,
       }),
     );
@@ -116,7 +117,7 @@ export class StudioRuns {
     if (this.trainer || this.measuring)
       throw new Error('a run is training or being measured: its own steps give the speed');
     const wrong = problemList(
-      settingsProblems(settings, { nPositions: this.models.spec(settings).config.n_positions }),
+      settingsProblems(settings, { nPositions: maxPositions(this.models.spec(settings).config) }),
     );
     if (wrong.length) throw new Error(`cannot measure these settings: ${wrong.join(' ')}`);
     this.measuring = true;
@@ -162,7 +163,7 @@ export class StudioRuns {
         backend: choiceOf(backend),
         lora: !!model.lora,
         tokensPerSecond,
-        params: countParams(gpt2Params(model.config)),
+        params: countParams(familyOf(model.config).params(model.config)),
       });
     } finally {
       this.measuring = false;

@@ -6,7 +6,8 @@ import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { ChatTemplate, type Message } from '../src/engine/data/template.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
-import { countParams, gpt2Params } from '../src/engine/models/gpt2.js';
+import { countParams } from '../src/engine/models/gpt2.js';
+import { familyOf, maxPositions } from '../src/engine/models/family.js';
 import { loraOfRank } from '../src/engine/models/lora.js';
 import type { WebBackendOptions } from '../src/engine/runtime/web.js';
 import { RunStorage, storageEstimate } from '../src/engine/storage/runs.js';
@@ -46,7 +47,7 @@ export class Studio {
     this.data = new StudioData(post, () => this.models.current.tok);
     const access: ModelAccess = (this.access = {
       current: () => this.models.current,
-      spec: (s) => ({ config: this.models.current.config, lora: loraOfRank(s.loraRank) }),
+      spec: (s) => ({ config: this.models.current.config, lora: loraOfRank(this.models.current.config, s.loraRank) }),
       baseWeights: (m, seed) => this.baseWeights(m, seed),
       ensure: (id) => this.ensureModel(id),
     });
@@ -70,8 +71,8 @@ export class Studio {
       model: {
         id: m.id,
         name: m.name,
-        params: countParams(gpt2Params(m.config)),
-        nPositions: m.config.n_positions,
+        params: countParams(familyOf(m.config).params(m.config)),
+        nPositions: maxPositions(m.config),
         config: m.config,
       },
     });

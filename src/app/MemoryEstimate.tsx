@@ -11,7 +11,7 @@ import { fmtBytes } from './format.js';
 export function useFit(config: GPT2Config | undefined) {
   const { settings, backend, device, storage } = useStudio();
   if (!config) return null;
-  const lora = loraOfRank(settings.loraRank);
+  const lora = loraOfRank(config, settings.loraRank);
   const estimate = estimateMemory(config, settings.batch, settings.seq, lora, { flatParams: backend === 'webgpu' }); // the WebGPU backend packs the trained parameters (GraphOptions.flatParams)
   const adapter = device?.webgpu.ok ? device.webgpu.adapter : null;
   const freeStorage = storage && storage.quota ? storage.quota - storage.usage : null;

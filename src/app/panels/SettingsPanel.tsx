@@ -69,7 +69,9 @@ export function SettingsPanel() {
         {list.map((p) => {
           const s = { ...settings, ...p.settings };
           const mem = model
-            ? estimateMemory(model.config, s.batch, s.seq, loraOfRank(s.loraRank), { flatParams: backend === 'webgpu' })
+            ? estimateMemory(model.config, s.batch, s.seq, loraOfRank(model.config, s.loraRank), {
+                flatParams: backend === 'webgpu',
+              })
             : null;
           const t = timeOf(s);
           return (

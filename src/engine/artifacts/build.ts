@@ -8,8 +8,9 @@ import { serializeModel } from '../onnx/proto.js';
 import { backprop } from '../autodiff/grad.js';
 import { fusedHeadLoss } from './head-loss.js';
 import { flatConcat, flatInputs, type FlatLayout } from './flat.js';
-import { causalMask, gpt2CachedTrunk, gpt2Trunk, lmHead } from '../models/gpt2.js';
-import type { ParamSpec } from '../models/gpt2.js';
+import { isLlama } from '../models/config.js';
+import { familyOf } from '../models/family.js';
+import { gpt2CachedTrunk, lmHead, type GPT2Config, type ParamSpec } from '../models/gpt2.js';
 import {
   accumName,
   allParams,
@@ -41,8 +42,9 @@ function finish(g: Graph): BuiltGraph {
 function checkShape(m: ModelSpec, s: BatchShape): void {
   if (!(s.batch >= 1 && Number.isInteger(s.batch)))
     throw new RangeError(`batch must be a positive integer, got ${s.batch}`);
-  if (!(s.seq >= 1 && s.seq <= m.config.n_positions))
-    throw new RangeError(`sequence length ${s.seq} is outside 1..${m.config.n_positions} (the model's n_positions)`);
+  const max = familyOf(m.config).maxPositions(m.config);
+  if (!(s.seq >= 1 && s.seq <= max))
+    throw new RangeError(`sequence length ${s.seq} is outside 1..${max} (the model's longest sequence)`);
 }
 
 /**
@@ -57,19 +59,19 @@ function forwardLoss(
   P: Record<string, Value>,
   trainable?: readonly ParamSpec[],
 ) {
-  const { batch: B, seq: T } = s;
-  const N = B * T;
-  const ids = g.input('input_ids', 'int32', [B, T]);
-  const labels = g.input('labels', 'int32', [B, T]);
-  const mask = g.input('loss_mask', 'float32', [B, T]);
-  const pos = g.slice(P['transformer.wpe.weight'], 0, 0, T); // (T, C): position ids 0..T-1
-  const h = gpt2Trunk(g, m.config, P, ids, pos, { lora: m.lora, mask: causalMask(g, T) }); // (N, C)
-  const wte = P['transformer.wte.weight'];
-  const trainsWte = !!trainable?.some((p) => p.name === 'transformer.wte.weight');
-  const head = fusedHeadLoss(g, h, wte, g.reshape(labels, [N]), g.reshape(mask, [N]), { h: !!trainable, W: trainsWte });
+  const N = s.batch * s.seq;
+  const ids = g.input('input_ids', 'int32', [s.batch, s.seq]);
+  const labels = g.input('labels', 'int32', [s.batch, s.seq]);
+  const mask = g.input('loss_mask', 'float32', [s.batch, s.seq]);
+  const f = familyOf(m.config);
+  const h = f.trunk(g, m.config, P, ids, m.lora); // (N, C)
+  const headName = f.head(m.config);
+  const W = P[headName]; // (V, C): the embedding when tied
+  const trainsW = !!trainable?.some((p) => p.name === headName);
+  const head = fusedHeadLoss(g, h, W, g.reshape(labels, [N]), g.reshape(mask, [N]), { h: !!trainable, W: trainsW });
   if (!trainable) return { loss: head.loss, h, grads: new Map<Value, Value>() };
   const seeds = new Map<Value, Value>([[h, head.dh!]]);
-  if (head.dW) seeds.set(wte, head.dW);
+  if (head.dW) seeds.set(W, head.dW);
   return {
     loss: head.loss,
     h,
@@ -147,7 +149,11 @@ export function buildEvalGraph(m: ModelSpec, s: BatchShape, o: { logits?: boolea
   const P = paramInputs(g, allParams(m));
   const { loss, h } = forwardLoss(g, m, s, P);
   g.output(loss, 'loss');
-  if (o.logits) g.output(g.reshape(lmHead(g, P, h), [s.batch, s.seq, m.config.vocab_size]), 'logits');
+  if (o.logits) {
+    const f = familyOf(m.config);
+    const W = P[f.head(m.config)]; // (V, C)
+    g.output(g.reshape(g.gemm(h, W, null, { transB: true }), [s.batch, s.seq, f.vocabSize(m.config)]), 'logits');
+  }
   return finish(g);
 }
 
@@ -306,15 +312,42 @@ export interface GenerateShape {
 export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Target = {}): BuiltGraph {
   const c = m.config;
   const { step: S, cache: L } = s;
-  if (L > c.n_positions || S > L || S < 1)
-    throw new RangeError(`generate shape step=${S} cache=${L} must satisfy 1 <= step <= cache <= ${c.n_positions}`);
-  const H = c.n_head;
-  const D = c.n_embd / H;
+  const max = familyOf(c).maxPositions(c);
+  if (L > max || S > L || S < 1)
+    throw new RangeError(`generate shape step=${S} cache=${L} must satisfy 1 <= step <= cache <= ${max}`);
   const g = new Graph(`generate_s${S}_l${L}`, target);
   const P = paramInputs(g, allParams(m));
   const ids = g.input('input_ids', 'int32', [1, S]);
   const position = g.input('position', 'int32', [1]);
   const last = g.input('last_index', 'int32', [1]);
+  if (isLlama(c)) {
+    const { logits, present } = llamaGenerateBody(g, c, P, { ids, position, last, cache: L, target, lora: m.lora });
+    g.output(logits, 'logits');
+    present.forEach((kv, i) => {
+      g.output(kv.key, presentName(i, 'key'));
+      g.output(kv.value, presentName(i, 'value'));
+    });
+    return finish(g);
+  }
+  return gpt2Generate(g, c, m, P, { ids, position, last, S, L, target });
+}
+
+function gpt2Generate(
+  g: Graph,
+  c: GPT2Config,
+  m: ModelSpec,
+  P: Record<string, Value>,
+  {
+    ids,
+    position,
+    last,
+    S,
+    L,
+    target,
+  }: { ids: Value; position: Value; last: Value; S: number; L: number; target: Target },
+): BuiltGraph {
+  const H = c.n_head;
+  const D = c.n_embd / H;
   const past = Array.from({ length: c.n_layer }, (_, i) => ({
     key: g.input(pastName(i, 'key'), 'float32', [1, H, L, D]),
     value: g.input(pastName(i, 'value'), 'float32', [1, H, L, D]),
@@ -362,4 +395,14 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Targe
     g.output(kv.value, presentName(i, 'value'));
   });
   return finish(g);
+}
+
+// replaced by models/llama-cache.ts's body when it lands
+function llamaGenerateBody(
+  _g: Graph,
+  c: import('../models/llama-config.js').LlamaConfig,
+  _P: Record<string, Value>,
+  _o: { ids: Value; position: Value; last: Value; cache: number; target: Target; lora?: unknown },
+): { logits: Value; present: { key: Value; value: Value }[] } {
+  throw new Error(`generation for ${c.model_type} is not built yet`);
 }

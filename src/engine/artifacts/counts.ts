@@ -4,8 +4,9 @@
 import { buildGenerateGraph, buildTrainStepGraph } from './build.js';
 import { flatLayout } from './flat.js';
 import { trainableParams, type ModelSpec } from './model.js';
-import { DEFAULT_LORA } from '../models/lora.js';
-import type { GPT2Config } from '../models/gpt2.js';
+import type { ModelConfig } from '../models/config.js';
+import { familyOf } from '../models/family.js';
+import { defaultLora } from '../models/lora.js';
 import { nodeOps, opHistogram } from '../onnx/inspect.js';
 import type { GraphOptions } from '../onnx/graph.js';
 
@@ -18,8 +19,8 @@ export interface GraphNodes {
   generateToken: number;
 }
 
-/** The fused train step (full fine-tune, and LoRA rank 8 on c_attn) at batch x seq, and one generated token. */
-export function graphs(c: GPT2Config, batch: number, seq: number, target: GraphOptions = WEBGPU_TARGET) {
+/** The fused train step (full fine-tune, and the family's default LoRA, rank 8) at batch x seq, and one generated token. */
+export function graphs(c: ModelConfig, batch: number, seq: number, target: GraphOptions = WEBGPU_TARGET) {
   const step = (m: ModelSpec) =>
     buildTrainStepGraph(
       m,
@@ -30,12 +31,16 @@ export function graphs(c: GPT2Config, batch: number, seq: number, target: GraphO
     );
   return {
     trainStepFull: step({ config: c }),
-    trainStepLora: step({ config: c, lora: DEFAULT_LORA }),
-    generateToken: buildGenerateGraph({ config: c }, { step: 1, cache: Math.min(256, c.n_positions) }, target),
+    trainStepLora: step({ config: c, lora: defaultLora(c) }),
+    generateToken: buildGenerateGraph(
+      { config: c },
+      { step: 1, cache: Math.min(256, familyOf(c).maxPositions(c)) },
+      target,
+    ),
   };
 }
 
-export function graphNodes(c: GPT2Config, batch: number, seq: number, target?: GraphOptions): GraphNodes {
+export function graphNodes(c: ModelConfig, batch: number, seq: number, target?: GraphOptions): GraphNodes {
   const g = graphs(c, batch, seq, target);
   return {
     trainStepFull: nodeOps(g.trainStepFull.bytes).length,
@@ -46,7 +51,7 @@ export function graphNodes(c: GPT2Config, batch: number, seq: number, target?: G
 
 /** `op count` pairs per graph, largest first (for the bench's report). */
 export function graphOps(
-  c: GPT2Config,
+  c: ModelConfig,
   batch: number,
   seq: number,
   target?: GraphOptions,

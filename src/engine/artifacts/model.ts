@@ -1,11 +1,13 @@
-// What a set of artifacts is built from: a GPT-2 config, optionally LoRA, and the parameter lists that follow
-// (all inputs of the forward graphs; the trainable subset gets gradients and optimizer state).
-import { gpt2Params, type GPT2Config, type ParamSpec } from '../models/gpt2.js';
+// What a set of artifacts is built from: a model's config (any family), optionally LoRA, and the parameter lists
+// that follow (all inputs of the forward graphs; the trainable subset gets gradients and optimizer state).
+import type { ModelConfig } from '../models/config.js';
+import { familyOf } from '../models/family.js';
+import type { ParamSpec } from '../models/gpt2.js';
 import { loraParams, type LoraConfig } from '../models/lora.js';
 import type { Graph, Value } from '../onnx/graph.js';
 
-export interface ModelSpec {
-  readonly config: GPT2Config;
+export interface ModelSpec<C extends ModelConfig = ModelConfig> {
+  readonly config: C;
   readonly lora?: LoraConfig;
 }
 
@@ -18,12 +20,13 @@ export interface BuiltGraph {
 
 /** Every parameter the forward graph takes: the base model's, plus the adapters' under LoRA. */
 export function allParams(m: ModelSpec): ParamSpec[] {
-  return m.lora ? [...gpt2Params(m.config), ...loraParams(m.config, m.lora)] : gpt2Params(m.config);
+  const base = familyOf(m.config).params(m.config);
+  return m.lora ? [...base, ...loraParams(m.config, m.lora)] : base;
 }
 
 /** The parameters that get gradients and AdamW state. */
 export function trainableParams(m: ModelSpec): ParamSpec[] {
-  return m.lora ? loraParams(m.config, m.lora) : gpt2Params(m.config);
+  return m.lora ? loraParams(m.config, m.lora) : familyOf(m.config).params(m.config);
 }
 
 export function paramInputs(g: Graph, specs: readonly ParamSpec[]): Record<string, Value> {

@@ -2,6 +2,7 @@
 // template the run trained with, generation_config.json, a model card with the loss curve), loadable by
 // transformers' GPT2LMHeadModel.from_pretrained and AutoTokenizer; with `onnx`, the transformers.js package too.
 import { safetensorsParts } from '../hub/safetensors.js';
+import { isLlama } from '../models/config.js';
 import { gpt2Params } from '../models/gpt2.js';
 import { gpt2ConfigJson } from '../models/hf.js';
 import { jsonFile, textFile, type OutFile } from '../util/files.js';
@@ -32,10 +33,12 @@ export interface HfOptions {
 
 /** The Hugging Face folder (and, with `onnx`, the transformers.js package in the same folder). */
 export function hfFolderFiles(src: ExportSource, o: HfOptions = {}): OutFile[] {
+  const c = src.config;
+  if (isLlama(c)) throw new Error(`the ${c.model_type} export is not wired yet`);
   const W = mergedWeights(src);
-  const tensors = Object.fromEntries(gpt2Params(src.config).map((p) => [p.name, { shape: p.shape, data: W[p.name] }]));
+  const tensors = Object.fromEntries(gpt2Params(c).map((p) => [p.name, { shape: p.shape, data: W[p.name] }]));
   const config = {
-    ...gpt2ConfigJson(src.config, src.eosId),
+    ...gpt2ConfigJson(c, src.eosId),
     ...(o.onnx ? { 'transformers.js_config': TRANSFORMERS_JS_CONFIG } : {}),
   };
   return [
@@ -45,6 +48,6 @@ export function hfFolderFiles(src: ExportSource, o: HfOptions = {}): OutFile[] {
     ...tokenizerFiles(src),
     textFile('README.md', modelCard(src, o)),
     textFile('loss.svg', lossCurveSvg(src.run.losses, src.run.evals)),
-    ...(o.onnx ? gpt2OnnxFiles(src.config, W) : []),
+    ...(o.onnx ? gpt2OnnxFiles(c, W) : []),
   ];
 }

@@ -1,5 +1,6 @@
 // The README.md model cards: the Hugging Face folder's (base model and revision, data, settings, final losses, the
 // loss curve, how to load it) and the PEFT adapter's.
+import { familyOf } from '../models/family.js';
 import type { ExportSource } from './source.js';
 
 export interface CardOptions {
@@ -54,19 +55,20 @@ function baseLine(src: ExportSource): string {
 export function modelCard(src: ExportSource, o: CardOptions = {}): string {
   const r = src.run;
   const d = r.dataset;
+  const f = familyOf(src.config);
   const finalTrain = last(r.losses);
   const finalVal = last(r.evals);
   return `---
 library_name: transformers
 pipeline_tag: text-generation
 ${r.base.repo ? `base_model: ${r.base.repo}\n` : ''}tags:
-- gpt2
+- ${f.modelType(src.config)}
 - fine-tune-studio
 ${r.lora ? '- lora\n' : ''}${o.onnx ? '- transformers.js\n' : ''}---
 
-# Fine-tuned GPT-2
+# Fine-tuned ${f.label(src.config)}
 
-Fine-tuned with Fine-Tune Studio from ${baseLine(src)} (${src.config.n_layer} layers, ${src.config.n_embd} dims, ${src.config.vocab_size} tokens).
+Fine-tuned with Fine-Tune Studio from ${baseLine(src)} (${f.layers(src.config)} layers, ${f.hiddenSize(src.config)} dims, ${f.vocabSize(src.config)} tokens).
 
 ## Data
 \`${d.file}\` (${d.format}): ${d.records} ${d.kind === 'chat' ? 'conversations' : 'text records'}${d.skipped ? ` (${d.skipped} bad records skipped)` : ''}, ${d.trainRows} training rows and ${d.validationRows} validation rows of ${r.train.seq + 1} tokens; ${d.trainedTokens} of ${d.totalTokens} tokens trained${d.truncated ? `; ${d.truncated} conversations shortened to fit` : ''}.

@@ -1,12 +1,13 @@
-// The PEFT LoRA adapter: adapter_config.json (GPT-2's Conv1D layers, hence fan_in_fan_out) and
+// The PEFT LoRA adapter: adapter_config.json (fan_in_fan_out for GPT-2's Conv1D layers, not for nn.Linear) and
 // adapter_model.safetensors with PEFT's key names, as PeftModel.save_pretrained writes them.
 import { safetensorsParts } from '../hub/safetensors.js';
+import { familyOf } from '../models/family.js';
 import { loraSites } from '../models/lora.js';
 import { jsonFile, textFile, type OutFile } from '../util/files.js';
 import { adapterCard } from './model-card.js';
 import type { ExportSource } from './source.js';
 
-/** PEFT's names for GPT-2 LoRA tensors ("default" adapter, as save_pretrained writes them). */
+/** PEFT's names for LoRA tensors ("default" adapter, as save_pretrained writes them). */
 export const peftKey = (name: string) => `base_model.model.${name}`;
 
 /** The PEFT LoRA adapter: adapter_config.json and adapter_model.safetensors. */
@@ -37,7 +38,8 @@ export function peftAdapterFiles(src: ExportSource): OutFile[] {
       lora_alpha: l.alpha,
       lora_dropout: 0,
       target_modules: [...l.targets],
-      fan_in_fan_out: true,
+      // GPT-2's Conv1D stores [in, out]: PEFT must transpose; nn.Linear (Llama) does not
+      fan_in_fan_out: familyOf(src.config).lora.weightLayout === 'in-out',
       bias: 'none',
       inference_mode: true,
       init_lora_weights: true,

@@ -2,7 +2,7 @@
 // (`npm run export -- --run DIR`): the run's facts and sampling defaults, where its base model came from, the
 // trained tensors (LoRA runs: the adapters; full fine-tunes: DIR/model.safetensors is the checkpoint) and the
 // dataset as trained.
-import type { GPT2Config } from '../models/gpt2.js';
+import type { ModelConfig } from '../models/config.js';
 import type { Weights } from '../models/init.js';
 import { safetensorsParts } from '../hub/safetensors.js';
 import { jsonFile, textFile, type OutFile } from '../util/files.js';
@@ -17,7 +17,7 @@ export type ModelSource =
 export interface SavedRun {
   version: 1;
   source: ModelSource;
-  config: GPT2Config;
+  config: ModelConfig;
   run: RunFacts;
   sampling: ExportSource['sampling'];
 }

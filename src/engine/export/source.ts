@@ -5,7 +5,7 @@ import type { OverflowPolicy } from '../data/rows.js';
 import type { LossOn } from '../data/template.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';
 import type { SampleOptions } from '../generate/sampling.js';
-import type { GPT2Config } from '../models/gpt2.js';
+import type { ModelConfig } from '../models/config.js';
 import type { Weights } from '../models/init.js';
 import { mergeLora, type LoraConfig } from '../models/lora.js';
 import type { TrainConfig } from '../train/config.js';
@@ -49,7 +49,7 @@ export interface RunFacts {
 
 /** What every export is made from. */
 export interface ExportSource {
-  config: GPT2Config;
+  config: ModelConfig;
   /** Base weights plus, for LoRA runs, the adapters (lora_A/lora_B under their HF-style names). */
   weights: Weights;
   tokenizer: TokenizerFiles;

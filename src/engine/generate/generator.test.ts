@@ -1,5 +1,6 @@
 // KV-cache decoding must produce exactly the tokens of full recomputation (the eval graph's logits, re-run on the
 // whole sequence for every new token), including across prefill chunks with a padded tail.
+import type { GPT2Config } from '../models/gpt2.js';
 import { describe, expect, it } from 'vitest';
 import { buildEvalGraph } from '../artifacts/build.js';
 import { allParams, type ModelSpec } from '../artifacts/model.js';
@@ -12,7 +13,7 @@ import { GREEDY, sampleToken } from './sampling.js';
 
 const decoder = { eosId: 50256, decode: (ids: readonly number[]) => ids.map((i) => `<${i}>`).join('') };
 
-async function fullRecompute(m: ModelSpec, W: Record<string, Float32Array>, prompt: number[], n: number) {
+async function fullRecompute(m: ModelSpec<GPT2Config>, W: Record<string, Float32Array>, prompt: number[], n: number) {
   const cpu = await createNodeBackend('node-cpu');
   const seq = [...prompt];
   const V = m.config.vocab_size;
@@ -36,7 +37,7 @@ async function fullRecompute(m: ModelSpec, W: Record<string, Float32Array>, prom
 describe('KV-cache generation', () => {
   for (const lora of [undefined, { rank: 2, alpha: 4, targets: ['attn.c_attn', 'mlp.c_proj'] as const }]) {
     it(`equals full recomputation token for token${lora ? ' (LoRA)' : ''}`, async () => {
-      const m: ModelSpec = { config: { ...TINY_GPT2, n_positions: 32 }, lora };
+      const m: ModelSpec<GPT2Config> = { config: { ...TINY_GPT2, n_positions: 32 }, lora };
       const r = new Rng(4);
       const W = { ...initGpt2(m.config, 12), ...(lora ? initLora(m.config, lora, 2) : {}) };
       for (const [k, v] of Object.entries(W))
@@ -56,7 +57,7 @@ describe('KV-cache generation', () => {
   }
 
   it('stops at end-of-text, at a stop string, and at the cache end', async () => {
-    const m: ModelSpec = { config: { ...TINY_GPT2, n_positions: 16 } };
+    const m: ModelSpec<GPT2Config> = { config: { ...TINY_GPT2, n_positions: 16 } };
     const cpu = await createNodeBackend('node-cpu');
     const W = initGpt2(m.config, 1);
     // A model whose every next token is 7: ln_f's bias (all ones) lines up with wte row 7 (all ones) in the tied head.

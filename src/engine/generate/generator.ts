@@ -7,6 +7,7 @@
 import type { Tensor } from 'onnxruntime-common';
 import { buildGenerateGraph } from '../artifacts/build.js';
 import { allParams, pastName, presentName, type ModelSpec } from '../artifacts/model.js';
+import { familyOf } from '../models/family.js';
 import type { Backend, EngineSession } from '../runtime/backend.js';
 import { Rng } from '../util/rng.js';
 import { sampleToken, validateSampling, type SampleOptions } from './sampling.js';
@@ -41,6 +42,8 @@ interface Caches {
 export interface Detokenizer {
   decode(ids: readonly number[]): string;
   readonly eosId: number;
+  /** Every id that ends a reply (generation_config.json's eos_token_id may list several: <|eot_id|>, <|im_end|>). */
+  readonly endIds?: readonly number[];
 }
 
 export class Generator {
@@ -55,7 +58,7 @@ export class Generator {
     private readonly tok: Detokenizer,
     o: Partial<GeneratorOptions> = {},
   ) {
-    const cache = Math.min(o.cache ?? 256, model.config.n_positions);
+    const cache = Math.min(o.cache ?? 256, familyOf(model.config).maxPositions(model.config));
     this.options = { cache, prefillChunk: Math.min(o.prefillChunk ?? 32, cache) };
   }
 
@@ -100,7 +103,7 @@ export class Generator {
     };
     for (const p of allParams(this.model)) feeds[p.name] = W[p.name];
     const into: Record<string, Tensor> = {};
-    const L = this.model.config.n_layer;
+    const L = familyOf(this.model.config).layers(this.model.config);
     for (let i = 0; i < L; i++) {
       for (const [k, kv] of [
         [0, 'key'],
@@ -123,8 +126,10 @@ export class Generator {
       throw new RangeError(`the prompt has ${prompt.length} tokens; the context holds ${cap}, so shorten it`);
     const c = this.model.config;
     const Lc = this.cacheFor(prompt.length, o.maxNewTokens);
-    const dims = [1, c.n_head, Lc, c.n_embd / c.n_head];
-    const set = () => Array.from({ length: 2 * c.n_layer }, () => this.backend.zeros(dims));
+    const f = familyOf(c);
+    const { kvHeads, headDim } = f.attention(c);
+    const dims = [1, kvHeads, Lc, headDim]; // the KV heads only (grouped-query attention shares them)
+    const set = () => Array.from({ length: 2 * f.layers(c) }, () => this.backend.zeros(dims));
     const cache: Caches = { length: Lc, from: set(), to: set() };
     const rng = new Rng(o.seed ?? 0);
     const started = performance.now();
@@ -142,7 +147,7 @@ export class Generator {
           break;
         }
         const next = sampleToken(logits, o, [...prompt, ...out], rng);
-        if (next === this.tok.eosId) {
+        if (next === this.tok.eosId || this.tok.endIds?.includes(next)) {
           reason = 'eos';
           break;
         }

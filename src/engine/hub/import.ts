@@ -10,7 +10,8 @@ import { fileSize, jsonFile, textFile, type OutFile } from '../util/files.js';
 import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
 import { gpt2ConfigJson, parseGpt2Config } from '../models/hf.js';
 import type { Weights } from '../models/init.js';
-import { LORA_TARGETS, loraSites, mergeLora, type LoraConfig, type LoraTarget } from '../models/lora.js';
+import { GPT2_FAMILY } from '../models/family.js';
+import { loraSites, mergeLora, type LoraConfig } from '../models/lora.js';
 import { StorageError } from '../storage/chunks.js';
 import { fmtSize } from '../util/size.js';
 import type { HubCache } from './cache.js';
@@ -311,13 +312,14 @@ async function mergedAdapter(
 }
 
 /** PEFT target_modules (suffixes of module names) as the engine's LoRA targets. */
-function targetsOf(v: string | string[], where: string): LoraTarget[] {
+function targetsOf(v: string | string[], where: string): string[] {
+  const LORA_TARGETS = GPT2_FAMILY.lora.targets;
   const list = typeof v === 'string' ? [v] : v;
   if (!list.length)
     throw new ImportError(
       `${where}: target_modules must name GPT-2 layers (${LORA_TARGETS.join(', ')}), got ${JSON.stringify(v)}`,
     );
-  const out = new Set<LoraTarget>();
+  const out = new Set<string>();
   for (const m of list) {
     const hits = LORA_TARGETS.filter((t) => t === m || t.endsWith(`.${m}`));
     if (!hits.length)

@@ -2,7 +2,7 @@
 // (Conv1D weights are [in, out]), lm_head tied to transformer.wte.weight, tanh GELU, causal attention,
 // LayerNorm eps from the config. LoRA (./lora.ts) plugs into the four linear layers by name.
 import type { Graph, Value } from '../onnx/graph.js';
-import { loraDelta, type LoraConfig } from './lora.js';
+import { loraDelta, type LoraConfig } from './lora-config.js';
 
 export interface GPT2Config {
   readonly vocab_size: number;

@@ -13,7 +13,9 @@
 //   - on WebGPU, where the trained parameters are packed in flat groups (artifacts/flat.ts), 8 more bytes per
 //     trained parameter: the Split copies the forward reads and the gradients concatenated back (not fitted to a
 //     measurement: SwiftShader is too slow for a 124M step).
-import { countParams, gpt2Params, type GPT2Config } from './gpt2.js';
+import type { ModelConfig } from './config.js';
+import { familyOf } from './family.js';
+import { countParams } from './gpt2.js';
 import { loraParams, type LoraConfig } from './lora.js';
 import { headChunks } from './head-chunks.js';
 
@@ -45,22 +47,24 @@ export interface MemoryEstimate {
 const RUNTIME_BYTES = 16 * 2 ** 20;
 
 export function estimateMemory(
-  c: GPT2Config,
+  c: ModelConfig,
   batch: number,
   seq: number,
   lora?: LoraConfig,
   o: { flatParams?: boolean } = {},
 ): MemoryEstimate {
-  const params = countParams(gpt2Params(c));
+  const f = familyOf(c);
+  const params = countParams(f.params(c));
   const trained = lora ? countParams(loraParams(c, lora)) : params;
   const N = batch * seq;
-  const layer = 16 * N * c.n_embd + 3.5 * batch * c.n_head * seq * seq;
-  const chunk = Math.max(...headChunks(N, c.vocab_size)); // the fused loss's rows at a time (artifacts/head-loss.ts)
-  const activationBytes = 4 * (c.n_layer * layer + (2 * N + 3.4 * chunk) * c.vocab_size);
+  const V = f.vocabSize(c);
+  const { heads } = f.attention(c);
+  const chunk = Math.max(...headChunks(N, V)); // the fused loss's rows at a time (artifacts/head-loss.ts)
+  const activationBytes = 4 * (f.layers(c) * f.layerActivations(c, batch, seq) + (2 * N + 3.4 * chunk) * V);
   const buffers: [LargeBuffer, number][] = [
-    ['embedding', 4 * c.vocab_size * c.n_embd],
-    ['logits', 4 * N * c.vocab_size],
-    ['attention', 4 * batch * c.n_head * seq * seq],
+    ['embedding', 4 * V * f.hiddenSize(c)],
+    ['logits', 4 * N * V],
+    ['attention', 4 * batch * heads * seq * seq],
   ];
   const [largestBuffer, largestBufferBytes] = buffers.reduce((a, b) => (b[1] > a[1] ? b : a));
   return {
@@ -77,7 +81,7 @@ export function estimateMemory(
       Math.min(activationBytes / 2, 12 * trained, Math.max(0, activationBytes - 2 ** 28)),
     largestBufferBytes,
     largestBuffer,
-    logitsShape: [N, c.vocab_size],
+    logitsShape: [N, V],
     checkpointBytes: 12 * trained,
   };
 }

@@ -2,7 +2,9 @@
 import type { Tensor } from 'onnxruntime-common';
 import type { Backend } from './backend.js';
 import { pastName } from '../artifacts/model.js';
-import type { GPT2Config, ParamSpec } from '../models/gpt2.js';
+import type { ModelConfig } from '../models/config.js';
+import { familyOf } from '../models/family.js';
+import type { ParamSpec } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 
 export function weightFeeds(b: Backend, specs: readonly ParamSpec[], W: Weights): Record<string, Tensor> {
@@ -29,9 +31,12 @@ export function batchFeeds(b: Backend, x: Batch): Record<string, Tensor> {
 }
 
 /** A zero KV cache of `cache` positions for every layer: past.N.key and past.N.value, (1, heads, cache, head dim). */
-export function emptyCacheFeeds(b: Backend, c: GPT2Config, cache: number): Record<string, Tensor> {
-  const dims = [1, c.n_head, cache, c.n_embd / c.n_head];
+export function emptyCacheFeeds(b: Backend, c: ModelConfig, cache: number): Record<string, Tensor> {
+  const f = familyOf(c);
+  const { kvHeads, headDim } = f.attention(c);
+  const dims = [1, kvHeads, cache, headDim];
   const out: Record<string, Tensor> = {};
-  for (let i = 0; i < c.n_layer; i++) for (const kv of ['key', 'value'] as const) out[pastName(i, kv)] = b.zeros(dims);
+  for (let i = 0; i < f.layers(c); i++)
+    for (const kv of ['key', 'value'] as const) out[pastName(i, kv)] = b.zeros(dims);
   return out;
 }

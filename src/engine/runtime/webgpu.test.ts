@@ -1,5 +1,6 @@
 // The WebGPU path through onnxruntime-node's WebGPU EP (Dawn; SwiftShader on a machine without a GPU): same loss
 // and gradients as the CPU EP, and no node of the train, optimizer, unpack or generate graphs placed on the CPU.
+import type { GPT2Config } from '../models/gpt2.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   adamwScalars,
@@ -34,7 +35,7 @@ import { profilePlacement } from './placement.js';
 
 // Small shapes: SwiftShader runs ~0.6 GFLOP/s and the 50257-way head dominates a step.
 const lora = { rank: 4, alpha: 8, targets: ['attn.c_attn', 'mlp.c_fc'] as const };
-const models: [string, ModelSpec][] = [
+const models: [string, ModelSpec<GPT2Config>][] = [
   ['full', { config: { ...TINY_GPT2, n_positions: 32 } }],
   ['LoRA', { config: { ...TINY_GPT2, n_positions: 32 }, lora }],
 ];
@@ -49,7 +50,7 @@ const batch = (): Batch => {
     mask: Float32Array.from({ length: n }, (_, i) => (i % 3 ? 1 : 0)),
   };
 };
-function weights(m: ModelSpec) {
+function weights(m: ModelSpec<GPT2Config>) {
   const W = { ...initGpt2(m.config, 3), ...(m.lora ? initLora(m.config, m.lora, 3) : {}) };
   const r = new Rng(6);
   for (const [k, v] of Object.entries(W))

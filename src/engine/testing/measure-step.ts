@@ -17,7 +17,7 @@ const SHAPES: Record<string, GPT2Config> = {
 const [shape, batch, seq, rank, backendName = 'wasm'] = process.argv.slice(2);
 const c = SHAPES[shape];
 const [B, T] = [Number(batch), Number(seq)];
-const lora = loraOfRank(Number(rank));
+const lora = loraOfRank(c, Number(rank));
 const backend = backendName === 'wasm' ? await createNodeWasmBackend() : await createNodeBackend('node-cpu');
 const rows = Array.from({ length: 4 }, (_, k) => ({
   tokens: Int32Array.from({ length: T + 1 }, (_, i) => (i * 7 + k * 13) % 50000),

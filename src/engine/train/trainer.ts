@@ -34,6 +34,7 @@ import {
 import { BatchStream, type Row } from '../data/batches.js';
 import { Generator, type Detokenizer } from '../generate/generator.js';
 import { GREEDY } from '../generate/sampling.js';
+import { familyOf } from '../models/family.js';
 import { countParams } from '../models/gpt2.js';
 import type { Weights } from '../models/init.js';
 import type { Backend, EngineSession } from '../runtime/backend.js';
@@ -433,7 +434,7 @@ export class Trainer {
   private async *sample(): AsyncGenerator<TrainEvent> {
     const { prompts, tokenizer } = this.o.samples!;
     this.generator ??= new Generator(this.o.backend, this.o.model, this.currentWeights, tokenizer, {
-      cache: Math.min(this.o.model.config.n_positions, 256),
+      cache: Math.min(familyOf(this.o.model.config).maxPositions(this.o.model.config), 256),
     });
     for (let i = 0; i < prompts.length; i++) {
       let text = '';
