@@ -7,8 +7,10 @@ import { WEBGPU_TARGET } from '../artifacts/counts.js';
 import { pastName, presentName } from '../artifacts/model.js';
 import { Graph, type GraphOptions } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
-import type { Backend, EngineSession } from '../runtime/backend.js';
+import type { BuiltGraph } from '../artifacts/model.js';
+import type { Backend, EngineSession, Feeds } from '../runtime/backend.js';
 import { createNodeBackend } from '../runtime/node.js';
+import { profilePlacement } from '../runtime/placement.js';
 import { Rng } from '../util/rng.js';
 import type { Weights } from './init.js';
 import { llamaGenerateGraphBody } from './llama-cache.js';
@@ -112,11 +114,12 @@ const seq = [3, 17, 4, 1, 25, 9, 2, 26, 5, 3, 11, 28]; // L tokens: positions 0.
 /** A decoder over one cache of L slots: sessions per step size S, the cache carried from run to run. */
 class Decoder {
   private sessions = new Map<number, EngineSession>();
-  cache: Record<string, import('onnxruntime-common').Tensor> = {};
+  cache: Feeds = {};
   constructor(
     readonly c: LlamaConfig,
     readonly W: Weights,
     readonly target: GraphOptions,
+    readonly be: Backend = cpu,
   ) {
     this.reset();
   }
@@ -130,38 +133,41 @@ class Decoder {
           dims,
         );
   }
+  /** The generate graph for S new tokens. */
+  graph(S: number): BuiltGraph {
+    const g = new Graph(`generate_s${S}`, this.target);
+    const P = Object.fromEntries(llamaParams(this.c).map((p) => [p.name, g.input(p.name, 'float32', p.shape)]));
+    const ids = g.input('input_ids', 'int32', [1, S]);
+    llamaGenerateGraphBody(
+      g,
+      this.c,
+      P,
+      ids,
+      g.input('position', 'int32', [1]),
+      g.input('last_index', 'int32', [1]),
+      L,
+    );
+    return { name: g.name, bytes: serializeModel(g), inputs: [], outputs: g.outputs.map((o) => g.nameOf(o)) };
+  }
   private async session(S: number) {
     let s = this.sessions.get(S);
-    if (!s) {
-      const g = new Graph(`generate_s${S}`, this.target);
-      const P = Object.fromEntries(llamaParams(this.c).map((p) => [p.name, g.input(p.name, 'float32', p.shape)]));
-      const ids = g.input('input_ids', 'int32', [1, S]);
-      llamaGenerateGraphBody(
-        g,
-        this.c,
-        P,
-        ids,
-        g.input('position', 'int32', [1]),
-        g.input('last_index', 'int32', [1]),
-        L,
-      );
-      s = await cpu.createSession({
-        name: g.name,
-        bytes: serializeModel(g),
-        inputs: [],
-        outputs: g.outputs.map((o) => g.nameOf(o)),
-      });
-      this.sessions.set(S, s);
-    }
+    if (!s) this.sessions.set(S, (s = await this.be.createSession(this.graph(S))));
     return s;
+  }
+  /** The weights and the cache as feeds. */
+  feeds(): Feeds {
+    const Tn = this.be.ort.Tensor;
+    return {
+      ...Object.fromEntries(llamaParams(this.c).map((p) => [p.name, new Tn('float32', this.W[p.name], p.shape)])),
+      ...this.cache,
+    };
   }
   /** Logits (V) of the last of `ids` fed at `position` in a chunk of S (padded); the cache moves on only if `keep`. */
   async feed(ids: number[], position: number, S = ids.length, keep = true): Promise<Float32Array> {
-    const Tn = cpu.ort.Tensor;
+    const Tn = this.be.ort.Tensor;
     const s = await this.session(S);
     const out = await s.run({
-      ...Object.fromEntries(llamaParams(this.c).map((p) => [p.name, new Tn('float32', this.W[p.name], p.shape)])),
-      ...this.cache,
+      ...this.feeds(),
       input_ids: new Tn(
         'int32',
         Int32Array.from({ length: S }, (_, i) => ids[i] ?? PAD),
@@ -190,22 +196,27 @@ class Decoder {
   }
 }
 
+/** A check of logits at position t against the reference, keeping the largest difference. */
+function checker(ref: Float64Array[]) {
+  const st = { maxDiff: 0, maxAbs: 0 };
+  const check = (logits: Float32Array, t: number, what: string) => {
+    let d = 0;
+    ref[t].forEach((v, k) => {
+      st.maxAbs = Math.max(st.maxAbs, Math.abs(v));
+      d = Math.max(d, Math.abs(v - logits[k]));
+    });
+    expect(d, `${what}: position ${t}`).toBeLessThan(1e-4);
+    st.maxDiff = Math.max(st.maxDiff, d);
+  };
+  return { st, check };
+}
+
 describe('Llama-family generation with a KV cache of KV heads gives the reference logits at every position', () => {
   const cases = variants.flatMap(([name, c]) => targets.map(([t, o]) => [`${name}; ${t}`, c, o] as const));
   it.each(cases)('%s', async (name, c, target) => {
     const W = testWeights(c, 5);
     const ref = llamaReferenceLogits(c, W, seq); // (L, V): causal, so each prefix's logits are its rows
-    let maxDiff = 0;
-    let maxAbs = 0;
-    const check = (logits: Float32Array, t: number, what: string) => {
-      let d = 0;
-      ref[t].forEach((v, k) => {
-        maxAbs = Math.max(maxAbs, Math.abs(v));
-        d = Math.max(d, Math.abs(v - logits[k]));
-      });
-      expect(d, `${what}: position ${t}`).toBeLessThan(1e-4);
-      maxDiff = Math.max(maxDiff, d);
-    };
+    const { st, check } = checker(ref);
     const dec = new Decoder(c, W, target);
     const decodeFrom = async (p: number) => {
       for (let t = p; t < L; t++) check(await dec.feed([seq[t]], t), t, 'decoded');
@@ -231,7 +242,71 @@ describe('Llama-family generation with a KV cache of KV heads gives the referenc
     await decodeFrom(11);
 
     await dec.release();
-    console.log(`${name}: max |logit| ${maxAbs.toFixed(2)}, max difference ${maxDiff.toExponential(2)}`);
-    expect(maxAbs).toBeGreaterThan(1);
+    console.log(`${name}: max |logit| ${st.maxAbs.toFixed(2)}, max difference ${st.maxDiff.toExponential(2)}`);
+    expect(st.maxAbs).toBeGreaterThan(1);
+  });
+});
+
+describe('Llama-family generation on the WebGPU EP', () => {
+  let gpu: Backend;
+  beforeAll(async () => {
+    gpu = await createNodeBackend('node-webgpu');
+  });
+  // qwen3 (q/k norms, grouped heads, head_dim apart) and qwen2 (biases, an untied head): each ~10-20 s on
+  // SwiftShader, mostly compiling shaders
+  it.each([variants[2], variants[1]])(
+    "%s: the reference's logits through a padded chunk and decoding, every node on the GPU",
+    async (name, c) => {
+      const W = testWeights(c, 5);
+      const { st, check } = checker(llamaReferenceLogits(c, W, seq));
+      const dec = new Decoder(c, W, gpu.target, gpu);
+      check(await dec.feed(seq.slice(0, 4), 0), 3, 'first chunk');
+      check(await dec.feed(seq.slice(4, 6), 4, 4), 5, 'padded chunk');
+      for (let t = 6; t < 9; t++) check(await dec.feed([seq[t]], t), t, 'decoded');
+      await dec.release();
+      console.log(`${name} on WebGPU: max difference ${st.maxDiff.toExponential(2)}`);
+      const Tn = gpu.ort.Tensor;
+      for (const S of [1, 4]) {
+        const feeds = {
+          ...dec.feeds(),
+          input_ids: new Tn('int32', new Int32Array(S).fill(PAD), [1, S]),
+          position: new Tn('int32', Int32Array.of(8), [1]),
+          last_index: new Tn('int32', Int32Array.of(0), [1]),
+        };
+        const p = await profilePlacement(gpu, dec.graph(S), feeds, 'WebGpuExecutionProvider');
+        expect(p.elsewhere, `step ${S}: nodes off the WebGPU EP`).toEqual([]);
+      }
+    },
+  );
+});
+
+describe('Llama-family generation: nodes per generated token (each a GPU dispatch on WebGPU)', () => {
+  // SmolLM2-135M's shape; the count is per layer, so a 2- and a 3-layer graph tell it without building 30 layers
+  const smol = (layers: number, extra: object = {}) =>
+    parseLlamaConfig({
+      model_type: 'llama',
+      hidden_size: 576,
+      intermediate_size: 1536,
+      num_hidden_layers: layers,
+      num_attention_heads: 9,
+      num_key_value_heads: 3,
+      vocab_size: 49152,
+      tie_word_embeddings: true,
+      ...extra,
+    });
+  const nodes = (c: LlamaConfig, target: GraphOptions) => {
+    const g = new Graph('count', target);
+    const P = Object.fromEntries(llamaParams(c).map((p) => [p.name, g.input(p.name, 'float32', p.shape)]));
+    const [ids, pos, last] = [g.input('i', 'int32', [1, 1]), g.input('p', 'int32', [1]), g.input('l', 'int32', [1])];
+    llamaGenerateGraphBody(g, c, P, ids, pos, last, 256);
+    return g.nodes.length;
+  };
+  it.each([
+    ['Llama, WebGPU target', {}, WEBGPU_TARGET, 31],
+    ['Qwen2 (q/k/v bias Adds), WebGPU target', { model_type: 'qwen2' }, WEBGPU_TARGET, 34],
+    ['Qwen3 (q/k norms), WebGPU target', { model_type: 'qwen3', head_dim: 64 }, WEBGPU_TARGET, 39],
+    ['Llama, CPU target', {}, { scatterAdd: true }, 46],
+  ] as const)('%s: %d nodes a layer', (_name, extra, target, perLayer) => {
+    expect(nodes(smol(3, extra), target) - nodes(smol(2, extra), target)).toBe(perLayer);
   });
 });

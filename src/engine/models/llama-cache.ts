@@ -75,27 +75,33 @@ export function llamaCachedTrunk(
   const heads = (x: Value, n: number) =>
     S === 1 ? g.reshape(x, [1, n, 1, D]) : g.transpose(g.reshape(x, [1, S, n, D]), [0, 2, 1, 3]);
 
+  // one token on the Einsum target: the forward-only forms below, fewer nodes (each a GPU dispatch); queries as
+  // (1, Hkv, G, D) straight from the projection, head h = kv * G + g
+  const f = gemv ? tokenForms(g, rope) : null;
+  const norm = (x: Value, w: Value) => (f ? f.rmsNorm(x, w, eps) : rmsNorm(g, x, w, eps));
+  const rotate = (x: Value) => (f ? f.rope(x) : applyRope(g, x, rope, 'bhtd'));
+
   let h = g.reshape(g.gather(P['model.embed_tokens.weight'], ids), [S, c.hidden_size]); // (1, S, C) -> (S, C)
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const pre = `model.layers.${i}`;
     const at = `${pre}.self_attn`;
-    const a = rmsNorm(g, h, P[`${pre}.input_layernorm.weight`], eps); // (S, C)
-    let q = heads(lin(a, `${at}.q_proj`), H); // (1, H, S, D)
+    const a = norm(h, P[`${pre}.input_layernorm.weight`]); // (S, C)
+    const qp = lin(a, `${at}.q_proj`);
+    let q = f ? g.reshape(qp, [1, Hkv, G, D]) : heads(qp, H); // (1, Hkv, G, D) or (1, H, S, D)
     let k = heads(lin(a, `${at}.k_proj`), Hkv); // (1, Hkv, S, D)
     const v = heads(lin(a, `${at}.v_proj`), Hkv);
     if (c.qk_norm) {
-      q = rmsNorm(g, q, P[`${at}.q_norm.weight`], eps); // per head, over D, before RoPE
-      k = rmsNorm(g, k, P[`${at}.k_norm.weight`], eps);
+      q = norm(q, P[`${at}.q_norm.weight`]); // per head, over D, before RoPE
+      k = norm(k, P[`${at}.k_norm.weight`]);
     }
-    const key = put(past(o, i).key, applyRope(g, k, rope, 'bhtd')); // (1, Hkv, L, D)
+    const key = put(past(o, i).key, rotate(k)); // (1, Hkv, L, D)
     const value = put(past(o, i).value, v);
     o.present[i] = { key, value };
-    q = applyRope(g, q, rope, 'bhtd');
+    q = rotate(q);
     let y: Value; // (S, H*D)
-    if (gemv) {
-      // one token on the WebGPU target: scores and their sum over the cache by Einsum, as gpt2.ts does
-      const qg = g.reshape(q, [1, Hkv, G, D]); // (1, H, 1, D) -> (1, Hkv, G, D): head h = kv * G + g
-      const p = g.softmax(g.add(g.einsum('bkgd,bkld,->bkgl', qg, key, scale), mask)); // (1, Hkv, G, L)
+    if (f) {
+      // scores and their sum over the cache by Einsum, as gpt2.ts does for one token
+      const p = g.softmax(g.add(g.einsum('bkgd,bkld,->bkgl', q, key, scale), mask)); // (1, Hkv, G, L)
       y = g.reshape(g.einsum('bkgl,bkld->bkgd', p, value), [1, H * D]);
     } else {
       const qg = g.reshape(q, [1, Hkv, G * S, D]); // (1, H, S, D) -> (1, Hkv, G*S, D): a free Reshape
@@ -103,11 +109,40 @@ export function llamaCachedTrunk(
       y = S === 1 ? g.reshape(att, [1, H * D]) : g.reshape(g.transpose(att, [0, 2, 1, 3]), [S, H * D]);
     }
     h = g.add(h, lin(y, `${at}.o_proj`)); // (S, C)
-    const m = rmsNorm(g, h, P[`${pre}.post_attention_layernorm.weight`], eps);
+    const m = norm(h, P[`${pre}.post_attention_layernorm.weight`]);
     const mlp = `${pre}.mlp`;
-    h = g.add(h, lin(siluMul(g, lin(m, `${mlp}.gate_proj`), lin(m, `${mlp}.up_proj`)), `${mlp}.down_proj`));
+    const [gate, up] = [lin(m, `${mlp}.gate_proj`), lin(m, `${mlp}.up_proj`)]; // (S, F)
+    h = g.add(h, lin(f ? f.siluMul(gate, up) : siluMul(g, gate, up), `${mlp}.down_proj`));
   }
-  return rmsNorm(g, h, P['model.norm.weight'], eps); // (S, C)
+  return norm(h, P['model.norm.weight']); // (S, C)
+}
+
+/**
+ * Forward-only forms of llama-ops.ts's rmsNorm, applyRope and siluMul for one token by Einsum (no gradients here):
+ * RMSNorm in 4 nodes (mean of squares by Einsum, + eps, ^-0.5, the product) where the trainable one takes 6; RoPE
+ * as one product with M (1, D, D), M_de = cos_e [d = e] + R_de sin_e (x M = x cos + rotate_half(x) sin), made once
+ * per graph (3 nodes), where applyRope takes 3 per use; silu(a) b in 2 nodes where siluMul takes 3.
+ */
+function tokenForms(g: Graph, r: RopeInputs) {
+  const D = r.cos.shape[1];
+  const I = g.constant(
+    'float32',
+    [D, D],
+    Float32Array.from({ length: D * D }, (_, i) => +(i % (D + 1) === 0)),
+  );
+  const M = g.add(g.einsum('te,de->tde', r.cos, I), g.einsum('te,de->tde', r.sin, r.rot)); // (1, D, D)
+  return {
+    rmsNorm(x: Value, w: Value, eps: number): Value {
+      const rows = 'abcdefgh'.slice(0, x.shape.length - 1);
+      const X = `${rows}z`;
+      const ms = g.einsum(`${X},${X},->${rows}`, x, x, 1 / x.shape[x.shape.length - 1]); // (...): mean(x^2)
+      const inv = g.op1('Pow', [g.addScalar(ms, eps), g.scalar(-0.5)]);
+      return g.einsum(`${X},${rows},z->${X}`, x, inv, w);
+    },
+    /** x (1, n, g, D), a single position. */
+    rope: (x: Value) => g.einsum('bngd,tde->bnge', x, M),
+    siluMul: (a: Value, b: Value) => g.einsum('sf,sf,sf->sf', a, g.op1('Sigmoid', [a]), b),
+  };
 }
 
 const past = (o: LlamaCacheOptions, i: number) => {
