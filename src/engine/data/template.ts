@@ -99,7 +99,7 @@ export class ChatTemplate {
     return new ChatTemplate(source ?? shipped ?? DEFAULT_CHAT_TEMPLATE, { ...o, tokens: tok.specialTokens });
   }
 
-  /** The template's text for `messages`; `vars` add to (or override) the constructor's, e.g. {enable_thinking: false}. */
+  /** The template's text for `messages`; `vars` add to (or override) the constructor's: {enable_thinking: false}. */
   render(
     messages: readonly Message[],
     addGenerationPrompt = false,
@@ -130,7 +130,8 @@ export class ChatTemplate {
       tokens.push(...ids);
       for (const _ of ids) mask.push(trained || lossOn === 'all' ? 1 : 0);
     };
-    /** What `text` adds to the render so far; a template whose earlier turns change as the conversation grows cannot be split into turns. */
+    // what `text` adds to the render so far: a template whose earlier turns change as the conversation grows cannot
+    // be split into turns
     const extend = (text: string, k: number, what: string) => {
       if (!text.startsWith(done))
         throw this.error(
@@ -166,7 +167,7 @@ export class ChatTemplate {
     return { tokens, mask };
   }
 
-  /** The ids that end an assistant turn: the tokenizer's, after checking it is the tokenizer this template renders for. */
+  /** The ids that end an assistant turn: the tokenizer's, once checked to be the one this template renders for. */
   private endIds(tok: TextEncoder): readonly number[] {
     const theirs = tok.specialTokens;
     if (theirs)
