@@ -34,7 +34,15 @@ export interface ReadOptions {
 
 export type Dataset =
   | { kind: 'text'; format: FormatName; text: string; records: number }
-  | { kind: 'chat'; format: FormatName; conversations: Message[][]; records: number; columns?: string[] };
+  | {
+      kind: 'chat';
+      format: FormatName;
+      conversations: Message[][];
+      /** The line each conversation starts at in the file, for errors found after reading (the chat template's). */
+      lines: number[];
+      records: number;
+      columns?: string[];
+    };
 
 export interface ParseResult {
   dataset: Dataset;
@@ -294,6 +302,7 @@ function readCsv(text: string, file: string, o: ReadOptions): ParseResult {
   // Papa's rows do not carry line numbers; count them from the record texts (a quoted field may span lines)
   let line = 2;
   const conversations: Message[][] = [];
+  const lines: number[] = [];
   for (const row of rows.slice(1)) {
     const at = (f: string | null, reason: string) => new DataError(file, line, f, reason);
     try {
@@ -305,6 +314,7 @@ function readCsv(text: string, file: string, o: ReadOptions): ParseResult {
         { role: 'user', content: p },
         { role: 'assistant', content: r },
       ]);
+      lines.push(line);
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
       errors.push(e);
@@ -312,7 +322,7 @@ function readCsv(text: string, file: string, o: ReadOptions): ParseResult {
     line += 1 + row.reduce((n, cell) => n + (cell.match(/\n/g)?.length ?? 0), 0);
   }
   return {
-    dataset: { kind: 'chat', format: 'csv', conversations, records: conversations.length, columns: header },
+    dataset: { kind: 'chat', format: 'csv', conversations, lines, records: conversations.length, columns: header },
     errors,
   };
 }
@@ -353,6 +363,7 @@ export function parseDataset(text: string, file: string, o: ReadOptions = {}): P
   const read = readers[format];
   const errors: DataError[] = [];
   const conversations: Message[][] = [];
+  const lines: number[] = [];
   const texts: string[] = [];
   for (const r of records) {
     const at = (field: string | null, reason: string) => new DataError(file, r.line, field, reason);
@@ -361,7 +372,10 @@ export function parseDataset(text: string, file: string, o: ReadOptions = {}): P
       if (!r.value || typeof r.value !== 'object' || Array.isArray(r.value)) throw at(null, 'expected a JSON object');
       const got = read(r.value as Record<string, unknown>, at);
       if (typeof got === 'string') texts.push(got);
-      else conversations.push(got);
+      else {
+        conversations.push(got);
+        lines.push(r.line);
+      }
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
       errors.push(e);
@@ -371,6 +385,6 @@ export function parseDataset(text: string, file: string, o: ReadOptions = {}): P
   const dataset: Dataset =
     format === 'text'
       ? { kind: 'text', format, text: texts.join('\n\n'), records: texts.length }
-      : { kind: 'chat', format, conversations, records: conversations.length };
+      : { kind: 'chat', format, conversations, lines, records: conversations.length };
   return { dataset, errors };
 }

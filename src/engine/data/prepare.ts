@@ -6,7 +6,7 @@ import { Rng } from '../util/rng.js';
 import type { Row } from './batches.js';
 import { DataError, parseDataset, type FormatName, type ReadOptions } from './formats.js';
 import { chatRows, fitConversation, lengthHistogram, textRows, type OverflowPolicy } from './rows.js';
-import type { ChatTemplate, LossOn } from './template.js';
+import { ChatTemplateError, type ChatTemplate, type LossOn } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface PrepareOptions extends ReadOptions {
@@ -128,7 +128,19 @@ export function prepareDataset(
   const every = Math.max(1, Math.floor(n / 20));
   const fitted = dataset.conversations.map((m, i) => {
     if (i % every === 0) o.onTokenize?.(i, n);
-    return fitConversation(template, tok, m, o.seq, lossOn, overflow);
+    try {
+      return fitConversation(template, tok, m, o.seq, lossOn, overflow);
+    } catch (e) {
+      // the template's error, at the line of the conversation it failed on (a template may refuse some, e.g. by
+      // raise_exception on roles that do not alternate)
+      if (!(e instanceof ChatTemplateError)) throw e;
+      throw new DataError(
+        file,
+        dataset.lines[i],
+        null,
+        `the chat template cannot train on this conversation: ${e.message}`,
+      );
+    }
   });
   o.onTokenize?.(n, n);
   const { val, train } = split(fitted.map((f, i) => ({ f, conv: dataset.conversations[i] })));
@@ -136,7 +148,7 @@ export function prepareDataset(
   const trainRows = chatRows(
     train.map((x) => x.f.enc),
     o.seq,
-    tok.eosId,
+    tok.padId,
     o.pack,
   );
   if (trainRows.length === 0) {
@@ -159,7 +171,7 @@ export function prepareDataset(
     validation: chatRows(
       val.map((x) => x.f.enc),
       o.seq,
-      tok.eosId,
+      tok.padId,
       o.pack,
     ),
     trainedTokens: fitted.reduce((n, f) => n + f.enc.mask.reduce((a, b) => a + b, 0), 0),

@@ -66,7 +66,9 @@ export function fitConversation(
  * Rows from fitted conversations. Unpacked: one conversation per row, padded with `padId` (untrained). Packed:
  * conversations placed one after another in a row while they fit, so fewer rows carry padding. Packed conversations
  * share a causal mask and position ids: a token can attend to the conversations before it in the same row (the
- * usual "naive" packing); each still ends with <|endoftext|>, which marks the boundary for the model.
+ * usual "naive" packing); each still ends with its template's end token (GPT-2's <|endoftext|>, ChatML's <|im_end|>,
+ * Llama 3's <|eot_id|>), which marks the boundary for the model: nothing is inserted between them. `padId`: the
+ * tokenizer's (Tokenizer.padId).
  */
 export function chatRows(convs: readonly EncodedConversation[], seq: number, padId: number, pack = false): Row[] {
   const rows: Row[] = [];
