@@ -46,6 +46,7 @@ export function hubSource(hub: HubClient, repo: string, revision: string, o: Hub
   return {
     get: (file, optional = false) => hub.file(repo, revision, file, { ...o, optional }),
     open: (file, optional = false) => hub.open(repo, revision, file, { ...o, optional }),
+    cached: (file) => hub.cached(repo, revision, file),
   };
 }
 

@@ -20,6 +20,8 @@ export interface ModelFileSource {
   get(file: string, optional?: boolean): Promise<Uint8Array | null>;
   /** A file as chunks, never one buffer; null when optional and absent. */
   open(file: string, optional?: boolean): Promise<FileReader | null>;
+  /** Whether a file is at hand without a request (the Hub's cache); absent: every file is at hand (a folder). */
+  cached?(file: string): Promise<boolean>;
 }
 
 const SHARD_NAME = /^[\w.-]+\.safetensors$/; // a file beside the index, never a path out of the repo
@@ -43,7 +45,9 @@ const isBuffer = (c: ModelConfig) => (isLlama(c) ? isLlamaBuffer : (n: string) =
 /** The weights of `config`'s model from model.safetensors or the shards of model.safetensors.index.json. */
 export async function readModelWeights(src: ModelFileSource, repo: string, config: ModelConfig): Promise<Weights> {
   const skip = isBuffer(config);
-  const single = await src.open('model.safetensors', true);
+  // a sharded repo in the cache: straight to its index, so no request for the model.safetensors it lacks (offline too)
+  const sharded = src.cached && !(await src.cached('model.safetensors')) && (await src.cached(INDEX_FILE));
+  const single = sharded ? null : await src.open('model.safetensors', true);
   if (single) {
     const file = `${repo}/model.safetensors`;
     const tensors = await readSafetensorsStream(single.chunks(), single.size, file, (n) => !skip(n));
