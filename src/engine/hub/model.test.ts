@@ -24,7 +24,7 @@ import {
 import { FsHubCache } from './cache.node.js';
 import { HubClient, type Progress } from './client.js';
 import { folderSource, loadFolderModel } from './folder.node.js';
-import { loadHubModel, loadModelFiles, type ModelFiles } from './model.js';
+import { loadCachedModel, loadHubModel, loadModelFiles, type ModelFiles } from './model.js';
 
 const CHUNK = 16 * 1024;
 let root: string;
@@ -111,6 +111,15 @@ describe.each(LLAMA_VARIANTS)('the %s layout', (v) => {
     const before = hub.requests.length;
     expectFixture(await loadHubModel(c, `t/${v}`), fx[v]);
     expect(hub.requests.length).toBe(before); // every file the repo has was cached; none it lacks is asked for
+  });
+
+  it('loads from the cache alone once downloaded (loadCachedModel: no client, no request)', async () => {
+    const c = client();
+    await loadHubModel(c, `t/${v}`);
+    const before = hub.requests.length;
+    const cache = (c as unknown as { cache: FsHubCache }).cache;
+    expectFixture(await loadCachedModel(cache, hub.url, `t/${v}`, 'main'), fx[v]);
+    expect(hub.requests.length).toBe(before);
   });
 
   it('loads from a local folder: the same model', async () => {
