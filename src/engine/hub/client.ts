@@ -89,6 +89,11 @@ export class HubClient {
     return `${this.endpoint}/${repo}@${revision}/${file}`;
   }
 
+  /** Whether a file is complete in the cache (no request is made). */
+  async cached(repo: string, revision: string, file: string): Promise<boolean> {
+    return !!(await this.cache.open(this.key(repo, revision, file)));
+  }
+
   /** A small file's bytes (config, tokenizer): from the cache, or downloaded. Null when optional and absent. */
   async file(repo: string, revision: string, file: string, o: FileOptions = {}): Promise<Uint8Array | null> {
     const r = await this.open(repo, revision, file, o);

@@ -1,117 +1,194 @@
-// A GPT-2 from the Hub: config.json first (so a model that is not GPT-2 is refused before the big download), the
-// tokenizer (tokenizer.json + tokenizer_config.json, or the older vocab.json + merges.txt), generation_config.json
-// when present, then model.safetensors (F32/F16/BF16, any of the Hub's naming variants), streamed: the worker holds the parsed
-// weights and one chunk, never the file as one buffer.
-import { gpt2TokenizerFiles, type TokenizerFiles } from '../data/tokenizer.js';
+// A model's files from the Hub, the cache or a folder, for any supported family: config.json first (so a model
+// type that is not supported is refused before the big download), the tokenizer, generation_config.json when
+// present, then the weights (weights.ts: model.safetensors or an index's shards, F32/F16/BF16, streamed: the
+// worker holds the parsed weights and one chunk, never a file as one buffer). The chat template ends up in one
+// place, the tokenizer config's chat_template, wherever the repo keeps it; the end-of-sequence ids in eosIds.
 import * as v from 'valibot';
-import { readSafetensorsStream } from './safetensors.js';
-import { GENERATION_CONFIG, TOKENIZER_CONFIG, TOKENIZER_JSON } from './schemas.js';
-import { parseJsonFile, readJsonFile } from '../util/json.js';
-import { gpt2WeightsFromTensors, parseGpt2Config } from '../models/hf.js';
+import { gpt2TokenizerFiles, type TokenizerFiles } from '../data/tokenizer.js';
+import { isLlama, parseModelConfig, type ModelConfig } from '../models/config.js';
 import type { GPT2Config } from '../models/gpt2.js';
+import { ModelFormatError, parseGpt2Config } from '../models/hf.js';
 import type { Weights } from '../models/init.js';
+import { parseJsonFile, readJsonFile } from '../util/json.js';
+import { readWhole, type HubCache } from './cache.js';
 import type { HubClient, Progress } from './client.js';
-import { readWhole, type FileReader, type HubCache } from './cache.js';
+import { GENERATION_CONFIG, TOKENIZER_CONFIG, TOKENIZER_JSON } from './schemas.js';
+import { readModelWeights, type ModelFileSource } from './weights.js';
 
-export interface HubModel {
+export type { ModelFileSource } from './weights.js';
+/** The name callers used before the Llama family; the same source. */
+export type Gpt2FileSource = ModelFileSource;
+
+export type GenerationConfig = v.InferOutput<typeof GENERATION_CONFIG>;
+
+export interface ModelFiles<C extends ModelConfig = ModelConfig> {
   repo: string;
   revision: string;
-  config: GPT2Config;
+  config: C;
   weights: Weights;
+  /** chat_template in config, whether the repo had it in tokenizer_config.json or in chat_template.jinja. */
   tokenizer: TokenizerFiles;
-  generationConfig: Record<string, unknown> | null;
+  generationConfig: GenerationConfig | null;
+  /** Every id that ends a reply: generation_config.json's eos_token_id (one or a list), else config.json's, else the tokenizer's eos_token. */
+  eosIds: number[];
 }
 
-/** Where a GPT-2's files come from: the Hub through its cache, or the cache alone (imported models). */
-export interface Gpt2FileSource {
-  /** A small file's bytes; null when optional and absent. */
-  get(file: string, optional?: boolean): Promise<Uint8Array | null>;
-  /** A file as chunks, never one buffer. */
-  open(file: string): Promise<FileReader>;
+/** A GPT-2 as loadGpt2 gives it. */
+export type HubModel = ModelFiles<GPT2Config>;
+
+export interface HubLoadOptions {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
 }
 
-export async function loadHubGpt2(
-  hub: HubClient,
-  repo: string,
-  revision = 'main',
-  o: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {},
-): Promise<HubModel> {
-  return loadGpt2(
-    {
-      get: (file, optional = false) => hub.file(repo, revision, file, { ...o, optional }),
-      open: async (file) => (await hub.open(repo, revision, file, o))!,
+/** A repo's files through the Hub client: from its cache, or downloaded into it. */
+export function hubSource(hub: HubClient, repo: string, revision: string, o: HubLoadOptions = {}): ModelFileSource {
+  return {
+    get: (file, optional = false) => hub.file(repo, revision, file, { ...o, optional }),
+    open: (file, optional = false) => hub.open(repo, revision, file, { ...o, optional }),
+    cached: (file) => hub.cached(repo, revision, file),
+  };
+}
+
+/** A repo's files from the cache alone (an imported model): no request is ever made. */
+export function cachedSource(cache: HubCache, endpoint: string, repo: string, revision: string): ModelFileSource {
+  const open = async (file: string, optional = false) => {
+    const r = await cache.open(`${endpoint}/${repo}@${revision}/${file}`);
+    if (!r && !optional) throw new Error(`${repo}: ${file} is missing from the stored model; import it again`);
+    return r ?? null;
+  };
+  return {
+    get: async (file, optional) => {
+      const r = await open(file, optional);
+      return r && readWhole(r);
     },
-    repo,
-    revision,
-  );
+    open,
+  };
+}
+
+/** A model of any supported family from the Hub (through the cache). */
+export function loadHubModel(hub: HubClient, repo: string, revision = 'main', o: HubLoadOptions = {}) {
+  return loadModelFiles(hubSource(hub, repo, revision, o), repo, revision);
+}
+
+/** A model of any supported family whose files are all in the cache already (an imported one). */
+export function loadCachedModel(cache: HubCache, endpoint: string, repo: string, revision: string) {
+  return loadModelFiles(cachedSource(cache, endpoint, repo, revision), repo, revision);
+}
+
+/** A model of any supported family (parseModelConfig: GPT-2, Llama, Qwen2, Qwen3) from a file source. */
+export function loadModelFiles(src: ModelFileSource, repo: string, revision: string): Promise<ModelFiles> {
+  return load(src, repo, revision, parseModelConfig);
+}
+
+/** A GPT-2 from the Hub; any other model type is refused as only GPT-2 trains here (as before the Llama family). */
+export function loadHubGpt2(hub: HubClient, repo: string, revision = 'main', o: HubLoadOptions = {}) {
+  return loadGpt2(hubSource(hub, repo, revision, o), repo, revision);
 }
 
 /** A GPT-2 whose files are all in the cache already (an imported one): no request is ever made. */
-export async function loadCachedGpt2(
-  cache: HubCache,
-  endpoint: string,
-  repo: string,
-  revision: string,
-): Promise<HubModel> {
-  const key = (file: string) => `${endpoint}/${repo}@${revision}/${file}`;
-  return loadGpt2(
-    {
-      get: async (file, optional = false) => {
-        const r = await cache.open(key(file));
-        if (!r && !optional) throw new Error(`${repo}: ${file} is missing from the stored model; import it again`);
-        return r ? readWhole(r) : null;
-      },
-      open: async (file) => {
-        const r = await cache.open(key(file));
-        if (!r) throw new Error(`${repo}: ${file} is missing from the stored model; import it again`);
-        return r;
-      },
-    },
-    repo,
-    revision,
-  );
+export function loadCachedGpt2(cache: HubCache, endpoint: string, repo: string, revision: string) {
+  return loadGpt2(cachedSource(cache, endpoint, repo, revision), repo, revision);
 }
 
-export async function loadGpt2(src: Gpt2FileSource, repo: string, revision: string): Promise<HubModel> {
-  const get = (file: string, optional = false) => src.get(file, optional);
-  const config = parseGpt2Config(
-    parseJsonFile((await get('config.json'))!, `${repo}/config.json`),
-    `${repo}/config.json`,
-  );
-  const tokJson = await get('tokenizer.json', true);
-  let tokenizer: TokenizerFiles;
+export function loadGpt2(src: ModelFileSource, repo: string, revision: string): Promise<HubModel> {
+  return load(src, repo, revision, parseGpt2Config);
+}
+
+async function load<C extends ModelConfig>(
+  src: ModelFileSource,
+  repo: string,
+  revision: string,
+  parse: (json: unknown, file: string) => C,
+): Promise<ModelFiles<C>> {
+  const configFile = `${repo}/config.json`;
+  const configJson = parseJsonFile((await src.get('config.json'))!, configFile);
+  const config = parse(configJson, configFile);
+  const tokenizer = isLlama(config)
+    ? await llamaTokenizer(src, repo, config.model_type)
+    : await gpt2Tokenizer(src, repo);
+  const gen = await src.get('generation_config.json', true);
+  const generationConfig = gen ? readJsonFile(gen, `${repo}/generation_config.json`, GENERATION_CONFIG) : null;
+  const eosIds = endIds(repo, generationConfig, configJson as Record<string, unknown>, tokenizer);
+  const weights = await readModelWeights(src, repo, config);
+  return { repo, revision, config, weights, tokenizer, generationConfig, eosIds };
+}
+
+/** GPT-2's tokenizer: tokenizer.json + tokenizer_config.json, or the older vocab.json + merges.txt. */
+async function gpt2Tokenizer(src: ModelFileSource, repo: string): Promise<TokenizerFiles> {
+  const tokJson = await src.get('tokenizer.json', true);
   if (tokJson) {
-    const cfg = await get('tokenizer_config.json', true);
-    tokenizer = {
+    const cfg = await src.get('tokenizer_config.json', true);
+    return {
       tokenizer: readJsonFile(tokJson, `${repo}/tokenizer.json`, TOKENIZER_JSON),
       config: cfg
         ? readJsonFile(cfg, `${repo}/tokenizer_config.json`, TOKENIZER_CONFIG)
         : gpt2TokenizerFiles({ '<|endoftext|>': 50256 }, '').config,
     };
-  } else {
-    const vocab = await get('vocab.json');
-    const merges = await get('merges.txt');
-    tokenizer = gpt2TokenizerFiles(
-      readJsonFile(vocab!, `${repo}/vocab.json`, v.record(v.string(), v.number())),
-      new TextDecoder().decode(merges!),
-    );
   }
-  const gen = await get('generation_config.json', true);
-  // the weights: downloaded into the cache chunk by chunk, then parsed from it tensor by tensor (never one buffer)
-  const st = await src.open('model.safetensors');
-  const file = `${repo}/model.safetensors`;
-  const tensors = await readSafetensorsStream(
-    st.chunks(),
-    st.size,
-    file,
-    (name) => !/\.attn\.(masked_)?bias$/.test(name),
+  const vocab = await src.get('vocab.json');
+  const merges = await src.get('merges.txt');
+  return gpt2TokenizerFiles(
+    readJsonFile(vocab!, `${repo}/vocab.json`, v.record(v.string(), v.number())),
+    new TextDecoder().decode(merges!),
   );
-  return {
-    repo,
-    revision,
-    config,
-    weights: gpt2WeightsFromTensors(config, tensors, file),
-    tokenizer,
-    generationConfig: gen ? readJsonFile(gen, `${repo}/generation_config.json`, GENERATION_CONFIG) : null,
+}
+
+/**
+ * The Llama family's tokenizer: tokenizer.json and tokenizer_config.json, both required (no family here ships the
+ * old vocab files, and the special tokens live in the config). The chat template from tokenizer_config.json, or
+ * else chat_template.jinja (what transformers writes since 4.5x). GPT-2 does not look for the .jinja file: a repo
+ * without one would ask the Hub for it on every load, even when everything else is cached.
+ */
+async function llamaTokenizer(src: ModelFileSource, repo: string, type: string): Promise<TokenizerFiles> {
+  const required = async (file: string, what: string) => {
+    const b = await src.get(file, true);
+    if (!b) throw new ModelFormatError(`${repo} has no ${file}; a ${type} model needs it (${what})`);
+    return b;
   };
+  const tokJson = await required('tokenizer.json', "the tokenizer's vocabulary, merges and added tokens");
+  const cfgBytes = await required('tokenizer_config.json', 'the special tokens and the chat template');
+  const tokenizer = readJsonFile(tokJson, `${repo}/tokenizer.json`, TOKENIZER_JSON);
+  const config = readJsonFile(cfgBytes, `${repo}/tokenizer_config.json`, TOKENIZER_CONFIG);
+  if (typeof config.chat_template !== 'string') {
+    const jinja = await src.get('chat_template.jinja', true);
+    if (jinja) config.chat_template = new TextDecoder().decode(jinja);
+  }
+  return { tokenizer, config };
+}
+
+const isId = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
+
+/** The ids that end a reply; the first file that names any wins, as in transformers' generation config. */
+function endIds(
+  repo: string,
+  gen: GenerationConfig | null,
+  configJson: Record<string, unknown>,
+  tokenizer: TokenizerFiles,
+): number[] {
+  const list = (x: number | number[]) => [...new Set(Array.isArray(x) ? x : [x])];
+  if (gen?.eos_token_id != null && (!Array.isArray(gen.eos_token_id) || gen.eos_token_id.length))
+    return list(gen.eos_token_id);
+  const c = configJson.eos_token_id;
+  if (c != null && !(isId(c) || (Array.isArray(c) && c.every(isId))))
+    throw new ModelFormatError(
+      `${repo}/config.json: field "eos_token_id" must be a token id or a list of them, got ${JSON.stringify(c)}`,
+    );
+  if (isId(c) || (Array.isArray(c) && c.length)) return list(c);
+  const e = tokenizer.config.eos_token as string | { content?: string } | null | undefined;
+  const token = typeof e === 'string' ? e : e?.content;
+  const id = token === undefined ? undefined : tokenId(tokenizer, token);
+  if (id === undefined)
+    throw new ModelFormatError(
+      `${repo}: no end-of-sequence token: generation_config.json and config.json have no eos_token_id, and tokenizer_config.json's eos_token ${token === undefined ? 'is absent' : `${JSON.stringify(token)} is not in tokenizer.json`}`,
+    );
+  return [id];
+}
+
+function tokenId(files: TokenizerFiles, token: string): number | undefined {
+  const t = files.tokenizer as { added_tokens?: { id: number; content: string }[]; model: { vocab: object } };
+  const added = t.added_tokens?.find((a) => a.content === token);
+  if (added) return added.id;
+  const vocab = t.model.vocab as Record<string, number>;
+  return Object.hasOwn(vocab, token) ? vocab[token] : undefined;
 }

@@ -22,7 +22,7 @@ const BYTES: Record<string, number> = {
   U8: 1,
   BOOL: 1,
 };
-/** Larger headers are not honest for a GPT-2 checkpoint (a few hundred tensors); refuse before parsing. */
+/** Larger headers are not honest for a checkpoint (GPT-2 or a small Llama: a few hundred tensors); refuse before parsing. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 function f16ToF32(h: number): number {
@@ -121,7 +121,7 @@ export class SafetensorsParser {
       if (typeof t.dtype !== 'string' || !(t.dtype in BYTES))
         throw new SafetensorsError(file, `${where} has unknown dtype ${JSON.stringify(t.dtype)}`);
       if (!['F32', 'F16', 'BF16'].includes(t.dtype))
-        throw new SafetensorsError(file, `${where} is ${t.dtype}; GPT-2 weights must be F32, F16 or BF16`);
+        throw new SafetensorsError(file, `${where} is ${t.dtype}; model weights must be F32, F16 or BF16`);
       if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0))
         throw new SafetensorsError(file, `${where} has an invalid shape ${JSON.stringify(t.shape)}`);
       const off = t.data_offsets;
