@@ -9,7 +9,8 @@ import { backprop } from '../autodiff/grad.js';
 import { fusedHeadLoss } from './head-loss.js';
 import { flatConcat, flatInputs, type FlatLayout } from './flat.js';
 import { isLlama } from '../models/config.js';
-import { familyOf } from '../models/family.js';
+import { familyOf, llamaLinear } from '../models/family.js';
+import { llamaGenerateGraphBody } from '../models/llama-cache.js';
 import { gpt2CachedTrunk, lmHead, type GPT2Config, type ParamSpec } from '../models/gpt2.js';
 import {
   accumName,
@@ -321,12 +322,8 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Targe
   const position = g.input('position', 'int32', [1]);
   const last = g.input('last_index', 'int32', [1]);
   if (isLlama(c)) {
-    const { logits, present } = llamaGenerateBody(g, c, P, { ids, position, last, cache: L, target, lora: m.lora });
-    g.output(logits, 'logits');
-    present.forEach((kv, i) => {
-      g.output(kv.key, presentName(i, 'key'));
-      g.output(kv.value, presentName(i, 'value'));
-    });
+    // outputs logits and present.<i>.key/value itself; LoRA through the family's linear layers
+    llamaGenerateGraphBody(g, c, P, ids, position, last, L, m.lora ? llamaLinear(g, P, m.lora) : undefined);
     return finish(g);
   }
   return gpt2Generate(g, c, m, P, { ids, position, last, S, L, target });
@@ -397,12 +394,3 @@ function gpt2Generate(
   return finish(g);
 }
 
-// replaced by models/llama-cache.ts's body when it lands
-function llamaGenerateBody(
-  _g: Graph,
-  c: import('../models/llama-config.js').LlamaConfig,
-  _P: Record<string, Value>,
-  _o: { ids: Value; position: Value; last: Value; cache: number; target: Target; lora?: unknown },
-): { logits: Value; present: { key: Value; value: Value }[] } {
-  throw new Error(`generation for ${c.model_type} is not built yet`);
-}

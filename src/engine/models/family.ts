@@ -149,7 +149,7 @@ export function familyOf(c: GPT2Config): ModelFamily<GPT2Config>;
 export function familyOf(c: LlamaConfig): ModelFamily<LlamaConfig>;
 export function familyOf(c: ModelConfig): ModelFamily;
 export function familyOf(c: ModelConfig): ModelFamily {
-  return (isLlama(c) ? LLAMA_FAMILY : GPT2_FAMILY) as ModelFamily;
+  return (isLlama(c) ? LLAMA_FAMILY : GPT2_FAMILY);
 }
 
 /** Each linear layer of a Llama-family model by module name, with its LoRA update when the module is a target. */
