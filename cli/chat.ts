@@ -2,6 +2,7 @@
 //                 [--greedy | --temperature T --top-p P --top-k K] [--max-new-tokens N] [--json] [--backend B]
 // Chats with a model on the same engine as the studio, through the model's own chat template: one reply to
 // --prompt, or a conversation at a prompt (a REPL) without it. --json prints {"prompt_ids", "ids", "text"}.
+import { maxPositions } from '../src/engine/models/family.js';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
@@ -90,10 +91,10 @@ class Chat {
     private readonly m: ChatModel,
     backend: Awaited<ReturnType<typeof createNodeBackend>>,
   ) {
-    this.template = new ChatTemplate(m.template);
+    this.template = ChatTemplate.forTokenizer(m.tok, m.template);
     const spec: ModelSpec = { config: m.config };
     const weights = weightFeeds(backend, allParams(spec), m.weights);
-    this.context = Math.min(m.config.n_positions, 1024);
+    this.context = Math.min(maxPositions(m.config), 1024);
     this.gen = new Generator(backend, spec, () => weights, m.tok, { cache: this.context });
   }
 

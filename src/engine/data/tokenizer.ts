@@ -146,6 +146,11 @@ export class Tokenizer {
     this.endIds = Object.freeze([...new Set([eos, ...extra])]);
   }
 
+  /** A token's id, undefined when the vocabulary lacks it (the special tokens' ids for config.json). */
+  idOf(token: string): number | undefined {
+    return this.tok.token_to_id(token);
+  }
+
   encode(text: string): number[] {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
   }

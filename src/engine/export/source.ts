@@ -3,7 +3,8 @@
 import type { AdamWConfig } from '../artifacts/build.js';
 import type { OverflowPolicy } from '../data/rows.js';
 import type { LossOn } from '../data/template.js';
-import type { TokenizerFiles } from '../data/tokenizer.js';
+import { Tokenizer, type TokenizerFiles } from '../data/tokenizer.js';
+import type { SpecialIds } from '../models/family.js';
 import type { SampleOptions } from '../generate/sampling.js';
 import type { ModelConfig } from '../models/config.js';
 import type { Weights } from '../models/init.js';
@@ -54,12 +55,25 @@ export interface ExportSource {
   weights: Weights;
   tokenizer: TokenizerFiles;
   eosId: number;
+  /** Every id that ends a reply (generation_config.json's eos_token_id), eosId first; [eosId] when absent. */
+  endIds?: readonly number[];
   /** The chat's sampling defaults, written to generation_config.json and used by the chat page. */
   sampling: SampleOptions & { maxNewTokens: number };
   run: RunFacts;
 }
 
-/** The model's weights as a plain GPT-2 (LoRA merged in). */
+/** The special ids config.json and generation_config.json state: the tokenizer's bos and pad, every end id. */
+export function specialIds(src: ExportSource): SpecialIds {
+  const tok = new Tokenizer(src.tokenizer);
+  const id = (t: string | undefined) => (t === undefined ? null : (tok.idOf(t) ?? null));
+  return {
+    bos: id(tok.specialTokens.bos_token),
+    eos: [...new Set([src.eosId, ...(src.endIds ?? [])])],
+    pad: id(tok.specialTokens.pad_token),
+  };
+}
+
+/** The model's weights as a plain model of its family (LoRA merged in). */
 export function mergedWeights(src: ExportSource): Weights {
   return src.run.lora ? mergeLora(src.config, src.run.lora, src.weights) : src.weights;
 }

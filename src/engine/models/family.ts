@@ -8,7 +8,19 @@ import { llamaParams, type LlamaConfig } from './llama-config.js';
 import { linear } from './llama-ops.js';
 import { llamaInputs, llamaTrunk, type LinearOf } from './llama.js';
 import { ropeTables } from './rope.js';
+import type { F32Tensor } from '../util/tensor.js';
+import { gpt2ConfigJson, gpt2WeightsFromTensors } from './hf.js';
+import type { Weights } from './init.js';
+import { llamaConfigJson, llamaWeightsFromTensors } from './llama-hf.js';
 import { loraDelta, type LoraConfig } from './lora-config.js';
+
+/** The special token ids a config.json and generation_config.json carry. */
+export interface SpecialIds {
+  readonly bos: number | null;
+  /** Every id that ends a reply, the tokenizer's eos first. */
+  readonly eos: readonly number[];
+  readonly pad: number | null;
+}
 
 export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   /** "gpt2", "llama", "qwen2", "qwen3": config.json's model_type. */
@@ -35,6 +47,10 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   head(c: C): string;
   /** The decoder over ids (B, T) at positions 0..T-1, causal: (B*T, C) after the final norm. */
   trunk(g: Graph, c: C, P: Record<string, Value>, ids: Value, lora?: LoraConfig): Value;
+  /** config.json as transformers writes it, with the tokenizer's special ids (eos: one or a list). */
+  configJson(c: C, ids: SpecialIds): Record<string, unknown>;
+  /** A checkpoint's tensors under the engine's names, every shape checked against the config. */
+  weightsFromTensors(c: C, tensors: Map<string, F32Tensor>, file: string): Weights;
   /** LoRA: the module suffixes it may adapt (PEFT's target_modules), the default sets, where each sits. */
   readonly lora: {
     readonly targets: readonly string[];
@@ -67,6 +83,8 @@ export const GPT2_FAMILY: ModelFamily<GPT2Config> = {
   layerActivations: (c, B, T) => 16 * B * T * c.n_embd + 3.5 * B * c.n_head * T * T,
   embedding: () => 'transformer.wte.weight',
   head: () => 'transformer.wte.weight',
+  configJson: (c, ids) => gpt2ConfigJson(c, ids.eos[0]),
+  weightsFromTensors: gpt2WeightsFromTensors,
   trunk: (g, c, P, ids, lora) => {
     const T = ids.shape[1];
     const pos = g.slice(P['transformer.wpe.weight'], 0, 0, T); // (T, C): position ids 0..T-1
@@ -111,6 +129,14 @@ export const LLAMA_FAMILY: ModelFamily<LlamaConfig> = {
     12 * B * T * c.hidden_size + 4 * B * T * c.intermediate_size + 3.5 * B * c.num_attention_heads * T * T,
   embedding: () => 'model.embed_tokens.weight',
   head: (c) => (c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'),
+  configJson: (c, ids) =>
+    llamaConfigJson(c, {
+      bos_token_id: ids.bos,
+      eos_token_id: ids.eos.length === 1 ? ids.eos[0] : ids.eos,
+      pad_token_id: ids.pad,
+      torch_dtype: 'float32',
+    }),
+  weightsFromTensors: (c, tensors, file) => llamaWeightsFromTensors(c, tensors, file),
   trunk: (g, c, P, ids, lora) => {
     const T = ids.shape[1];
     const t = ropeTables(c, T); // positions 0..T-1, constants of the graph
@@ -149,7 +175,7 @@ export function familyOf(c: GPT2Config): ModelFamily<GPT2Config>;
 export function familyOf(c: LlamaConfig): ModelFamily<LlamaConfig>;
 export function familyOf(c: ModelConfig): ModelFamily;
 export function familyOf(c: ModelConfig): ModelFamily {
-  return (isLlama(c) ? LLAMA_FAMILY : GPT2_FAMILY);
+  return isLlama(c) ? LLAMA_FAMILY : GPT2_FAMILY;
 }
 
 /** Each linear layer of a Llama-family model by module name, with its LoRA update when the module is a target. */
