@@ -393,4 +393,3 @@ function gpt2Generate(
   });
   return finish(g);
 }
-
