@@ -1,6 +1,7 @@
 // What `npm run finetune -- --out DIR` and `npm run export` write, shared: DIR the Hugging Face folder (with
 // onnx/ for transformers.js when asked), DIR/run the saved run, DIR/adapter the PEFT adapter, DIR-chat the
 // standalone chat page, DIR-recipe the TRL hand-off. Each folder appears whole or not at all.
+import type { StoredDtype } from '../src/engine/hub/safetensors.js';
 import { chatPageFiles } from '../src/engine/export/chat-page.js';
 import { hfFolderFiles } from '../src/engine/export/hf.js';
 import { peftAdapterFiles } from '../src/engine/export/peft.js';
@@ -16,9 +17,15 @@ import type { Weights } from '../src/engine/models/init.js';
 export interface ExportFlags {
   adapter: boolean;
   onnx: boolean;
+  /** model.safetensors' dtype (default F32, the trained float32). */
+  dtype?: StoredDtype;
   chatPage: boolean;
   recipe: boolean;
 }
+
+/** --dtype's values: f32, bf16, f16; undefined for anything else. */
+const DTYPES: Readonly<Record<string, StoredDtype>> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
+export const parseDtype = (v: string | undefined): StoredDtype | undefined => DTYPES[v ?? 'f32'];
 
 /** Writes every export asked for; returns the folders written. */
 export async function writeExports(
@@ -31,7 +38,7 @@ export async function writeExports(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const main = [
-    ...hfFolderFiles(src, { onnx: f.onnx }),
+    ...hfFolderFiles(src, { onnx: f.onnx, dtype: f.dtype }),
     ...under(
       SAVED_RUN_DIR,
       savedRunFiles({ version: 1, source, config: src.config, run: src.run, sampling: src.sampling }, trained, data),

@@ -13,7 +13,7 @@ import { ChatTemplate, type LossOn } from '../src/engine/data/template.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { trainFacts, type ExportSource, type RunFacts } from '../src/engine/export/source.js';
 import type { ModelSource } from '../src/engine/export/saved-run.js';
-import { abortOnSigint, writeExports } from './exports.js';
+import { abortOnSigint, parseDtype, writeExports } from './exports.js';
 import { loadBase } from './models.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
@@ -44,6 +44,7 @@ const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
   --backend name          node-cpu or node-webgpu                                            [node-cpu]
   --out dir               where to write the Hugging Face folder (and the saved run, dir/run) [out/finetuned]
   --adapter               also write the PEFT LoRA adapter to dir/adapter (LoRA runs)
+  --dtype D               model.safetensors as f32 (the trained float32), bf16 or f16 (half the size)  [f32]
   --onnx                  also write onnx/model.onnx(+_data) for transformers.js into dir
   --chat-page             also write a standalone chat page (transformers.js, WebGPU/WASM) to dir-chat
   --recipe                also write a TRL + accelerate hand-off for bigger runs to dir-recipe
@@ -84,6 +85,7 @@ function parseOptions() {
       pack: { type: 'boolean', default: false },
       adapter: { type: 'boolean', default: false },
       onnx: { type: 'boolean', default: false },
+      dtype: { type: 'string', default: 'f32' },
       'chat-page': { type: 'boolean', default: false },
       recipe: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -260,6 +262,8 @@ async function main(): Promise<void> {
   const { a, num, log } = cli;
   if (a.help) return void console.log(USAGE);
   if (!a.data) throw new UsageError('--data is required');
+  const dtype = parseDtype(a.dtype);
+  if (!dtype) throw new UsageError(`--dtype must be one of f32, bf16, f16, got "${a.dtype}"`);
   if (a.adapter && !a['lora-rank'])
     throw new UsageError('--adapter needs a LoRA run (--lora-rank R); a full fine-tune has no adapter');
   const json = a.json;
@@ -352,7 +356,7 @@ async function main(): Promise<void> {
     d.trainedRecords,
     trained,
     source,
-    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe },
+    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe, dtype },
     abortOnSigint(),
   );
   log(

@@ -123,6 +123,28 @@ describe.each(['smollm2', 'llama3'] as const)('%s-like checkpoint through the CL
   });
 });
 
+describe('npm run export --dtype bf16', () => {
+  it('writes model.safetensors in bfloat16 (said in the card), which the loader reads back as stored', async () => {
+    const run = join(dir, 'smollm2-run');
+    const outDir = join(dir, 'smollm2-bf16');
+    await tsx('cli/export.ts', '--run', run, '--out', outDir, '--dtype', 'bf16');
+    const f32 = readSafetensors(readFileSync(join(run, 'model.safetensors')));
+    const bytes = readFileSync(join(outDir, 'model.safetensors'));
+    expect(bytes.length).toBeLessThan(0.55 * readFileSync(join(run, 'model.safetensors')).length);
+    const bf16 = readSafetensors(bytes);
+    for (const [k, t] of f32) {
+      const got = bf16.get(k)!.data;
+      for (let i = 0; i < t.data.length; i += 97)
+        expect(Math.abs(got[i] - t.data[i])).toBeLessThanOrEqual(Math.abs(t.data[i]) / 256);
+    }
+    expect(readFileSync(join(outDir, 'README.md'), 'utf8')).toContain('are bfloat16, rounded from the float32');
+    const cfg = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(cfg.torch_dtype).toBe('bfloat16');
+    const r = await reply('--model', outDir, '--prompt', PROMPT, '--greedy', '--max-new-tokens', '4');
+    expect(r.ids.length).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('npm run finetune refuses what it cannot train', () => {
   it('an unsupported model_type, naming the supported ones', async () => {
     const fx = await writeLlamaFixture(join(dir, 'bad'), 'smollm2', { seed: 1 });

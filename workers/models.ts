@@ -1,6 +1,7 @@
 // The model the studio trains: the offline tiny GPT-2, or a GPT-2 from the Hub (downloaded once into IndexedDB,
 // then loaded from there with no request). Also inspection before download (size, memory estimate, warnings) and
 // the cache manager (list, delete). Model ids: "tiny", or "hub:<endpoint>|<repo>@<revision>".
+import { isLlama } from '../src/engine/models/config.js';
 import { parseGpt2Config } from '../src/engine/models/hf.js';
 import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
 import { Tokenizer } from '../src/engine/data/tokenizer.js';
@@ -114,8 +115,14 @@ export class Models {
       eosId: cur.tok.eosId,
     };
     const got = await importModel(this.cache, files, { base, onProgress });
+    const m = got.model;
+    // stored, and loadable by the CLI; the studio's panels take the Llama family in the next step
+    if (isLlama(m.config))
+      throw new Error(
+        `${got.repo} is a ${m.config.model_type} model: it is stored, but the studio trains GPT-2 models only so far (npm run finetune -- --model FOLDER trains it)`,
+      );
     return {
-      model: this.use({ endpoint: LOCAL_ENDPOINT, repo: got.repo, revision: got.revision }, got.model),
+      model: this.use({ endpoint: LOCAL_ENDPOINT, repo: got.repo, revision: got.revision }, { ...m, config: m.config }),
       kind: got.kind,
     };
   }

@@ -1,7 +1,7 @@
 // A Hugging Face model folder (config.json, model.safetensors with LoRA merged in, the tokenizer with the chat
 // template the run trained with, generation_config.json, a model card with the loss curve), loadable by
 // transformers' AutoModelForCausalLM.from_pretrained and AutoTokenizer; with `onnx`, the transformers.js package too.
-import { safetensorsParts } from '../hub/safetensors.js';
+import { safetensorsParts, type StoredDtype } from '../hub/safetensors.js';
 import { isLlama } from '../models/config.js';
 import { familyOf } from '../models/family.js';
 import { llamaOnnxFiles, llamaTransformersJsConfig } from './onnx-llama.js';
@@ -34,6 +34,8 @@ export function generationConfig(src: ExportSource): Record<string, unknown> {
 export interface HfOptions {
   /** Adds onnx/model.onnx(+_data) and the transformers.js config: a package transformers.js loads. */
   onnx?: boolean;
+  /** model.safetensors' dtype: F32 (the float32 the run ends with, default), or BF16 / F16 for half the size. */
+  dtype?: StoredDtype;
 }
 
 /** The Hugging Face folder (and, with `onnx`, the transformers.js package in the same folder). */
@@ -45,6 +47,7 @@ export function hfFolderFiles(src: ExportSource, o: HfOptions = {}): OutFile[] {
   const ids = specialIds(src);
   const config = {
     ...f.configJson(c, ids),
+    torch_dtype: { F32: 'float32', BF16: 'bfloat16', F16: 'float16' }[o.dtype ?? 'F32'],
     ...(o.onnx
       ? isLlama(c)
         ? llamaTransformersJsConfig(c, ids).config
@@ -53,7 +56,7 @@ export function hfFolderFiles(src: ExportSource, o: HfOptions = {}): OutFile[] {
   };
   return [
     jsonFile('config.json', config),
-    { path: 'model.safetensors', parts: safetensorsParts(tensors) },
+    { path: 'model.safetensors', parts: safetensorsParts(tensors, undefined, o.dtype) },
     jsonFile('generation_config.json', generationConfig(src)),
     ...tokenizerFiles(src),
     textFile('README.md', modelCard(src, o)),

@@ -6,6 +6,8 @@ import type { ExportSource } from './source.js';
 export interface CardOptions {
   /** The folder also holds the transformers.js files (onnx/). */
   onnx?: boolean;
+  /** model.safetensors' dtype, when not the trained float32. */
+  dtype?: 'F32' | 'BF16' | 'F16';
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
@@ -68,7 +70,7 @@ ${r.lora ? '- lora\n' : ''}${o.onnx ? '- transformers.js\n' : ''}---
 
 # Fine-tuned ${f.label(src.config)}
 
-Fine-tuned with Fine-Tune Studio from ${baseLine(src)} (${f.layers(src.config)} layers, ${f.hiddenSize(src.config)} dims, ${f.vocabSize(src.config)} tokens).
+Fine-tuned with Fine-Tune Studio from ${baseLine(src)} (${f.layers(src.config)} layers, ${f.hiddenSize(src.config)} dims, ${f.vocabSize(src.config)} tokens).${o.dtype && o.dtype !== 'F32' ? ` The weights in \`model.safetensors\` are ${o.dtype === 'BF16' ? 'bfloat16' : 'float16'}, rounded from the float32 the run ended with${o.onnx ? ' (the transformers.js files keep float32)' : ''}.` : ''}
 
 ## Data
 \`${d.file}\` (${d.format}): ${d.records} ${d.kind === 'chat' ? 'conversations' : 'text records'}${d.skipped ? ` (${d.skipped} bad records skipped)` : ''}, ${d.trainRows} training rows and ${d.validationRows} validation rows of ${r.train.seq + 1} tokens; ${d.trainedTokens} of ${d.totalTokens} tokens trained${d.truncated ? `; ${d.truncated} conversations shortened to fit` : ''}.

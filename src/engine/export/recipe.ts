@@ -3,6 +3,9 @@
 // learning-rate schedule, optimizer, batch, sequence length and seed, with an accelerate config for multi-GPU data
 // parallelism (DeepSpeed ZeRO-2) and a README. train.py is a file of this repo (recipe/), shipped unchanged: every
 // setting reaches it through run.json, written here (a test checks that train.py reads each of its keys).
+import { Tokenizer } from '../data/tokenizer.js';
+import { isLlama } from '../models/config.js';
+import { familyOf } from '../models/family.js';
 import { jsonFile, textFile, type OutFile } from '../util/files.js';
 import type { ExportSource } from './source.js';
 import { RECIPE_PROGRAM, shippedFiles, type ShippedBytes } from './shipped.js';
@@ -11,6 +14,9 @@ import { RECIPE_PROGRAM, shippedFiles, type ShippedBytes } from './shipped.js';
 export function recipeSettings(src: ExportSource): Record<string, unknown> {
   const r = src.run;
   const t = r.train;
+  const f = familyOf(src.config);
+  const tok = new Tokenizer(src.tokenizer);
+  const endIds = [...new Set([src.eosId, ...(src.endIds ?? [])])];
   return {
     base_model: r.base.repo ?? 'base-model',
     revision: r.base.revision ?? 'main',
@@ -32,7 +38,20 @@ export function recipeSettings(src: ExportSource): Record<string, unknown> {
     max_grad_norm: t.adamw.maxGradNorm,
     loss_on: r.data.lossOn,
     pack: r.data.pack,
-    lora: r.lora ? { r: r.lora.rank, alpha: r.lora.alpha, targets: [...r.lora.targets] } : null,
+    lora: r.lora
+      ? {
+          r: r.lora.rank,
+          alpha: r.lora.alpha,
+          targets: [...r.lora.targets],
+          // GPT-2's Conv1D stores [in, out], which PEFT must be told; nn.Linear (the Llama family) is its default
+          fan_in_fan_out: f.lora.weightLayout === 'in-out',
+        }
+      : null,
+    // the tokens that end an assistant turn (any of them; the studio's loss mask stops at the first)
+    end_tokens: endIds.map((id) => tok.decode([id])),
+    // the config fields that turn dropout off, as in the studio: GPT-2 names one per place, the Llama family has
+    // attention_dropout (0 already in the Hub's configs)
+    dropout_fields: isLlama(src.config) ? ['attention_dropout'] : ['attn_pdrop', 'embd_pdrop', 'resid_pdrop'],
   };
 }
 
@@ -76,7 +95,7 @@ function readmeSlots(src: ExportSource, data: RecipeData): Record<string, string
       r.dataset.kind === 'chat'
         ? 'one conversation per line (`{"messages": [...]}`), as fitted to the window (oldest exchanges dropped where the run dropped them)'
         : 'one training row per line (`{"text": ...}`)',
-    lossMask: r.data.lossOn === 'all' ? 'every token' : 'assistant turns and their end-of-text',
+    lossMask: r.data.lossOn === 'all' ? 'every token' : 'assistant turns and their end token',
     schedule: r.train.schedule,
     warmup: String(r.train.warmupSteps),
     floor: String(r.train.minLrRatio),

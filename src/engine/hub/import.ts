@@ -1,5 +1,6 @@
 // Importing a model from disk into the same cache Hub models live in: an exported folder or zip (the studio's own
-// Hugging Face / transformers.js / chat-page exports), any local Hugging Face GPT-2 folder, or a PEFT LoRA adapter,
+// Hugging Face / transformers.js / chat-page exports), any local Hugging Face folder of a supported family (GPT-2,
+// Llama, Qwen2, Qwen3; single-file or sharded), or a PEFT LoRA adapter,
 // which is applied to the current model (merged as PEFT merges it) and stored as a model of its own, so training can
 // continue from it. Zips are read by random access (zip.js over a Blob), entry by entry: no file is held whole.
 // Files are stored under the endpoint "local" and a fresh revision, then loaded back to check them; anything that
@@ -7,15 +8,14 @@
 import { BlobReader, ZipReader, type Entry } from '@zip.js/zip.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';
 import { fileSize, jsonFile, textFile, type OutFile } from '../util/files.js';
-import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
-import { gpt2ConfigJson, parseGpt2Config } from '../models/hf.js';
+import { isLlama, parseModelConfig, type ModelConfig } from '../models/config.js';
 import type { Weights } from '../models/init.js';
-import { GPT2_FAMILY } from '../models/family.js';
+import { familyOf, type SpecialIds } from '../models/family.js';
 import { loraSites, mergeLora, type LoraConfig } from '../models/lora.js';
 import { StorageError } from '../storage/chunks.js';
 import { fmtSize } from '../util/size.js';
 import type { HubCache } from './cache.js';
-import { loadCachedGpt2, type HubModel } from './model.js';
+import { loadCachedModel, type ModelFiles } from './model.js';
 import { readSafetensorsStream, safetensorsParts } from './safetensors.js';
 import { ADAPTER_CONFIG } from './schemas.js';
 import { parseJsonFile, readJsonFile } from '../util/json.js';
@@ -149,10 +149,12 @@ async function store(
 export interface ImportBase {
   /** Its Hub repo (or name): an adapter must name it as base_model_name_or_path. */
   repo: string;
-  config: GPT2Config;
+  config: ModelConfig;
   weights: Weights;
   tokenizer: TokenizerFiles;
   eosId: number;
+  /** The ids config.json states (bos, every end id, pad); GPT-2's are its end-of-text. */
+  ids?: SpecialIds;
 }
 
 export interface ImportOptions {
@@ -166,7 +168,7 @@ export interface Imported {
   kind: 'model' | 'adapter';
   repo: string;
   revision: string;
-  model: HubModel;
+  model: ModelFiles;
 }
 
 const MODEL_FILES = [
@@ -178,7 +180,11 @@ const MODEL_FILES = [
   'merges.txt',
   'generation_config.json',
   'special_tokens_map.json',
+  'chat_template.jinja',
+  'model.safetensors.index.json',
 ];
+/** A sharded checkpoint's parts, as the Hub names them (model-00001-of-00002.safetensors). */
+const SHARD = /^model-\d+-of-\d+\.safetensors$/;
 
 /** Imports the picked files (a folder's files, or one zip) as a model in `cache`. */
 export async function importModel(
@@ -190,7 +196,9 @@ export async function importModel(
   const items = await listItems(inputs);
   const picked = inputs.length === 1 ? inputs[0].path : inputs[0].path.split('/')[0] || 'folder';
   const revision = o.revision ?? `import-${Date.now().toString(36)}`;
-  const modelRoot = findRoot(items, ['config.json', 'model.safetensors']);
+  const modelRoot =
+    findRoot(items, ['config.json', 'model.safetensors']) ??
+    findRoot(items, ['config.json', 'model.safetensors.index.json']);
   const adapterRoot = modelRoot === null ? findRoot(items, ['adapter_config.json', 'adapter_model.safetensors']) : null;
   if (modelRoot === null && adapterRoot === null) {
     const names = items
@@ -198,7 +206,7 @@ export async function importModel(
       .map((i) => i.path)
       .join(', ');
     throw new ImportError(
-      `${picked} holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has ${items.length ? names + (items.length > 8 ? ', ...' : '') : 'no files'}`,
+      `${picked} holds no model (config.json + model.safetensors, or its shards + model.safetensors.index.json) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has ${items.length ? names + (items.length > 8 ? ', ...' : '') : 'no files'}`,
     );
   }
   const at = (root: string, name: string) => items.find((i) => i.path === (root ? `${root}/${name}` : name));
@@ -215,13 +223,17 @@ export async function importModel(
   if (modelRoot !== null) {
     const root = modelRoot;
     const cfgItem = at(root, 'config.json')!;
-    parseGpt2Config(parseJsonFile(await readAll(cfgItem), cfgItem.path, importError), cfgItem.path); // refuse a non-GPT-2 before storing anything
+    // refuse an unsupported model_type (naming the supported ones) before storing anything
+    const config = parseModelConfig(parseJsonFile(await readAll(cfgItem), cfgItem.path, importError), cfgItem.path);
+    if (isLlama(config) && !at(root, 'tokenizer.json'))
+      throw new ImportError(`${root || picked} has no tokenizer.json: a ${config.model_type} model needs its own`);
     if (!at(root, 'tokenizer.json') && !(at(root, 'vocab.json') && at(root, 'merges.txt'))) {
       throw new ImportError(
         `${root || picked} has no tokenizer: it needs tokenizer.json, or vocab.json and merges.txt`,
       );
     }
-    const files = MODEL_FILES.map((n) => at(root, n)).filter((x): x is Item => !!x);
+    const shards = items.filter((i) => dirOf(i.path) === root && SHARD.test(baseOf(i.path)));
+    const files = [...MODEL_FILES.map((n) => at(root, n)).filter((x): x is Item => !!x), ...shards];
     const repo = nameOf(root);
     return storeAndLoad(
       cache,
@@ -261,16 +273,20 @@ async function mergedAdapter(
   const ac = readJsonFile(await readAll(cfgItem), cfgItem.path, ADAPTER_CONFIG, importError);
   const where = cfgItem.path;
   if (ac.use_dora) throw new ImportError(`${where}: DoRA adapters (use_dora) are not supported`);
-  if (ac.fan_in_fan_out === false)
-    throw new ImportError(
-      `${where}: fan_in_fan_out is false, but GPT-2's layers are Conv1D and PEFT needs it true for them`,
-    );
-  const rank = ac.r;
-  const alpha = ac.lora_alpha;
-  const targets = targetsOf(ac.target_modules, where);
   const wanted = ac.base_model_name_or_path ?? null;
   if (!base)
     throw new ImportError(`${where}: an adapter applies to a base model; load ${wanted ?? 'its base model'} first`);
+  const f = familyOf(base.config);
+  const conv1d = f.lora.weightLayout === 'in-out';
+  if ((ac.fan_in_fan_out ?? false) !== conv1d)
+    throw new ImportError(
+      conv1d
+        ? `${where}: fan_in_fan_out is false, but GPT-2's layers are Conv1D and PEFT needs it true for them`
+        : `${where}: fan_in_fan_out is true, but ${f.label(base.config)}'s layers are nn.Linear (PEFT's false)`,
+    );
+  const rank = ac.r;
+  const alpha = ac.lora_alpha;
+  const targets = targetsOf(base.config, ac.target_modules, where);
   if (wanted && wanted !== base.repo && !base.repo.endsWith(`/${wanted}`) && !wanted.endsWith(`/${base.repo}`)) {
     throw new ImportError(
       `${where}: this adapter was trained on ${wanted}, but the current model is ${base.repo}; load ${wanted} first`,
@@ -298,12 +314,10 @@ async function mergedAdapter(
   }
   const merged = mergeLora(base.config, lora, W);
   const repo = `${baseOf(base.repo).split(/\s/)[0]}+${name}`.replace(/[^\w.+-]+/g, '-');
-  // stored as a plain GPT-2 with the base's tokenizer (and so its chat template)
-  const out = Object.fromEntries(
-    gpt2Params(base.config).map((p) => [p.name, { shape: p.shape, data: merged[p.name] }]),
-  );
+  // stored as a plain model of the base's family with the base's tokenizer (and so its chat template)
+  const out = Object.fromEntries(f.params(base.config).map((p) => [p.name, { shape: p.shape, data: merged[p.name] }]));
   const files: OutFile[] = [
-    jsonFile('config.json', gpt2ConfigJson(base.config, base.eosId)),
+    jsonFile('config.json', f.configJson(base.config, base.ids ?? { bos: base.eosId, eos: [base.eosId], pad: null })),
     { path: 'model.safetensors', parts: safetensorsParts(out) },
     textFile('tokenizer.json', JSON.stringify(base.tokenizer.tokenizer)),
     jsonFile('tokenizer_config.json', base.tokenizer.config),
@@ -312,19 +326,20 @@ async function mergedAdapter(
 }
 
 /** PEFT target_modules (suffixes of module names) as the engine's LoRA targets. */
-function targetsOf(v: string | string[], where: string): string[] {
-  const LORA_TARGETS = GPT2_FAMILY.lora.targets;
+function targetsOf(c: ModelConfig, v: string | string[], where: string): string[] {
+  const f = familyOf(c);
+  const LORA_TARGETS = f.lora.targets;
   const list = typeof v === 'string' ? [v] : v;
   if (!list.length)
     throw new ImportError(
-      `${where}: target_modules must name GPT-2 layers (${LORA_TARGETS.join(', ')}), got ${JSON.stringify(v)}`,
+      `${where}: target_modules must name ${f.label(c)} layers (${LORA_TARGETS.join(', ')}), got ${JSON.stringify(v)}`,
     );
   const out = new Set<string>();
   for (const m of list) {
     const hits = LORA_TARGETS.filter((t) => t === m || t.endsWith(`.${m}`));
     if (!hits.length)
       throw new ImportError(
-        `${where}: target module ${JSON.stringify(m)} is not a GPT-2 layer LoRA applies to (${LORA_TARGETS.join(', ')})`,
+        `${where}: target module ${JSON.stringify(m)} is not a ${f.label(c)} layer LoRA applies to (${LORA_TARGETS.join(', ')})`,
       );
     for (const h of hits) out.add(h);
   }
@@ -359,8 +374,12 @@ async function storeAndLoad(
       })();
       await store(cache, `${prefix}${f.name}`, counted, f.size);
     }
-    const model = await loadCachedGpt2(cache, LOCAL_ENDPOINT, repo, revision); // proves the stored files load
-    if (gpt2Params(model.config).some((p) => !model.weights[p.name]))
+    const model = await loadCachedModel(cache, LOCAL_ENDPOINT, repo, revision); // proves the stored files load
+    if (
+      familyOf(model.config)
+        .params(model.config)
+        .some((p) => !model.weights[p.name])
+    )
       throw new ImportError(`${repo}: the stored weights are incomplete`);
     return { kind, repo, revision, model };
   } catch (e) {

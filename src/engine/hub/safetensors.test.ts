@@ -91,3 +91,33 @@ describe('safetensors as a stream', () => {
     ).rejects.toThrow(/gpt2\/model.safetensors: ended after \d+ of \d+ bytes: the file is truncated/);
   });
 });
+
+describe('writing halved dtypes (export --dtype)', () => {
+  const values = Float32Array.of(1, -2.5, 0.1, 3.14159, 65504, 70000, 1e-8, 6e-5, -0, Infinity, 1 / 3, 1e-3);
+  const round = (dtype: 'BF16' | 'F16') =>
+    readSafetensors(writeSafetensors({ x: { shape: [values.length], data: values } }, undefined, dtype)).get('x')!;
+
+  it('BF16 as torch rounds it (to nearest even), the header saying BF16, half the bytes', () => {
+    const bytes = writeSafetensors({ x: { shape: [values.length], data: values } }, undefined, 'BF16');
+    expect(bytes.length).toBeLessThan(8 + 200 + 2 * values.length);
+    expect(new TextDecoder().decode(bytes.subarray(8, 80))).toContain('"dtype":"BF16"');
+    const got = round('BF16').data;
+    // torch.tensor([...]).to(torch.bfloat16).float()
+    expect(Array.from(got.subarray(0, 4))).toEqual([1, -2.5, 0.10009765625, 3.140625]);
+    expect(got[4]).toBe(65536);
+    for (let i = 0; i < values.length; i++)
+      if (Number.isFinite(values[i]))
+        expect(Math.abs(got[i] - values[i])).toBeLessThanOrEqual(Math.abs(values[i]) / 256);
+  });
+
+  it('F16 as torch rounds it: 65504 kept, past it infinity, subnormals, tiny values to zero', () => {
+    const got = round('F16').data;
+    expect(Array.from(got.subarray(0, 5))).toEqual([1, -2.5, 0.0999755859375, 3.140625, 65504]);
+    expect(got[5]).toBe(Infinity);
+    expect(got[6]).toBe(0); // below half of the smallest subnormal (2^-25)
+    expect(got[7]).toBe(1007 * 2 ** -24); // a subnormal: 6e-5 / 2^-24 = 1006.6, rounded
+    expect(Object.is(got[8], -0)).toBe(true);
+    expect(got[9]).toBe(Infinity);
+    expect(got[10]).toBe(0.333251953125);
+  });
+});

@@ -228,21 +228,64 @@ export async function readSafetensorsStream(
   return p.finish();
 }
 
-/** Writes f32 tensors; the header is padded with spaces to a multiple of 8 bytes, as the reference writer does. */
-/** A safetensors file as parts: the header, then each tensor's bytes as a view (no copy of the weights). */
+/** The dtypes written: float32 as is, or halved (bfloat16, float16) for a smaller file. */
+export type StoredDtype = 'F32' | 'BF16' | 'F16';
+
+/** f32 bits (as a uint32) to bfloat16 bits, rounded to nearest even as torch's .to(torch.bfloat16) rounds. */
+export const bf16Bits = (f32: number) => ((f32 + 0x7fff + ((f32 >>> 16) & 1)) >>> 16) & 0xffff;
+
+/** f32 bits to IEEE half bits, rounded to nearest even; past 65504 is infinity, below 2^-24 zero (as torch). */
+export function f16Bits(f32: number): number {
+  const sign = (f32 >>> 16) & 0x8000;
+  const exp = (f32 >>> 23) & 0xff;
+  let mant = f32 & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf, nan
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000; // the implicit bit, then shifted into a subnormal
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let m = mant >>> shift;
+    if (rest > half || (rest === half && m & 1)) m++;
+    return sign | m;
+  }
+  let h = sign | (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // may carry into the exponent: still right
+  return h;
+}
+
+/** A tensor's bytes in `dtype`: a view for F32, a halved copy otherwise. */
+function storedBytes(data: Float32Array, dtype: StoredDtype): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = new Uint16Array(data.length);
+  const conv = dtype === 'BF16' ? bf16Bits : f16Bits;
+  for (let i = 0; i < data.length; i++) out[i] = conv(bits[i]);
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * A safetensors file as parts: the header (padded with spaces to a multiple of 8 bytes, as the reference writer
+ * does), then each tensor's bytes: a view on the weights for F32 (no copy), converted for BF16 and F16.
+ */
 export function safetensorsParts(
   tensors: Record<string, F32Tensor>,
   metadata: Record<string, string> = { format: 'pt' },
+  dtype: StoredDtype = 'F32',
 ): Uint8Array[] {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
   for (const k of names) {
     const t = tensors[k];
-    const size = t.data.length * 4;
+    const size = t.data.length * (dtype === 'F32' ? 4 : 2);
     if (t.data.length !== t.shape.reduce((a, b) => a * b, 1))
       throw new Error(`tensor ${k}: ${t.data.length} values for shape [${t.shape}]`);
-    header[k] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + size] };
+    header[k] = { dtype, shape: t.shape, data_offsets: [off, off + size] };
     off += size;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
@@ -252,17 +295,15 @@ export function safetensorsParts(
   new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
   head.set(json, 8);
   // little-endian hosts (every browser and Node target)
-  return [
-    head,
-    ...names.map((k) => new Uint8Array(tensors[k].data.buffer, tensors[k].data.byteOffset, tensors[k].data.byteLength)),
-  ];
+  return [head, ...names.map((k) => storedBytes(tensors[k].data, dtype))];
 }
 
 export function writeSafetensors(
   tensors: Record<string, F32Tensor>,
   metadata: Record<string, string> = { format: 'pt' },
+  dtype: StoredDtype = 'F32',
 ): Uint8Array {
-  const parts = safetensorsParts(tensors, metadata);
+  const parts = safetensorsParts(tensors, metadata, dtype);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let o = 0;
   for (const p of parts) {

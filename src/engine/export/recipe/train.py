@@ -29,8 +29,9 @@ def read_jsonl(name):
 
 def encode(tok, template, messages, loss_on):
     """Tokens and loss mask, as the studio builds them: the template is rendered for growing prefixes of the
-    conversation and only what an assistant turn adds, up to and including its <|endoftext|>, is trained."""
-    eos = tok.eos_token
+    conversation and only what an assistant turn adds, up to and including its first end token (<|endoftext|>,
+    <|im_end|>, <|eot_id|>: run.json's end_tokens), is trained."""
+    ends = RUN["end_tokens"]
     ids, mask, done = [], [], ""
     last = max((k for k, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
 
@@ -52,8 +53,9 @@ def encode(tok, template, messages, loss_on):
         added = full[len(done):]
         if m["role"] == "assistant":
             trained = m.get("weight", 1) != 0 and (loss_on != "last-assistant" or k == last)
-            end = added.rfind(eos)
-            cut = end + len(eos) if end >= 0 else len(added)
+            found = [(added.find(e), e) for e in ends if added.find(e) >= 0]
+            end, token = min(found) if found else (-1, "")
+            cut = end + len(token) if end >= 0 else len(added)
             push(added[:cut], trained)
             if cut < len(added):
                 push(added[cut:], False)
@@ -108,11 +110,12 @@ def main():
         template = f.read()
     tok = AutoTokenizer.from_pretrained(RUN["base_model"], revision=RUN["revision"])
     tok.chat_template = template
-    tok.pad_token = tok.eos_token
-    # dropout off, as in the studio
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    # dropout off, as in the studio (the family's own config fields)
     model = AutoModelForCausalLM.from_pretrained(
         RUN["base_model"], revision=RUN["revision"], torch_dtype=torch.float32,
-        attn_pdrop=0.0, embd_pdrop=0.0, resid_pdrop=0.0,
+        **{field: 0.0 for field in RUN["dropout_fields"]},
     )
     train = Dataset.from_list(rows(tok, template, read_jsonl("train.jsonl")))
     validation = rows(tok, template, read_jsonl("validation.jsonl"))
@@ -124,7 +127,7 @@ def main():
 
         peft_config = LoraConfig(
             r=RUN["lora"]["r"], lora_alpha=RUN["lora"]["alpha"], target_modules=RUN["lora"]["targets"],
-            lora_dropout=0.0, bias="none", fan_in_fan_out=True, task_type="CAUSAL_LM",
+            lora_dropout=0.0, bias="none", fan_in_fan_out=RUN["lora"]["fan_in_fan_out"], task_type="CAUSAL_LM",
         )
 
     args = SFTConfig(
