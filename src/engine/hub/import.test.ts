@@ -144,19 +144,19 @@ describe('importing a model', () => {
     expect(await cache.list()).toEqual([]);
   });
 
-  it('says what a folder without a model holds, and refuses a model that is not GPT-2 before storing', async () => {
+  it('says what a folder without a model holds, and refuses an unsupported model before storing', async () => {
     const cache = fresh();
     const err = await caught(importModel(cache, [{ path: 'notes/readme.txt', blob: new Blob(['hi']) }]));
     expect(err.message).toBe(
-      'notes/readme.txt holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has notes/readme.txt',
+      'notes/readme.txt holds no model (config.json + model.safetensors, or its shards + model.safetensors.index.json) and no PEFT adapter (adapter_config.json + adapter_model.safetensors); it has notes/readme.txt',
     );
-    const llama = asInputs(hfFolderFiles(src), 'llama').map((f) =>
+    const mistral = asInputs(hfFolderFiles(src), 'mistral').map((f) =>
       f.path.endsWith('config.json') && !f.path.includes('_')
-        ? { ...f, blob: new Blob([JSON.stringify({ model_type: 'llama' })]) }
+        ? { ...f, blob: new Blob([JSON.stringify({ model_type: 'mistral' })]) }
         : f,
     );
-    await expect(importModel(cache, llama)).rejects.toThrow(
-      'llama/config.json: model_type is "llama", but only GPT-2 checkpoints (model_type "gpt2") can be trained here',
+    await expect(importModel(cache, mistral)).rejects.toThrow(
+      'mistral/config.json: field "model_type" is "mistral"; supported: "gpt2", "llama", "qwen2", "qwen3"',
     );
     expect(await cache.list()).toEqual([]);
   });
