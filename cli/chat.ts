@@ -6,7 +6,7 @@ import { maxPositions } from '../src/engine/models/family.js';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
-import { ChatTemplate, type Message } from '../src/engine/data/template.js';
+import { CHAT_VARS, ChatTemplate, type Message } from '../src/engine/data/template.js';
 import { Generator, type GenerateOptions } from '../src/engine/generate/generator.js';
 import { GREEDY, validateSampling } from '../src/engine/generate/sampling.js';
 import { parseBackend } from '../src/engine/runtime/backend.js';
@@ -91,7 +91,7 @@ class Chat {
     private readonly m: ChatModel,
     backend: Awaited<ReturnType<typeof createNodeBackend>>,
   ) {
-    this.template = ChatTemplate.forTokenizer(m.tok, m.template);
+    this.template = ChatTemplate.forTokenizer(m.tok, m.template, { vars: CHAT_VARS });
     const spec: ModelSpec = { config: m.config };
     const weights = weightFeeds(backend, allParams(spec), m.weights);
     this.context = Math.min(maxPositions(m.config), 1024);

@@ -9,7 +9,7 @@ import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { DataError, decodeText, FORMATS, type FormatName } from '../src/engine/data/formats.js';
 import type { OverflowPolicy } from '../src/engine/data/rows.js';
 import { DatasetRejectedError, prepareDataset } from '../src/engine/data/prepare.js';
-import { ChatTemplate, type LossOn } from '../src/engine/data/template.js';
+import { CHAT_VARS, ChatTemplate, type LossOn } from '../src/engine/data/template.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { trainFacts, type ExportSource, type RunFacts } from '../src/engine/export/source.js';
 import type { ModelSource } from '../src/engine/export/saved-run.js';
@@ -271,7 +271,7 @@ async function main(): Promise<void> {
   // the model's own tokenizer and chat template (GPT-2: the studio's plain-text one)
   const { source, config, base, lora, model, weights, tok, template } = await loadModel(cli, seed);
   const seq = num('seq', Math.min(DEFAULT_TRAIN.seq, maxPositions(config)));
-  const d = await loadData(cli, a.data, tok, ChatTemplate.forTokenizer(tok, template), seq, seed);
+  const d = await loadData(cli, a.data, tok, ChatTemplate.forTokenizer(tok, template, { vars: CHAT_VARS }), seq, seed);
   const { train, validation } = d;
   const samplePrompt = d.samplePrompts[0]?.text ?? '';
   const promptIds = (d.samplePrompts[0]?.ids ?? [tok.eosId]).slice(

@@ -7,7 +7,7 @@ import { chatSpecialIds, chatTokenizerFiles, type ChatFormat } from '../testing/
 import { DataError } from './formats.js';
 import { prepareDataset } from './prepare.js';
 import { chatRows } from './rows.js';
-import { ChatTemplate, ChatTemplateError, type Message } from './template.js';
+import { CHAT_VARS, ChatTemplate, ChatTemplateError, type Message } from './template.js';
 import { Tokenizer } from './tokenizer.js';
 
 const FORMATS: ChatFormat[] = ['smollm2', 'qwen2', 'qwen3', 'llama3'];
@@ -67,7 +67,9 @@ describe.each(FORMATS)('%s', (f) => {
     const prompt = tok.encode(t.render(conv.slice(0, 1), true));
     expect(enc.tokens.slice(0, prompt.length)).toEqual(prompt);
     expect(enc.mask.indexOf(1)).toBe(prompt.length);
-    if (f !== 'llama3') expect(enc.tokens).toEqual(tok.encode(t.render(conv)));
+    // Qwen3's earlier replies render differently once a later turn exists: read from the whole render in pieces,
+    // whose "\n\n" before a reply GPT-2's pre-tokenizer splits as it does Llama 3's
+    if (f !== 'llama3' && f !== 'qwen3') expect(enc.tokens).toEqual(tok.encode(t.render(conv)));
     const endId = chatSpecialIds(f)[END[f]];
     enc.tokens.forEach((id, i) => {
       if (id === endId && i + 1 < enc.tokens.length) expect(enc.mask[i + 1]).toBe(0); // ChatML's "\n"
@@ -131,6 +133,30 @@ describe("a family's particulars", () => {
       'Hello 🙂 there.<|im_end|>',
       'Goodbye.<|im_end|>',
     ]);
+  });
+});
+
+describe("Qwen3's template, which rewrites earlier replies as the conversation grows", () => {
+  const tok = tokenizer('qwen3');
+  const t = ChatTemplate.forTokenizer(tok, undefined, { vars: CHAT_VARS });
+  it('is read from the whole render: each reply and its <|im_end|> trained, the think block not', () => {
+    // the last reply (after the last user message) gets an empty think block, the first does not
+    const full = t.render(conv);
+    expect(full).toContain('<|im_start|>assistant\nHello 🙂 there.<|im_end|>');
+    expect(full).toContain('<|im_start|>assistant\n<think>\n\n</think>\n\nGoodbye.<|im_end|>');
+    expect(t.render(conv.slice(0, 2))).toContain('<think>'); // so a prefix's render is not the whole's
+    const enc = t.encode(tok, conv);
+    expect(tok.decode(enc.tokens)).toBe(full);
+    expect(trainedTexts(tok, enc)).toEqual(['Hello 🙂 there.<|im_end|>', 'Goodbye.<|im_end|>']);
+    expect(trainedTexts(tok, t.encode(tok, conv, 'last-assistant'))).toEqual(['Goodbye.<|im_end|>']);
+  });
+  it('one reply: the think block of the non-thinking generation prompt untrained, chat prompted the same way', () => {
+    const one = conv.slice(0, 2);
+    const enc = t.encode(tok, one);
+    expect(trainedTexts(tok, enc)).toEqual(['Hello 🙂 there.<|im_end|>']);
+    const prompt = t.render(one.slice(0, 1), true);
+    expect(prompt.endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n')).toBe(true);
+    expect(tok.decode(enc.tokens).startsWith(prompt)).toBe(true);
   });
 });
 

@@ -40,7 +40,15 @@ export interface TextEncoder {
   readonly endIds?: readonly number[];
   /** The tokenizer's own special tokens, checked against the template's so a mismatch is an error, not bad data. */
   readonly specialTokens?: SpecialTokens;
+  /** Text of ids (the end tokens' strings, for templates that rewrite earlier turns). */
+  decode?(ids: readonly number[]): string;
 }
+
+/**
+ * The variables the studio and the CLI render with: Qwen3's non-thinking mode (the empty think block in the
+ * generation prompt), since the dialogues they train on carry no reasoning; templates without it ignore it.
+ */
+export const CHAT_VARS: Readonly<Record<string, unknown>> = Object.freeze({ enable_thinking: false });
 
 export interface ChatTemplateOptions {
   /** The special tokens the template renders with: the tokenizer's (Tokenizer.specialTokens); default GPT-2's. */
@@ -120,8 +128,70 @@ export class ChatTemplate {
     }
   }
 
-  /** Tokens and loss mask of one conversation, built from the renders of its growing prefixes. */
+  /**
+   * Tokens and loss mask of one conversation, built from the renders of its growing prefixes; a template that
+   * rewrites earlier turns as the conversation grows (Qwen3 drops the think block of every reply before the last
+   * user message) is read from the whole conversation's render instead.
+   */
   encode(tok: TextEncoder, messages: readonly Message[], lossOn: LossOn = 'assistant'): EncodedConversation {
+    try {
+      return this.encodeByPrefixes(tok, messages, lossOn);
+    } catch (e) {
+      if (!(e instanceof ChatTemplateError) || !e.message.includes('does not render conversations by extension'))
+        throw e;
+      return this.encodeWhole(tok, messages, lossOn, e);
+    }
+  }
+
+  /**
+   * The whole conversation rendered once, each assistant reply found in it in order (its content as the template
+   * wrote it, trimmed) and trained up to its first end token; everything between replies is not trained.
+   */
+  private encodeWhole(
+    tok: TextEncoder,
+    messages: readonly Message[],
+    lossOn: LossOn,
+    why: ChatTemplateError,
+  ): EncodedConversation {
+    const endTexts = [...new Set(this.endIds(tok))].map((id) => tok.decode?.([id])).filter((t): t is string => !!t);
+    if (!endTexts.length) throw why;
+    const full = this.render(messages);
+    // every turn must be there, in order: a template that renders only some of them is refused as before
+    let seen = 0;
+    for (const m of messages) {
+      const at = full.indexOf(m.content.trim(), seen);
+      if (at < 0) throw why;
+      seen = at + m.content.trim().length;
+    }
+    const tokens: number[] = [];
+    const mask: number[] = [];
+    const push = (text: string, trained: boolean) => {
+      const ids = tok.encode(text);
+      tokens.push(...ids);
+      for (const _ of ids) mask.push(trained || lossOn === 'all' ? 1 : 0);
+    };
+    const lastAssistant = messages.map((m) => m.role).lastIndexOf('assistant');
+    let pos = 0;
+    messages.forEach((m, k) => {
+      if (m.role !== 'assistant') return;
+      const content = m.content.trim();
+      const at = content ? full.indexOf(content, pos) : pos;
+      if (at < 0) throw this.error(`renders messages[${k}] (an assistant turn) without its content; ${why.reason}`);
+      const after = at + content.length;
+      const found = endTexts.map((t) => [full.indexOf(t, after), t.length]).filter(([i]) => i >= 0);
+      if (!found.length)
+        throw this.error(`renders messages[${k}] (an assistant turn) with no end token after it; ${why.reason}`);
+      const [end, len] = found.reduce((a, b) => (b[0] < a[0] ? b : a));
+      push(full.slice(pos, at), false);
+      push(full.slice(at, end + len), m.weight !== 0 && (lossOn !== 'last-assistant' || k === lastAssistant));
+      pos = end + len;
+    });
+    if (pos < full.length) push(full.slice(pos), false);
+    return { tokens, mask };
+  }
+
+  /** Tokens and loss mask of one conversation, built from the renders of its growing prefixes. */
+  private encodeByPrefixes(tok: TextEncoder, messages: readonly Message[], lossOn: LossOn): EncodedConversation {
     const ends = new Set(this.endIds(tok));
     const tokens: number[] = [];
     const mask: number[] = [];
@@ -150,7 +220,14 @@ export class ChatTemplate {
           `renders nothing for messages[${k}] (an assistant turn), so nothing would be trained: a base model's template may drop assistant messages; use a chat template that renders them`,
         );
       push(tok.encode(extend(this.render(messages.slice(0, k), true), k, 'the generation prompt')), false);
-      const added = extend(full, k, 'the assistant turn');
+      let added = extend(full, k, 'the assistant turn');
+      // what the template writes before the reply itself (Qwen3's think block) is prompt, not reply; a space before
+      // it (GPT-2's "Assistant: ") stays with the reply, whose first token it starts
+      const at = m.content.trim() ? added.indexOf(m.content.trim()) : 0;
+      if (at > 0 && added.slice(0, at).trim() !== '') {
+        push(tok.encode(added.slice(0, at)), false);
+        added = added.slice(at);
+      }
       const ids = tok.encode(added);
       // the first end token closes the reply: it is trained, what the template adds after it (ChatML's "\n") is not
       const end = ids.findIndex((id) => ends.has(id));
