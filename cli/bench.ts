@@ -1,12 +1,14 @@
-// npm run bench -- [--json] [--steps N] [--threads N] [--backend node-cpu|wasm] [--no-transformers-js]
-// Training throughput for the GPT-2 124M shape (random weights, batch 4, sequence 128): full fine-tune with AdamW
-// and LoRA rank 8, on onnxruntime-node's CPU EP or onnxruntime-web's WASM build (the browser fallback's kernels);
+// npm run bench -- [--shape gpt2-124m|smollm2-135m] [--json] [--steps N] [--threads N] [--backend node-cpu|wasm]
+//   [--no-transformers-js] [--torch]
+// Training throughput for the GPT-2 124M shape or SmolLM2-135M's (random weights, batch 4, sequence 128): full
+// fine-tune with AdamW and the family's default LoRA, rank 8, on onnxruntime-node's CPU EP or onnxruntime-web's WASM build (the browser fallback's kernels);
 // generation tokens/s with the KV cache; peak memory, and the device memory each run measured (the process's RSS
 // on the CPU EP, the heap on WASM) beside the studio's estimate. Reports achieved GFLOP/s as 6 x parameters x
 // tokens / time, and a same-run matmul baseline for the ratio. Also: nodes per graph as the WebGPU backend builds
 // them (artifacts/counts.ts), and generation against transformers.js running a package of the same weights (the
 // export's ONNX with past key values, on onnxruntime-node's CPU EP), wall time of the whole call for a 32-token
-// prompt and 64 new tokens, greedy.
+// prompt and 64 new tokens, greedy. --torch: the same full fine-tune step in PyTorch eager (cli/bench_torch.py on
+// Debian's python3-torch), measured in the same run, for the ratio.
 import { parseArgs } from 'node:util';
 import { Graph } from '../src/engine/onnx/graph.js';
 import { serializeModel } from '../src/engine/onnx/proto.js';
@@ -14,8 +16,12 @@ import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
 import { textRows } from '../src/engine/data/rows.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { GREEDY } from '../src/engine/generate/sampling.js';
-import { countParams, GPT2_124M, type GPT2Config } from '../src/engine/models/gpt2.js';
-import { initGpt2, initLora, initModel } from '../src/engine/models/init.js';
+import { countParams, GPT2_124M } from '../src/engine/models/gpt2.js';
+import { initLora, initModel, type Weights } from '../src/engine/models/init.js';
+import { isLlama, type ModelConfig } from '../src/engine/models/config.js';
+import { parseLlamaConfig } from '../src/engine/models/llama-config.js';
+import { llamaConfigJson } from '../src/engine/models/llama-hf.js';
+import { defaultLora } from '../src/engine/models/lora.js';
 import { familyOf } from '../src/engine/models/family.js';
 import { createNodeBackend, createNodeWasmBackend } from '../src/engine/runtime/node.js';
 import { estimateMemory } from '../src/engine/models/memory.js';
@@ -25,11 +31,35 @@ import type { Backend } from '../src/engine/runtime/backend.js';
 import { graphNodes, graphOps } from '../src/engine/artifacts/counts.js';
 import { gpt2ConfigJson } from '../src/engine/models/hf.js';
 import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from '../src/engine/export/onnx.js';
-import { jsonFile } from '../src/engine/util/files.js';
+import { llamaOnnxFiles, llamaTransformersJsConfig } from '../src/engine/export/onnx-llama.js';
+import { jsonFile, type OutFile } from '../src/engine/util/files.js';
 import { writeFolder } from '../src/engine/export/write.node.js';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** The shapes the bench runs, with random weights; SmolLM2-135M's is the Hub's config.json, its token ids aside. */
+const SHAPES: Record<string, { name: string; config: ModelConfig }> = {
+  'gpt2-124m': { name: 'GPT-2 124M', config: GPT2_124M },
+  'smollm2-135m': {
+    name: 'SmolLM2-135M',
+    config: parseLlamaConfig({
+      model_type: 'llama',
+      hidden_size: 576,
+      num_hidden_layers: 30,
+      num_attention_heads: 9,
+      num_key_value_heads: 3,
+      head_dim: 64,
+      intermediate_size: 1536,
+      vocab_size: 49152,
+      tie_word_embeddings: true,
+      rope_theta: 100000,
+      rms_norm_eps: 1e-5,
+      max_position_embeddings: 8192,
+    }),
+  },
+};
 
 const { values: a } = parseArgs({
   options: {
@@ -37,11 +67,17 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '6' },
     threads: { type: 'string' },
     backend: { type: 'string', default: 'node-cpu' },
+    shape: { type: 'string', default: 'gpt2-124m' },
     'no-transformers-js': { type: 'boolean', default: false },
+    torch: { type: 'boolean', default: false },
   },
 });
 if (a.backend !== 'node-cpu' && a.backend !== 'wasm')
   throw new Error(`Unsupported backend "${a.backend}". Should be one of: node-cpu, wasm`);
+if (!Object.hasOwn(SHAPES, a.shape))
+  throw new Error(`Unknown shape "${a.shape}". Should be one of: ${Object.keys(SHAPES).join(', ')}`);
+const shape = SHAPES[a.shape];
+const family = familyOf(shape.config);
 const steps = Number(a.steps);
 const B = 4;
 const T = 128;
@@ -69,7 +105,9 @@ async function matmulBaseline(b: Backend): Promise<number> {
 
 async function train(b: Backend, m: ModelSpec, label: string) {
   const W = { ...initModel(m.config, 1), ...(m.lora ? initLora(m.config, m.lora, 1) : {}) };
-  const tokens = Array.from({ length: 40 * (T + 1) }, (_, i) => (i * 7919) % 50000);
+  const V = family.vocabSize(m.config);
+  // ids inside the vocabulary (GPT-2's are the ones its figures were always measured on)
+  const tokens = Array.from({ length: 40 * (T + 1) }, (_, i) => (i * 7919) % Math.min(50000, V));
   const cfg = {
     ...DEFAULT_TRAIN,
     steps: steps + 1,
@@ -80,7 +118,7 @@ async function train(b: Backend, m: ModelSpec, label: string) {
     checkpointEvery: 0,
     lr: 1e-4,
   };
-  const t = new Trainer({ backend: b, model: m, weights: W, train: textRows(tokens, T), config: cfg, padId: 50256 });
+  const t = new Trainer({ backend: b, model: m, weights: W, train: textRows(tokens, T), config: cfg, padId: V - 1 });
   const times: number[] = [];
   let last = performance.now();
   let loss = NaN;
@@ -98,7 +136,7 @@ async function train(b: Backend, m: ModelSpec, label: string) {
   await t.release();
   const sec = times.reduce((x, y) => x + y, 0) / times.length / 1000;
   const tokensPerSec = (B * T) / sec;
-  const params = countParams(familyOf(m.config).params(m.config));
+  const params = countParams(family.params(m.config));
   const estimateBytes = estimateMemory(m.config, B, T, m.lora).trainingBytes;
   return {
     label,
@@ -130,20 +168,37 @@ async function generation(b: Backend, m: ModelSpec, W: Record<string, Float32Arr
   return r;
 }
 
-/** transformers.js on a package of the same weights (written to a temporary folder), same prompt and budget. */
-async function transformersJs(c: typeof GPT2_124M, W: Record<string, Float32Array>) {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-tjs-'));
-  try {
-    await writeFolder(join(dir, 'gpt2'), [
-      jsonFile('config.json', { ...gpt2ConfigJson(c), 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
+/** The config.json of the shape, as the exports write it (the PyTorch reference builds its model from it too). */
+const configJson = (c: ModelConfig) =>
+  isLlama(c) ? llamaConfigJson(c, { bos_token_id: 0, eos_token_id: 0 }) : gpt2ConfigJson(c);
+
+/** A transformers.js package of the weights, as the export writes it for the family. */
+function packageFiles(c: ModelConfig, W: Weights): OutFile[] {
+  if (!isLlama(c))
+    return [
+      jsonFile('config.json', { ...configJson(c), 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
       jsonFile('generation_config.json', { bos_token_id: 50256, eos_token_id: 50256 }),
       ...gpt2OnnxFiles(c, W),
-    ]);
+    ];
+  const tjs = llamaTransformersJsConfig(c, { bos: 0, eos: [0] }); // SmolLM2's <|endoftext|>
+  return [
+    jsonFile('config.json', { ...configJson(c), ...tjs.config }),
+    jsonFile('generation_config.json', tjs.generation),
+    ...llamaOnnxFiles(c, W),
+  ];
+}
+
+/** transformers.js on a package of the same weights (written to a temporary folder), same prompt and budget. */
+async function transformersJs(c: ModelConfig, W: Weights) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-tjs-'));
+  const name = family.modelType(c);
+  try {
+    await writeFolder(join(dir, name), packageFiles(c, W));
     const { AutoModelForCausalLM, Tensor, env } = await import('@huggingface/transformers');
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
     env.localModelPath = `${dir}/`;
-    const model = await AutoModelForCausalLM.from_pretrained('gpt2', { device: 'cpu' });
+    const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu' });
     const ids = new Tensor('int64', BigInt64Array.from(PROMPT, BigInt), [1, PROMPT.length]);
     const mask = new Tensor('int64', new BigInt64Array(PROMPT.length).fill(1n), [1, PROMPT.length]);
     const run = async (n: number) => {
@@ -171,27 +226,59 @@ async function transformersJs(c: typeof GPT2_124M, W: Record<string, Float32Arra
   }
 }
 
+/** PyTorch eager on the same shape, in its own process: the same full fine-tune step's tokens/s. */
+function pytorchEager(c: ModelConfig, threads: number) {
+  const script = join(import.meta.dirname, 'bench_torch.py');
+  const args = [JSON.stringify(configJson(c)), '--steps', String(steps), '--batch', String(B), '--seq', String(T)];
+  const out = execFileSync('/usr/bin/python3', [script, ...args, '--threads', String(threads)], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as {
+    tokensPerSec: number;
+    threads: number;
+    params: number;
+    torch: string;
+    openblasCoretype: string | null;
+  };
+  const params = countParams(family.params(c));
+  if (r.params !== params) throw new Error(`bench_torch.py built ${r.params} parameters, the studio's model ${params}`);
+  return {
+    tokensPerSec: r.tokensPerSec,
+    note: `PyTorch ${r.torch} eager + OpenBLAS (${r.openblasCoretype ?? 'detected'} kernels), full fine-tune, same shape, ${r.threads} threads, measured in this run`,
+  };
+}
+
 const threads = a.threads ? { threads: Number(a.threads) } : {};
 const cpu = a.backend === 'wasm' ? await createNodeWasmBackend(threads) : await createNodeBackend('node-cpu', threads);
-const base: ModelSpec<GPT2Config> = { config: GPT2_124M };
+const base: ModelSpec = { config: shape.config };
 const mm = await matmulBaseline(cpu);
+// before the studio's runs, so that their peak RSS is theirs alone (the reference runs in its own process)
+const torch = a.torch ? pytorchEager(base.config, threads.threads ?? availableParallelism()) : null;
+// GPT-2's figures predate a measured reference: the one of issue 2
+const pytorch =
+  torch ??
+  (isLlama(base.config)
+    ? null
+    : {
+        tokensPerSec: 67,
+        note: 'PyTorch eager + OpenBLAS, full fine-tune, same shape, this 2-core machine (issue 2)',
+      });
 // LoRA first: the WASM heap never shrinks, so the smaller run is measured before the larger one grows it
+const loraCfg = defaultLora(base.config);
 const lora = await train(
   cpu,
-  { ...base, lora: { rank: 8, alpha: 16, targets: ['attn.c_attn'] } },
-  'LoRA r=8 (attn.c_attn), AdamW',
+  { ...base, lora: loraCfg },
+  `LoRA r=${loraCfg.rank} (${loraCfg.targets.join(', ')}), AdamW`,
 );
 const full = await train(cpu, base, 'full fine-tune, AdamW');
-const genWeights = initGpt2(base.config, 1);
+const genWeights = initModel(base.config, 1);
 const ours = await generation(cpu, base, genWeights);
 const gen = ours.tokensPerSec;
 const tjs = a['no-transformers-js'] ? null : await transformersJs(base.config, genWeights);
-const nodes = graphNodes(GPT2_124M, B, T);
+const nodes = graphNodes(base.config, B, T);
 clearInterval(timer);
 const result = {
   machine: {
     backend: cpu.description,
-    model: 'GPT-2 124M shape (random weights)',
+    model: `${shape.name} shape (random weights)`,
     batch: B,
     seq: T,
     timedSteps: steps,
@@ -206,25 +293,26 @@ const result = {
       }
     : {}),
   graphNodes: nodes,
-  graphOps: graphOps(GPT2_124M, B, T),
+  graphOps: graphOps(base.config, B, T),
   peakRssMiB: peakRss / 2 ** 20,
-  pytorchReference: {
-    tokensPerSec: 67,
-    note: 'PyTorch eager + OpenBLAS, full fine-tune, same shape, this 2-core machine (issue 2)',
+  pytorchReference: pytorch && {
+    ...pytorch,
+    ...(torch ? { fullFineTuneRatio: full.tokensPerSec / torch.tokensPerSec } : {}),
   },
 };
 if (a.json) console.log(JSON.stringify(result));
 else {
   console.log(`${result.machine.model}, batch ${B} x ${T}, ${cpu.description}, mean of ${steps} steps after warm-up`);
   console.log(`matmul baseline (512x768x3072 Gemm): ${mm.toFixed(1)} GFLOP/s`);
-  console.log(
-    'run                                 step s   tokens/s   GFLOP/s (6ND)   vs matmul   vs PyTorch 67 tok/s',
-  );
+  const ref = pytorch ? ` vs PyTorch ${pytorch.tokensPerSec.toFixed(0)} tok/s` : '';
+  console.log(`run                                 step s   tokens/s   GFLOP/s (6ND)   vs matmul  ${ref}`);
   for (const r of result.train) {
+    const vs = pytorch ? `${(r.tokensPerSec / pytorch.tokensPerSec).toFixed(2).padStart(12)}x` : '';
     console.log(
-      `${r.label.padEnd(34)} ${r.stepSeconds.toFixed(2).padStart(7)} ${r.tokensPerSec.toFixed(1).padStart(10)} ${r.gflops.toFixed(1).padStart(15)} ${(r.gflopsPerMatmulPeak * 100).toFixed(0).padStart(10)}% ${(r.tokensPerSec / 67).toFixed(2).padStart(12)}x`,
+      `${r.label.padEnd(34)} ${r.stepSeconds.toFixed(2).padStart(7)} ${r.tokensPerSec.toFixed(1).padStart(10)} ${r.gflops.toFixed(1).padStart(15)} ${(r.gflopsPerMatmulPeak * 100).toFixed(0).padStart(10)}% ${vs}`,
     );
   }
+  if (pytorch) console.log(`PyTorch reference: ${pytorch.tokensPerSec.toFixed(1)} tokens/s (${pytorch.note})`);
   console.log(`generation (KV cache, batch 1, 32-token prompt, 64 new, whole call): ${gen.toFixed(1)} tokens/s`);
   if (tjs)
     console.log(
