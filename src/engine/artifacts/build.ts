@@ -8,10 +8,8 @@ import { serializeModel } from '../onnx/proto.js';
 import { backprop } from '../autodiff/grad.js';
 import { fusedHeadLoss } from './head-loss.js';
 import { flatConcat, flatInputs, type FlatLayout } from './flat.js';
-import { isLlama } from '../models/config.js';
-import { familyOf, llamaLinear } from '../models/family.js';
-import { llamaGenerateGraphBody } from '../models/llama-cache.js';
-import { gpt2CachedTrunk, lmHead, type GPT2Config, type ParamSpec } from '../models/gpt2.js';
+import { familyOf } from '../models/family.js';
+import type { ParamSpec } from '../models/gpt2.js';
 import {
   accumName,
   allParams,
@@ -19,8 +17,6 @@ import {
   expAvgSqName,
   gradName,
   paramInputs,
-  pastName,
-  presentName,
   trainableParams,
   updatedName,
   type BuiltGraph,
@@ -321,75 +317,6 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Targe
   const ids = g.input('input_ids', 'int32', [1, S]);
   const position = g.input('position', 'int32', [1]);
   const last = g.input('last_index', 'int32', [1]);
-  if (isLlama(c)) {
-    // outputs logits and present.<i>.key/value itself; LoRA through the family's linear layers
-    llamaGenerateGraphBody(g, c, P, ids, position, last, L, m.lora ? llamaLinear(g, P, m.lora) : undefined);
-    return finish(g);
-  }
-  return gpt2Generate(g, c, m, P, { ids, position, last, S, L, target });
-}
-
-function gpt2Generate(
-  g: Graph,
-  c: GPT2Config,
-  m: ModelSpec,
-  P: Record<string, Value>,
-  {
-    ids,
-    position,
-    last,
-    S,
-    L,
-    target,
-  }: { ids: Value; position: Value; last: Value; S: number; L: number; target: Target },
-): BuiltGraph {
-  const H = c.n_head;
-  const D = c.n_embd / H;
-  const past = Array.from({ length: c.n_layer }, (_, i) => ({
-    key: g.input(pastName(i, 'key'), 'float32', [1, H, L, D]),
-    value: g.input(pastName(i, 'value'), 'float32', [1, H, L, D]),
-  }));
-  const arange = (n: number) =>
-    g.constant(
-      'int32',
-      [n],
-      Int32Array.from({ length: n }, (_, i) => i),
-    );
-  const posIds = S === 1 ? position : g.add(position, arange(S)); // (S,)
-  const slots = arange(L); // (L,)
-  const allowed = g.op1('LessOrEqual', [g.unsqueeze(slots, [0]), g.unsqueeze(posIds, [1])]); // (S, L): slot <= position
-  const mask = g.where(allowed, g.scalar(0), g.scalar(-1e9)); // (S, L)
-  const present: { key: Value; value: Value }[] = [];
-  let cache;
-  if (S === 1 && target.scatterAdd) {
-    // the CPU EP: ScatterND copies the cache and writes the one slot (its broadcasting Where is ~10x slower)
-    const base = new BigInt64Array(H * 3);
-    for (let h = 0; h < H; h++) base[3 * h + 1] = BigInt(h);
-    const at = g.mul(g.cast(position, 'int64'), g.i64([0, 0, 1])); // (3,): [0, 0, position]
-    cache = { slotIndex: g.add(g.constant('int64', [1, H, 1, 3], base), at) }; // (1, H, 1, 3): [0, h, position] per head
-  } else if (S === 1) {
-    const slotIds = g.constant(
-      'int32',
-      [1, 1, L, 1],
-      Int32Array.from({ length: L }, (_, i) => i),
-    );
-    cache = { slot: g.equal(slotIds, position) }; // (1, 1, L, 1): the one slot this token writes
-  } else {
-    const write = g.cast(g.equal(g.unsqueeze(slots, [1]), g.unsqueeze(posIds, [0])), 'float32'); // (L, S)
-    cache = { write, keep: g.reshape(g.sub(g.scalar(1), g.reduceSum(write, [1])), [1, 1, L, 1]) };
-  }
-  const h = gpt2CachedTrunk(g, c, P, ids, g.gather(P['transformer.wpe.weight'], posIds), {
-    lora: m.lora,
-    mask,
-    past,
-    present,
-    ...cache,
-  }); // (S, C)
-  const logits = lmHead(g, P, S === 1 ? h : g.gather(h, last)); // (1, C) -> (1, V)
-  g.output(logits, 'logits');
-  present.forEach((kv, i) => {
-    g.output(kv.key, presentName(i, 'key'));
-    g.output(kv.value, presentName(i, 'value'));
-  });
+  familyOf(c).generate(g, c, P, { ids, position, last, cache: L, lora: m.lora }); // logits and present.<i>.*
   return finish(g);
 }

@@ -38,5 +38,4 @@ export const accumName = (p: string) => `${p}_grad.accumulation`;
 export const expAvgName = (p: string) => `${p}.exp_avg`;
 export const expAvgSqName = (p: string) => `${p}.exp_avg_sq`;
 export const updatedName = (x: string) => `${x}.updated`;
-export const pastName = (layer: number, kv: 'key' | 'value') => `past.${layer}.${kv}`;
-export const presentName = (layer: number, kv: 'key' | 'value') => `present.${layer}.${kv}`;
+export { pastName, presentName } from '../models/kv-cache.js';

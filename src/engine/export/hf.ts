@@ -4,10 +4,8 @@
 import { safetensorsParts, type StoredDtype } from '../hub/safetensors.js';
 import { isLlama } from '../models/config.js';
 import { familyOf } from '../models/family.js';
-import { llamaOnnxFiles, llamaTransformersJsConfig } from './onnx-llama.js';
 import { jsonFile, textFile, type OutFile } from '../util/files.js';
 import { modelCard } from './model-card.js';
-import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from './onnx.js';
 import { mergedWeights, specialIds, type ExportSource } from './source.js';
 import { lossCurveSvg } from './svg.js';
 import { tokenizerFiles } from './tokenizer-files.js';
@@ -48,11 +46,7 @@ export function hfFolderFiles(src: ExportSource, o: HfOptions = {}): OutFile[] {
   const config = {
     ...f.configJson(c, ids),
     torch_dtype: { F32: 'float32', BF16: 'bfloat16', F16: 'float16' }[o.dtype ?? 'F32'],
-    ...(o.onnx
-      ? isLlama(c)
-        ? llamaTransformersJsConfig(c, ids).config
-        : { 'transformers.js_config': TRANSFORMERS_JS_CONFIG }
-      : {}),
+    ...(o.onnx ? f.transformersJsConfig(c, ids) : {}),
   };
   return [
     jsonFile('config.json', config),
@@ -61,6 +55,6 @@ export function hfFolderFiles(src: ExportSource, o: HfOptions = {}): OutFile[] {
     ...tokenizerFiles(src),
     textFile('README.md', modelCard(src, o)),
     textFile('loss.svg', lossCurveSvg(src.run.losses, src.run.evals)),
-    ...(o.onnx ? (isLlama(c) ? llamaOnnxFiles(c, W) : gpt2OnnxFiles(c, W)) : []),
+    ...(o.onnx ? f.onnxFiles(c, W) : []),
   ];
 }

@@ -3,7 +3,19 @@
 // KV cache, LoRA's modules and their weights' layout); only the files in models/ name a tensor.
 import type { Graph, Value } from '../onnx/graph.js';
 import { isLlama, type ModelConfig } from './config.js';
-import { causalMask, gpt2Params, gpt2Trunk, innerDim, type GPT2Config, type ParamSpec } from './gpt2.js';
+import type { OutFile } from '../util/files.js';
+import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from './gpt2-onnx.js';
+import {
+  causalMask,
+  gpt2GenerateGraphBody,
+  gpt2Params,
+  gpt2Trunk,
+  innerDim,
+  type GPT2Config,
+  type ParamSpec,
+} from './gpt2.js';
+import { llamaGenerateGraphBody } from './llama-cache.js';
+import { llamaOnnxFiles, llamaTransformersJsConfig } from './llama-onnx.js';
 import { llamaParams, type LlamaConfig } from './llama-config.js';
 import { linear } from './llama-ops.js';
 import { llamaInputs, llamaTrunk, type LinearOf } from './llama.js';
@@ -49,6 +61,19 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   trunk(g: Graph, c: C, P: Record<string, Value>, ids: Value, lora?: LoraConfig): Value;
   /** config.json as transformers writes it, with the tokenizer's special ids (eos: one or a list). */
   configJson(c: C, ids: SpecialIds): Record<string, unknown>;
+  /**
+   * The body of a generate graph (S new tokens, a cache of L slots; inputs past.<i>.*, outputs logits and
+   * present.<i>.*), with LoRA on the family's modules; the target is g.options.
+   */
+  generate(
+    g: Graph,
+    c: C,
+    P: Record<string, Value>,
+    o: { ids: Value; position: Value; last: Value; cache: number; lora?: LoraConfig },
+  ): void;
+  /** The transformers.js package's ONNX files (onnx/model.onnx + external data) and what config.json adds for it. */
+  onnxFiles(c: C, W: Weights): OutFile[];
+  transformersJsConfig(c: C, ids: SpecialIds): Record<string, unknown>;
   /** A checkpoint's tensors under the engine's names, every shape checked against the config. */
   weightsFromTensors(c: C, tensors: Map<string, F32Tensor>, file: string): Weights;
   /** LoRA: the module suffixes it may adapt (PEFT's target_modules), the default sets, where each sits. */
@@ -84,6 +109,9 @@ export const GPT2_FAMILY: ModelFamily<GPT2Config> = {
   embedding: () => 'transformer.wte.weight',
   head: () => 'transformer.wte.weight',
   configJson: (c, ids) => gpt2ConfigJson(c, ids.eos[0]),
+  generate: (g, c, P, o) => gpt2GenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora),
+  onnxFiles: gpt2OnnxFiles,
+  transformersJsConfig: () => ({ 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
   weightsFromTensors: gpt2WeightsFromTensors,
   trunk: (g, c, P, ids, lora) => {
     const T = ids.shape[1];
@@ -137,6 +165,10 @@ export const LLAMA_FAMILY: ModelFamily<LlamaConfig> = {
       torch_dtype: 'float32',
     }),
   weightsFromTensors: (c, tensors, file) => llamaWeightsFromTensors(c, tensors, file),
+  generate: (g, c, P, o) =>
+    void llamaGenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora && llamaLinear(g, P, o.lora)),
+  onnxFiles: llamaOnnxFiles,
+  transformersJsConfig: (c, ids) => llamaTransformersJsConfig(c, ids).config,
   trunk: (g, c, P, ids, lora) => {
     const T = ids.shape[1];
     const t = ropeTables(c, T); // positions 0..T-1, constants of the graph

@@ -2,6 +2,7 @@
 // (Conv1D weights are [in, out]), lm_head tied to transformer.wte.weight, tanh GELU, causal attention,
 // LayerNorm eps from the config. LoRA (./lora.ts) plugs into the four linear layers by name.
 import type { Graph, Value } from '../onnx/graph.js';
+import { cacheWrites, pastName, presentName } from './kv-cache.js';
 import { loraDelta, type LoraConfig } from './lora-config.js';
 
 export interface GPT2Config {
@@ -219,6 +220,43 @@ const gemvOf = (g: Graph, P: Record<string, Value>, lora?: LoraConfig) => (x: Va
   const xa = g.einsum('mk,rk->mr', x, A); // (1, r)
   return g.add(y, g.einsum('mr,nr,->mn', xa, P[`${name}.lora_B.weight`], lora.alpha / lora.rank));
 };
+
+/**
+ * The body of a generate graph for S new tokens (ids (1, S) int32 from position (1,) int32) and L cache slots:
+ * inputs past.<i>.key / past.<i>.value (1, H, L, D), the cached trunk, the tied head at row `last` (1,) of a chunk;
+ * outputs logits (1, V) and present.<i>.key / present.<i>.value. The target is g.options.
+ */
+export function gpt2GenerateGraphBody(
+  g: Graph,
+  c: GPT2Config,
+  P: Record<string, Value>,
+  ids: Value,
+  position: Value,
+  last: Value,
+  L: number,
+  lora?: LoraConfig,
+): void {
+  const S = ids.shape[1];
+  const H = c.n_head;
+  const D = c.n_embd / H;
+  const past = Array.from({ length: c.n_layer }, (_, i) => ({
+    key: g.input(pastName(i, 'key'), 'float32', [1, H, L, D]),
+    value: g.input(pastName(i, 'value'), 'float32', [1, H, L, D]),
+  }));
+  const { posIds, ...writes } = cacheWrites(g, H, L, S, position);
+  const present: { key: Value; value: Value }[] = [];
+  const h = gpt2CachedTrunk(g, c, P, ids, g.gather(P['transformer.wpe.weight'], posIds), {
+    lora,
+    past,
+    present,
+    ...writes,
+  }); // (S, C)
+  g.output(lmHead(g, P, S === 1 ? h : g.gather(h, last)), 'logits'); // (1, C) -> (1, V)
+  present.forEach((kv, i) => {
+    g.output(kv.key, presentName(i, 'key'));
+    g.output(kv.value, presentName(i, 'value'));
+  });
+}
 
 /** Logits from hidden states with the tied head: (N, C) @ wte^T -> (N, V). */
 export function lmHead(g: Graph, P: Record<string, Value>, h: Value): Value {

@@ -3,11 +3,11 @@
 // constant table, and the head. Forward only; the cache writes are gpt2.ts's (a Where or ScatterND for one token,
 // a one-hot matmul for a prefill chunk), so the generator drives both families the same way.
 import type { Graph, Value } from '../onnx/graph.js';
-import { pastName, presentName } from '../artifacts/model.js';
 import type { LlamaConfig } from './llama-config.js';
 import { applyRope, groupedMask, linear, rmsNorm, ropeInputs, siluMul, type RopeInputs } from './llama-ops.js';
 import { plainLinear, type LinearOf } from './llama.js';
 import { ropeTables } from './rope.js';
+import { cacheWrites, pastName, presentName } from './kv-cache.js';
 
 /** A fixed-size KV cache of Hkv heads: where this call's keys and values go, and what each new token may attend to. */
 export interface LlamaCacheOptions {
@@ -158,55 +158,9 @@ function cachedRope(g: Graph, c: LlamaConfig, rows: number, posIds: Value): Rope
   return ropeInputs(g, table(t.cos), table(t.sin));
 }
 
-/** What the cache needs besides past and present: mask, write and the new tokens' positions, made once per graph. */
-export interface CacheWrites {
-  /** (S,) int32: position + 0..S-1. */
-  readonly posIds: Value;
-  readonly mask: Value;
-  readonly slot?: Value;
-  readonly slotIndex?: Value;
-  readonly write?: Value;
-  readonly keep?: Value;
-}
-
 /**
- * The mask and the slot writes of S new tokens at position (1,) int32 in a cache of L slots with `heads` heads
- * (the KV heads; any family): ScatterND indices where g.options.scatterAdd (the CPU EP, ~10x faster than the
- * broadcasting Where there), else a (1, 1, L, 1) bool slot for one token; a one-hot (L, S) write and a keep mask
- * for a chunk. Positions past the last slot write nothing.
- */
-export function cacheWrites(g: Graph, heads: number, L: number, S: number, position: Value): CacheWrites {
-  const arange = (n: number) =>
-    g.constant(
-      'int32',
-      [n],
-      Int32Array.from({ length: n }, (_, i) => i),
-    );
-  const posIds = S === 1 ? position : g.add(position, arange(S)); // (S,)
-  const slots = arange(L); // (L,)
-  const allowed = g.op1('LessOrEqual', [g.unsqueeze(slots, [0]), g.unsqueeze(posIds, [1])]); // (S, L): slot <= position
-  const mask = g.where(allowed, g.scalar(0), g.scalar(-1e9)); // (S, L)
-  if (S === 1 && g.options.scatterAdd) {
-    const base = new BigInt64Array(heads * 3);
-    for (let h = 0; h < heads; h++) base[3 * h + 1] = BigInt(h);
-    const at = g.mul(g.cast(position, 'int64'), g.i64([0, 0, 1])); // (3,): [0, 0, position]
-    return { posIds, mask, slotIndex: g.add(g.constant('int64', [1, heads, 1, 3], base), at) }; // (1, heads, 1, 3)
-  }
-  if (S === 1) {
-    const slotIds = g.constant(
-      'int32',
-      [1, 1, L, 1],
-      Int32Array.from({ length: L }, (_, i) => i),
-    );
-    return { posIds, mask, slot: g.equal(slotIds, position) }; // (1, 1, L, 1): the one slot this token writes
-  }
-  const write = g.cast(g.equal(g.unsqueeze(slots, [1]), g.unsqueeze(posIds, [0])), 'float32'); // (L, S)
-  return { posIds, mask, write, keep: g.reshape(g.sub(g.scalar(1), g.reduceSum(write, [1])), [1, 1, L, 1]) };
-}
-
-/**
- * The body of a generate graph for S new tokens and L slots, the Llama family's counterpart of build.ts's GPT-2
- * one: graph inputs past.<i>.key / past.<i>.value (1, Hkv, L, D) float32, the trunk, the head at row `last`
+ * The body of a generate graph for S new tokens and L slots, the Llama family's counterpart of gpt2.ts's
+ * gpt2GenerateGraphBody: graph inputs past.<i>.key / past.<i>.value (1, Hkv, L, D) float32, the trunk, the head at row `last`
  * (1,) int32 of the chunk (tied: model.embed_tokens.weight, else lm_head.weight), and outputs logits (1, V) and
  * present.<i>.key / present.<i>.value. ids (1, S) int32 and position (1,) int32 are the caller's inputs. The target
  * is g.options (scatterAdd: ScatterND writes; einsum: the GEMV forms for one token).

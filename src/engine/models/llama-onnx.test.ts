@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env, type Tensor } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Weights } from '../models/init.js';
-import { llamaParams, parseLlamaConfig, type LlamaConfig } from '../models/llama-config.js';
-import { llamaReferenceLogits } from '../models/llama.reference.js';
+import type { Weights } from './init.js';
+import { llamaParams, parseLlamaConfig, type LlamaConfig } from './llama-config.js';
+import { llamaReferenceLogits } from './llama.reference.js';
 import { chatSpecialIds, chatTokenizerFiles, chatTokenizerSize, type ChatFormat } from '../testing/chat-tokenizers.js';
 import { jsonFile } from '../util/files.js';
 import { Rng } from '../util/rng.js';
-import { llamaOnnxFiles, llamaTransformersJsConfig, type LlamaTokenIds } from './onnx-llama.js';
-import { writeFolder } from './write.node.js';
+import { llamaOnnxFiles, llamaTransformersJsConfig, type LlamaTokenIds } from './llama-onnx.js';
+import { writeFolder } from '../export/write.node.js';
 
 interface Variant {
   name: string;

@@ -6,11 +6,11 @@
 //
 // The training graphs have static shapes and go through the shape-checked builder; this one needs symbolic
 // dimensions, so it has its own small emitter on the same protobuf writer (onnx-raw.ts).
-import { gpt2Params, type GPT2Config } from '../models/gpt2.js';
-import type { Weights } from '../models/init.js';
+import { gpt2Params, type GPT2Config } from './gpt2.js';
+import type { Weights } from './init.js';
 import { DTYPE_CODE, float, int, ints } from '../onnx/graph.js';
 import type { OutFile } from '../util/files.js';
-import { attentionBias, decoderInputs, RawGraph, serialize } from './onnx-raw.js';
+import { attentionBias, decoderInputs, RawGraph, serialize } from '../onnx/raw.js';
 
 export const ONNX_MODEL = 'onnx/model.onnx';
 export const ONNX_DATA = 'onnx/model.onnx_data';

@@ -2,8 +2,8 @@
 // symbolic dimensions and no shape inference (the training IR's builder is static-shaped), serialized on the same
 // protobuf writer with the weights as external data; and what every decoder graph shares: Optimum's inputs and the
 // attention bias.
-import { DTYPE_CODE, int, type Attr, type ConstData, type DType } from '../onnx/graph.js';
-import { Writer, writeAttr, writeTensor, IR_VERSION, OPSET } from '../onnx/proto.js';
+import { DTYPE_CODE, int, type Attr, type ConstData, type DType } from './graph.js';
+import { Writer, writeAttr, writeTensor, IR_VERSION, OPSET } from './proto.js';
 
 export type Dim = number | string;
 

@@ -2,13 +2,13 @@
 // onnx.ts's GPT-2 (Optimum's inputs and outputs, weights in onnx/model.onnx_data) with the family's decoder: RMSNorm,
 // RoPE from position_ids (inv_freq from rope.ts, so llama3 and linear scaling are baked in), grouped-query attention
 // with Qwen2's q/k/v biases and Qwen3's q/k norms, SwiGLU, the head tied to the embedding unless lm_head.weight.
-import type { Weights } from '../models/init.js';
-import { llamaParams, type LlamaConfig, type LlamaModelType } from '../models/llama-config.js';
-import { ropeInvFreq } from '../models/rope.js';
+import type { Weights } from './init.js';
+import { llamaParams, type LlamaConfig, type LlamaModelType } from './llama-config.js';
+import { ropeInvFreq } from './rope.js';
 import { DTYPE_CODE, int, ints } from '../onnx/graph.js';
 import type { OutFile } from '../util/files.js';
-import { ONNX_DATA, ONNX_MODEL, TRANSFORMERS_JS_CONFIG } from './onnx.js';
-import { attentionBias, decoderInputs, RawGraph, serialize } from './onnx-raw.js';
+import { ONNX_DATA, ONNX_MODEL, TRANSFORMERS_JS_CONFIG } from './gpt2-onnx.js';
+import { attentionBias, decoderInputs, RawGraph, serialize } from '../onnx/raw.js';
 
 export const LLAMA_ARCHITECTURES: Readonly<Record<LlamaModelType, string>> = Object.freeze({
   llama: 'LlamaForCausalLM',
