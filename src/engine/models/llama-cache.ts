@@ -1,11 +1,11 @@
-// The Llama family's generation graph: the decoder of llama.ts over S new tokens with a fixed-size KV cache of L
-// slots that holds the Hkv key/value heads only (never repeated to H), RoPE at each token's cache position from a
-// constant table, and the head. Forward only; the cache writes are gpt2.ts's (a Where or ScatterND for one token,
+// The Llama family's generation graph: the decoder of llama.ts (llamaDecoder, the layers training runs) over S new
+// tokens with a fixed-size KV cache of L slots that holds the Hkv key/value heads only (never repeated to H), RoPE
+// at each token's cache position from a constant table, and the head. Forward only; the cache writes are gpt2.ts's (a Where or ScatterND for one token,
 // a one-hot matmul for a prefill chunk), so the generator drives both families the same way.
 import type { Graph, Value } from '../onnx/graph.js';
 import type { LlamaConfig } from './llama-config.js';
 import { applyRope, groupedMask, linear, rmsNorm, ropeInputs, siluMul, type RopeInputs } from './llama-ops.js';
-import { plainLinear, type LinearOf } from './llama.js';
+import { llamaDecoder, plainLinear, type LinearOf, type LlamaAttend, type LlamaForms } from './llama.js';
 import { ropeTables } from './rope.js';
 import { cacheWrites, pastName, presentName } from './kv-cache.js';
 
@@ -81,15 +81,11 @@ export function llamaCachedTrunk(
   const norm = (x: Value, w: Value) => (f ? f.rmsNorm(x, w, eps) : rmsNorm(g, x, w, eps));
   const rotate = (x: Value) => (f ? f.rope(x) : applyRope(g, x, rope, 'bhtd'));
 
-  let h = g.reshape(g.gather(P['model.embed_tokens.weight'], ids), [S, c.hidden_size]); // (1, S, C) -> (S, C)
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const pre = `model.layers.${i}`;
-    const at = `${pre}.self_attn`;
-    const a = norm(h, P[`${pre}.input_layernorm.weight`]); // (S, C)
-    const qp = lin(a, `${at}.q_proj`);
+  const attend: LlamaAttend = (qp, kp, vp, i) => {
+    const at = `model.layers.${i}.self_attn`;
     let q = f ? g.reshape(qp, [1, Hkv, G, D]) : heads(qp, H); // (1, Hkv, G, D) or (1, H, S, D)
-    let k = heads(lin(a, `${at}.k_proj`), Hkv); // (1, Hkv, S, D)
-    const v = heads(lin(a, `${at}.v_proj`), Hkv);
+    let k = heads(kp, Hkv); // (1, Hkv, S, D)
+    const v = heads(vp, Hkv);
     if (c.qk_norm) {
       q = norm(q, P[`${at}.q_norm.weight`]); // per head, over D, before RoPE
       k = norm(k, P[`${at}.k_norm.weight`]);
@@ -98,23 +94,19 @@ export function llamaCachedTrunk(
     const value = put(past(o, i).value, v);
     o.present[i] = { key, value };
     q = rotate(q);
-    let y: Value; // (S, H*D)
     if (f) {
       // scores and their sum over the cache by Einsum, as gpt2.ts does for one token
       const p = g.softmax(g.add(g.einsum('bkgd,bkld,->bkgl', q, key, scale), mask)); // (1, Hkv, G, L)
-      y = g.reshape(g.einsum('bkgl,bkld->bkgd', p, value), [1, H * D]);
-    } else {
-      const qg = g.reshape(q, [1, Hkv, G * S, D]); // (1, H, S, D) -> (1, Hkv, G*S, D): a free Reshape
-      const att = g.reshape(g.attention(qg, key, value, mask, scale), [1, H, S, D]); // (1, Hkv, G*S, D) -> (1, H, S, D)
-      y = S === 1 ? g.reshape(att, [1, H * D]) : g.reshape(g.transpose(att, [0, 2, 1, 3]), [S, H * D]);
+      return g.reshape(g.einsum('bkgl,bkld->bkgd', p, value), [1, H * D]);
     }
-    h = g.add(h, lin(y, `${at}.o_proj`)); // (S, C)
-    const m = norm(h, P[`${pre}.post_attention_layernorm.weight`]);
-    const mlp = `${pre}.mlp`;
-    const [gate, up] = [lin(m, `${mlp}.gate_proj`), lin(m, `${mlp}.up_proj`)]; // (S, F)
-    h = g.add(h, lin(f ? f.siluMul(gate, up) : siluMul(g, gate, up), `${mlp}.down_proj`));
-  }
-  return norm(h, P['model.norm.weight']); // (S, C)
+    const qg = g.reshape(q, [1, Hkv, G * S, D]); // (1, H, S, D) -> (1, Hkv, G*S, D): a free Reshape
+    const att = g.reshape(g.attention(qg, key, value, mask, scale), [1, H, S, D]); // (1, Hkv, G*S, D) -> (1, H, S, D)
+    return S === 1 ? g.reshape(att, [1, H * D]) : g.reshape(g.transpose(att, [0, 2, 1, 3]), [S, H * D]); // (S, H*D)
+  };
+  const forms: LlamaForms = f
+    ? { norm, siluMul: f.siluMul }
+    : { norm, siluMul: (a: Value, b: Value) => siluMul(g, a, b) };
+  return llamaDecoder(g, c, P, ids, attend, lin, forms); // (S, C)
 }
 
 /**
