@@ -73,9 +73,65 @@ export interface ForwardOptions {
   readonly mask: Value;
 }
 
+/** How one graph runs a layer's attention: its (N, 3C) QKV projection (bias added) to the merged heads (N, C). */
+export type Gpt2Attend = (qkv: Value, layer: number) => Value;
+
 /**
- * The transformer trunk. ids: (B, T) int32; positions: (T,) token positions (training: 0..T-1 as a slice of wpe).
- * Returns the final hidden states (B*T, C) after ln_f.
+ * What differs between training's graphs and generation's around the attention: the linear layers (a GEMV leaves
+ * the bias to the op that reads it), a residual add with the LayerNorm after it ([normed, sum]: an Add and a
+ * LayerNorm, or one SkipLayerNormalization), and GELU (tanh; FastGelu in generation).
+ */
+interface Gpt2Forms {
+  linear(x: Value, layer: number, mod: string): Value;
+  /** The bias `linear` left out, or null. */
+  bias(layer: number, mod: string): Value | null;
+  addNorm(h: Value, x: Value, norm: string, bias: Value | null): [Value, Value];
+  gelu(x: Value, bias: Value | null): Value;
+}
+
+const ln = (layer: number | 'f') => (layer === 'f' ? 'transformer.ln_f' : `transformer.h.${layer}.ln_1`);
+
+/**
+ * The decoder, defined once for every graph: token plus position embeddings, each layer (pre-norm attention, tanh
+ * GELU MLP, residual adds), ln_f. ids (B, T) int32, posEmb (T, C); returns (B*T, C) after ln_f.
+ */
+function gpt2Decoder(
+  g: Graph,
+  c: GPT2Config,
+  P: Record<string, Value>,
+  ids: Value,
+  posEmb: Value,
+  attend: Gpt2Attend,
+  f: Gpt2Forms,
+): Value {
+  const N = ids.shape.reduce((a, b) => a * b, 1);
+  const eps = c.layer_norm_epsilon;
+  let h = g.reshape(g.add(g.gather(P['transformer.wte.weight'], ids), posEmb), [N, c.n_embd]); // posEmb broadcasts over B
+  let a = g.layerNorm(h, P[`${ln(0)}.weight`], P[`${ln(0)}.bias`], eps);
+  for (let i = 0; i < c.n_layer; i++) {
+    const b = f.bias(i, 'attn.c_attn');
+    const qkv = b ? g.add(f.linear(a, i, 'attn.c_attn'), b) : f.linear(a, i, 'attn.c_attn'); // (N, 3C)
+    let m: Value;
+    [m, h] = f.addNorm(
+      h,
+      f.linear(attend(qkv, i), i, 'attn.c_proj'),
+      `transformer.h.${i}.ln_2`,
+      f.bias(i, 'attn.c_proj'),
+    );
+    const hidden = f.gelu(f.linear(m, i, 'mlp.c_fc'), f.bias(i, 'mlp.c_fc'));
+    [a, h] = f.addNorm(
+      h,
+      f.linear(hidden, i, 'mlp.c_proj'),
+      ln(i + 1 < c.n_layer ? i + 1 : 'f'),
+      f.bias(i, 'mlp.c_proj'),
+    );
+  }
+  return a;
+}
+
+/**
+ * The transformer trunk for training. ids: (B, T) int32; posEmb: (T, C) (0..T-1 as a slice of wpe). Returns the
+ * final hidden states (B*T, C) after ln_f.
  */
 export function gpt2Trunk(
   g: Graph,
@@ -91,33 +147,26 @@ export function gpt2Trunk(
   const D = C / H;
   const N = B * T;
   const eps = c.layer_norm_epsilon;
-  const linear = linearOf(g, P, o.lora);
-
-  const tok = g.gather(P['transformer.wte.weight'], ids); // (B, T, C)
-  let h = g.reshape(g.add(tok, posEmb), [N, C]); // (B*T, C); posEmb (T, C) broadcasts over B
-
-  for (let i = 0; i < c.n_layer; i++) {
-    const pre = `transformer.h.${i}`;
-    // ---- attention
-    const a = g.layerNorm(h, P[`${pre}.ln_1.weight`], P[`${pre}.ln_1.bias`], eps);
-    const qkv = linear(a, i, 'attn.c_attn'); // (N, 3C)
-    let merged: Value;
+  const attend: Gpt2Attend = (qkv) => {
     if (g.options.einsum) {
       // heads as the projection lays them out, (B, T, H, D), and attention by Einsum: no Transpose
       const [q, k, v] = g.split(g.reshape(qkv, [B, T, 3 * H, D]), [H, H, H], 2);
-      merged = g.reshape(g.attentionBTHD(q, k, v, o.mask, 1 / Math.sqrt(D)), [N, C]);
-    } else {
-      // q, k and v heads in one Reshape, one Transpose and one Split: (N, 3C) -> (B, 3H, T, D) -> 3 x (B, H, T, D)
-      const [q, k, v] = g.split(g.transpose(g.reshape(qkv, [B, T, 3 * H, D]), [0, 2, 1, 3]), [H, H, H], 1);
-      const y = g.attention(q, k, v, o.mask, 1 / Math.sqrt(D)); // (B, H, T, D)
-      merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [N, C]); // (B, T, H, D) -> (N, C)
+      return g.reshape(g.attentionBTHD(q, k, v, o.mask, 1 / Math.sqrt(D)), [N, C]);
     }
-    h = g.add(h, linear(merged, i, 'attn.c_proj'));
-    // ---- MLP
-    const m = g.layerNorm(h, P[`${pre}.ln_2.weight`], P[`${pre}.ln_2.bias`], eps);
-    h = g.add(h, linear(g.geluTanh(linear(m, i, 'mlp.c_fc')), i, 'mlp.c_proj'));
-  }
-  return g.layerNorm(h, P['transformer.ln_f.weight'], P['transformer.ln_f.bias'], eps); // (N, C)
+    // q, k and v heads in one Reshape, one Transpose and one Split: (N, 3C) -> (B, 3H, T, D) -> 3 x (B, H, T, D)
+    const [q, k, v] = g.split(g.transpose(g.reshape(qkv, [B, T, 3 * H, D]), [0, 2, 1, 3]), [H, H, H], 1);
+    const y = g.attention(q, k, v, o.mask, 1 / Math.sqrt(D)); // (B, H, T, D)
+    return g.reshape(g.transpose(y, [0, 2, 1, 3]), [N, C]); // (B, T, H, D) -> (N, C)
+  };
+  return gpt2Decoder(g, c, P, ids, posEmb, attend, {
+    linear: linearOf(g, P, o.lora),
+    bias: () => null,
+    addNorm: (h, x, norm) => {
+      const sum = g.add(h, x);
+      return [g.layerNorm(sum, P[`${norm}.weight`], P[`${norm}.bias`], eps), sum];
+    },
+    gelu: (x) => g.geluTanh(x),
+  });
 }
 
 const linearOf = (g: Graph, P: Record<string, Value>, lora?: LoraConfig) => (x: Value, layer: number, mod: string) => {
@@ -162,37 +211,23 @@ export function gpt2CachedTrunk(
   const H = c.n_head;
   const D = C / H;
   const eps = c.layer_norm_epsilon;
-  const ln = (i: number | 'f') => (i === 'f' ? 'transformer.ln_f' : `transformer.h.${i}.ln_1`);
   // One token on the WebGPU target (g.options.einsum): each linear layer is an Einsum, a plain loop per output
   // element, i.e. a GEMV; its bias goes into the op that reads it (SkipLayerNormalization and FastGelu take one).
   // There a (1, K) x (K, N) Gemm runs a 2-D tiled kernel for one row: 214 ms against 7.6 ms for 768 x 3072 on
   // SwiftShader (node's WebGPU EP, per layer). Prefill and the other EPs keep Gemm with its bias.
   const gemv = !!g.options.einsum && S === 1;
-  const linear = gemv ? gemvOf(g, P, o.lora) : linearOf(g, P, o.lora);
-  const bias = (i: number, mod: string) => (gemv ? P[`transformer.h.${i}.${mod}.bias`] : null);
-  const skipNorm = (h: Value, x: Value, norm: string, b: Value | null) => {
-    const [y, , , sum] = g.op(
-      'SkipLayerNormalization',
-      [h, x, P[`${norm}.weight`], P[`${norm}.bias`], ...(b ? [b] : [])],
-      { epsilon: { kind: 'float', value: eps } },
-    );
-    return [y, sum];
-  };
-  let h = g.reshape(g.add(g.gather(P['transformer.wte.weight'], ids), posEmb), [S, C]); // (S, C) residual stream
-  let a = g.layerNorm(h, P[`${ln(0)}.weight`], P[`${ln(0)}.bias`], eps);
-  for (let i = 0; i < c.n_layer; i++) {
-    const qkv = gemv ? g.add(linear(a, i, 'attn.c_attn'), bias(i, 'attn.c_attn')!) : linear(a, i, 'attn.c_attn'); // (S, 3C)
+  const put = (cache: Value, x: Value) =>
+    o.slotIndex
+      ? g.op1('ScatterND', [cache, o.slotIndex, x])
+      : S === 1
+        ? g.where(o.slot!, x, cache)
+        : g.add(g.mul(cache, o.keep!), g.matmul(o.write!, x));
+  const attend: Gpt2Attend = (qkv, i) => {
     // (S, 3C) -> (1, 3H, S, D); with one token the transpose moves nothing, so a Reshape does it
     const heads =
       S === 1 ? g.reshape(qkv, [1, 3 * H, 1, D]) : g.transpose(g.reshape(qkv, [1, S, 3 * H, D]), [0, 2, 1, 3]);
     const [q, k, v] = g.split(heads, [H, H, H], 1); // (1, H, S, D)
     const past = o.past[i];
-    const put = (cache: Value, x: Value) =>
-      o.slotIndex
-        ? g.op1('ScatterND', [cache, o.slotIndex, x])
-        : S === 1
-          ? g.where(o.slot!, x, cache)
-          : g.add(g.mul(cache, o.keep!), g.matmul(o.write!, x));
     const key = put(past.key, k); // (1, H, L, D)
     const value = put(past.value, v);
     o.present[i] = { key, value };
@@ -201,14 +236,21 @@ export function gpt2CachedTrunk(
       : g.matmul(g.mulScalar(q, 1 / Math.sqrt(D)), g.transpose(key, [0, 1, 3, 2]));
     const att = g.softmax(g.add(scores, o.mask)); // (1, H, S, L)
     const y = gemv ? g.einsum('bhsl,bhld->bhsd', att, value) : g.matmul(att, value); // (1, H, S, D)
-    const merged = S === 1 ? g.reshape(y, [1, C]) : g.reshape(g.transpose(y, [0, 2, 1, 3]), [S, C]);
-    let m: Value;
-    [m, h] = skipNorm(h, linear(merged, i, 'attn.c_proj'), `transformer.h.${i}.ln_2`, bias(i, 'attn.c_proj'));
-    const fcBias = bias(i, 'mlp.c_fc');
-    const f = g.op1('FastGelu', [linear(m, i, 'mlp.c_fc'), ...(fcBias ? [fcBias] : [])]);
-    [a, h] = skipNorm(h, linear(f, i, 'mlp.c_proj'), ln(i + 1 < c.n_layer ? i + 1 : 'f'), bias(i, 'mlp.c_proj'));
-  }
-  return a;
+    return S === 1 ? g.reshape(y, [1, C]) : g.reshape(g.transpose(y, [0, 2, 1, 3]), [S, C]);
+  };
+  return gpt2Decoder(g, c, P, ids, posEmb, attend, {
+    linear: gemv ? gemvOf(g, P, o.lora) : linearOf(g, P, o.lora),
+    bias: (i, mod) => (gemv ? P[`transformer.h.${i}.${mod}.bias`] : null),
+    addNorm: (h, x, norm, b) => {
+      const [y, , , sum] = g.op(
+        'SkipLayerNormalization',
+        [h, x, P[`${norm}.weight`], P[`${norm}.bias`], ...(b ? [b] : [])],
+        { epsilon: { kind: 'float', value: eps } },
+      );
+      return [y, sum];
+    },
+    gelu: (x, b) => g.op1('FastGelu', [x, ...(b ? [b] : [])]),
+  });
 }
 
 /** x (1, in) times a layer's weight (in, out), and its LoRA update, each by Einsum; the bias is the caller's. */
