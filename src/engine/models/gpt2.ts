@@ -2,7 +2,7 @@
 // (Conv1D weights are [in, out]), lm_head tied to transformer.wte.weight, tanh GELU, causal attention,
 // LayerNorm eps from the config. LoRA (./lora.ts) plugs into the four linear layers by name.
 import type { Graph, Value } from '../onnx/graph.js';
-import { cacheWrites, pastName, presentName } from './kv-cache.js';
+import { cacheWrites, pastName, presentName, type KvCache } from './kv-cache.js';
 import { loraDelta, type LoraConfig } from './lora-config.js';
 
 export interface GPT2Config {
@@ -175,21 +175,9 @@ const linearOf = (g: Graph, P: Record<string, Value>, lora?: LoraConfig) => (x: 
   return lora ? loraDelta(g, lora, P, name, x, y) : y;
 };
 
-/** A fixed-size KV cache: where this call's keys and values go, and what each new token may attend to. */
-export interface CacheOptions {
+/** The KV cache (kv-cache.ts) and LoRA. */
+export interface CacheOptions extends KvCache {
   lora?: LoraConfig;
-  /** (S, L) additive mask: slots after each new token's position are hidden. */
-  readonly mask: Value;
-  /** One token (S = 1): (1, 1, L, 1) bool, true at its slot (a Where writes it)... */
-  readonly slot?: Value;
-  /** ...or (1, H, 1, 3) int64 indices [0, h, position] (a ScatterND writes it: the CPU EP). */
-  readonly slotIndex?: Value;
-  /** A chunk (S > 1): (L, S) one-hot float rows placing each new token, and (1, 1, L, 1) 1 where no new token goes. */
-  readonly write?: Value;
-  readonly keep?: Value;
-  readonly past: readonly { key: Value; value: Value }[];
-  /** Filled in: each layer's updated cache. */
-  readonly present: { key: Value; value: Value }[];
 }
 
 /**

@@ -6,13 +6,26 @@ import type { Graph, Value } from '../onnx/graph.js';
 export const pastName = (layer: number, kv: 'key' | 'value') => `past.${layer}.${kv}`;
 export const presentName = (layer: number, kv: 'key' | 'value') => `present.${layer}.${kv}`;
 
+/**
+ * A fixed-size KV cache as a trunk reads it: where this call's keys and values go (cacheWrites), what each new
+ * token may attend to, each layer's cache (1, heads, L, D), and the updated ones, filled in by the trunk.
+ */
+export interface KvCache extends Omit<CacheWrites, 'posIds'> {
+  readonly past: readonly { key: Value; value: Value }[];
+  readonly present: { key: Value; value: Value }[];
+}
+
 /** What the cache needs besides past and present: mask, write and the new tokens' positions, made once per graph. */
 export interface CacheWrites {
   /** (S,) int32: position + 0..S-1. */
   readonly posIds: Value;
+  /** (S, L) additive mask: slots after each new token's position are hidden. */
   readonly mask: Value;
+  /** One token (S = 1): (1, 1, L, 1) bool, true at its slot (a Where writes it)... */
   readonly slot?: Value;
+  /** ...or (1, heads, 1, 3) int64 indices [0, h, position] (a ScatterND writes it: the CPU EP). */
   readonly slotIndex?: Value;
+  /** A chunk (S > 1): (L, S) one-hot float rows placing each new token, and (1, 1, L, 1) 1 where no new token goes. */
   readonly write?: Value;
   readonly keep?: Value;
 }

@@ -7,23 +7,10 @@ import type { LlamaConfig } from './llama-config.js';
 import { applyRope, groupedMask, linear, rmsNorm, ropeInputs, siluMul, type RopeInputs } from './llama-ops.js';
 import { llamaDecoder, plainLinear, type LinearOf, type LlamaAttend, type LlamaForms } from './llama.js';
 import { ropeTables } from './rope.js';
-import { cacheWrites, pastName, presentName } from './kv-cache.js';
+import { cacheWrites, pastName, presentName, type KvCache } from './kv-cache.js';
 
-/** A fixed-size KV cache of Hkv heads: where this call's keys and values go, and what each new token may attend to. */
-export interface LlamaCacheOptions {
-  /** (S, L) additive mask: slots after each new token's position are hidden. */
-  readonly mask: Value;
-  /** One token (S = 1): (1, 1, L, 1) bool, true at its slot (a Where writes it)... */
-  readonly slot?: Value;
-  /** ...or (1, Hkv, 1, 3) int64 indices [0, h, position] (a ScatterND writes it: the CPU EP). */
-  readonly slotIndex?: Value;
-  /** A chunk (S > 1): (L, S) one-hot float rows placing each new token, and (1, 1, L, 1) 1 where no new token goes. */
-  readonly write?: Value;
-  readonly keep?: Value;
-  /** Each layer's cache, (1, Hkv, L, D) keys and values. */
-  readonly past: readonly { key: Value; value: Value }[];
-  /** Filled in: each layer's updated cache, (1, Hkv, L, D). */
-  readonly present: { key: Value; value: Value }[];
+/** The KV cache of Hkv heads (kv-cache.ts) and the linear layers. */
+export interface LlamaCacheOptions extends KvCache {
   /** The linear layers by module name (LoRA hooks in here); default: gemvLinear for one token on the Einsum target, else plainLinear. */
   readonly lin?: LinearOf;
 }
