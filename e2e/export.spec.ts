@@ -199,7 +199,7 @@ test('import: an exported zip becomes the current model and trains; an adapter f
   // a folder without a model is refused, saying what it holds
   await page.getByTestId('import-folder').setInputFiles('e2e/fixtures');
   await expect(page.getByTestId('import-error')).toContainText(
-    'holds no GPT-2 model (config.json + model.safetensors) and no PEFT adapter',
+    'holds no model (config.json + model.safetensors, or its shards + model.safetensors.index.json) and no PEFT adapter',
   );
 
   await page.getByTestId('import-zip').setInputFiles(hf.zip);

@@ -30,6 +30,8 @@ export interface LlamaDims {
   intermediate: number;
   /** The tokenizer's size (GPT-2's BPE cut down, the family's special tokens last); vocab_size for all but qwen2. */
   tokens: number;
+  /** vocab_size when the embedding is padded past the tokenizer (Qwen2.5: 151,936 rows); default as above. */
+  vocab?: number;
 }
 
 export const TINY_DIMS: LlamaDims = Object.freeze({
@@ -49,6 +51,18 @@ export const SMOLLM2_135M: LlamaDims = Object.freeze({
   kvHeads: 3,
   intermediate: 1536,
   tokens: 49152,
+});
+
+/** Qwen2.5-0.5B's shape: 24 layers, 896 wide, 14 heads over 2 KV heads, a 151,936-row embedding padded past the
+ * tokenizer (here GPT-2's 50,256 tokens and Qwen's specials); 494M parameters, 988 MB as BF16. */
+export const QWEN25_05B: LlamaDims = Object.freeze({
+  hidden: 896,
+  layers: 24,
+  heads: 14,
+  kvHeads: 2,
+  intermediate: 4864,
+  tokens: 50259,
+  vocab: 151936,
 });
 
 export interface LlamaFixtureOptions {
@@ -161,7 +175,7 @@ export async function writeLlamaFixture(
     ...(d.headDim ? { head_dim: d.headDim } : {}),
     intermediate_size: d.intermediate,
     // Qwen2.5 pads its embedding past the tokenizer (151936 rows for 151665 tokens)
-    vocab_size: variant === 'qwen2' ? (Math.floor(d.tokens / 64) + 1) * 64 : d.tokens,
+    vocab_size: d.vocab ?? (variant === 'qwen2' ? (Math.floor(d.tokens / 64) + 1) * 64 : d.tokens),
   });
   const eosIds = (Array.isArray(L.eos) ? L.eos : [L.eos]).map((t) => ids[t]);
   const bos = L.bos === null ? null : ids[L.bos];
