@@ -11,6 +11,7 @@ import type { BuiltGraph } from '../artifacts/model.js';
 import type { Backend, EngineSession, Feeds } from '../runtime/backend.js';
 import { createNodeBackend } from '../runtime/node.js';
 import { profilePlacement } from '../runtime/placement.js';
+import { llama3Scaling, tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import type { Weights } from './init.js';
 import { llamaGenerateGraphBody } from './llama-cache.js';
@@ -24,67 +25,23 @@ beforeAll(async () => {
 
 const V = 29;
 const variants: [string, LlamaConfig][] = [
-  [
-    'llama: 4 heads on 2 KV heads, tied head',
-    parseLlamaConfig({
-      model_type: 'llama',
-      hidden_size: 32,
-      intermediate_size: 48,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      vocab_size: V,
-      rms_norm_eps: 1e-5,
-      tie_word_embeddings: true,
-    }),
-  ],
+  ['llama: 4 heads on 2 KV heads, tied head', tinyLlama('smollm2', { vocab_size: V, rms_norm_eps: 1e-5 })],
   [
     'qwen2: q/k/v biases, 4 heads on 1 KV head, untied head',
-    parseLlamaConfig({
-      model_type: 'qwen2',
-      hidden_size: 32,
-      intermediate_size: 40,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 1,
-      vocab_size: V,
-      rope_theta: 1e6,
-    }),
+    tinyLlama('qwen2', { vocab_size: V, intermediate_size: 40, num_key_value_heads: 1, rope_theta: 1e6 }),
   ],
-  [
-    'qwen3: q/k norms, head_dim 16 (not 32 / 4), 4 heads on 2 KV heads',
-    parseLlamaConfig({
-      model_type: 'qwen3',
-      hidden_size: 32,
-      intermediate_size: 48,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      head_dim: 16,
-      vocab_size: V,
-      tie_word_embeddings: true,
-    }),
-  ],
+  ['qwen3: q/k norms, head_dim 16 (not 32 / 4), 4 heads on 2 KV heads', tinyLlama('qwen3', { vocab_size: V })],
   [
     'llama 3: llama3 RoPE scaling, attention_bias, hidden 64, 4 heads on 4 KV heads',
-    parseLlamaConfig({
-      model_type: 'llama',
+    tinyLlama('llama3', {
+      vocab_size: V,
       hidden_size: 64,
       intermediate_size: 96,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
       num_key_value_heads: 4,
-      vocab_size: V,
-      rope_theta: 500000,
       attention_bias: true,
+      tie_word_embeddings: false,
       // original 8: wavelens from 2 pi to ~2 pi 500000^(7/8) span high (8 / 4 = 2) to low (8): smoothed and divided
-      rope_scaling: {
-        rope_type: 'llama3',
-        factor: 8,
-        low_freq_factor: 1,
-        high_freq_factor: 4,
-        original_max_position_embeddings: 8,
-      },
+      rope_scaling: llama3Scaling(8, 8),
     }),
   ],
 ];

@@ -1,20 +1,15 @@
 // Llama-family checkpoints map onto llamaParams: shapes checked, missing tensors named, a tied head dropped or
 // refused, buffers ignored; and config.json written for each family reads back into the same config.
 import { describe, expect, it } from 'vitest';
+import { llama3Scaling, tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import type { F32Tensor } from '../util/tensor.js';
 import { llamaParams, parseLlamaConfig, type LlamaConfig } from './llama-config.js';
 import { llamaConfigJson, llamaWeightsFromTensors } from './llama-hf.js';
 
 const base = { hidden_size: 16, intermediate_size: 24, num_attention_heads: 4, num_key_value_heads: 2 };
-const tied = parseLlamaConfig({
-  ...base,
-  model_type: 'llama',
-  num_hidden_layers: 2,
-  vocab_size: 11,
-  tie_word_embeddings: true,
-});
-const untied = parseLlamaConfig({ ...base, model_type: 'qwen2', num_hidden_layers: 1, vocab_size: 13 });
+const tied = tinyLlama('smollm2', { ...base, vocab_size: 11 });
+const untied = tinyLlama('qwen2', { ...base, num_hidden_layers: 1, vocab_size: 13 });
 
 function tensorsOf(c: LlamaConfig, seed = 1): Map<string, F32Tensor> {
   const r = new Rng(seed);
@@ -98,13 +93,7 @@ describe('llamaConfigJson', () => {
       vocab_size: 11,
       attention_bias: true,
       rope_theta: 500000,
-      rope_scaling: {
-        rope_type: 'llama3',
-        factor: 32,
-        low_freq_factor: 1,
-        high_freq_factor: 4,
-        original_max_position_embeddings: 8192,
-      },
+      rope_scaling: llama3Scaling(32, 8192),
     },
     { ...base, model_type: 'qwen2', num_hidden_layers: 1, vocab_size: 13, rope_theta: 1e6 },
     { ...base, model_type: 'qwen3', num_hidden_layers: 1, vocab_size: 13, head_dim: 8, tie_word_embeddings: true },

@@ -12,6 +12,7 @@ import type { Weights } from './init.js';
 import { llamaParams, parseLlamaConfig, type LlamaConfig } from './llama-config.js';
 import { llamaReferenceLogits } from './llama.reference.js';
 import { chatSpecialIds, chatTokenizerFiles, chatTokenizerSize, type ChatFormat } from '../testing/chat-tokenizers.js';
+import { tinyLlamaJson } from '../testing/llama-configs.js';
 import { jsonFile } from '../util/files.js';
 import { Rng } from '../util/rng.js';
 import { llamaOnnxFiles, llamaTransformersJsConfig, type LlamaTokenIds } from './llama-onnx.js';
@@ -28,78 +29,48 @@ const variants: Variant[] = [
   {
     name: 'smollm2',
     format: 'smollm2',
-    json: {
-      model_type: 'llama',
+    json: tinyLlamaJson('smollm2', {
       hidden_size: 64,
       intermediate_size: 96,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
       vocab_size: chatTokenizerSize('smollm2'),
       rms_norm_eps: 1e-5,
       rope_theta: 100000,
-      tie_word_embeddings: true,
-    },
+    }),
     ids: (s) => ({ eos: [s['<|im_end|>']], bos: s['<|im_start|>'], pad: s['<|im_end|>'] }),
   },
   {
     name: 'qwen2 (biases, untied head, vocab padded 64 past the tokenizer)',
     format: 'qwen2',
-    json: {
-      model_type: 'qwen2',
-      hidden_size: 32,
+    json: tinyLlamaJson('qwen2', {
       intermediate_size: 64,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
       vocab_size: chatTokenizerSize('qwen2') + 64,
       rms_norm_eps: 1e-6,
       rope_theta: 1000000,
-      tie_word_embeddings: false,
-    },
+    }),
     ids: (s) => ({ eos: [s['<|im_end|>']], bos: null, pad: s['<|endoftext|>'] }),
   },
   {
     name: 'qwen3 (q/k norms, head_dim 16, not 32 / 4)',
     format: 'qwen3',
-    json: {
-      model_type: 'qwen3',
-      hidden_size: 32,
+    json: tinyLlamaJson('qwen3', {
       intermediate_size: 64,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      head_dim: 16,
       vocab_size: chatTokenizerSize('qwen3'),
       rms_norm_eps: 1e-6,
       rope_theta: 1000000,
-      tie_word_embeddings: true,
-    },
+    }),
     ids: (s) => ({ eos: [s['<|im_end|>'], s['<|endoftext|>']], bos: null, pad: s['<|endoftext|>'] }),
   },
   {
     name: 'llama3 (llama3 RoPE scaling, 6 heads on 2 KV heads, eos list)',
     format: 'llama3',
-    json: {
-      model_type: 'llama',
+    // head_dim 8: wavelens 2 pi, 167, 4.4e3, 1.2e5 against high 16 / 4 and low 16: one smoothed, three divided
+    json: tinyLlamaJson('llama3', {
       hidden_size: 48,
       intermediate_size: 64,
-      num_hidden_layers: 2,
       num_attention_heads: 6,
-      num_key_value_heads: 2,
       vocab_size: chatTokenizerSize('llama3'),
       rms_norm_eps: 1e-5,
-      rope_theta: 500000,
-      // head_dim 8: wavelens 2 pi, 167, 4.4e3, 1.2e5 against high 16 / 4 and low 16: one smoothed, three divided
-      rope_scaling: {
-        rope_type: 'llama3',
-        factor: 8,
-        low_freq_factor: 1,
-        high_freq_factor: 4,
-        original_max_position_embeddings: 16,
-      },
-      tie_word_embeddings: true,
-    },
+    }),
     ids: (s) => ({ eos: [s['<|end_of_text|>'], s['<|eot_id|>']], bos: s['<|begin_of_text|>'] }),
   },
 ];

@@ -10,9 +10,10 @@ import type { Backend } from '../runtime/backend.js';
 import { createNodeBackend } from '../runtime/node.js';
 import { profilePlacement } from '../runtime/placement.js';
 import { gradCheck, type CheckInput } from '../testing/gradcheck.js';
+import { tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import type { Weights } from './init.js';
-import { llamaParams, parseLlamaConfig, type LlamaConfig } from './llama-config.js';
+import { llamaParams, type LlamaConfig } from './llama-config.js';
 import { llamaReferenceLogits } from './llama.reference.js';
 import { llamaInputs, llamaLogits, llamaTrunk } from './llama.js';
 import { ropeTables } from './rope.js';
@@ -22,49 +23,22 @@ beforeAll(async () => {
   cpu = await createNodeBackend('node-cpu', { threads: 1 });
 });
 
-// hidden 16, 4 heads on 2 KV heads, head_dim 4, vocab 11; config.json objects, read by parseLlamaConfig
-const tiny = { hidden_size: 16, intermediate_size: 24, num_attention_heads: 4, num_key_value_heads: 2 };
+// hidden 16, 4 heads on 2 KV heads, head_dim 4, vocab 11, 1 layer
+const tiny = { hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, vocab_size: 11 };
 const variants: [string, LlamaConfig][] = [
   [
     'llama: tied head, llama3 RoPE scaling (one frequency smoothed, one divided)',
-    parseLlamaConfig({
-      ...tiny,
-      model_type: 'llama',
-      num_hidden_layers: 1,
-      vocab_size: 11,
-      rms_norm_eps: 1e-5,
-      rope_theta: 10000,
-      // wavelens 2 pi and 2 pi 100 against high 16 / 4 = 4 and low 16: the first smoothed, the second divided by 8
-      rope_scaling: {
-        rope_type: 'llama3',
-        factor: 8,
-        low_freq_factor: 1,
-        high_freq_factor: 4,
-        original_max_position_embeddings: 16,
-      },
-      tie_word_embeddings: true,
-    }),
+    // wavelens 2 pi and 2 pi 100 against high 16 / 4 = 4 and low 16: the first smoothed, the second divided by 8
+    tinyLlama('llama3', { ...tiny, rms_norm_eps: 1e-5, rope_theta: 10000 }),
   ],
-  [
-    'qwen2: q/k/v biases, untied head',
-    parseLlamaConfig({ ...tiny, model_type: 'qwen2', num_hidden_layers: 1, vocab_size: 11, rope_theta: 1e6 }),
-  ],
+  ['qwen2: q/k/v biases, untied head', tinyLlama('qwen2', { ...tiny, rope_theta: 1e6 })],
   [
     'qwen3: q/k norms, head_dim 8 (not 16 / 4), linear RoPE scaling',
-    parseLlamaConfig({
-      ...tiny,
-      model_type: 'qwen3',
-      num_hidden_layers: 1,
-      head_dim: 8,
-      vocab_size: 11,
-      rope_theta: 100,
-      rope_scaling: { type: 'linear', factor: 2 },
-      tie_word_embeddings: true,
-    }),
+    tinyLlama('qwen3', { ...tiny, head_dim: 8, rope_theta: 100, rope_scaling: { type: 'linear', factor: 2 } }),
   ],
   [
     'llama: 2 layers, attention_bias (o_proj too), untied head',
-    parseLlamaConfig({ ...tiny, model_type: 'llama', num_hidden_layers: 2, vocab_size: 11, attention_bias: true }),
+    tinyLlama('smollm2', { ...tiny, num_hidden_layers: 2, attention_bias: true, tie_word_embeddings: false }),
   ],
 ];
 

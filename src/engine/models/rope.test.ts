@@ -1,6 +1,7 @@
 // RoPE frequencies and tables against values worked out by hand from transformers' formulas
 // (modeling_rope_utils.py), at indices in each of llama3's three bands.
 import { describe, expect, it } from 'vitest';
+import { llama3Scaling } from '../testing/llama-configs.js';
 import { ropeInvFreq, ropeTables, type RopeConfig } from './rope.js';
 
 const near = (got: number, want: number, rel = 2e-7) =>
@@ -9,17 +10,7 @@ const near = (got: number, want: number, rel = 2e-7) =>
 // Llama-3.2-1B: head_dim 64, theta 5e5, rope_scaling llama3 factor 32, low 1, high 4, original 8192. The bands:
 // high_freq_wavelen = 8192 / 4 = 2048, low_freq_wavelen = 8192 / 1 = 8192, wavelen_i = 2 pi 500000^(i/32), so
 // i <= 14 keeps inv_freq (wavelen_14 = 1956.5), i >= 18 divides it by 32 (wavelen_18 = 10089), 15..17 are smoothed.
-const llama32: RopeConfig = {
-  head_dim: 64,
-  rope_theta: 500000,
-  rope_scaling: {
-    rope_type: 'llama3',
-    factor: 32,
-    low_freq_factor: 1,
-    high_freq_factor: 4,
-    original_max_position_embeddings: 8192,
-  },
-};
+const llama32: RopeConfig = { head_dim: 64, rope_theta: 500000, rope_scaling: llama3Scaling(32, 8192) };
 
 describe('ropeInvFreq', () => {
   it('default: 1 / theta^(2i/d) over head_dim', () => {

@@ -7,8 +7,8 @@ import { adamwScalars, buildGenerateGraph, buildTrainStepGraph, DEFAULT_ADAMW } 
 import { flatLayout, packGroup } from '../artifacts/flat.js';
 import { allParams, expAvgName, expAvgSqName, trainableParams, type ModelSpec } from '../artifacts/model.js';
 import { initLlama, initLora } from '../models/init.js';
-import { parseLlamaConfig } from '../models/llama-config.js';
 import { loraOfRank } from '../models/lora.js';
+import { tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import type { Backend } from './backend.js';
 import { batchFeeds, emptyCacheFeeds, weightFeeds, type Batch } from './feeds.js';
@@ -16,11 +16,7 @@ import { createNodeBackend } from './node.js';
 import { profilePlacement } from './placement.js';
 
 const V = 48;
-const tiny = { hidden_size: 32, intermediate_size: 48, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: V };
-const configs = [
-  parseLlamaConfig({ ...tiny, model_type: 'qwen3', num_hidden_layers: 2, head_dim: 16, tie_word_embeddings: true }),
-  parseLlamaConfig({ ...tiny, model_type: 'qwen2', num_hidden_layers: 2 }),
-];
+const configs = [tinyLlama('qwen3', { vocab_size: V }), tinyLlama('qwen2', { vocab_size: V })];
 const batch = (): Batch => {
   const r = new Rng(5);
   const n = 2 * 8;

@@ -15,6 +15,7 @@ import { llamaParams, parseLlamaConfig, type LlamaConfig } from '../models/llama
 import { llamaConfigJson } from '../models/llama-hf.js';
 import type { ParamSpec } from '../models/gpt2.js';
 import { Rng } from '../util/rng.js';
+import { llama3Scaling } from './llama-configs.js';
 import { CHAT_TEMPLATES, chatSpecialIds, chatTokenizerFiles, type ChatFormat } from './chat-tokenizers.js';
 
 export type LlamaVariant = ChatFormat;
@@ -137,13 +138,7 @@ const LAYOUTS: Record<LlamaVariant, Layout> = {
       rope_theta: 500000,
       rms_norm_eps: 1e-5,
       max_position_embeddings: 131072,
-      rope_scaling: {
-        rope_type: 'llama3',
-        factor: 32,
-        low_freq_factor: 1,
-        high_freq_factor: 4,
-        original_max_position_embeddings: 8192,
-      },
+      rope_scaling: llama3Scaling(32, 8192),
     },
     dtype: 'BF16',
     shards: 2,

@@ -18,12 +18,13 @@ import { textRows } from '../data/rows.js';
 import { Generator } from '../generate/generator.js';
 import { GREEDY } from '../generate/sampling.js';
 import { initLlama, initLora, type Weights } from '../models/init.js';
-import { parseLlamaConfig, type LlamaConfig } from '../models/llama-config.js';
+import type { LlamaConfig } from '../models/llama-config.js';
 import { llamaReferenceLogits } from '../models/llama.reference.js';
 import { defaultLora, loraOfRank, mergeLora } from '../models/lora.js';
 import type { Backend } from '../runtime/backend.js';
 import { weightFeeds } from '../runtime/feeds.js';
 import { createNodeBackend } from '../runtime/node.js';
+import { tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_TRAIN, Trainer, type TrainEvent } from './trainer.js';
 
@@ -33,37 +34,11 @@ beforeAll(async () => {
 });
 
 const V = 64;
-const base = { hidden_size: 32, intermediate_size: 48, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: V };
 const variants: [string, LlamaConfig][] = [
-  [
-    'SmolLM2-like (GQA, tied)',
-    parseLlamaConfig({ ...base, model_type: 'llama', num_hidden_layers: 2, tie_word_embeddings: true }),
-  ],
-  [
-    'Qwen2-like (q/k/v biases, untied)',
-    parseLlamaConfig({ ...base, model_type: 'qwen2', num_hidden_layers: 2, num_key_value_heads: 1 }),
-  ],
-  [
-    'Qwen3-like (q/k norms, head_dim apart)',
-    parseLlamaConfig({ ...base, model_type: 'qwen3', num_hidden_layers: 2, head_dim: 16, tie_word_embeddings: true }),
-  ],
-  [
-    'Llama-3-like (llama3 RoPE scaling)',
-    parseLlamaConfig({
-      ...base,
-      model_type: 'llama',
-      num_hidden_layers: 2,
-      tie_word_embeddings: true,
-      rope_theta: 500000,
-      rope_scaling: {
-        rope_type: 'llama3',
-        factor: 8,
-        low_freq_factor: 1,
-        high_freq_factor: 4,
-        original_max_position_embeddings: 16,
-      },
-    }),
-  ],
+  ['SmolLM2-like (GQA, tied)', tinyLlama('smollm2', { vocab_size: V })],
+  ['Qwen2-like (q/k/v biases, untied)', tinyLlama('qwen2', { vocab_size: V, num_key_value_heads: 1 })],
+  ['Qwen3-like (q/k norms, head_dim apart)', tinyLlama('qwen3', { vocab_size: V })],
+  ['Llama-3-like (llama3 RoPE scaling)', tinyLlama('llama3', { vocab_size: V })],
 ];
 
 /** Weights with every value moved off its init (unit norms and zero biases would hide a wrong index). */
