@@ -11,8 +11,7 @@ import type { BuiltGraph } from '../artifacts/model.js';
 import type { Backend, EngineSession, Feeds } from '../runtime/backend.js';
 import { createNodeBackend } from '../runtime/node.js';
 import { profilePlacement } from '../runtime/placement.js';
-import { llama3Scaling, tinyLlama } from '../testing/llama-configs.js';
-import { Rng } from '../util/rng.js';
+import { llama3Scaling, llamaTestWeights, tinyLlama } from '../testing/llama-configs.js';
 import type { Weights } from './init.js';
 import { llamaGenerateGraphBody } from './llama-cache.js';
 import { llamaParams, parseLlamaConfig, type LlamaConfig } from './llama-config.js';
@@ -52,17 +51,7 @@ const targets: [string, GraphOptions][] = [
   ['WebGPU target (Einsum)', WEBGPU_TARGET],
 ];
 
-/** Matrices N(0, 0.25), norms 1 + N(0, 0.2), biases N(0, 0.2): every path carries signal. */
-function testWeights(c: LlamaConfig, seed: number): Weights {
-  const r = new Rng(seed);
-  const W: Weights = {};
-  for (const p of llamaParams(c)) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const isNorm = p.name.endsWith('norm.weight');
-    W[p.name] = Float32Array.from({ length: n }, () => (isNorm ? 1 : 0) + (p.decay ? 0.25 : 0.2) * r.normal());
-  }
-  return W;
-}
+const testWeights = (c: LlamaConfig, seed: number) => llamaTestWeights(c, seed, { matrix: 0.25, norm: 0.2, bias: 0.2 });
 
 const L = 12;
 const PAD = 7; // what the generator pads a chunk with (its end-of-text): a real token, so its keys are garbage

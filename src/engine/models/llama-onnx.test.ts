@@ -9,12 +9,11 @@ import { AutoModelForCausalLM, AutoTokenizer, env, type Tensor } from '@huggingf
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Weights } from './init.js';
-import { llamaParams, parseLlamaConfig, type LlamaConfig } from './llama-config.js';
+import { parseLlamaConfig, type LlamaConfig } from './llama-config.js';
 import { llamaReferenceLogits } from './llama.reference.js';
 import { chatSpecialIds, chatTokenizerFiles, chatTokenizerSize, type ChatFormat } from '../testing/chat-tokenizers.js';
-import { tinyLlamaJson } from '../testing/llama-configs.js';
+import { llamaTestWeights, tinyLlamaJson } from '../testing/llama-configs.js';
 import { jsonFile } from '../util/files.js';
-import { Rng } from '../util/rng.js';
 import { llamaOnnxFiles, llamaTransformersJsConfig, type LlamaTokenIds } from './llama-onnx.js';
 import { writeFolder } from '../export/write.node.js';
 
@@ -75,20 +74,8 @@ const variants: Variant[] = [
   },
 ];
 
-/** Matrices N(0, 0.15), norms 1 + N(0, 0.2), biases N(0, 0.1): every path carries signal, logits of order 1. */
-function testWeights(c: LlamaConfig, seed: number): Weights {
-  const r = new Rng(seed);
-  const W: Weights = {};
-  for (const p of llamaParams(c)) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const isNorm = p.name.endsWith('norm.weight');
-    W[p.name] = Float32Array.from(
-      { length: n },
-      () => (isNorm ? 1 : 0) + (isNorm ? 0.2 : p.decay ? 0.15 : 0.1) * r.normal(),
-    );
-  }
-  return W;
-}
+/** Matrices N(0, 0.15), norms 1 + N(0, 0.2), biases N(0, 0.1): logits of order 1. */
+const testWeights = (c: LlamaConfig, seed: number) => llamaTestWeights(c, seed, { matrix: 0.15, norm: 0.2, bias: 0.1 });
 
 const argmax = (row: ArrayLike<number>) => {
   let best = 0;

@@ -10,9 +10,8 @@ import type { Backend } from '../runtime/backend.js';
 import { createNodeBackend } from '../runtime/node.js';
 import { profilePlacement } from '../runtime/placement.js';
 import { gradCheck, type CheckInput } from '../testing/gradcheck.js';
-import { tinyLlama } from '../testing/llama-configs.js';
+import { llamaTestWeights, tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
-import type { Weights } from './init.js';
 import { llamaParams, type LlamaConfig } from './llama-config.js';
 import { llamaReferenceLogits } from './llama.reference.js';
 import { llamaInputs, llamaLogits, llamaTrunk } from './llama.js';
@@ -42,17 +41,7 @@ const variants: [string, LlamaConfig][] = [
   ],
 ];
 
-/** Weights large enough that every path carries signal: matrices N(0, 0.3), norms 1 + N(0, 0.2), biases N(0, 0.2). */
-function testWeights(c: LlamaConfig, seed: number): Weights {
-  const r = new Rng(seed);
-  const W: Weights = {};
-  for (const p of llamaParams(c)) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const isNorm = p.name.endsWith('norm.weight');
-    W[p.name] = Float32Array.from({ length: n }, () => (isNorm ? 1 : 0) + (p.decay ? 0.3 : 0.2) * r.normal());
-  }
-  return W;
-}
+const testWeights = (c: LlamaConfig, seed: number) => llamaTestWeights(c, seed, { matrix: 0.3, norm: 0.2, bias: 0.2 });
 
 const [B, T] = [2, 5];
 const ids = Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6, 5, 3]);

@@ -8,7 +8,7 @@ import { flatLayout, packGroup } from '../artifacts/flat.js';
 import { allParams, expAvgName, expAvgSqName, trainableParams, type ModelSpec } from '../artifacts/model.js';
 import { initLlama, initLora } from '../models/init.js';
 import { loraOfRank } from '../models/lora.js';
-import { tinyLlama } from '../testing/llama-configs.js';
+import { randomLoraB, tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import type { Backend } from './backend.js';
 import { batchFeeds, emptyCacheFeeds, weightFeeds, type Batch } from './feeds.js';
@@ -40,10 +40,7 @@ beforeAll(async () => {
 describe.each(configs.map((c) => [c.model_type, c] as const))('the %s-like family on the WebGPU EP', (_, c) => {
   for (const lora of [false, true]) {
     const m: ModelSpec = { config: c, lora: lora ? loraOfRank(c, 2) : undefined };
-    const W = { ...initLlama(c, 3), ...(m.lora ? initLora(c, m.lora, 3) : {}) };
-    const r = new Rng(6);
-    for (const [k, v] of Object.entries(W))
-      if (k.includes('lora_B')) for (let i = 0; i < v.length; i++) v[i] = 0.05 * r.normal();
+    const W = randomLoraB({ ...initLlama(c, 3), ...(m.lora ? initLora(c, m.lora, 3) : {}) }, 6, 0.05);
 
     it(`${lora ? 'LoRA' : 'full'}: the fused step's loss equals the CPU EP's, every node on the WebGPU EP`, async () => {
       const specs = trainableParams(m);

@@ -1,6 +1,9 @@
 // Test setup the Llama-family tests share: tiny configs per variant (the features each must exercise, over a
-// small shape a test may resize). Hub-layout repos on disk are llama-fixtures.ts's.
-import { parseLlamaConfig, type LlamaConfig, type RopeScaling } from '../models/llama-config.js';
+// small shape a test may resize) and random weights with signal on every path. Hub-layout repos on disk are
+// llama-fixtures.ts's.
+import type { Weights } from '../models/init.js';
+import { llamaParams, parseLlamaConfig, type LlamaConfig, type RopeScaling } from '../models/llama-config.js';
+import { Rng } from '../util/rng.js';
 import type { LlamaVariant } from './llama-fixtures.js';
 
 /** rope_scaling of rope_type llama3 with Llama 3's band factors (low 1, high 4). */
@@ -43,3 +46,36 @@ export const tinyLlamaJson = (variant: LlamaVariant, json: Record<string, unknow
 /** tinyLlamaJson read by parseLlamaConfig, as the loaders read it. */
 export const tinyLlama = (variant: LlamaVariant, json: Record<string, unknown> = {}): LlamaConfig =>
   parseLlamaConfig(tinyLlamaJson(variant, json));
+
+/** The normal's scale for each kind of parameter: matrices (those with weight decay), norms (about 1), biases. */
+export interface WeightScales {
+  matrix: number;
+  norm: number;
+  bias: number;
+}
+
+/**
+ * Weights drawn from one seed in llamaParams' order: matrices N(0, matrix), norms 1 + N(0, norm), biases N(0, bias).
+ * Large enough that every path carries signal, unlike an init's unit norms and zero biases, which would hide a
+ * wrong index or a dropped term.
+ */
+export function llamaTestWeights(c: LlamaConfig, seed: number, s: WeightScales): Weights {
+  const r = new Rng(seed);
+  const W: Weights = {};
+  for (const p of llamaParams(c)) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const isNorm = p.name.endsWith('norm.weight');
+    W[p.name] = Float32Array.from({ length: n }, () =>
+      isNorm ? 1 + s.norm * r.normal() : (p.decay ? s.matrix : s.bias) * r.normal(),
+    );
+  }
+  return W;
+}
+
+/** Every lora_B in W (in place) set to N(0, scale), as after training: at init B is zero and LoRA a no-op. */
+export function randomLoraB(W: Weights, seed: number, scale: number): Weights {
+  const r = new Rng(seed);
+  for (const [k, v] of Object.entries(W))
+    if (k.includes('lora_B')) for (let i = 0; i < v.length; i++) v[i] = scale * r.normal();
+  return W;
+}

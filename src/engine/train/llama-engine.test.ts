@@ -24,7 +24,7 @@ import { defaultLora, loraOfRank, mergeLora } from '../models/lora.js';
 import type { Backend } from '../runtime/backend.js';
 import { weightFeeds } from '../runtime/feeds.js';
 import { createNodeBackend } from '../runtime/node.js';
-import { tinyLlama } from '../testing/llama-configs.js';
+import { randomLoraB, tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_TRAIN, Trainer, type TrainEvent } from './trainer.js';
 
@@ -101,10 +101,7 @@ describe.each(variants)('%s through the seam', (_, c) => {
   it("LoRA on the family's modules (all seven) equals the merged weights", async () => {
     const lora = loraOfRank(c, 2)!;
     expect(lora.targets).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
-    const A = initLora(c, lora, 3);
-    const r = new Rng(5);
-    for (const [k, v] of Object.entries(A))
-      if (k.endsWith('lora_B.weight')) for (let i = 0; i < v.length; i++) v[i] = 0.2 * r.normal();
+    const A = randomLoraB(initLora(c, lora, 3), 5, 0.2);
     const adapted = await evalLogits({ config: c, lora }, { ...W, ...A }, ids);
     const merged = await evalLogits({ config: c }, mergeLora(c, lora, { ...W, ...A }), ids);
     expect(maxDiff(adapted.logits, merged.logits)).toBeLessThan(1e-5);
