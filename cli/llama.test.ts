@@ -3,7 +3,7 @@
 // shards + index, llama3 RoPE scaling, an eos list), LoRA with --adapter --onnx; then `npm run chat` on the saved
 // run and on the exported folder, the exported transformers.js package loaded by transformers.js (the same greedy
 // tokens), and the PEFT adapter applied to the base (the exported merged weights).
-import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
+import { Tensor } from '@huggingface/transformers';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { readSafetensors } from '../src/engine/hub/safetensors.js';
 import { mergeLora } from '../src/engine/models/lora.js';
 import { caught } from '../src/engine/testing/caught.js';
+import { localTransformers } from '../src/engine/testing/llama-configs.js';
 import { writeLlamaFixture, type LlamaFixture } from '../src/engine/testing/llama-fixtures.js';
 
 const run = promisify(execFile);
@@ -87,10 +88,7 @@ describe.each(['smollm2', 'llama3'] as const)('%s-like checkpoint through the CL
 
   it('transformers.js runs the exported package: the same greedy tokens as npm run chat', async () => {
     const r = await reply('--model', hf, '--prompt', PROMPT, '--greedy', '--max-new-tokens', '8');
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = `${dir}/`;
-    const model = await AutoModelForCausalLM.from_pretrained(`${variant}-hf`, { device: 'cpu' });
+    const model = await (await localTransformers(dir)).model(`${variant}-hf`);
     const n = r.prompt_ids.length;
     const out = (await model.generate({
       input_ids: new Tensor('int64', BigInt64Array.from(r.prompt_ids, BigInt), [1, n]),

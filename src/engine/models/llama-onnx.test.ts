@@ -5,14 +5,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoModelForCausalLM, AutoTokenizer, env, type Tensor } from '@huggingface/transformers';
+import type { Tensor } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Weights } from './init.js';
 import { parseLlamaConfig, type LlamaConfig } from './llama-config.js';
 import { llamaReferenceLogits } from './llama.reference.js';
 import { chatSpecialIds, chatTokenizerFiles, chatTokenizerSize, type ChatFormat } from '../testing/chat-tokenizers.js';
-import { llamaTestWeights, tinyLlamaJson } from '../testing/llama-configs.js';
+import { llamaTestWeights, localTransformers, tinyLlamaJson } from '../testing/llama-configs.js';
 import { jsonFile } from '../util/files.js';
 import { llamaOnnxFiles, llamaTransformersJsConfig, type LlamaTokenIds } from './llama-onnx.js';
 import { writeFolder } from '../export/write.node.js';
@@ -100,6 +100,7 @@ function referenceGreedy(c: LlamaConfig, W: Weights, prompt: number[], n: number
 
 const dir = mkdtempSync(join(tmpdir(), 'fts-onnx-llama-'));
 const built = new Map<string, { c: LlamaConfig; W: Weights; t: LlamaTokenIds }>();
+let tjs: Awaited<ReturnType<typeof localTransformers>>;
 
 beforeAll(async () => {
   for (const v of variants) {
@@ -117,9 +118,7 @@ beforeAll(async () => {
     ]);
     built.set(v.format, { c, W, t });
   }
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = `${dir}/`;
+  tjs = await localTransformers(dir);
 });
 
 describe('the Llama family in transformers.js', () => {
@@ -127,8 +126,8 @@ describe('the Llama family in transformers.js', () => {
     '%s: logits, greedy generation, past shapes',
     async (_n, v) => {
       const { c, W, t } = built.get(v.format)!;
-      const tjsTok = await AutoTokenizer.from_pretrained(v.format);
-      const model = await AutoModelForCausalLM.from_pretrained(v.format, { device: 'cpu' });
+      const tjsTok = await tjs.tokenizer(v.format);
+      const model = await tjs.model(v.format);
       try {
         // the shapes transformers.js reads: the graph's past inputs, and the normalized config of older versions
         const session = (model as unknown as { sessions: Record<string, ort.InferenceSession> }).sessions.model;

@@ -1,6 +1,6 @@
 // Test setup the Llama-family tests share: tiny configs per variant (the features each must exercise, over a
-// small shape a test may resize) and random weights with signal on every path. Hub-layout repos on disk are
-// llama-fixtures.ts's.
+// small shape a test may resize), random weights with signal on every path, and transformers.js reading exported
+// folders from disk only. Hub-layout repos on disk are llama-fixtures.ts's.
 import type { Weights } from '../models/init.js';
 import { llamaParams, parseLlamaConfig, type LlamaConfig, type RopeScaling } from '../models/llama-config.js';
 import { Rng } from '../util/rng.js';
@@ -78,4 +78,19 @@ export function randomLoraB(W: Weights, seed: number, scale: number): Weights {
   for (const [k, v] of Object.entries(W))
     if (k.includes('lora_B')) for (let i = 0; i < v.length; i++) v[i] = scale * r.normal();
   return W;
+}
+
+/**
+ * transformers.js in Node reading the folders below `root` only: remote models off, so a file an export left out
+ * fails the test instead of being fetched from the Hub. Imported on first use, so config-only tests skip loading it.
+ */
+export async function localTransformers(root: string) {
+  const tjs = await import('@huggingface/transformers');
+  tjs.env.allowRemoteModels = false;
+  tjs.env.allowLocalModels = true;
+  tjs.env.localModelPath = `${root}/`;
+  return {
+    model: (name: string) => tjs.AutoModelForCausalLM.from_pretrained(name, { device: 'cpu' }),
+    tokenizer: (name: string) => tjs.AutoTokenizer.from_pretrained(name),
+  };
 }
