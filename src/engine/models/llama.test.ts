@@ -8,9 +8,8 @@ import { Graph, type Value } from '../onnx/graph.js';
 import { serializeModel } from '../onnx/proto.js';
 import type { Backend } from '../runtime/backend.js';
 import { createNodeBackend } from '../runtime/node.js';
-import { profilePlacement } from '../runtime/placement.js';
 import { gradCheck, type CheckInput } from '../testing/gradcheck.js';
-import { llamaTestWeights, tinyLlama } from '../testing/llama-configs.js';
+import { llamaTestWeights, nodesOffWebGpu, tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import { llamaParams, type LlamaConfig } from './llama-config.js';
 import { llamaReferenceLogits } from './llama.reference.js';
@@ -195,8 +194,7 @@ describe('Llama-family graphs on the WebGPU EP', () => {
         const diff = x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0);
         expect(diff, name).toBeLessThan(1e-4 * Math.max(scale, 1));
       }
-      const p = await profilePlacement(gpu, built, feeds(gpu), 'WebGpuExecutionProvider');
-      expect(p.elsewhere, 'nodes off the WebGPU EP').toEqual([]);
+      expect(await nodesOffWebGpu(gpu, built, feeds(gpu)), 'nodes off the WebGPU EP').toEqual([]);
     },
   );
 });

@@ -8,12 +8,11 @@ import { flatLayout, packGroup } from '../artifacts/flat.js';
 import { allParams, expAvgName, expAvgSqName, trainableParams, type ModelSpec } from '../artifacts/model.js';
 import { initLlama, initLora } from '../models/init.js';
 import { loraOfRank } from '../models/lora.js';
-import { randomLoraB, tinyLlama } from '../testing/llama-configs.js';
+import { nodesOffWebGpu, randomLoraB, tinyLlama } from '../testing/llama-configs.js';
 import { Rng } from '../util/rng.js';
 import type { Backend } from './backend.js';
 import { batchFeeds, emptyCacheFeeds, weightFeeds, type Batch } from './feeds.js';
 import { createNodeBackend } from './node.js';
-import { profilePlacement } from './placement.js';
 
 const V = 48;
 const configs = [tinyLlama('qwen3', { vocab_size: V }), tinyLlama('qwen2', { vocab_size: V })];
@@ -77,13 +76,12 @@ describe.each(configs.map((c) => [c.model_type, c] as const))('the %s-like famil
         };
       };
       const g = stepFeeds(gpu, true);
-      const placed = await profilePlacement(
+      const placed = await nodesOffWebGpu(
         gpu,
         buildTrainStepGraph(m, { batch: 2, seq: 8 }, undefined, gpu.target, g.layout),
         g.feeds,
-        'WebGpuExecutionProvider',
       );
-      expect(placed.elsewhere, 'train step nodes off the WebGPU EP').toEqual([]);
+      expect(placed, 'train step nodes off the WebGPU EP').toEqual([]);
       const loss = async (b: Backend, packed: boolean) => {
         const f = stepFeeds(b, packed);
         const s = await b.createSession(buildTrainStepGraph(m, { batch: 2, seq: 8 }, undefined, b.target, f.layout));
@@ -101,19 +99,14 @@ describe.each(configs.map((c) => [c.model_type, c] as const))('the %s-like famil
         [1, [7], 3],
         [4, [1, 2, 3, 4], 0],
       ] as const) {
-        const p = await profilePlacement(
-          gpu,
-          buildGenerateGraph(m, { step, cache: 16 }, gpu.target),
-          {
-            ...weightFeeds(gpu, allParams(m), W),
-            input_ids: new T('int32', Int32Array.from(ids), [1, step]),
-            position: new T('int32', Int32Array.of(position), [1]),
-            last_index: new T('int32', Int32Array.of(step - 1), [1]),
-            ...emptyCacheFeeds(gpu, c, 16),
-          },
-          'WebGpuExecutionProvider',
-        );
-        expect(p.elsewhere, `generate (${step} tokens) nodes off the WebGPU EP`).toEqual([]);
+        const p = await nodesOffWebGpu(gpu, buildGenerateGraph(m, { step, cache: 16 }, gpu.target), {
+          ...weightFeeds(gpu, allParams(m), W),
+          input_ids: new T('int32', Int32Array.from(ids), [1, step]),
+          position: new T('int32', Int32Array.of(position), [1]),
+          last_index: new T('int32', Int32Array.of(step - 1), [1]),
+          ...emptyCacheFeeds(gpu, c, 16),
+        });
+        expect(p, `generate (${step} tokens) nodes off the WebGPU EP`).toEqual([]);
       }
     }, 120_000);
   }

@@ -1,8 +1,12 @@
 // Test setup the Llama-family tests share: tiny configs per variant (the features each must exercise, over a
-// small shape a test may resize), random weights with signal on every path, and transformers.js reading exported
-// folders from disk only. Hub-layout repos on disk are llama-fixtures.ts's.
+// small shape a test may resize), random weights with signal on every path, transformers.js reading exported
+// folders from disk only, and the WebGPU placement check. Hub-layout repos on disk are llama-fixtures.ts's.
+import type { Tensor } from 'onnxruntime-common';
+import type { BuiltGraph } from '../artifacts/model.js';
 import type { Weights } from '../models/init.js';
 import { llamaParams, parseLlamaConfig, type LlamaConfig, type RopeScaling } from '../models/llama-config.js';
+import type { Backend } from '../runtime/backend.js';
+import { profilePlacement } from '../runtime/placement.js';
 import { Rng } from '../util/rng.js';
 import type { LlamaVariant } from './llama-fixtures.js';
 
@@ -93,4 +97,12 @@ export async function localTransformers(root: string) {
     model: (name: string) => tjs.AutoModelForCausalLM.from_pretrained(name, { device: 'cpu' }),
     tokenizer: (name: string) => tjs.AutoTokenizer.from_pretrained(name),
   };
+}
+
+/**
+ * The nodes of `g` that ran anywhere but the WebGPU EP, from one profiled run on the WebGPU backend: a node that
+ * fell back to the CPU EP costs a copy each way, and onnxruntime does it silently. Tests expect it empty.
+ */
+export async function nodesOffWebGpu(gpu: Backend, g: BuiltGraph, feeds: Record<string, Tensor>): Promise<string[]> {
+  return (await profilePlacement(gpu, g, feeds, 'WebGpuExecutionProvider')).elsewhere;
 }
