@@ -3,55 +3,11 @@
 // and the standalone chat page, unzipped and served by a plain static file server, answers a prompt in chromium on
 // WASM and on WebGPU.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
-import { dropFile, setSettings, startAndWait, waitStatus } from './helpers.js';
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.mjs': 'text/javascript',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-};
-
-/** A plain static file server (no special headers), as someone would use to host the page. */
-function serve(root: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
-    const file = path.endsWith('/') ? join(path, 'index.html') : path;
-    if (!path.startsWith(root) || !existsSync(file) || statSync(file).isDirectory()) {
-      res.statusCode = 404;
-      return res.end();
-    }
-    res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server }),
-    ),
-  );
-}
-
-async function download(page: Page, testId: string, dir: string): Promise<string> {
-  return (await downloadZip(page, testId, dir)).folder;
-}
-
-async function downloadZip(page: Page, testId: string, dir: string): Promise<{ zip: string; folder: string }> {
-  const [dl] = await Promise.all([
-    page.waitForEvent('download', { timeout: 300_000 }),
-    page.getByTestId(testId).click(),
-  ]);
-  const zip = join(dir, dl.suggestedFilename());
-  await dl.saveAs(zip);
-  const out = join(dir, dl.suggestedFilename().replace(/\.zip$/, ''));
-  execFileSync('python3', ['-c', 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', zip, out]);
-  return { zip, folder: join(out, dl.suggestedFilename().replace(/\.zip$/, '')) };
-}
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { download, downloadZip, dropFile, serveFolder, setSettings, startAndWait, waitStatus } from './helpers.js';
 
 test('a finished LoRA run exports an adapter, a recipe and a chat page that answers on WASM and on WebGPU', async ({
   page,
@@ -126,7 +82,7 @@ test('a finished LoRA run exports an adapter, a recipe and a chat page that answ
     expect(existsSync(join(chat, f)), f).toBe(true);
   for (const f of ['index.html', 'chat.js'])
     expect(readFileSync(join(chat, f), 'utf8'), f).toBe(readFileSync(`src/engine/export/chat-page/${f}`, 'utf8'));
-  const { url, server } = await serve(chat);
+  const { url, server } = await serveFolder(chat);
   try {
     for (const device of ['wasm', 'webgpu']) {
       const p = await browser.newPage();

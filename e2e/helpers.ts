@@ -1,6 +1,8 @@
 // What a person does in the studio, as steps the specs share.
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { basename, extname, join, normalize } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
 /** Drops a file on the drop zone, as dragging it from the desktop does. */
@@ -72,4 +74,49 @@ export async function storedRuns(
       }),
   );
   return (runs as { createdAt: number }[]).sort((a, b) => a.createdAt - b.createdAt) as never;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
+
+/** A plain static file server (no special headers), as someone would use to host an exported chat page. */
+export function serveFolder(root: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = normalize(join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
+    const file = path.endsWith('/') ? join(path, 'index.html') : path;
+    if (!path.startsWith(root) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.statusCode = 404;
+      return res.end();
+    }
+    res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server }),
+    ),
+  );
+}
+
+/** Clicks an export button, saves the zip into `dir` and unzips it with Python's zipfile (not our own reader). */
+export async function downloadZip(page: Page, testId: string, dir: string): Promise<{ zip: string; folder: string }> {
+  const [dl] = await Promise.all([
+    page.waitForEvent('download', { timeout: 300_000 }),
+    page.getByTestId(testId).click(),
+  ]);
+  const zip = join(dir, dl.suggestedFilename());
+  await dl.saveAs(zip);
+  const out = join(dir, dl.suggestedFilename().replace(/\.zip$/, ''));
+  execFileSync('python3', ['-c', 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', zip, out]);
+  return { zip, folder: join(out, dl.suggestedFilename().replace(/\.zip$/, '')) };
+}
+
+/** The unzipped folder of an export. */
+export async function download(page: Page, testId: string, dir: string): Promise<string> {
+  return (await downloadZip(page, testId, dir)).folder;
 }

@@ -18,7 +18,7 @@ test('download with progress, then a reload loads it from the cache with no requ
   await pickHubModel(page);
   await page.getByTestId('inspect-model').click();
   await expect(page.getByTestId('inspection')).toContainText(
-    'acme/small-gpt2@main: 1.6M parameters (1 layers, 32 wide) · download 6 MiB',
+    'acme/small-gpt2@main: 1.6M parameters (GPT-2, 1 layers, 32 wide, 2 heads) · download 6 MiB',
   );
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('downloads').locator('progress')).toBeVisible(); // model.safetensors under way

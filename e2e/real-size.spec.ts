@@ -64,7 +64,7 @@ test('GPT-2 124M: size before download, a cut at 300 MB resumed, then loaded fro
   await pick('acme/gpt2');
   await page.getByTestId('inspect-model').click();
   await expect(page.getByTestId('inspection')).toContainText(
-    'acme/gpt2@main: 124.4M parameters (12 layers, 768 wide) · download 523 MiB',
+    'acme/gpt2@main: 124.4M parameters (GPT-2, 12 layers, 768 wide, 12 heads) · download 523 MiB',
   );
   await expect(page.getByTestId('inspection-memory')).toContainText('Estimated for a full fine-tune'); // the tiny model's quick preset, the default
 
@@ -266,7 +266,7 @@ test('a distilgpt2-shaped checkpoint: size before download, downloaded and cache
   await pick('acme/distilgpt2');
   await page.getByTestId('inspect-model').click();
   await expect(page.getByTestId('inspection')).toContainText(
-    'acme/distilgpt2@main: 81.9M parameters (6 layers, 768 wide) · download 336 MiB',
+    'acme/distilgpt2@main: 81.9M parameters (GPT-2, 6 layers, 768 wide, 12 heads) · download 336 MiB',
   );
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('current-model')).toHaveText('acme/distilgpt2@main', { timeout: 300_000 });

@@ -30,11 +30,11 @@ export {
 import type { OverflowPolicy } from './engine/data/rows.js';
 import type { LossOn } from './engine/data/template.js';
 import type { Progress } from './engine/hub/client.js';
-import type { GPT2Config } from './engine/models/gpt2.js';
+import type { ModelConfig } from './engine/models/config.js';
 
 export type BackendChoice = 'webgpu' | 'wasm';
 
-/** A GPT-2 on the Hub (or a mirror). The token is kept in memory and sent only to the endpoint. */
+/** A model on the Hub (or a mirror). The token is kept in memory and sent only to the endpoint. */
 export interface HubSource {
   endpoint?: string;
   repo: string;
@@ -45,10 +45,13 @@ export interface HubSource {
 export interface ModelInspection {
   repo: string;
   revision: string;
+  /** The family's name as people say it: "GPT-2", "Llama", "Qwen2", "Qwen3". */
+  family: string;
   params: number;
+  /** model.safetensors, or every shard of a sharded repo. */
   downloadBytes: number | null;
   /** The page estimates memory from it at the settings it has now. */
-  config: GPT2Config;
+  config: ModelConfig;
 }
 
 export interface CachedModel {
@@ -65,7 +68,10 @@ export interface ModelInfo {
   name: string;
   params: number;
   nPositions: number;
-  config: GPT2Config;
+  family: string;
+  config: ModelConfig;
+  /** The chat template the model ships (the studio's plain one for GPT-2): the Data panel starts from it. */
+  template: string;
 }
 
 export interface DeviceInfo {

@@ -4,10 +4,9 @@
 import { DataError, decodeText } from '../src/engine/data/formats.js';
 import { DatasetRejectedError, prepareDataset, type PreparedDataset } from '../src/engine/data/prepare.js';
 import { ChatTemplate } from '../src/engine/data/template.js';
-import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import type { StoredDataset } from '../src/engine/storage/runs.js';
 import type { DataOptions, FromWorker } from '../src/protocol.js';
-import { BASE_SEED } from './models.js';
+import { BASE_SEED, modelTemplate, type LoadedModel } from './models.js';
 
 export class StudioData {
   /** The rows a run trains on: the loaded file's, or a reopened run's own. */
@@ -18,7 +17,7 @@ export class StudioData {
 
   constructor(
     private readonly post: (m: FromWorker) => void,
-    private readonly tok: () => Tokenizer,
+    private readonly model: () => LoadedModel,
   ) {}
 
   loadFile(file: string, bytes: ArrayBuffer, options: DataOptions, seq: number): void {
@@ -39,10 +38,17 @@ export class StudioData {
     this.load(this.source.file, this.source.text, options, seq);
   }
 
-  /** Re-cuts the loaded file (a new tokenizer, or another sequence length when `seq` is given and differs). */
-  recut(seq?: number): void {
+  /** Re-cuts the loaded file for another sequence length (when it differs). */
+  recut(seq: number): void {
     const src = this.source;
-    if (src && (seq === undefined || src.seq !== seq)) this.load(src.file, src.text, src.options, seq ?? src.seq);
+    if (src && src.seq !== seq) this.load(src.file, src.text, src.options, seq);
+  }
+
+  /** Another model: its template (the one it ships) and tokenizer, and the loaded file re-cut with both. */
+  useModel(template: string): void {
+    this.template = modelTemplate(this.model(), template);
+    const src = this.source;
+    if (src) this.load(src.file, src.text, { ...src.options, template }, src.seq);
   }
 
   /** A reopened run's own rows. */
@@ -54,7 +60,7 @@ export class StudioData {
   private load(file: string, text: string, options: DataOptions, seq: number): void {
     let template: ChatTemplate;
     try {
-      template = new ChatTemplate(options.template);
+      template = modelTemplate(this.model(), options.template);
     } catch (e) {
       return this.post({
         type: 'error',
@@ -65,7 +71,7 @@ export class StudioData {
     try {
       const progress = (stage: 'reading' | 'tokenizing') => (done: number, total: number) =>
         this.post({ type: 'data-progress', file, stage, done, total });
-      const d = prepareDataset(text, file, this.tok(), template, {
+      const d = prepareDataset(text, file, this.model().tok, template, {
         ...options,
         seq,
         seed: BASE_SEED,

@@ -163,6 +163,7 @@ export class StudioExports {
         weights: { ...this.models.baseWeights(spec, run.settings.seed), ...ck.trainable },
         tokenizer: { ...m.tok.files },
         eosId: m.tok.eosId,
+        endIds: m.tok.endIds,
         sampling: {
           temperature: sampling.temperature,
           topK: sampling.topK,

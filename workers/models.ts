@@ -1,15 +1,16 @@
-// The model the studio trains: the offline tiny GPT-2, or a GPT-2 from the Hub (downloaded once into IndexedDB,
-// then loaded from there with no request). Also inspection before download (size, memory estimate, warnings) and
+// The model the studio trains: the offline tiny GPT-2, or a model of any supported family from the Hub (GPT-2,
+// Llama, Qwen2, Qwen3: config.json says which; downloaded once into IndexedDB, then loaded from there with no
+// request), with its own tokenizer, end tokens and chat template. Also inspection before download (size, memory estimate, warnings) and
 // the cache manager (list, delete). Model ids: "tiny", or "hub:<endpoint>|<repo>@<revision>".
-import { isLlama } from '../src/engine/models/config.js';
-import { parseGpt2Config } from '../src/engine/models/hf.js';
-import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
+import { parseModelConfig, type ModelConfig } from '../src/engine/models/config.js';
+import { familyOf } from '../src/engine/models/family.js';
+import { CHAT_VARS, ChatTemplate, DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
 import { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { IdbHubCache } from '../src/engine/hub/cache.js';
 import { DEFAULT_ENDPOINT, HubClient, type Progress } from '../src/engine/hub/client.js';
-import { loadCachedGpt2, loadHubGpt2, type HubModel } from '../src/engine/hub/model.js';
+import { hubWeightsBytes, loadCachedModel, loadHubModel, type ModelFiles } from '../src/engine/hub/model.js';
 import { importModel, LOCAL_ENDPOINT, type ImportInput } from '../src/engine/hub/import.js';
-import { countParams, gpt2Params, type GPT2Config } from '../src/engine/models/gpt2.js';
+import { countParams } from '../src/engine/models/gpt2.js';
 import { initGpt2, TINY_GPT2, type Weights } from '../src/engine/models/init.js';
 import type { CachedModel, HubSource, ModelInspection } from '../src/protocol.js';
 import { parseJsonFile } from '../src/engine/util/json.js';
@@ -19,11 +20,21 @@ export const BASE_SEED = 1234;
 export interface LoadedModel {
   id: string;
   name: string;
-  config: GPT2Config;
+  config: ModelConfig;
+  /** The model's own tokenizer, ending a reply at any of its end ids (generation_config.json's eos_token_id). */
   tok: Tokenizer;
+  /** The chat template the model ships (tokenizer_config.json or chat_template.jinja), else the studio's plain one. */
+  template: string;
   /** The base weights (the tiny model is made afresh from its seed). */
   base(): Weights;
 }
+
+/**
+ * A chat template as the model renders it: with its tokenizer's special tokens, and apply_chat_template's
+ * variables (Qwen3 without its think block).
+ */
+export const modelTemplate = (m: Pick<LoadedModel, 'tok'>, source: string) =>
+  ChatTemplate.forTokenizer(m.tok, source, { vars: CHAT_VARS });
 
 const hubId = (s: HubSource) =>
   `hub:${(s.endpoint || DEFAULT_ENDPOINT).replace(/\/+$/, '')}|${s.repo}@${s.revision || 'main'}`;
@@ -47,6 +58,7 @@ export class Models {
       name: 'tiny GPT-2 (offline, 2 layers, 64 dims)',
       config: TINY_GPT2,
       tok: this.tinyTokenizer,
+      template: DEFAULT_CHAT_TEMPLATE,
       base: () => initGpt2(TINY_GPT2, BASE_SEED),
     };
   }
@@ -55,14 +67,24 @@ export class Models {
     return new HubClient(this.cache, { endpoint: s.endpoint || DEFAULT_ENDPOINT, token: s.token || undefined });
   }
 
-  /** Size before downloading: config.json (small) and a HEAD of model.safetensors; the page estimates memory from the config. */
+  /**
+   * Size before downloading: config.json (small: it names the family, and an unsupported model type is refused
+   * here) and a HEAD of the weights (each shard of a sharded repo); the page estimates memory from the config.
+   */
   async inspect(s: HubSource): Promise<ModelInspection> {
     const c = this.client(s);
     const rev = s.revision || 'main';
-    const cfgBytes = await c.file(s.repo, rev, 'config.json');
-    const config = parseGpt2Config(parseJsonFile(cfgBytes!, `${s.repo}/config.json`), `${s.repo}/config.json`);
-    const size = await c.size(s.repo, rev, 'model.safetensors');
-    return { repo: s.repo, revision: rev, params: countParams(gpt2Params(config)), downloadBytes: size, config };
+    const file = `${s.repo}/config.json`;
+    const config = parseModelConfig(parseJsonFile((await c.file(s.repo, rev, 'config.json'))!, file), file);
+    const f = familyOf(config);
+    return {
+      repo: s.repo,
+      revision: rev,
+      family: f.label(config),
+      params: countParams(f.params(config)),
+      downloadBytes: await hubWeightsBytes(c, s.repo, rev),
+      config,
+    };
   }
 
   /** Downloads (or loads from the cache) and makes it current. Imported models (endpoint "local") load from the cache only. */
@@ -72,33 +94,34 @@ export class Models {
     try {
       const m =
         s.endpoint === LOCAL_ENDPOINT
-          ? await loadCachedGpt2(this.cache, LOCAL_ENDPOINT, s.repo, s.revision || 'main')
-          : await loadHubGpt2(this.client(s), s.repo, s.revision || 'main', { onProgress, signal: abort.signal });
+          ? await loadCachedModel(this.cache, LOCAL_ENDPOINT, s.repo, s.revision || 'main')
+          : await loadHubModel(this.client(s), s.repo, s.revision || 'main', { onProgress, signal: abort.signal });
       return this.use(s, m);
     } finally {
       if (this.abort === abort) this.abort = null;
     }
   }
 
-  private use(s: HubSource, m: HubModel): LoadedModel {
-    const files = {
-      ...m.tokenizer,
-      config: { ...m.tokenizer.config, chat_template: m.tokenizer.config.chat_template ?? DEFAULT_CHAT_TEMPLATE },
-    };
-    const tok = new Tokenizer(files);
+  private use(s: HubSource, m: ModelFiles): LoadedModel {
+    const shipped = m.tokenizer.config.chat_template;
+    const template = typeof shipped === 'string' ? shipped : DEFAULT_CHAT_TEMPLATE; // GPT-2 ships none
+    const files = { ...m.tokenizer, config: { ...m.tokenizer.config, chat_template: template } };
+    const tok = new Tokenizer(files, { endIds: m.eosIds });
     const local = s.endpoint === LOCAL_ENDPOINT;
     this.current = {
       id: hubId(s),
       name: local ? `${s.repo} (imported)` : `${s.repo}@${s.revision || 'main'}`,
       config: m.config,
       tok,
+      template,
       base: () => m.weights,
     };
     return this.current;
   }
 
   /**
-   * Imports a model picked from disk (an exported folder or zip, any Hugging Face GPT-2 folder) into the cache, or a
+   * Imports a model picked from disk (an exported folder or zip, any Hugging Face folder of a supported family, sharded
+   * or not) into the cache, or a
    * PEFT adapter applied to the current model, and makes it current.
    */
   async importFrom(
@@ -113,16 +136,11 @@ export class Models {
       weights: cur.base(),
       tokenizer: cur.tok.files,
       eosId: cur.tok.eosId,
+      ids: cur.tok.specialIds(),
     };
     const got = await importModel(this.cache, files, { base, onProgress });
-    const m = got.model;
-    // stored, and loadable by the CLI; the studio's panels take the Llama family in the next step
-    if (isLlama(m.config))
-      throw new Error(
-        `${got.repo} is a ${m.config.model_type} model: it is stored, but the studio trains GPT-2 models only so far (npm run finetune -- --model FOLDER trains it)`,
-      );
     return {
-      model: this.use({ endpoint: LOCAL_ENDPOINT, repo: got.repo, revision: got.revision }, { ...m, config: m.config }),
+      model: this.use({ endpoint: LOCAL_ENDPOINT, repo: got.repo, revision: got.revision }, got.model),
       kind: got.kind,
     };
   }

@@ -144,7 +144,7 @@ export class StudioRuns {
         weights: this.models.baseWeights(model, settings.seed),
         train,
         config,
-        padId: this.models.current().tok.eosId,
+        padId: this.models.current().tok.padId,
       });
       const timed: number[] = [];
       try {
@@ -206,7 +206,7 @@ export class StudioRuns {
         weights: this.models.baseWeights(model, s.seed),
         train: data.train,
         validation: data.validation,
-        padId: tok.eosId,
+        padId: tok.padId,
         resume,
         config: studioTrainConfig(s),
         samples: data.samplePrompts.length

@@ -3,7 +3,7 @@
 // and models (models.ts) — composed here, where the model changes that touch several of them are made. It talks to
 // the UI only through `post` with FromWorker messages.
 import type { ModelSpec } from '../src/engine/artifacts/model.js';
-import { ChatTemplate, type Message } from '../src/engine/data/template.js';
+import type { Message } from '../src/engine/data/template.js';
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { initLora, type Weights } from '../src/engine/models/init.js';
 import { countParams } from '../src/engine/models/gpt2.js';
@@ -22,7 +22,7 @@ import { StudioBackend } from './backend.js';
 import { StudioChat } from './chat.js';
 import { StudioData } from './data.js';
 import { StudioExports } from './exports.js';
-import { Models } from './models.js';
+import { Models, modelTemplate } from './models.js';
 import { StudioRuns, type ModelAccess } from './runs.js';
 
 export class Studio {
@@ -44,7 +44,7 @@ export class Studio {
     const storage = new RunStorage();
     this.chatter = new StudioChat(post, storage);
     this.backend = new StudioBackend(post, web, () => this.chatter.forgetAll());
-    this.data = new StudioData(post, () => this.models.current.tok);
+    this.data = new StudioData(post, () => this.models.current);
     const access: ModelAccess = (this.access = {
       current: () => this.models.current,
       spec: (s) => ({ config: this.models.current.config, lora: loraOfRank(this.models.current.config, s.loraRank) }),
@@ -73,7 +73,9 @@ export class Studio {
         name: m.name,
         params: countParams(familyOf(m.config).params(m.config)),
         nPositions: maxPositions(m.config),
+        family: familyOf(m.config).label(m.config),
         config: m.config,
+        template: m.template,
       },
     });
   }
@@ -102,7 +104,7 @@ export class Studio {
     this.postModel();
     this.post({ type: 'cache', models: await this.models.list() });
     await this.reportStorage();
-    this.data.recut(); // new tokenizer, new rows
+    this.data.useModel(this.models.current.template); // new tokenizer and its template, new rows
   }
 
   /** Imports a model (or a PEFT adapter onto the current one) picked from disk, and makes it current. */
@@ -167,7 +169,7 @@ export class Studio {
         model,
         modelId: this.models.current.id,
         tok: this.models.current.tok,
-        template: run ? new ChatTemplate(run.template) : this.data.template,
+        template: run ? modelTemplate(this.models.current, run.template) : this.data.template,
         live: this.runs.trainer ?? this.runs.liveTrainer,
         run,
         baseWeights: () => this.baseWeights(model, run?.settings.seed ?? 0),

@@ -3,14 +3,16 @@
 // estimate and checks the worker applies before it starts a run (engine/models/memory.ts).
 import { estimateMemory } from '../engine/models/memory.js';
 import { fitProblems } from '../engine/train/fit.js';
-import type { GPT2Config } from '../engine/models/gpt2.js';
+import type { ModelConfig } from '../engine/models/config.js';
 import { loraOfRank } from '../engine/models/lora.js';
 import { useStudio } from '../store/index.js';
 import { fmtBytes } from './format.js';
 
-export function useFit(config: GPT2Config | undefined) {
-  const { settings, backend, device, storage } = useStudio();
+/** The estimate and fit problems of a run of `config` at the Train panel's settings (or another LoRA rank). */
+export function useFit(config: ModelConfig | undefined, o: { loraRank?: number } = {}) {
+  const { settings: current, backend, device, storage } = useStudio();
   if (!config) return null;
+  const settings = o.loraRank === undefined ? current : { ...current, loraRank: o.loraRank };
   const lora = loraOfRank(config, settings.loraRank);
   const estimate = estimateMemory(config, settings.batch, settings.seq, lora, { flatParams: backend === 'webgpu' }); // the WebGPU backend packs the trained parameters (GraphOptions.flatParams)
   const adapter = device?.webgpu.ok ? device.webgpu.adapter : null;
@@ -19,7 +21,7 @@ export function useFit(config: GPT2Config | undefined) {
   return { estimate, problems, lora: !!lora, settings, backend };
 }
 
-export function MemoryEstimate({ config, testId }: { config: GPT2Config | undefined; testId: string }) {
+export function MemoryEstimate({ config, testId }: { config: ModelConfig | undefined; testId: string }) {
   const fit = useFit(config);
   if (!fit) return null;
   const { estimate: e, settings: s } = fit;

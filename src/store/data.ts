@@ -44,7 +44,9 @@ export const createDataSlice: SliceCreator<DataSlice> = (set, get) => {
   };
 };
 
-export const dataHandlers: SliceHandlers<'data-loaded' | 'data-rejected' | 'data-progress'> = (set) => ({
+export const dataHandlers: SliceHandlers<'model' | 'data-loaded' | 'data-rejected' | 'data-progress'> = (set, get) => ({
+  // another model: its own chat template (the worker re-reads the loaded file with it and the model's tokenizer)
+  model: (m) => set({ dataOptions: { ...get().dataOptions, template: m.model.template } }),
   'data-loaded': (m) => set({ dataset: m.summary, rejected: null, loading: null }),
   // the loaded dataset stays
   'data-rejected': (m) =>

@@ -44,6 +44,7 @@ function handlers(set: SetStudio, get: GetStudio): Handlers {
     storage: device.storage,
     model: (m) => {
       model.model(m);
+      data.model(m);
       tour.model(m); // the model is in: "Try it" may start
     },
     inspection: model.inspection,

@@ -1,12 +1,54 @@
-// Model: the offline tiny GPT-2 or a GPT-2 from the Hub (any repo whose config says model_type gpt2, at a
-// revision). Before downloading: size and device memory for full fine-tuning and LoRA, with warnings. While
-// downloading: per-file bytes, percent, speed, ETA, and cancel. Import from disk: an exported folder or zip, any HF
-// GPT-2 folder, or a PEFT adapter for the current model. The cache: models with their sizes, usable, deletable.
+// Model: the offline tiny GPT-2 or a model from the Hub (any repo whose config says model_type gpt2, llama, qwen2
+// or qwen3, at a revision), with suggestions that say their size and whether a run fits here. Before downloading:
+// size and device memory for full fine-tuning and LoRA, with warnings. While downloading: per-file bytes, percent,
+// speed, ETA, and cancel. Import from disk: an exported folder or zip, any HF folder of those families, or a PEFT
+// adapter for the current model. The cache: models with their sizes, usable, deletable.
+import { familyOf } from '../../engine/models/family.js';
+import type { ModelConfig } from '../../engine/models/config.js';
 import { useStudio } from '../../store/index.js';
 import { fmtBytes, fmtTime } from '../format.js';
-import { MemoryEstimate } from '../MemoryEstimate.js';
+import { MemoryEstimate, useFit } from '../MemoryEstimate.js';
+import { SUGGESTED_MODELS, type SuggestedModel } from '../suggested-models.js';
 
-const SUGGESTED = ['distilbert/distilgpt2', 'openai-community/gpt2', 'openai-community/gpt2-medium'];
+/** "30 layers, 576 wide, 9 heads (3 KV)": what a config's shape is, for any family. */
+export function shapeText(c: ModelConfig): string {
+  const f = familyOf(c);
+  const a = f.attention(c);
+  const kv = a.kvHeads === a.heads ? '' : ` (${a.kvHeads} KV)`;
+  return `${f.label(c)}, ${f.layers(c)} layers, ${f.hiddenSize(c)} wide, ${a.heads} heads${kv}`;
+}
+
+/** One suggestion: its size, and whether LoRA and a full fine-tune fit this device at the current settings. */
+function Suggestion({ m, onPick }: { m: SuggestedModel; onPick: () => void }) {
+  const rank = useStudio((s) => s.settings.loraRank);
+  const lora = useFit(m.config, { loraRank: rank > 0 ? rank : 8 });
+  const full = useFit(m.config, { loraRank: 0 });
+  const verdict = (f: typeof lora, what: string) =>
+    f && (
+      <span className={f.problems.length ? 'warn' : undefined} title={f.problems.join(' ')} data-testid="suggested-fit">
+        {what} {f.problems.length ? 'does not fit' : 'fits'} ({fmtBytes(f.estimate.trainingBytes)})
+      </span>
+    );
+  return (
+    <tr data-testid="suggested-model" data-repo={m.repo}>
+      <td>
+        <button className="link" onClick={onPick} aria-label={`Pick ${m.repo}`}>
+          {m.repo}
+        </button>
+        <div className="muted">
+          {m.what} · {shapeText(m.config)}
+        </div>
+      </td>
+      <td>{(m.params / 1e6).toFixed(0)}M</td>
+      <td>{fmtBytes(m.downloadBytes)}</td>
+      <td>
+        {verdict(lora, `LoRA r${lora?.settings.loraRank}`)}
+        <br />
+        {verdict(full, 'full')}
+      </td>
+    </tr>
+  );
+}
 
 export function ModelPanel() {
   const {
@@ -25,6 +67,7 @@ export function ModelPanel() {
     importing,
     imported,
     importError,
+    backend,
   } = useStudio();
   const busy = run?.status === 'training' || run?.status === 'paused';
   const files = Object.values(downloads);
@@ -59,8 +102,8 @@ export function ModelPanel() {
           />
         </label>
         <datalist id="suggested-models">
-          {SUGGESTED.map((r) => (
-            <option key={r} value={r} />
+          {SUGGESTED_MODELS.map((m) => (
+            <option key={m.repo} value={m.repo} />
           ))}
         </datalist>
         <label>
@@ -97,6 +140,31 @@ export function ModelPanel() {
           Use the offline tiny model
         </button>
       </div>
+      <details data-testid="suggested">
+        <summary>Suggested models: size, and whether a run fits this device at the current settings</summary>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Repo</th>
+              <th scope="col">Parameters</th>
+              <th scope="col">Download</th>
+              <th scope="col">Memory ({backend === 'webgpu' ? 'WebGPU' : 'WASM'})</th>
+            </tr>
+          </thead>
+          <tbody>
+            {SUGGESTED_MODELS.map((m) => (
+              <Suggestion
+                key={m.repo}
+                m={m}
+                onPick={() => {
+                  setHub({ repo: m.repo });
+                  send({ type: 'inspect-model', source: { ...hub, repo: m.repo, token: hub.token || undefined } });
+                }}
+              />
+            ))}
+          </tbody>
+        </table>
+      </details>
       <div className="row" data-testid="import">
         <span>Import from disk:</span>
         <label className="button">
@@ -130,7 +198,8 @@ export function ModelPanel() {
           />
         </label>
         <span className="muted">
-          an export of this studio, a Hugging Face GPT-2 folder, or a PEFT LoRA adapter for the current model
+          an export of this studio, a Hugging Face folder (GPT-2, Llama, Qwen2, Qwen3; sharded or not), or a PEFT LoRA
+          adapter for the current model
         </span>
       </div>
       {importing && (
@@ -161,7 +230,7 @@ export function ModelPanel() {
         <div data-testid="inspection">
           <p>
             {inspection.repo}@{inspection.revision}: {(inspection.params / 1e6).toFixed(1)}M parameters (
-            {inspection.config.n_layer} layers, {inspection.config.n_embd} wide) · download{' '}
+            {shapeText(inspection.config)}) · download{' '}
             {inspection.downloadBytes ? fmtBytes(inspection.downloadBytes) : 'size unknown'}
           </p>
           <MemoryEstimate config={inspection.config} testId="inspection-memory" />

@@ -151,6 +151,12 @@ export class Tokenizer {
     return this.tok.token_to_id(token);
   }
 
+  /** The special ids config.json states: bos_token's and pad_token's (null when the tokenizer has none), every end id. */
+  specialIds(): { bos: number | null; eos: readonly number[]; pad: number | null } {
+    const id = (t: string | undefined) => (t === undefined ? null : (this.idOf(t) ?? null));
+    return { bos: id(this.specialTokens.bos_token), eos: this.endIds, pad: id(this.specialTokens.pad_token) };
+  }
+
   encode(text: string): number[] {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
   }

@@ -64,13 +64,8 @@ export interface ExportSource {
 
 /** The special ids config.json and generation_config.json state: the tokenizer's bos and pad, every end id. */
 export function specialIds(src: ExportSource): SpecialIds {
-  const tok = new Tokenizer(src.tokenizer);
-  const id = (t: string | undefined) => (t === undefined ? null : (tok.idOf(t) ?? null));
-  return {
-    bos: id(tok.specialTokens.bos_token),
-    eos: [...new Set([src.eosId, ...(src.endIds ?? [])])],
-    pad: id(tok.specialTokens.pad_token),
-  };
+  const ids = new Tokenizer(src.tokenizer).specialIds();
+  return { ...ids, eos: [...new Set([src.eosId, ...(src.endIds ?? [])])] };
 }
 
 /** The model's weights as a plain model of its family (LoRA merged in). */

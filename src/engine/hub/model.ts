@@ -11,9 +11,9 @@ import { ModelFormatError, parseGpt2Config } from '../models/hf.js';
 import type { Weights } from '../models/init.js';
 import { parseJsonFile, readJsonFile } from '../util/json.js';
 import { readWhole, type HubCache } from './cache.js';
-import type { HubClient, Progress } from './client.js';
+import { HubError, type HubClient, type Progress } from './client.js';
 import { GENERATION_CONFIG, TOKENIZER_CONFIG, TOKENIZER_JSON } from './schemas.js';
-import { readModelWeights, type ModelFileSource } from './weights.js';
+import { INDEX_FILE, readModelWeights, shardNames, type ModelFileSource } from './weights.js';
 
 export type { ModelFileSource } from './weights.js';
 /** The name callers used before the Llama family; the same source. */
@@ -64,6 +64,30 @@ export function cachedSource(cache: HubCache, endpoint: string, repo: string, re
     },
     open,
   };
+}
+
+/**
+ * What a repo's weights download: model.safetensors' size from a HEAD, or, for a sharded repo, its index (a small
+ * file, kept in the cache) and a HEAD of each shard. Null when the Hub does not say a size.
+ */
+export async function hubWeightsBytes(hub: HubClient, repo: string, revision: string): Promise<number | null> {
+  try {
+    return await hub.size(repo, revision, 'model.safetensors');
+  } catch (e) {
+    if (!(e instanceof HubError) || e.code !== 'NOT_FOUND') throw e;
+  }
+  const index = await hub.file(repo, revision, INDEX_FILE, { optional: true });
+  if (!index)
+    throw new ModelFormatError(
+      `${repo} has neither model.safetensors nor ${INDEX_FILE}; only safetensors checkpoints load here`,
+    );
+  let total = 0;
+  for (const shard of shardNames(index, `${repo}/${INDEX_FILE}`)) {
+    const n = await hub.size(repo, revision, shard);
+    if (n === null) return null;
+    total += n;
+  }
+  return total;
 }
 
 /** A model of any supported family from the Hub (through the cache). */

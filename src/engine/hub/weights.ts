@@ -39,6 +39,12 @@ const INDEX = v.looseObject({
   ),
 });
 
+/** The shard files an index names, each once, in name order. */
+export function shardNames(indexBytes: Uint8Array, file: string): string[] {
+  const { weight_map } = readJsonFile(indexBytes, file, INDEX, formatError);
+  return [...new Set(Object.values(weight_map))].sort();
+}
+
 /** Buffers a checkpoint may carry that are not parameters: never converted, never kept. */
 const isBuffer = (c: ModelConfig) => (isLlama(c) ? isLlamaBuffer : (n: string) => /\.attn\.(masked_)?bias$/.test(n));
 
