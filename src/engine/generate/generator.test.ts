@@ -1,11 +1,12 @@
 // KV-cache decoding must produce exactly the tokens of full recomputation (the eval graph's logits, re-run on the
-// whole sequence for every new token), including across prefill chunks with a padded tail.
+// whole sequence for every new token), including across prefill chunks with a padded tail, on onnxruntime-node's
+// CPU EP and on onnxruntime-web's WASM build (the studio's fallback, which writes no pre-allocated output).
 import type { GPT2Config } from '../models/gpt2.js';
 import { describe, expect, it } from 'vitest';
 import { buildEvalGraph } from '../artifacts/build.js';
 import { allParams, type ModelSpec } from '../artifacts/model.js';
 import { initGpt2, initLora, TINY_GPT2 } from '../models/init.js';
-import { createNodeBackend } from '../runtime/node.js';
+import { createNodeBackend, createNodeWasmBackend } from '../runtime/node.js';
 import { weightFeeds } from '../runtime/feeds.js';
 import { Rng } from '../util/rng.js';
 import { Generator } from './generator.js';
@@ -35,8 +36,13 @@ async function fullRecompute(m: ModelSpec<GPT2Config>, W: Record<string, Float32
 }
 
 describe('KV-cache generation', () => {
-  for (const lora of [undefined, { rank: 2, alpha: 4, targets: ['attn.c_attn', 'mlp.c_proj'] as const }]) {
-    it(`equals full recomputation token for token${lora ? ' (LoRA)' : ''}`, async () => {
+  const cases = [
+    { backend: 'node-cpu', lora: undefined },
+    { backend: 'node-cpu', lora: { rank: 2, alpha: 4, targets: ['attn.c_attn', 'mlp.c_proj'] as const } },
+    { backend: 'wasm', lora: undefined },
+  ] as const;
+  for (const { backend, lora } of cases) {
+    it(`equals full recomputation token for token on ${backend}${lora ? ' (LoRA)' : ''}`, async () => {
       const m: ModelSpec<GPT2Config> = { config: { ...TINY_GPT2, n_positions: 32 }, lora };
       const r = new Rng(4);
       const W = { ...initGpt2(m.config, 12), ...(lora ? initLora(m.config, lora, 2) : {}) };
@@ -44,9 +50,9 @@ describe('KV-cache generation', () => {
         for (let i = 0; i < v.length; i++) v[i] += (k.includes('lora_B') ? 0.05 : 0.1) * r.normal();
       const prompt = [464, 3290, 318, 257, 1332, 13, 198]; // 7 tokens: one full chunk of 4 and a padded one
       const n = 12;
-      const cpu = await createNodeBackend('node-cpu');
-      const weights = weightFeeds(cpu, allParams(m), W);
-      const gen = new Generator(cpu, m, () => weights, { ...decoder, eosId: -1 }, { cache: 32, prefillChunk: 4 });
+      const b = backend === 'wasm' ? await createNodeWasmBackend() : await createNodeBackend('node-cpu');
+      const weights = weightFeeds(b, allParams(m), W);
+      const gen = new Generator(b, m, () => weights, { ...decoder, eosId: -1 }, { cache: 32, prefillChunk: 4 });
       let tokens: number[] = [];
       for await (const ev of gen.stream(prompt, { ...GREEDY, maxNewTokens: n }))
         if (ev.type === 'done') tokens = ev.tokens;

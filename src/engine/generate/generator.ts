@@ -114,6 +114,20 @@ export class Generator {
       }
     }
     const out = await session.run(feeds, { ...into, logits: null });
+    // onnxruntime-web's WASM build leaves a pre-allocated CPU output untouched and returns a new tensor instead: the
+    // returned one holds the values, so it becomes the cache (without this every token saw an empty cache there)
+    for (let i = 0; i < L; i++) {
+      for (const [k, kv] of [
+        [0, 'key'],
+        [1, 'value'],
+      ] as const) {
+        const t = out[presentName(i, kv)];
+        if (t && t !== cache.to[2 * i + k]) {
+          cache.to[2 * i + k].dispose();
+          cache.to[2 * i + k] = t;
+        }
+      }
+    }
     [cache.from, cache.to] = [cache.to, cache.from];
     return this.backend.download(out.logits);
   }

@@ -31,7 +31,11 @@ export type Feeds = Record<string, Tensor>;
 
 export interface EngineSession {
   readonly graph: BuiltGraph;
-  /** `into`: the outputs to return, each written into a tensor the caller owns (pre-allocated, of the output's shape and place) or, null, allocated. */
+  /**
+   * `into`: the outputs to return, each written into a tensor the caller owns (pre-allocated, of the output's shape
+   * and place) or, null, allocated. A backend may allocate a pre-allocated one anew (WASM): the returned tensors are
+   * the ones that hold the outputs.
+   */
   run(feeds: Feeds, into?: Record<string, Tensor | null>): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }

@@ -17,7 +17,13 @@ export function wasmBackend(mod: OrtModule, description: string): Backend {
     target: { scatterAdd: true }, // the WASM build runs the CPU kernels
     description,
     exclusive: makeExclusive(),
-    createSession: (g, so = {}) => createOrtSession(mod, g, base, so),
+    createSession: async (g, so = {}) => {
+      const s = await createOrtSession(mod, g, base, so);
+      // onnxruntime-web's WASM build never writes into a pre-allocated CPU output: it hands that tensor back as it
+      // was (a KV cache stayed all zeros). So each output is allocated by the run, and callers take what it returns.
+      const own = (into: Record<string, unknown>) => Object.fromEntries(Object.keys(into).map((k) => [k, null]));
+      return { graph: s.graph, run: (feeds, into) => s.run(feeds, into && own(into)), release: () => s.release() };
+    },
     upload: (data, dims) => new T('float32', data, dims),
     zeros: (dims) => new T('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims),
     download: (t) => Promise.resolve(t.data as Float32Array),
