@@ -57,13 +57,13 @@ export function ChatPanel() {
           />
         </label>
         <div className="row">
-          {(['temperature', 'topK', 'topP', 'maxNewTokens'] as const).map((k) => (
+          {(['temperature', 'topK', 'topP', 'repetitionPenalty', 'maxNewTokens'] as const).map((k) => (
             <label key={k}>
               {LABELS[k]}{' '}
               <input
                 type="number"
                 value={chatSettings[k]}
-                step={k === 'temperature' || k === 'topP' ? 0.05 : 1}
+                step={k === 'temperature' || k === 'topP' || k === 'repetitionPenalty' ? 0.05 : 1}
                 onChange={(e) => setChatSettings({ [k]: Number(e.target.value) })}
               />
             </label>
@@ -179,7 +179,13 @@ export function ChatPanel() {
   );
 }
 
-const LABELS = { temperature: 'Temperature', topK: 'Top-k', topP: 'Top-p', maxNewTokens: 'Max new tokens' } as const;
+const LABELS = {
+  temperature: 'Temperature',
+  topK: 'Top-k',
+  topP: 'Top-p',
+  repetitionPenalty: 'Repetition penalty',
+  maxNewTokens: 'Max new tokens',
+} as const;
 
 function Reply({
   m,
