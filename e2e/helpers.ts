@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { basename, extname, join, normalize } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page } from '@playwright/test';
 
 /** Drops a file on the drop zone, as dragging it from the desktop does. */
@@ -119,4 +120,19 @@ export async function downloadZip(page: Page, testId: string, dir: string): Prom
 /** The unzipped folder of an export. */
 export async function download(page: Page, testId: string, dir: string): Promise<string> {
   return (await downloadZip(page, testId, dir)).folder;
+}
+
+/** axe-core over the whole page: no serious or critical violation (the list printed when there is one). */
+export async function axe(page: Page, state: string): Promise<void> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(
+    bad.map(
+      (v) =>
+        `${state}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join(', ')}`,
+    ),
+  ).toEqual([]);
 }

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { chartPoints, download, dropFile, serveFolder, setSettings, waitStatus } from './helpers.js';
+import { axe, chartPoints, download, dropFile, serveFolder, setSettings, waitStatus } from './helpers.js';
 
 const HUB = 'http://127.0.0.1:4174';
 const requests = async (): Promise<string[]> => (await (await fetch(`${HUB}/__requests`)).json()) as string[];
@@ -34,6 +34,10 @@ test('a SmolLM2-layout model: its ChatML in the preview, LoRA on WASM, chat and 
   await useHubModel(page, 'acme/tiny-smollm2', 'Llama, 2 layers, 64 wide, 4 heads (2 KV)');
   await expect(page.getByTestId('model-panel')).toContainText('context 8192');
   await expect(page.getByTestId('template')).toHaveValue(/<\|im_start\|>system/); // the model's own template
+  await page.getByTestId('suggested').locator('summary').click();
+  await expect(page.getByTestId('suggested-model')).toHaveCount(6);
+  await axe(page, 'a Llama model, the suggestions open');
+  await page.getByTestId('model-panel').screenshot({ path: 'test-results/panels/llama-model-panel.png' });
 
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
   const preview = page.getByTestId('preview').first();
@@ -94,7 +98,11 @@ test('a sharded repo with an eos list: the size of every shard before, then a re
   page,
 }) => {
   await page.goto('/');
+  // a file read with the tiny GPT-2's plain template, then re-read with the new model's own template and tokenizer
+  await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await expect(page.getByTestId('preview').first()).toContainText('User: hi');
   await useHubModel(page, 'acme/tiny-llama3', 'Llama, 2 layers, 64 wide, 4 heads (2 KV)');
+  await expect(page.getByTestId('preview').first()).toContainText('<|start_header_id|>user<|end_header_id|>');
   await expect(page.getByTestId('downloads')).toContainText('model-00001-of-00002.safetensors');
   await expect(page.getByTestId('downloads')).toContainText('model-00002-of-00002.safetensors');
   const before = (await requests()).length;
@@ -105,6 +113,7 @@ test('a sharded repo with an eos list: the size of every shard before, then a re
   // its template is Llama 3's header / eot turns
   await expect(page.getByTestId('template')).toHaveValue(/<\|start_header_id\|>/);
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
+  await axe(page, 'a Llama 3 model and its data preview');
   const trained = (await page.getByTestId('preview').first().locator('.trained').allTextContents()).join('');
   expect(trained).toContain('hello! how can I help?<|eot_id|>');
 });

@@ -1,26 +1,10 @@
 // The studio as a product: "Try it" in one click, the dashboard in view while training at laptop and desktop sizes
 // and usable on a phone, base-vs-tuned chat, runs overlaid, invalid settings blocking Start, a keyboard-only path,
 // and zero serious or critical axe-core violations in each state. Screenshots of each state: test-results/product/.
-import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { dropFile, setSettings, storedRuns, waitStatus } from './helpers.js';
+import { axe, dropFile, setSettings, storedRuns, waitStatus } from './helpers.js';
 
 const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/product/${name}.png` });
-
-/** axe-core over the whole page: no serious or critical violation (the list printed when there is one). */
-async function axe(page: Page, state: string): Promise<void> {
-  const { violations } = await new AxeBuilder({ page }).analyze();
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(
-    bad.map(
-      (v) =>
-        `${state}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes
-          .map((n) => n.target.join(' '))
-          .slice(0, 3)
-          .join(', ')}`,
-    ),
-  ).toEqual([]);
-}
 
 /** The element's box lies inside the viewport (nothing to scroll to see it). */
 async function inView(page: Page, testId: string): Promise<void> {

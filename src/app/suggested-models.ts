@@ -33,11 +33,11 @@ const QWEN = { vocab_size: 151936, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_
 const CATALOG: { repo: string; what: string; bytesPerParam: number; config: Record<string, unknown> }[] = [
   {
     repo: 'distilbert/distilgpt2',
-    what: 'GPT-2 distilled, base model',
+    what: 'distilled, base model',
     bytesPerParam: 4,
     config: { ...GPT2, n_layer: 6 },
   },
-  { repo: 'openai-community/gpt2', what: 'GPT-2, base model', bytesPerParam: 4, config: { ...GPT2, n_layer: 12 } },
+  { repo: 'openai-community/gpt2', what: 'base model', bytesPerParam: 4, config: { ...GPT2, n_layer: 12 } },
   {
     repo: 'HuggingFaceTB/SmolLM2-135M-Instruct',
     what: 'chat model, ChatML',
@@ -81,7 +81,7 @@ const CATALOG: { repo: string; what: string; bytesPerParam: number; config: Reco
   },
   {
     repo: 'Qwen/Qwen3-0.6B',
-    what: 'chat model with thinking (off here), ChatML',
+    what: 'chat model, ChatML, thinking off here',
     bytesPerParam: 2,
     config: {
       ...QWEN,

@@ -30,23 +30,17 @@ function Suggestion({ m, onPick }: { m: SuggestedModel; onPick: () => void }) {
       </span>
     );
   return (
-    <tr data-testid="suggested-model" data-repo={m.repo}>
-      <td>
-        <button className="link" onClick={onPick} aria-label={`Pick ${m.repo}`}>
-          {m.repo}
-        </button>
-        <div className="muted">
-          {m.what} · {shapeText(m.config)}
-        </div>
-      </td>
-      <td>{(m.params / 1e6).toFixed(0)}M</td>
-      <td>{fmtBytes(m.downloadBytes)}</td>
-      <td>
-        {verdict(lora, `LoRA r${lora?.settings.loraRank}`)}
-        <br />
-        {verdict(full, 'full')}
-      </td>
-    </tr>
+    <li data-testid="suggested-model" data-repo={m.repo}>
+      <button className="link" onClick={onPick} aria-label={`Pick ${m.repo}`}>
+        {m.repo}
+      </button>{' '}
+      <span className="muted">
+        {m.what} · {shapeText(m.config)} · {(m.params / 1e6).toFixed(0)}M parameters · download{' '}
+        {fmtBytes(m.downloadBytes)}
+      </span>
+      <br />
+      {verdict(lora, `LoRA r${lora?.settings.loraRank}`)} · {verdict(full, 'full fine-tune')}
+    </li>
   );
 }
 
@@ -68,6 +62,7 @@ export function ModelPanel() {
     imported,
     importError,
     backend,
+    settings: { batch, seq },
   } = useStudio();
   const busy = run?.status === 'training' || run?.status === 'paused';
   const files = Object.values(downloads);
@@ -142,28 +137,22 @@ export function ModelPanel() {
       </div>
       <details data-testid="suggested">
         <summary>Suggested models: size, and whether a run fits this device at the current settings</summary>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Repo</th>
-              <th scope="col">Parameters</th>
-              <th scope="col">Download</th>
-              <th scope="col">Memory ({backend === 'webgpu' ? 'WebGPU' : 'WASM'})</th>
-            </tr>
-          </thead>
-          <tbody>
-            {SUGGESTED_MODELS.map((m) => (
-              <Suggestion
-                key={m.repo}
-                m={m}
-                onPick={() => {
-                  setHub({ repo: m.repo });
-                  send({ type: 'inspect-model', source: { ...hub, repo: m.repo, token: hub.token || undefined } });
-                }}
-              />
-            ))}
-          </tbody>
-        </table>
+        <p className="muted">
+          Memory on {backend === 'webgpu' ? 'WebGPU' : 'WASM'} at batch {batch} x {seq}; pick one to read its config
+          from the Hub.
+        </p>
+        <ul className="suggested">
+          {SUGGESTED_MODELS.map((m) => (
+            <Suggestion
+              key={m.repo}
+              m={m}
+              onPick={() => {
+                setHub({ repo: m.repo });
+                send({ type: 'inspect-model', source: { ...hub, repo: m.repo, token: hub.token || undefined } });
+              }}
+            />
+          ))}
+        </ul>
       </details>
       <div className="row" data-testid="import">
         <span>Import from disk:</span>
