@@ -156,7 +156,15 @@ describe('studio store', () => {
     globalThis.fetch = () => Promise.resolve(new Response('{}'));
     s.getState().tryIt();
     expect(s.getState().settings).toMatchObject({ loraRank: 0, seq: 64, steps: 40, sampleEvery: 5 }); // the tiny model's quick preset
-    const model = { id: 'tiny', name: 'tiny', params: 1, nPositions: 128, config: {} as never, family: 'GPT-2', template: '' };
+    const model = {
+      id: 'tiny',
+      name: 'tiny',
+      params: 1,
+      nPositions: 128,
+      config: {} as never,
+      family: 'GPT-2',
+      template: '',
+    };
     apply({ type: 'model', model });
     expect(sent.some((m) => m.type === 'start-run')).toBe(false); // the data is not in yet
     apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });
@@ -170,7 +178,18 @@ describe('studio store', () => {
     const { s, sent, apply } = store();
     globalThis.fetch = () => Promise.resolve(new Response('{}'));
     s.getState().tryIt();
-    apply({ type: 'model', model: { id: 'tiny', name: 'tiny', params: 1, nPositions: 32, config: {} as never, family: 'GPT-2', template: '' } });
+    apply({
+      type: 'model',
+      model: {
+        id: 'tiny',
+        name: 'tiny',
+        params: 1,
+        nPositions: 32,
+        config: {} as never,
+        family: 'GPT-2',
+        template: '',
+      },
+    });
     apply({ type: 'data-loaded', summary: { ...summary, file: 'sample-support.jsonl', validationRows: 4 } });
     expect(s.getState().tour?.error).toMatch(/context is 32 tokens/);
     expect(sent.some((m) => m.type === 'start-run')).toBe(false);

@@ -29,7 +29,12 @@ export function fitProblems(e: MemoryEstimate, batch: number, seq: number, l: Fi
   const smaller = lora
     ? 'a smaller batch or sequence length'
     : 'LoRA (a LoRA rank above 0), or a smaller batch or sequence length';
-  if (l.backend === 'wasm' && e.trainingBytes > WASM_HEAP_LIMIT) {
+  if (l.backend === 'wasm' && e.weightsBytes > WASM_HEAP_LIMIT) {
+    // no setting helps: the float32 weights alone pass the 4 GiB a WASM module can address
+    out.push(
+      `this model's weights alone take ${fmtSize(e.weightsBytes)} as float32, more than the 4 GiB the WASM backend can address, at any batch. Use WebGPU, or a smaller model.`,
+    );
+  } else if (l.backend === 'wasm' && e.trainingBytes > WASM_HEAP_LIMIT) {
     out.push(
       `this run needs about ${fmtSize(e.trainingBytes)} of memory at ${shape}, more than the 4 GiB the WASM backend can address. Use ${smaller}, or WebGPU.`,
     );
@@ -37,8 +42,13 @@ export function fitProblems(e: MemoryEstimate, batch: number, seq: number, l: Fi
   if (l.backend === 'webgpu' && l.adapter) {
     const limit = Math.min(l.adapter.maxBufferSize, l.adapter.maxStorageBufferBindingSize);
     if (e.largestBufferBytes > limit) {
+      // the embedding's size is the model's: only the other buffers shrink with the batch
+      const way =
+        e.largestBuffer === 'embedding'
+          ? 'It does not depend on the batch: use a GPU that binds more (desktop GPUs bind 1-4 GiB), or the WASM backend.'
+          : 'Use a smaller batch or sequence length, or the WASM backend.';
       out.push(
-        `${bufferName(e)} a ${fmtSize(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${fmtSize(limit)}. Use a smaller batch or sequence length, or the WASM backend.`,
+        `${bufferName(e)} a ${fmtSize(e.largestBufferBytes)} GPU buffer at ${shape}, but this GPU binds at most ${fmtSize(limit)}. ${way}`,
       );
     }
   }
