@@ -1,4 +1,4 @@
-// npm run bench:browser -- [--json] [--backends webgpu,wasm] [--shapes tiny,gpt2] [--full] [--batch N --seq N]
+// npm run bench:browser -- [--json] [--backends webgpu,wasm] [--shapes tiny,gpt2,smollm2-135m] [--full] [--batch N --seq N]
 //   [--steps N] [--tokens N] [--profile] [--no-einsum] [--dist DIR]
 // The browser benchmark: serves the built app (dist/, cross-origin isolated as vite preview serves it), opens
 // bench.html in Debian's chromium (WebGPU through whatever adapter chromium finds: SwiftShader on a machine
@@ -40,6 +40,7 @@ if (!existsSync(join(root, 'bench.html')))
 const DEFAULTS = {
   tiny: { batch: 4, seq: 64, steps: 4, tokens: 32 },
   gpt2: { batch: 1, seq: 32, steps: 2, tokens: 8 },
+  'smollm2-135m': { batch: 1, seq: 32, steps: 2, tokens: 8 },
 } as const;
 
 const TYPES: Record<string, string> = {
@@ -72,6 +73,8 @@ const results: Record<string, Record<string, BenchResult | { error: string }>> =
 try {
   for (const backend of a.backends.split(',')) {
     for (const shape of a.shapes.split(',') as (keyof typeof DEFAULTS)[]) {
+      if (!Object.hasOwn(DEFAULTS, shape))
+        throw new Error(`Unknown shape "${shape}". Should be one of: ${Object.keys(DEFAULTS).join(', ')}`);
       const d = DEFAULTS[shape];
       const q = new URLSearchParams({
         backend,

@@ -19,7 +19,7 @@ import { GREEDY } from '../src/engine/generate/sampling.js';
 import { countParams, GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initLora, initModel, type Weights } from '../src/engine/models/init.js';
 import { isLlama, type ModelConfig } from '../src/engine/models/config.js';
-import { parseLlamaConfig } from '../src/engine/models/llama-config.js';
+import { SMOLLM2_135M_CONFIG } from '../src/engine/models/llama-config.js';
 import { llamaConfigJson } from '../src/engine/models/llama-hf.js';
 import { defaultLora } from '../src/engine/models/lora.js';
 import { familyOf } from '../src/engine/models/family.js';
@@ -39,26 +39,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The shapes the bench runs, with random weights; SmolLM2-135M's is the Hub's config.json, its token ids aside. */
+/** The shapes the bench runs, with random weights. */
 const SHAPES: Record<string, { name: string; config: ModelConfig }> = {
   'gpt2-124m': { name: 'GPT-2 124M', config: GPT2_124M },
-  'smollm2-135m': {
-    name: 'SmolLM2-135M',
-    config: parseLlamaConfig({
-      model_type: 'llama',
-      hidden_size: 576,
-      num_hidden_layers: 30,
-      num_attention_heads: 9,
-      num_key_value_heads: 3,
-      head_dim: 64,
-      intermediate_size: 1536,
-      vocab_size: 49152,
-      tie_word_embeddings: true,
-      rope_theta: 100000,
-      rms_norm_eps: 1e-5,
-      max_position_embeddings: 8192,
-    }),
-  },
+  'smollm2-135m': { name: 'SmolLM2-135M', config: SMOLLM2_135M_CONFIG },
 };
 
 const { values: a } = parseArgs({

@@ -1,12 +1,12 @@
 // bench.html: runs one benchmark (workers/bench.ts) in the studio's worker with the settings in the address and
 // shows the result; npm run bench:browser reads it from window.__bench.
-import type { BenchRequest, BenchResult, FromWorker } from './protocol.js';
+import { BENCH_SHAPES, type BenchRequest, type BenchResult, type BenchShape, type FromWorker } from './protocol.js';
 
 const q = new URLSearchParams(location.search);
 const num = (k: string, d: number) => (q.has(k) ? Number(q.get(k)) : d);
 const request: BenchRequest = {
   backend: q.get('backend') === 'wasm' ? 'wasm' : 'webgpu',
-  shape: q.get('shape') === 'gpt2' ? 'gpt2' : 'tiny',
+  shape: BENCH_SHAPES.includes(q.get('shape') as BenchShape) ? (q.get('shape') as BenchShape) : 'tiny',
   batch: num('batch', 4),
   seq: num('seq', 64),
   lora: q.get('lora') !== '0',

@@ -119,9 +119,13 @@ export type ChatSettings = Pick<
 >;
 
 // ---------------------------------------------------------------------------------------------- benchmark
+export const BENCH_SHAPES = ['tiny', 'gpt2', 'smollm2-135m'] as const;
+export type BenchShape = (typeof BENCH_SHAPES)[number];
+
 export interface BenchRequest {
   backend: 'webgpu' | 'wasm';
-  shape: 'tiny' | 'gpt2';
+  /** The tiny GPT-2, GPT-2 124M, or SmolLM2-135M's shape; random weights. */
+  shape: BenchShape;
   batch: number;
   seq: number;
   /** LoRA rank 8 on attn.c_attn, or a full fine-tune. */

@@ -1,35 +1,43 @@
 // The browser benchmark, run in the studio's worker on the studio's backends: a few training steps and a
-// generation on random weights of the tiny or the GPT-2 124M shape, timed, with the device memory each held and
+// generation on random weights of the tiny GPT-2, GPT-2 124M or SmolLM2-135M shape, timed, with the device memory each held and
 // (WebGPU) onnxruntime-web's kernel timings of one step by kernel type. Nothing is stored.
 import * as ort from 'onnxruntime-web/webgpu';
 import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
 import { textRows } from '../src/engine/data/rows.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { GREEDY } from '../src/engine/generate/sampling.js';
+import type { ModelConfig } from '../src/engine/models/config.js';
 import { GPT2_124M } from '../src/engine/models/gpt2.js';
-import { initGpt2, initLora, TINY_GPT2 } from '../src/engine/models/init.js';
+import { initLora, initModel, TINY_GPT2 } from '../src/engine/models/init.js';
+import { SMOLLM2_135M_CONFIG } from '../src/engine/models/llama-config.js';
 import { defaultLora } from '../src/engine/models/lora.js';
 import { familyOf } from '../src/engine/models/family.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { createWasmBackend, createWebGpuBackend, type WebBackendOptions } from '../src/engine/runtime/web.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
-import type { BenchRequest, BenchResult } from '../src/protocol.js';
+import type { BenchRequest, BenchResult, BenchShape } from '../src/protocol.js';
 import { graphNodes } from '../src/engine/artifacts/counts.js';
 
 const PROMPT = Array.from({ length: 32 }, (_, i) => 100 + 17 * i);
+const SHAPES: Record<BenchShape, ModelConfig> = {
+  tiny: TINY_GPT2,
+  gpt2: GPT2_124M,
+  'smollm2-135m': SMOLLM2_135M_CONFIG,
+};
 
 export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise<BenchResult> {
   const b: Backend =
     r.backend === 'webgpu' ? await createWebGpuBackend({ ...web, einsum: r.einsum }) : await createWasmBackend(web);
-  const config = r.shape === 'gpt2' ? GPT2_124M : TINY_GPT2;
+  const config = SHAPES[r.shape];
+  const V = familyOf(config).vocabSize(config);
   const model: ModelSpec = { config, lora: r.lora ? defaultLora(config) : undefined };
   let peak = 0;
   const sample = () => (peak = Math.max(peak, b.memory?.read().peakBytes ?? 0));
 
   // ---- training
-  const W = { ...initGpt2(config, 1), ...(model.lora ? initLora(config, model.lora, 1) : {}) };
-  const tokens = Array.from({ length: 8 * r.batch * (r.seq + 1) }, (_, i) => (i * 7919) % 50000);
+  const W = { ...initModel(config, 1), ...(model.lora ? initLora(config, model.lora, 1) : {}) };
+  const tokens = Array.from({ length: 8 * r.batch * (r.seq + 1) }, (_, i) => (i * 7919) % (V - 1));
   const cfg = {
     ...DEFAULT_TRAIN,
     steps: r.steps + 1,
@@ -46,7 +54,7 @@ export async function runBench(r: BenchRequest, web: WebBackendOptions): Promise
     weights: W,
     train: textRows(tokens, r.seq),
     config: cfg,
-    padId: 50256,
+    padId: V - 1,
   });
   if (r.profile && r.backend === 'webgpu') ort.env.webgpu.profiling = { mode: 'default', ondata: () => undefined }; // before the sessions exist
   const kernels: { op: string; ms: number }[] = [];

@@ -214,3 +214,21 @@ export function llamaParams(c: LlamaConfig): ParamSpec[] {
   if (!c.tie_word_embeddings) out.push(p('lm_head.weight', [c.vocab_size, C]));
   return out;
 }
+
+/** SmolLM2-135M's shape, from the Hub's config.json (its token ids aside): the benchmarks' Llama-family model. */
+export const SMOLLM2_135M_CONFIG: LlamaConfig = Object.freeze(
+  parseLlamaConfig({
+    model_type: 'llama',
+    hidden_size: 576,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    head_dim: 64,
+    intermediate_size: 1536,
+    vocab_size: 49152,
+    tie_word_embeddings: true,
+    rope_theta: 100000,
+    rms_norm_eps: 1e-5,
+    max_position_embeddings: 8192,
+  }),
+);
