@@ -45,8 +45,15 @@ export const createDataSlice: SliceCreator<DataSlice> = (set, get) => {
 };
 
 export const dataHandlers: SliceHandlers<'model' | 'data-loaded' | 'data-rejected' | 'data-progress'> = (set, get) => ({
-  // another model: its own chat template (the worker re-reads the loaded file with it and the model's tokenizer)
-  model: (m) => set({ dataOptions: { ...get().dataOptions, template: m.model.template } }),
+  // another model: its own chat template (the worker re-reads the loaded file with it and the model's tokenizer).
+  // The first 'model' of a page load is the worker's start-up report, which can come after the person has already
+  // typed a template: it changes nothing they typed.
+  model: (m) => {
+    const { model, dataOptions } = get();
+    const first = model === null;
+    if (model?.id === m.model.id || (first && dataOptions.template !== DEFAULT_CHAT_TEMPLATE)) return;
+    set({ dataOptions: { ...dataOptions, template: m.model.template } });
+  },
   'data-loaded': (m) => set({ dataset: m.summary, rejected: null, loading: null }),
   // the loaded dataset stays
   'data-rejected': (m) =>

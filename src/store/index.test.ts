@@ -1,4 +1,5 @@
 // The store folds worker messages into panel slices; a rejected file never replaces the loaded dataset.
+import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
 import { describe, expect, it } from 'vitest';
 import type { DatasetSummary, FromWorker, RunState, ToWorker } from '../protocol.js';
 import { createStudioStore, DEFAULT_SETTINGS } from './index.js';
@@ -60,6 +61,19 @@ describe('studio store', () => {
     expect(s.getState().rejected?.errors[0].line).toBe(2);
     apply({ type: 'data-loaded', summary: { ...summary, file: 'c.jsonl' } });
     expect(s.getState().rejected).toBeNull();
+  });
+
+  it("takes a new model's chat template, but the worker's start-up report keeps a template already typed", () => {
+    const { s, apply } = store();
+    const tiny = { id: 'tiny', name: 'tiny', params: 1, nPositions: 64, config: {} as never, family: 'GPT-2' };
+    s.getState().setDataOptions({ template: 'typed before the worker reported' });
+    apply({ type: 'model', model: { ...tiny, template: DEFAULT_CHAT_TEMPLATE } });
+    expect(s.getState().dataOptions.template).toBe('typed before the worker reported');
+    apply({ type: 'model', model: { ...tiny, template: DEFAULT_CHAT_TEMPLATE } }); // the same model again
+    expect(s.getState().dataOptions.template).toBe('typed before the worker reported');
+    const chatml = '{{ "<|im_start|>" }}';
+    apply({ type: 'model', model: { ...tiny, id: 'hub:x|acme/smol@main', family: 'Llama', template: chatml } });
+    expect(s.getState().dataOptions.template).toBe(chatml);
   });
 
   it('appends steps, evals and samples to the current run and tracks its status', () => {

@@ -43,8 +43,8 @@ function handlers(set: SetStudio, get: GetStudio): Handlers {
     backend: device.backend,
     storage: device.storage,
     model: (m) => {
+      data.model(m); // before the model slice records it: the data handler compares with the previous model
       model.model(m);
-      data.model(m);
       tour.model(m); // the model is in: "Try it" may start
     },
     inspection: model.inspection,
