@@ -10,6 +10,7 @@ import { allParams, pastName, presentName, type ModelSpec } from '../artifacts/m
 import { familyOf } from '../models/family.js';
 import type { Backend, EngineSession } from '../runtime/backend.js';
 import { Rng } from '../util/rng.js';
+import { ReplyText } from './reply.js';
 import { sampleToken, validateSampling, type SampleOptions } from './sampling.js';
 
 export interface GenerateOptions extends SampleOptions {
@@ -147,8 +148,8 @@ export class Generator {
     const cache: Caches = { length: Lc, from: set(), to: set() };
     const rng = new Rng(o.seed ?? 0);
     const started = performance.now();
-    const out: number[] = [];
-    let text = '';
+    const reply = new ReplyText(this.tok, o.stopStrings);
+    const out = reply.tokens;
     let reason: StopReason = 'max-tokens';
     try {
       let logits!: Float32Array;
@@ -161,25 +162,15 @@ export class Generator {
           break;
         }
         const next = sampleToken(logits, o, [...prompt, ...out], rng);
-        if (next === this.tok.eosId || this.tok.endIds?.includes(next)) {
+        if (reply.isEnd(next)) {
           reason = 'eos';
           break;
         }
-        out.push(next);
-        const full = this.tok.decode(out);
-        const stop = o.stopStrings
-          ?.map((s) => full.indexOf(s, Math.max(0, text.length - s.length)))
-          .find((i) => i >= 0);
-        if (stop !== undefined) {
-          if (stop > text.length) yield { type: 'token', token: next, text: full.slice(text.length, stop) };
-          text = full.slice(0, stop);
+        const delta = reply.push(next);
+        if (delta !== null) yield { type: 'token', token: next, text: delta };
+        if (reply.stopped) {
           reason = 'stop-string';
           break;
-        }
-        if (!full.endsWith('\uFFFD')) {
-          // hold back a partial UTF-8 character until the next token completes it
-          yield { type: 'token', token: next, text: full.slice(text.length) };
-          text = full;
         }
         if (position >= Lc) {
           reason = 'context-full';
@@ -195,7 +186,7 @@ export class Generator {
       type: 'done',
       reason,
       tokens: out,
-      text: reason === 'stop-string' ? text : this.tok.decode(out),
+      text: reply.final(),
       tokensPerSecond: out.length / seconds,
     };
   }

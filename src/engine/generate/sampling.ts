@@ -72,7 +72,7 @@ export function sampleToken(logits: Float32Array, o: SampleOptions, context: Ite
 }
 
 /** The k largest entries' indices, largest first (ties by index), in one pass: no sort of the whole vocabulary. */
-function topIndices(x: Float32Array, k: number): number[] {
+export function topIndices(x: Float32Array, k: number): number[] {
   const top: number[] = [];
   for (let i = 0; i < x.length; i++) {
     const v = x[i];

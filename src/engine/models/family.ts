@@ -7,6 +7,7 @@ import type { OutFile } from '../util/files.js';
 import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from './gpt2-onnx.js';
 import {
   causalMask,
+  gpt2ServeGraphBody,
   gpt2GenerateGraphBody,
   gpt2Params,
   gpt2Trunk,
@@ -14,7 +15,7 @@ import {
   type GPT2Config,
   type ParamSpec,
 } from './gpt2.js';
-import { llamaGenerateGraphBody } from './llama-cache.js';
+import { llamaServeGraphBody, llamaGenerateGraphBody } from './llama-cache.js';
 import { llamaOnnxFiles, llamaTransformersJsConfig } from './llama-onnx.js';
 import { llamaParams, type LlamaConfig } from './llama-config.js';
 import { linear } from './llama-ops.js';
@@ -71,6 +72,16 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
     P: Record<string, Value>,
     o: { ids: Value; position: Value; last: Value; cache: number; lora?: LoraConfig },
   ): void;
+  /**
+   * The body of a served model's graph (batch-cache.ts): ids (B, S) from positions (B,), a read-only cache of L
+   * slots; outputs logits and new.<i>.*. Plain weights (LoRA merged), the target g.options.
+   */
+  serve(
+    g: Graph,
+    c: C,
+    P: Record<string, Value>,
+    o: { ids: Value; positions: Value; last: Value | null; cache: number },
+  ): void;
   /** The transformers.js package's ONNX files (onnx/model.onnx + external data) and what config.json adds for it. */
   onnxFiles(c: C, W: Weights): OutFile[];
   transformersJsConfig(c: C, ids: SpecialIds): Record<string, unknown>;
@@ -110,6 +121,7 @@ export const GPT2_FAMILY: ModelFamily<GPT2Config> = {
   head: () => 'transformer.wte.weight',
   configJson: (c, ids) => gpt2ConfigJson(c, ids.eos[0]),
   generate: (g, c, P, o) => gpt2GenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora),
+  serve: (g, c, P, o) => gpt2ServeGraphBody(g, c, P, o.ids, o.positions, o.last, o.cache),
   onnxFiles: gpt2OnnxFiles,
   transformersJsConfig: () => ({ 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
   weightsFromTensors: gpt2WeightsFromTensors,
@@ -167,6 +179,7 @@ export const LLAMA_FAMILY: ModelFamily<LlamaConfig> = {
   weightsFromTensors: (c, tensors, file) => llamaWeightsFromTensors(c, tensors, file),
   generate: (g, c, P, o) =>
     void llamaGenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora && llamaLinear(g, P, o.lora)),
+  serve: (g, c, P, o) => llamaServeGraphBody(g, c, P, o.ids, o.positions, o.last, o.cache),
   onnxFiles: llamaOnnxFiles,
   transformersJsConfig: (c, ids) => llamaTransformersJsConfig(c, ids).config,
   trunk: (g, c, P, ids, lora) => {

@@ -2,6 +2,7 @@
 // (Conv1D weights are [in, out]), lm_head tied to transformer.wte.weight, tanh GELU, causal attention,
 // LayerNorm eps from the config. LoRA (./lora.ts) plugs into the four linear layers by name.
 import type { Graph, Value } from '../onnx/graph.js';
+import { attendPastAndNew, batchCacheInputs, headsToRows, newKvName, rowsToHeads } from './batch-cache.js';
 import { cacheWrites, pastName, presentName, type KvCache } from './kv-cache.js';
 import { loraDelta, type LoraConfig } from './lora-config.js';
 
@@ -198,7 +199,6 @@ export function gpt2CachedTrunk(
   const C = c.n_embd;
   const H = c.n_head;
   const D = C / H;
-  const eps = c.layer_norm_epsilon;
   // One token on the WebGPU target (g.options.einsum): each linear layer is an Einsum, a plain loop per output
   // element, i.e. a GEMV; its bias goes into the op that reads it (SkipLayerNormalization and FastGelu take one).
   // There a (1, K) x (K, N) Gemm runs a 2-D tiled kernel for one row: 214 ms against 7.6 ms for 768 x 3072 on
@@ -226,19 +226,33 @@ export function gpt2CachedTrunk(
     const y = gemv ? g.einsum('bhsl,bhld->bhsd', att, value) : g.matmul(att, value); // (1, H, S, D)
     return S === 1 ? g.reshape(y, [1, C]) : g.reshape(g.transpose(y, [0, 2, 1, 3]), [S, C]);
   };
-  return gpt2Decoder(g, c, P, ids, posEmb, attend, {
-    linear: gemv ? gemvOf(g, P, o.lora) : linearOf(g, P, o.lora),
+  return gpt2Decoder(g, c, P, ids, posEmb, attend, generationForms(g, c, P, gemv, o.lora));
+}
+
+/**
+ * Generation's forms: Gemm with its bias (or, gemv, an Einsum with the bias left to the op that reads it),
+ * SkipLayerNormalization for each residual add with the LayerNorm after it, FastGelu.
+ */
+function generationForms(
+  g: Graph,
+  c: GPT2Config,
+  P: Record<string, Value>,
+  gemv: boolean,
+  lora?: LoraConfig,
+): Gpt2Forms {
+  return {
+    linear: gemv ? gemvOf(g, P, lora) : linearOf(g, P, lora),
     bias: (i, mod) => (gemv ? P[`transformer.h.${i}.${mod}.bias`] : null),
     addNorm: (h, x, norm, b) => {
       const [y, , , sum] = g.op(
         'SkipLayerNormalization',
         [h, x, P[`${norm}.weight`], P[`${norm}.bias`], ...(b ? [b] : [])],
-        { epsilon: { kind: 'float', value: eps } },
+        { epsilon: { kind: 'float', value: c.layer_norm_epsilon } },
       );
       return [y, sum];
     },
     gelu: (x, b) => g.op1('FastGelu', [x, ...(b ? [b] : [])]),
-  });
+  };
 }
 
 /** x (1, in) times a layer's weight (in, out), and its LoRA update, each by Einsum; the bias is the caller's. */
@@ -286,6 +300,35 @@ export function gpt2GenerateGraphBody(
     g.output(kv.key, presentName(i, 'key'));
     g.output(kv.value, presentName(i, 'value'));
   });
+}
+
+/**
+ * The body of a served model's graph (models/batch-cache.ts): ids (B, S) int32, each row's first position
+ * `positions` (B,) int32, past.<i>.* (B, H, L, D) read-only; outputs new.<i>.key / new.<i>.value (B, H, S, D) and
+ * logits: (B, V) for one token per row, else (1, V) at row `last` (1,) of a one-row chunk.
+ */
+export function gpt2ServeGraphBody(
+  g: Graph,
+  c: GPT2Config,
+  P: Record<string, Value>,
+  ids: Value,
+  positions: Value,
+  last: Value | null,
+  L: number,
+): void {
+  const [B, S] = ids.shape;
+  const H = c.n_head;
+  const D = c.n_embd / H;
+  const bc = batchCacheInputs(g, { layers: c.n_layer, kvHeads: H, headDim: D, B, S, L, groups: 1 }, positions);
+  const attend: Gpt2Attend = (qkv, i) => {
+    const [q, k, v] = g.split(rowsToHeads(g, qkv, B, S, 3 * H, D), [H, H, H], 1); // (B, H, S, D)
+    g.output(k, newKvName(i, 'key'));
+    g.output(v, newKvName(i, 'value'));
+    return headsToRows(g, attendPastAndNew(g, bc, bc.past[i], q, k, v, 1 / Math.sqrt(D)), B, S, H, D);
+  };
+  const posEmb = g.reshape(g.gather(P['transformer.wpe.weight'], bc.posIds), [B, S, c.n_embd]);
+  const h = gpt2Decoder(g, c, P, ids, posEmb, attend, generationForms(g, c, P, false)); // (B*S, C)
+  g.output(lmHead(g, P, S === 1 ? h : g.gather(h, last!)), 'logits');
 }
 
 /** Logits from hidden states with the tied head: (N, C) @ wte^T -> (N, V). */

@@ -5,8 +5,17 @@
 import type { Graph, Value } from '../onnx/graph.js';
 import type { LlamaConfig } from './llama-config.js';
 import { applyRope, groupedMask, linear, rmsNorm, ropeInputs, siluMul, type RopeInputs } from './llama-ops.js';
-import { llamaDecoder, plainLinear, type LinearOf, type LlamaAttend, type LlamaForms } from './llama.js';
+import {
+  llamaDecoder,
+  llamaLogits,
+  plainLinear,
+  trainableForms,
+  type LinearOf,
+  type LlamaAttend,
+  type LlamaForms,
+} from './llama.js';
 import { ropeTables } from './rope.js';
+import { attendPastAndNew, batchCacheInputs, headsToRows, newKvName, rowsToHeads } from './batch-cache.js';
 import { cacheWrites, pastName, presentName, type KvCache } from './kv-cache.js';
 
 /** The KV cache of Hkv heads (kv-cache.ts) and the linear layers. */
@@ -174,4 +183,53 @@ export function llamaGenerateGraphBody(
     g.output(kv.value, presentName(i, 'value'));
   });
   return { logits, present };
+}
+
+/**
+ * The body of a served model's graph (models/batch-cache.ts), the Llama family's counterpart of gpt2.ts's
+ * gpt2ServeGraphBody: ids (B, S) int32 from `positions` (B,) int32, past.<i>.* (B, Hkv, L, D) read-only; outputs
+ * new.<i>.key (after the k norm and RoPE) / new.<i>.value (B, Hkv, S, D) and logits: (B, V) for one token per row,
+ * else (1, V) at row `last` (1,) of a one-row chunk. RoPE treats the B*S rows as one sequence of positions posIds.
+ */
+export function llamaServeGraphBody(
+  g: Graph,
+  c: LlamaConfig,
+  P: Record<string, Value>,
+  ids: Value,
+  positions: Value,
+  last: Value | null,
+  L: number,
+  lin: LinearOf = plainLinear(g, P),
+): void {
+  const [B, S] = ids.shape;
+  const N = B * S;
+  const [H, Hkv, D] = [c.num_attention_heads, c.num_key_value_heads, c.head_dim];
+  const G = H / Hkv;
+  const bc = batchCacheInputs(
+    g,
+    { layers: c.num_hidden_layers, kvHeads: Hkv, headDim: D, B, S, L, groups: G },
+    positions,
+  );
+  // a table row per position a row may reach: L past slots and S new tokens
+  const rope = cachedRope(g, c, L + S, bc.posIds); // (N, D)
+  const forms = trainableForms(g, c);
+  const attend: LlamaAttend = (qp, kp, vp, i) => {
+    const at = `model.layers.${i}.self_attn`;
+    let q = g.reshape(qp, [1, N, H, D]); // rows as one sequence of positions: RoPE's (1, T, H, D) layout
+    let k = g.reshape(kp, [1, N, Hkv, D]);
+    if (c.qk_norm) {
+      q = forms.norm(q, P[`${at}.q_norm.weight`]); // per head, over D, before RoPE
+      k = forms.norm(k, P[`${at}.k_norm.weight`]);
+    }
+    const heads = (x: Value, n: number) => rowsToHeads(g, g.reshape(x, [N, n * D]), B, S, n, D); // (B, n, S, D)
+    const kh = heads(applyRope(g, k, rope, 'bthd'), Hkv);
+    const vh = heads(vp, Hkv);
+    g.output(kh, newKvName(i, 'key'));
+    g.output(vh, newKvName(i, 'value'));
+    const qg = g.reshape(heads(applyRope(g, q, rope, 'bthd'), H), [B, Hkv, G * S, D]); // head h = kv * G + g
+    const y = attendPastAndNew(g, bc, bc.past[i], qg, kh, vh, 1 / Math.sqrt(D)); // (B, Hkv, G*S, D)
+    return headsToRows(g, g.reshape(y, [B, H, S, D]), B, S, H, D); // (N, H*D)
+  };
+  const h = llamaDecoder(g, c, P, ids, attend, lin, forms); // (N, C)
+  g.output(llamaLogits(g, c, P, S === 1 ? h : g.gather(h, last!)), 'logits');
 }
