@@ -20,7 +20,6 @@ import { countParams, GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initLora, initModel, type Weights } from '../src/engine/models/init.js';
 import { isLlama, type ModelConfig } from '../src/engine/models/config.js';
 import { SMOLLM2_135M_CONFIG } from '../src/engine/models/llama-config.js';
-import { llamaConfigJson } from '../src/engine/models/llama-hf.js';
 import { defaultLora } from '../src/engine/models/lora.js';
 import { familyOf } from '../src/engine/models/family.js';
 import { createNodeBackend, createNodeWasmBackend } from '../src/engine/runtime/node.js';
@@ -29,14 +28,9 @@ import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { DEFAULT_TRAIN, Trainer } from '../src/engine/train/trainer.js';
 import type { Backend } from '../src/engine/runtime/backend.js';
 import { graphNodes, graphOps } from '../src/engine/artifacts/counts.js';
-import { gpt2ConfigJson } from '../src/engine/models/hf.js';
-import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from '../src/engine/models/gpt2-onnx.js';
-import { llamaOnnxFiles, llamaTransformersJsConfig } from '../src/engine/models/llama-onnx.js';
-import { jsonFile, type OutFile } from '../src/engine/util/files.js';
-import { writeFolder } from '../src/engine/export/write.node.js';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
+import { configJson, openTransformersJs } from './bench-tjs.js';
 import { join } from 'node:path';
 
 /** The shapes the bench runs, with random weights. */
@@ -152,61 +146,15 @@ async function generation(b: Backend, m: ModelSpec, W: Record<string, Float32Arr
   return r;
 }
 
-/** The config.json of the shape, as the exports write it (the PyTorch reference builds its model from it too). */
-const configJson = (c: ModelConfig) =>
-  isLlama(c) ? llamaConfigJson(c, { bos_token_id: 0, eos_token_id: 0 }) : gpt2ConfigJson(c);
-
-/** A transformers.js package of the weights, as the export writes it for the family. */
-function packageFiles(c: ModelConfig, W: Weights): OutFile[] {
-  if (!isLlama(c))
-    return [
-      jsonFile('config.json', { ...configJson(c), 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
-      jsonFile('generation_config.json', { bos_token_id: 50256, eos_token_id: 50256 }),
-      ...gpt2OnnxFiles(c, W),
-    ];
-  const tjs = llamaTransformersJsConfig(c, { bos: 0, eos: [0] }); // SmolLM2's <|endoftext|>
-  return [
-    jsonFile('config.json', { ...configJson(c), ...tjs.config }),
-    jsonFile('generation_config.json', tjs.generation),
-    ...llamaOnnxFiles(c, W),
-  ];
-}
-
-/** transformers.js on a package of the same weights (written to a temporary folder), same prompt and budget. */
+/** transformers.js on a package of the same weights, same prompt and budget: the whole call's tokens/s. */
 async function transformersJs(c: ModelConfig, W: Weights) {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-tjs-'));
-  const name = family.modelType(c);
+  const tjs = await openTransformersJs(c, W);
   try {
-    await writeFolder(join(dir, name), packageFiles(c, W));
-    const { AutoModelForCausalLM, Tensor, env } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = `${dir}/`;
-    const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu' });
-    const ids = new Tensor('int64', BigInt64Array.from(PROMPT, BigInt), [1, PROMPT.length]);
-    const mask = new Tensor('int64', new BigInt64Array(PROMPT.length).fill(1n), [1, PROMPT.length]);
-    const run = async (n: number) => {
-      const t0 = performance.now();
-      const out = (await model.generate({
-        input_ids: ids,
-        attention_mask: mask,
-        max_new_tokens: n,
-        min_new_tokens: n,
-        do_sample: false,
-        repetition_penalty: 1,
-        eos_token_id: -1,
-      })) as { data: BigInt64Array };
-      return {
-        tokensPerSec: n / ((performance.now() - t0) / 1000),
-        tokens: Array.from(out.data, Number).slice(PROMPT.length),
-      };
-    };
-    await run(4);
-    const r = await run(NEW_TOKENS);
-    await model.dispose();
-    return r;
+    await tjs.generate(PROMPT, 4);
+    const r = await tjs.generate(PROMPT, NEW_TOKENS);
+    return { tokensPerSec: NEW_TOKENS / r.seconds, tokens: r.tokens };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await tjs.dispose();
   }
 }
 

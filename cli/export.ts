@@ -1,4 +1,4 @@
-// npm run export -- --run <DIR | DIR/run> --out OUT [--dtype f32|bf16|f16] [--adapter] [--onnx] [--chat-page] [--recipe]
+// npm run export -- --run <DIR | DIR/run> --out OUT [--dtype f32|bf16|f16] [--adapter] [--onnx] [--chat-page] [--recipe] [--gguf f16,q8_0]
 // Makes the exports of a run saved by `npm run finetune -- --out DIR` again (its base model from the same source,
 // the trained tensors from DIR/run or DIR/model.safetensors), as finetune would have written them.
 import { isLlama } from '../src/engine/models/config.js';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import type { ExportSource } from '../src/engine/export/source.js';
-import { abortOnSigint, writeExports } from './exports.js';
+import { abortOnSigint, ggufOption, writeExports } from './exports.js';
 import { loadSavedRun } from './models.js';
 
 const USAGE = `usage: npm run export -- --run <dir> --out <dir> [--dtype f32|bf16|f16] [--adapter] [--onnx] [--chat-page] [--recipe]
@@ -18,7 +18,9 @@ const USAGE = `usage: npm run export -- --run <dir> --out <dir> [--dtype f32|bf1
   --dtype D       model.safetensors as f32 (the trained float32, default), bf16 or f16 (half the size)
   --onnx          onnx/model.onnx(+_data) for transformers.js in out
   --chat-page     a standalone chat page in out-chat
-  --recipe        the TRL + accelerate hand-off in out-recipe`;
+  --recipe        the TRL + accelerate hand-off in out-recipe
+  --gguf TYPES    GGUF files for llama.cpp / Ollama / LM Studio in out-gguf, with an Ollama Modelfile:
+                  f16, f32, q8_0, q4_k_m, or a comma list (f16,q4_k_m)`;
 
 class UsageError extends Error {}
 
@@ -32,12 +34,14 @@ async function main(): Promise<void> {
       dtype: { type: 'string', default: 'f32' },
       'chat-page': { type: 'boolean', default: false },
       recipe: { type: 'boolean', default: false },
+      gguf: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (a.help) return void console.log(USAGE);
   if (!a.run) throw new UsageError('--run is required');
   if (!a.out) throw new UsageError('--out is required');
+  const gguf = ggufOption(a.gguf, (m) => new UsageError(m));
   const dtype = parseDtype(a.dtype);
   if (!dtype) throw new UsageError(`--dtype must be one of f32, bf16, f16, got "${a.dtype}"`);
   const { saved, runDir, config, base, trained, tok: baseTok } = await loadSavedRun(a.run);
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
     data,
     saved.run.lora ? trained : {},
     saved.source,
-    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe, dtype },
+    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe, dtype, gguf },
     abortOnSigint(),
   );
   console.log(`wrote ${written.join(', ')}`);

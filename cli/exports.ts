@@ -1,6 +1,8 @@
 // What `npm run finetune -- --out DIR` and `npm run export` write, shared: DIR the Hugging Face folder (with
 // onnx/ for transformers.js when asked), DIR/run the saved run, DIR/adapter the PEFT adapter, DIR-chat the
-// standalone chat page, DIR-recipe the TRL hand-off. Each folder appears whole or not at all.
+// standalone chat page, DIR-recipe the TRL hand-off, DIR-gguf the GGUF files and Ollama Modelfile. Each folder appears whole or not at all.
+import { basename, resolve } from 'node:path';
+import { ggufFiles, parseGgufTypes, type GgufType } from '../src/engine/export/gguf-export.js';
 import type { StoredDtype } from '../src/engine/hub/safetensors.js';
 import { chatPageFiles } from '../src/engine/export/chat-page.js';
 import { hfFolderFiles } from '../src/engine/export/hf.js';
@@ -21,11 +23,23 @@ export interface ExportFlags {
   dtype?: StoredDtype;
   chatPage: boolean;
   recipe: boolean;
+  /** GGUF files (and an Ollama Modelfile) in DIR-gguf, one per type. */
+  gguf?: readonly GgufType[];
 }
 
 /** --dtype's values: f32, bf16, f16; undefined for anything else. */
 const DTYPES: Readonly<Record<string, StoredDtype>> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
 export const parseDtype = (v: string | undefined): StoredDtype | undefined => DTYPES[v ?? 'f32'];
+
+/** --gguf's comma list as GGUF types (undefined when absent), or `error`'s error naming the bad one. */
+export function ggufOption(v: string | undefined, error: (m: string) => Error): GgufType[] | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseGgufTypes(v);
+  } catch (e) {
+    throw error((e as Error).message);
+  }
+}
 
 /** Writes every export asked for; returns the folders written. */
 export async function writeExports(
@@ -54,6 +68,10 @@ export async function writeExports(
       { signal },
     );
     written.push(`${out}-chat`);
+  }
+  if (f.gguf?.length) {
+    await writeFolder(`${out}-gguf`, ggufFiles(src, f.gguf, basename(resolve(out))), { signal });
+    written.push(`${out}-gguf`);
   }
   if (f.recipe) {
     await writeFolder(`${out}-recipe`, recipeFiles(src, data, await readShipped(RECIPE_PROGRAM)), { signal });

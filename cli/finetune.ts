@@ -13,7 +13,7 @@ import { CHAT_VARS, ChatTemplate, type LossOn } from '../src/engine/data/templat
 import type { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { trainFacts, type ExportSource, type RunFacts } from '../src/engine/export/source.js';
 import type { ModelSource } from '../src/engine/export/saved-run.js';
-import { abortOnSigint, parseDtype, writeExports } from './exports.js';
+import { abortOnSigint, ggufOption, parseDtype, writeExports } from './exports.js';
 import { loadBase } from './models.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
@@ -48,6 +48,8 @@ const USAGE = `usage: npm run finetune -- --data <file.txt|file.jsonl> [options]
   --onnx                  also write onnx/model.onnx(+_data) for transformers.js into dir
   --chat-page             also write a standalone chat page (transformers.js, WebGPU/WASM) to dir-chat
   --recipe                also write a TRL + accelerate hand-off for bigger runs to dir-recipe
+  --gguf TYPES            also write GGUF files for llama.cpp / Ollama / LM Studio and a Modelfile to dir-gguf:
+                          f16, f32, q8_0, q4_k_m, or a comma list (f16,q4_k_m)
   --skip-bad              train on the good records of a file with bad ones (they are counted)
   --format name           auto, chat, sharegpt, alpaca, text or csv                          [auto]
   --prompt-column C --response-column C   CSV/TSV columns                                    [guessed by name]
@@ -88,6 +90,7 @@ function parseOptions() {
       dtype: { type: 'string', default: 'f32' },
       'chat-page': { type: 'boolean', default: false },
       recipe: { type: 'boolean', default: false },
+      gguf: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -262,6 +265,7 @@ async function main(): Promise<void> {
   const { a, num, log } = cli;
   if (a.help) return void console.log(USAGE);
   if (!a.data) throw new UsageError('--data is required');
+  const gguf = ggufOption(a.gguf, (m) => new UsageError(m));
   const dtype = parseDtype(a.dtype);
   if (!dtype) throw new UsageError(`--dtype must be one of f32, bf16, f16, got "${a.dtype}"`);
   if (a.adapter && !a['lora-rank'])
@@ -356,7 +360,7 @@ async function main(): Promise<void> {
     d.trainedRecords,
     trained,
     source,
-    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe, dtype },
+    { adapter: a.adapter, onnx: a.onnx, chatPage: a['chat-page'], recipe: a.recipe, dtype, gguf },
     abortOnSigint(),
   );
   log(

@@ -25,7 +25,7 @@ const BYTES: Record<string, number> = {
 /** Larger headers are not honest for a checkpoint (GPT-2 or a small Llama: a few hundred tensors); refuse before parsing. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
-function f16ToF32(h: number): number {
+export function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;

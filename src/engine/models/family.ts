@@ -15,6 +15,7 @@ import {
   type GPT2Config,
   type ParamSpec,
 } from './gpt2.js';
+import { gpt2Gguf, llamaGguf, type GgufModel } from './gguf-map.js';
 import { llamaServeGraphBody, llamaGenerateGraphBody } from './llama-cache.js';
 import { llamaOnnxFiles, llamaTransformersJsConfig } from './llama-onnx.js';
 import { llamaParams, type LlamaConfig } from './llama-config.js';
@@ -82,6 +83,8 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
     P: Record<string, Value>,
     o: { ids: Value; positions: Value; last: Value | null; cache: number },
   ): void;
+  /** The model as llama.cpp's converter writes it to GGUF: its architecture, hyperparameters and tensors. */
+  gguf(c: C, W: Weights): GgufModel;
   /** The transformers.js package's ONNX files (onnx/model.onnx + external data) and what config.json adds for it. */
   onnxFiles(c: C, W: Weights): OutFile[];
   transformersJsConfig(c: C, ids: SpecialIds): Record<string, unknown>;
@@ -122,6 +125,7 @@ export const GPT2_FAMILY: ModelFamily<GPT2Config> = {
   configJson: (c, ids) => gpt2ConfigJson(c, ids.eos[0]),
   generate: (g, c, P, o) => gpt2GenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora),
   serve: (g, c, P, o) => gpt2ServeGraphBody(g, c, P, o.ids, o.positions, o.last, o.cache),
+  gguf: gpt2Gguf,
   onnxFiles: gpt2OnnxFiles,
   transformersJsConfig: () => ({ 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
   weightsFromTensors: gpt2WeightsFromTensors,
@@ -180,6 +184,7 @@ export const LLAMA_FAMILY: ModelFamily<LlamaConfig> = {
   generate: (g, c, P, o) =>
     void llamaGenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora && llamaLinear(g, P, o.lora)),
   serve: (g, c, P, o) => llamaServeGraphBody(g, c, P, o.ids, o.positions, o.last, o.cache),
+  gguf: llamaGguf,
   onnxFiles: llamaOnnxFiles,
   transformersJsConfig: (c, ids) => llamaTransformersJsConfig(c, ids).config,
   trunk: (g, c, P, ids, lora) => {
