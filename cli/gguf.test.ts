@@ -1,52 +1,28 @@
 // GGUF exports proved by their consumer, llama.cpp itself (node-llama-cpp's prebuilt CPU build, installed into
-// tools/llama-cpp by this test from its committed lockfile): `npm run finetune -- --gguf f32,f16,q8_0,q4_k_m` for
+// tools/llama-cpp from its committed lockfile: testing/llama-cpp.node.ts): `npm run finetune -- --gguf f32,f16,q8_0,q4_k_m` for
 // GPT-2 and each Llama variant (SmolLM2's layout, Qwen2's biases and untied head, Qwen3's q/k norms, Llama 3's rope
 // scaling), then llama.cpp on the F32 file tokenizes the chat CLI's prompt to the same ids and continues it with
 // the same greedy tokens as the studio's generator (`npm run chat -- --json`); the quantized files load and
 // generate. The encoders are checked byte for byte against ggml's own reference quantizers (libggml-base.so of the
 // same build, through Python's ctypes), and their round-trip error against llama.cpp's bound.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGguf } from '../src/engine/export/gguf.js';
 import { decodeTensor, encodeTensor } from '../src/engine/export/gguf-quant.js';
 import { Tokenizer } from '../src/engine/data/tokenizer.js';
+import { ensureLlamaCpp, LIBGGML_BASE, llamaCpp } from '../src/engine/testing/llama-cpp.node.js';
 import { writeLlamaFixture } from '../src/engine/testing/llama-fixtures.js';
 
 const run = promisify(execFile);
-const LLAMA_DIR = resolve('tools/llama-cpp');
 const dir = mkdtempSync(join(tmpdir(), 'fts-gguf-'));
 const tsx = (script: string, ...args: string[]) =>
   run('npx', ['tsx', script, ...args], { cwd: process.cwd(), maxBuffer: 1 << 26 });
 
-interface LlamaRun {
-  tokenized: number[][];
-  greedy: number[];
-  eos: number;
-}
-
-/** llama.cpp on one file, in its own process (tools/llama-cpp/run.mjs). */
-async function llamaCpp(model: string, req: { tokenize?: string[]; prompt?: number[]; tokens?: number }) {
-  const file = join(dir, `req-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(req));
-  const { stdout } = await run(process.execPath, [join(LLAMA_DIR, 'run.mjs'), model, file], {
-    cwd: LLAMA_DIR,
-    maxBuffer: 1 << 24,
-  });
-  return JSON.parse(stdout.trim()) as LlamaRun;
-}
-
-beforeAll(async () => {
-  if (!existsSync(join(LLAMA_DIR, 'node_modules', '@node-llama-cpp', 'linux-x64')))
-    // the prebuilt CPU binary only (the GPU builds are optional dependencies, hundreds of MB), no source build
-    await run('npm', ['ci', '--omit=optional', '--no-audit', '--no-fund'], {
-      cwd: LLAMA_DIR,
-      env: { ...process.env, NODE_LLAMA_CPP_POSTINSTALL: 'skip' },
-    });
-}, 300_000);
+beforeAll(ensureLlamaCpp, 300_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const PROMPT = 'Where is my order?';
@@ -153,7 +129,7 @@ describe('the GGUF encoders', () => {
   });
 
   it("write ggml's reference bytes (quantize_row_q8_0_ref, quantize_row_q4_K_ref, ggml_fp32_to_fp16_row)", async () => {
-    const lib = join(LLAMA_DIR, 'node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so');
+    const lib = LIBGGML_BASE;
     writeFileSync(join(dir, 'x.bin'), new Uint8Array(x.buffer));
     const script = `
 import ctypes, sys

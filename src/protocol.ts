@@ -108,7 +108,7 @@ export interface RunCurve {
 }
 
 /** What an export of a run can be (see src/engine/export). */
-export const EXPORT_KINDS = ['hf', 'transformers-js', 'adapter', 'chat-page', 'recipe'] as const;
+export const EXPORT_KINDS = ['hf', 'transformers-js', 'adapter', 'chat-page', 'recipe', 'gguf'] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
 
 export type ChatWeights = 'tuned' | 'base';

@@ -2,6 +2,7 @@
 // of export, the files they ship unchanged (the programs, the chat page's runtime) fetched from the studio's own
 // origin, and the zip of the current run's last saved checkpoint handed to the page.
 import { chatPageFiles } from '../src/engine/export/chat-page.js';
+import { ggufFiles } from '../src/engine/export/gguf-export.js';
 import type { OutFile } from '../src/engine/util/files.js';
 import { hfFolderFiles } from '../src/engine/export/hf.js';
 import { peftAdapterFiles } from '../src/engine/export/peft.js';
@@ -99,6 +100,8 @@ export async function exportFiles(
         );
       return recipeFiles(src, data, await load(RECIPE_PROGRAM));
     }
+    case 'gguf':
+      return ggufFiles(src, ['f16', 'q8_0'], 'model');
   }
 }
 

@@ -1,5 +1,6 @@
 // Export a paused or finished run, from its last saved checkpoint, as a zip: a Hugging Face folder, the same with
-// the transformers.js ONNX files, a PEFT adapter (LoRA runs), a standalone chat page, or a TRL hand-off recipe.
+// the transformers.js ONNX files, a PEFT adapter (LoRA runs), a standalone chat page, a TRL hand-off recipe, or
+// GGUF files with an Ollama Modelfile.
 import { useEffect, useRef } from 'react';
 import type { ExportKind } from '../../protocol.js';
 import { useStudio } from '../../store/index.js';
@@ -30,6 +31,11 @@ const KINDS: { kind: ExportKind; label: string; what: string }[] = [
     kind: 'recipe',
     label: 'Training recipe (TRL)',
     what: 'the dataset, train.py for SFTTrainer, an accelerate + DeepSpeed config: continue on bigger GPUs',
+  },
+  {
+    kind: 'gguf',
+    label: 'GGUF (llama.cpp, Ollama, LM Studio)',
+    what: 'F16 and Q8_0 GGUF files and an Ollama Modelfile: ollama create NAME -f Modelfile',
   },
 ];
 

@@ -322,9 +322,9 @@ export function buildGenerateGraph(m: ModelSpec, s: GenerateShape, target: Targe
 }
 
 export interface ServeShape {
-  /** Sequences per run: the decoding batch, or 1 for a prefill chunk. */
+  /** Sequences per run. */
   readonly batch: number;
-  /** Tokens per sequence: 1 when decoding, the chunk when prefilling (then batch is 1). */
+  /** Tokens per sequence: 1 when decoding, the chunk when prefilling. */
   readonly step: number;
   /** Cache slots per sequence. */
   readonly cache: number;
@@ -332,21 +332,22 @@ export interface ServeShape {
 
 /**
  * A served model's graph (models/batch-cache.ts): inputs input_ids (B, S), positions (B,) (each row's first new
- * position), last_index (1,) when S > 1, past.<i>.key/value (B, Hkv, L, D) read-only; outputs logits ((B, V), or
- * (1, V) at last_index) and new.<i>.key/value (B, Hkv, S, D), which the caller writes into its cache.
+ * position), last_index (B,) when S > 1 (each row's last real token in the chunk), past.<i>.key/value (B, Hkv, L, D)
+ * read-only; outputs logits (B, V) at each row's last token and new.<i>.key/value (B, Hkv, S, D), which the caller
+ * writes into its cache.
  */
 export function buildServeGraph(m: ModelSpec, s: ServeShape, target: Target = {}): BuiltGraph {
   const c = m.config;
   const { batch: B, step: S, cache: L } = s;
   const max = familyOf(c).maxPositions(c);
-  if (B < 1 || S < 1 || L < 1 || L > max || (S > 1 && B > 1))
-    throw new RangeError(`batch shape ${B}x${S} cache=${L}: need one token per row or one row, a cache of 1..${max}`);
+  if (B < 1 || S < 1 || L < 1 || L > max)
+    throw new RangeError(`serve shape ${B}x${S} cache=${L}: need at least one row and token, a cache of 1..${max}`);
   if (m.lora) throw new RangeError('a served graph runs plain weights: merge the LoRA adapter first');
   const g = new Graph(`serve_b${B}_s${S}_l${L}`, target);
   const P = paramInputs(g, allParams(m));
   const ids = g.input('input_ids', 'int32', [B, S]);
   const positions = g.input('positions', 'int32', [B]);
-  const last = S > 1 ? g.input('last_index', 'int32', [1]) : null;
+  const last = S > 1 ? g.input('last_index', 'int32', [B]) : null;
   familyOf(c).serve(g, c, P, { ids, positions, last, cache: L });
   return finish(g);
 }

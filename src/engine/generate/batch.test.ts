@@ -1,5 +1,5 @@
-// Continuous batching must not change a reply: requests decoded together (joining and leaving between tokens, the
-// cache growing in slots and positions as they come) give each the single-stream generator's greedy tokens, for
+// Continuous batching must not change a reply: requests decoded together (joining and leaving between tokens,
+// prefilled together, the cache growing in slots and positions as they come) give each the single-stream generator's greedy tokens, for
 // GPT-2 and each Llama variant, and a consumer that stops early frees its slot for the rest.
 import { describe, expect, it } from 'vitest';
 import { allParams, type ModelSpec } from '../artifacts/model.js';
@@ -36,7 +36,7 @@ const prompts = [
   [5, 17, 42, 9, 100, 3, 77, 21, 8], // past a chunk of 4, with a padded tail
   [11, 250],
   Array.from({ length: 70 }, (_, i) => (i * 37) % 280), // needs a cache of 128 once it joins
-  [2, 4, 6],
+  [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22], // prefills beside the one above past its first chunk: a copy of both slots
 ];
 
 async function collect(events: AsyncGenerator<BatchEvent>) {

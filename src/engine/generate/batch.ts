@@ -1,6 +1,6 @@
 // Continuous batching for a served model: requests join and leave between tokens, and every running one decodes
-// in one batched step, so the weights are read once per step for all of them. Each request's prompt is prefilled
-// on its own, one chunk per step (so a long prompt does not stall the others), into its slot of the shared cache.
+// in one batched step, so the weights are read once per step for all of them. The prompts of requests that join are
+// prefilled together, one chunk each per step (so a long prompt does not stall the others), into their slots.
 // The cache is one (B, Hkv, L, D) array per layer, key and value, that the graphs only read (models/batch-cache.ts);
 // each run's new keys and values are written into it here, in place. B (slots) and L (positions) are powers of
 // two, grown as requests arrive and shrunk as they leave: a step's cost follows the batch it holds, not the most
@@ -168,8 +168,9 @@ export class BatchDecoder {
       while (this.queue.length && this.active.length < this.options.maxBatch) this.admit(this.queue.shift()!);
       for (const s of this.active) if (s.o.signal?.aborted) s.cancelled = true;
       this.drop(this.active.filter((s) => s.cancelled));
-      // each request still prefilling feeds one chunk
-      for (const s of this.active) if (s.prefilled < s.prompt.length) await this.prefillChunk(s);
+      // every request still prefilling feeds one chunk, all in one run
+      const prefilling = this.active.filter((s) => s.prefilled < s.prompt.length);
+      if (prefilling.length) await this.prefill(prefilling);
       for (const s of this.active) if (s.logits) this.advance(s);
       this.drop(this.active.filter((s) => s.finished));
       const decoding = this.active.filter((s) => s.logits === null && s.prefilled === s.prompt.length);
@@ -263,15 +264,14 @@ export class BatchDecoder {
   }
 
   /**
-   * Writes tokens [0, n) of a run's new keys and values (B, Hkv, S, D): row b of each [b, slot] pair into the slot
+   * Writes a run's new keys and values (B, Hkv, S, D): for each [b, slot, n], tokens [0, n) of row b into the slot
    * from position positions[b].
    */
   private async writeNew(
     out: Record<string, Tensor>,
-    pairs: readonly (readonly [number, number])[],
+    rows: readonly (readonly [number, number, number])[],
     positions: Int32Array,
     S: number,
-    n: number,
   ) {
     const { L, data } = this.cache!;
     const [H, D] = [this.kvHeads, this.headDim];
@@ -282,7 +282,7 @@ export class BatchDecoder {
       ] as const) {
         const src = await this.backend.download(out[newKvName(i, kv)]);
         const dst = data[2 * i + k];
-        for (const [b, slot] of pairs)
+        for (const [b, slot, n] of rows)
           for (let h = 0; h < H; h++) {
             const from = (b * H + h) * S * D;
             dst.set(src.subarray(from, from + n * D), ((slot * H + h) * L + positions[b]) * D);
@@ -290,24 +290,52 @@ export class BatchDecoder {
       }
   }
 
-  /** One prompt chunk of a request into its slot (a view of the slot's rows: no copy). */
-  private async prefillChunk(s: Slot): Promise<void> {
+  /**
+   * One prompt chunk of each request prefilling, in one run of B rows: a lone request reads its slot's rows in place
+   * (a view, no copy); several read a copy of their slots (none while every prompt is at its start: empty caches).
+   */
+  private async prefill(slots: readonly Slot[]): Promise<void> {
     const { L, data } = this.cache!;
-    const slot = this.active.indexOf(s);
     const S = Math.min(this.options.prefillChunk, L);
-    const chunk = s.prompt.slice(s.prefilled, s.prefilled + S);
-    const ids = Int32Array.from({ length: S }, (_, i) => chunk[i] ?? this.tok.eosId);
+    const B = Math.min(pow2(slots.length), this.options.maxBatch);
     const n = this.kvHeads * L * this.headDim;
-    const view = data.map((a) => a.subarray(slot * n, (slot + 1) * n));
-    const positions = Int32Array.of(s.prefilled);
-    const feeds = this.feeds(ids, positions, 1, S, view, L);
-    if (S > 1) feeds.last_index = new this.backend.ort.Tensor('int32', Int32Array.of(chunk.length - 1), [1]);
-    const out = await (await this.session(1, S, L)).run(feeds);
-    await this.writeNew(out, [[0, slot]], positions, S, chunk.length);
-    s.prefilled += chunk.length;
-    s.position = s.prefilled;
+    const at = slots.map((s) => this.active.indexOf(s));
+    const fresh = slots.every((s) => s.prefilled === 0);
+    const cache =
+      slots.length === 1
+        ? data.map((a) => a.subarray(at[0] * n, (at[0] + 1) * n))
+        : data.map((a) => {
+            const rows = new Float32Array(B * n);
+            if (!fresh) at.forEach((slot, r) => rows.set(a.subarray(slot * n, (slot + 1) * n), r * n));
+            return rows;
+          });
+    const ids = new Int32Array(B * S).fill(this.tok.eosId);
+    const positions = new Int32Array(B);
+    const last = new Int32Array(B);
+    const chunks = slots.map((s, r) => {
+      const chunk = s.prompt.slice(s.prefilled, s.prefilled + S);
+      ids.set(chunk, r * S);
+      positions[r] = s.prefilled;
+      last[r] = chunk.length - 1;
+      return chunk.length;
+    });
+    const feeds = this.feeds(ids, positions, B, S, cache, L);
+    if (S > 1) feeds.last_index = new this.backend.ort.Tensor('int32', last, [B]);
+    const out = await (await this.session(B, S, L)).run(feeds);
+    await this.writeNew(
+      out,
+      at.map((slot, r) => [r, slot, chunks[r]] as const),
+      positions,
+      S,
+    );
+    const logits = await this.backend.download(out.logits);
+    const V = logits.length / B;
+    slots.forEach((s, r) => {
+      s.prefilled += chunks[r];
+      s.position = s.prefilled;
+      if (s.prefilled === s.prompt.length) s.logits = logits.slice(r * V, (r + 1) * V);
+    });
     this.stats.prefills++;
-    if (s.prefilled === s.prompt.length) s.logits = await this.backend.download(out.logits);
   }
 
   /** Samples a request's next token from its logits: streams it, or ends the request. */
@@ -352,9 +380,8 @@ export class BatchDecoder {
     const out = await (await this.session(B, 1, L)).run(this.feeds(ids, positions, B, 1, data, L));
     await this.writeNew(
       out,
-      rows.map((b) => [b, b] as const),
+      rows.map((b) => [b, b, 1] as const),
       positions,
-      1,
       1,
     );
     const logits = await this.backend.download(out.logits);

@@ -80,3 +80,14 @@ export function rowsToHeads(g: Graph, x: Value, B: number, S: number, n: number,
 export function headsToRows(g: Graph, x: Value, B: number, S: number, n: number, D: number): Value {
   return S === 1 ? g.reshape(x, [B, n * D]) : g.reshape(g.transpose(x, [0, 2, 1, 3]), [B * S, n * D]);
 }
+
+/** Each row's last token of a chunk: rows b * S + last[b] of h (B*S, C), for `last` (B,) int32; all rows when S = 1. */
+export function lastRows(g: Graph, h: Value, last: Value | null, B: number, S: number): Value {
+  if (S === 1) return h;
+  const starts = g.constant(
+    'int32',
+    [B],
+    Int32Array.from({ length: B }, (_, b) => b * S),
+  );
+  return g.gather(h, g.add(starts, last!)); // (B, C)
+}

@@ -2,7 +2,7 @@
 // (Conv1D weights are [in, out]), lm_head tied to transformer.wte.weight, tanh GELU, causal attention,
 // LayerNorm eps from the config. LoRA (./lora.ts) plugs into the four linear layers by name.
 import type { Graph, Value } from '../onnx/graph.js';
-import { attendPastAndNew, batchCacheInputs, headsToRows, newKvName, rowsToHeads } from './batch-cache.js';
+import { attendPastAndNew, batchCacheInputs, headsToRows, lastRows, newKvName, rowsToHeads } from './batch-cache.js';
 import { cacheWrites, pastName, presentName, type KvCache } from './kv-cache.js';
 import { loraDelta, type LoraConfig } from './lora-config.js';
 
@@ -305,7 +305,7 @@ export function gpt2GenerateGraphBody(
 /**
  * The body of a served model's graph (models/batch-cache.ts): ids (B, S) int32, each row's first position
  * `positions` (B,) int32, past.<i>.* (B, H, L, D) read-only; outputs new.<i>.key / new.<i>.value (B, H, S, D) and
- * logits: (B, V) for one token per row, else (1, V) at row `last` (1,) of a one-row chunk.
+ * logits (B, V) at each row's last token (`last` (B,) int32: its index in a chunk; null for one token per row).
  */
 export function gpt2ServeGraphBody(
   g: Graph,
@@ -328,7 +328,7 @@ export function gpt2ServeGraphBody(
   };
   const posEmb = g.reshape(g.gather(P['transformer.wpe.weight'], bc.posIds), [B, S, c.n_embd]);
   const h = gpt2Decoder(g, c, P, ids, posEmb, attend, generationForms(g, c, P, false)); // (B*S, C)
-  g.output(lmHead(g, P, S === 1 ? h : g.gather(h, last!)), 'logits');
+  g.output(lmHead(g, P, lastRows(g, h, last, B, S)), 'logits'); // (B, V)
 }
 
 /** Logits from hidden states with the tied head: (N, C) @ wte^T -> (N, V). */

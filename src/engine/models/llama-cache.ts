@@ -15,7 +15,7 @@ import {
   type LlamaForms,
 } from './llama.js';
 import { ropeTables } from './rope.js';
-import { attendPastAndNew, batchCacheInputs, headsToRows, newKvName, rowsToHeads } from './batch-cache.js';
+import { attendPastAndNew, batchCacheInputs, headsToRows, lastRows, newKvName, rowsToHeads } from './batch-cache.js';
 import { cacheWrites, pastName, presentName, type KvCache } from './kv-cache.js';
 
 /** The KV cache of Hkv heads (kv-cache.ts) and the linear layers. */
@@ -188,8 +188,7 @@ export function llamaGenerateGraphBody(
 /**
  * The body of a served model's graph (models/batch-cache.ts), the Llama family's counterpart of gpt2.ts's
  * gpt2ServeGraphBody: ids (B, S) int32 from `positions` (B,) int32, past.<i>.* (B, Hkv, L, D) read-only; outputs
- * new.<i>.key (after the k norm and RoPE) / new.<i>.value (B, Hkv, S, D) and logits: (B, V) for one token per row,
- * else (1, V) at row `last` (1,) of a one-row chunk. RoPE treats the B*S rows as one sequence of positions posIds.
+ * new.<i>.key (after the k norm and RoPE) / new.<i>.value (B, Hkv, S, D) and logits (B, V) of each row's last token (`last` (B,): its index in a chunk). RoPE treats the B*S rows as one sequence of positions posIds.
  */
 export function llamaServeGraphBody(
   g: Graph,
@@ -231,5 +230,5 @@ export function llamaServeGraphBody(
     return headsToRows(g, g.reshape(y, [B, H, S, D]), B, S, H, D); // (N, H*D)
   };
   const h = llamaDecoder(g, c, P, ids, attend, lin, forms); // (N, C)
-  g.output(llamaLogits(g, c, P, S === 1 ? h : g.gather(h, last!)), 'logits');
+  g.output(llamaLogits(g, c, P, lastRows(g, h, last, B, S)), 'logits'); // (B, V)
 }
