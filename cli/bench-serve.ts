@@ -6,14 +6,13 @@
 // server). Ratios are against figures measured in this run.
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
+import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { DEFAULT_CHAT_TEMPLATE } from '../src/engine/data/template.js';
 import { gpt2TokenizerFromPackage } from '../src/engine/data/tokenizer.node.js';
 import { BatchDecoder } from '../src/engine/generate/batch.js';
 import { DEFAULT_SAMPLING } from '../src/engine/generate/sampling.js';
 import { GPT2_124M } from '../src/engine/models/gpt2.js';
 import { initGpt2 } from '../src/engine/models/init.js';
-import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
 import { createApiServer } from '../src/server/server.js';
 import { openTransformersJs } from './bench-tjs.js';
@@ -32,7 +31,7 @@ const W = initGpt2(config, 1);
 const backend = await createNodeBackend('node-cpu');
 const spec: ModelSpec = { config };
 const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
-const decoder = new BatchDecoder(backend, spec, weightFeeds(backend, allParams(spec), W), tok, {
+const decoder = new BatchDecoder(backend, spec, W, tok, {
   maxBatch: Number(a['max-batch']),
   context: 1024,
 });

@@ -75,8 +75,14 @@ describe.each(['gpt2', 'smollm2', 'qwen2', 'qwen3', 'llama3'] as const)('a %s GG
     );
     expect(f.metadata.get('tokenizer.chat_template')).toEqual(expect.any(String));
     const types = new Set(f.tensors.map((t) => t.type));
-    // norms and biases stay F32; rows that are not whole 256-blocks (the 64-wide tiny GPT-2's) fall back to Q8_0
-    expect([...types].sort()).toEqual(['F32', 'Q4_K', 'Q8_0']);
+    // norms and biases stay F32; Q6_K for the head and for attn_v / ffn_down of layer 0 (use_more_bits), Q4_K for
+    // layer 1's; rows that are not whole 256-blocks fall back, Q4_K to Q5_0 and Q6_K to Q8_0 (the 64-wide tiny
+    // GPT-2's, and Qwen3's 128-wide attn_output)
+    const want = { gpt2: ['Q4_K', 'Q5_0', 'Q6_K', 'Q8_0'], qwen3: ['Q4_K', 'Q5_0', 'Q6_K'] }[kind as string];
+    expect([...types].sort()).toEqual(['F32', ...(want ?? ['Q4_K', 'Q6_K'])]);
+    const type = (n: string) => f.tensors.find((t) => t.name === n)?.type;
+    const down = kind === 'gpt2' ? 'ffn_down' : 'attn_v';
+    expect([type(`blk.0.${down}.weight`), type(`blk.1.${down}.weight`)]).toEqual(['Q6_K', 'Q4_K']);
     const modelfile = readFileSync(join(gguf, 'Modelfile'), 'utf8');
     expect(modelfile).toContain(`FROM ./${kind}-F32.gguf`);
     expect(modelfile).toMatch(/PARAMETER stop "<\|(endoftext|im_end|eot_id)\|>"/);
@@ -128,7 +134,7 @@ describe('the GGUF encoders', () => {
             : r;
   });
 
-  it("write ggml's reference bytes (quantize_row_q8_0_ref, quantize_row_q4_K_ref, ggml_fp32_to_fp16_row)", async () => {
+  it("write ggml's reference bytes (quantize_row_{q8_0,q4_K,q6_K,q5_0}_ref, ggml_fp32_to_fp16_row)", async () => {
     const lib = LIBGGML_BASE;
     writeFileSync(join(dir, 'x.bin'), new Uint8Array(x.buffer));
     const script = `
@@ -137,7 +143,8 @@ lib = ctypes.CDLL(sys.argv[1])
 data = open(sys.argv[2], 'rb').read()
 k = len(data) // 4
 src = (ctypes.c_float * k).from_buffer_copy(data)
-for fn, n, out in [('quantize_row_q8_0_ref', k // 32 * 34, 'q8'), ('quantize_row_q4_K_ref', k // 256 * 144, 'q4k')]:
+for fn, n, out in [('quantize_row_q8_0_ref', k // 32 * 34, 'q8'), ('quantize_row_q4_K_ref', k // 256 * 144, 'q4k'),
+                   ('quantize_row_q6_K_ref', k // 256 * 210, 'q6k'), ('quantize_row_q5_0_ref', k // 32 * 22, 'q5')]:
     buf = (ctypes.c_uint8 * n)()
     getattr(lib, fn)(src, buf, ctypes.c_int64(k))
     open(sys.argv[3] + out, 'wb').write(bytes(buf))
@@ -149,6 +156,8 @@ open(sys.argv[3] + 'f16', 'wb').write(bytes(h))
     for (const [t, f] of [
       ['Q8_0', 'q8'],
       ['Q4_K', 'q4k'],
+      ['Q6_K', 'q6k'],
+      ['Q5_0', 'q5'],
       ['F16', 'f16'],
     ] as const)
       expect(Buffer.from(encodeTensor(x, t)).equals(readFileSync(join(dir, `ref-${f}`))), t).toBe(true);
@@ -157,7 +166,7 @@ open(sys.argv[3] + 'f16', 'wb').write(bytes(h))
   it("round-trip within llama.cpp's bound (test-quantize-fns: sqrt of the summed squared error over n < 0.002)", () => {
     const n = 32 * 128;
     const t = Float32Array.from({ length: n }, (_, i) => 0.1 + 2 * Math.cos(i));
-    for (const type of ['Q8_0', 'Q4_K'] as const) {
+    for (const type of ['Q8_0', 'Q4_K', 'Q6_K', 'Q5_0'] as const) {
       const y = decodeTensor(encodeTensor(t, type), type, n);
       let s = 0;
       for (let i = 0; i < n; i++) s += (t[i] - y[i]) ** 2;

@@ -6,11 +6,10 @@
 import { basename, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
+import type { ModelSpec } from '../src/engine/artifacts/model.js';
 import { BatchDecoder } from '../src/engine/generate/batch.js';
 import { maxPositions } from '../src/engine/models/family.js';
 import { parseBackend } from '../src/engine/runtime/backend.js';
-import { weightFeeds } from '../src/engine/runtime/feeds.js';
 import { createNodeBackend } from '../src/engine/runtime/node.js';
 import { createApiServer } from '../src/server/server.js';
 import { loadChatModel } from './models.js';
@@ -83,7 +82,7 @@ async function main(): Promise<void> {
   const backend = await createNodeBackend(parseBackend(o.a.backend) as 'node-cpu' | 'node-webgpu');
   const spec: ModelSpec = { config: m.config };
   const context = Math.min(o.context ?? 2048, maxPositions(m.config));
-  const decoder = new BatchDecoder(backend, spec, weightFeeds(backend, allParams(spec), m.weights), m.tok, {
+  const decoder = new BatchDecoder(backend, spec, m.weights, m.tok, {
     maxBatch: o.maxBatch,
     context,
   });

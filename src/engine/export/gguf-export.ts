@@ -1,10 +1,8 @@
 // The GGUF export: one file per type asked for (<name>-F32.gguf, -F16, -Q8_0, -Q4_K_M) as llama.cpp's converter
 // and llama-quantize write them, with the tokenizer (tokenizer.ggml.*) and the run's chat template, and an Ollama
 // Modelfile beside them (modelfile.ts). Norms, biases, 1-D tensors and GPT-2's position table stay float32 in
-// every type (as the converter keeps them). Q8_0 needs rows of whole 32-blocks and Q4_K of 256-blocks; a tensor
-// whose rows are not falls back (Q4_K to Q8_0, Q8_0 to F16), as llama-quantize falls back, though llama.cpp's
-// Q4_K_M would pick Q5_0 where this picks Q8_0, and Q6_K (output, and attn_v / ffn_down in some layers) where this
-// writes Q8_0: there is no Q6_K or Q5_0 encoder here yet, so those tensors are larger and more precise.
+// every type (as the converter keeps them); Q4_K_M's mix of Q4_K and Q6_K is llama-quantize's, and a tensor whose
+// rows are not whole blocks (32 for Q8_0 and Q5_0, 256 for the K types) falls back as llama-quantize does.
 import { familyOf } from '../models/family.js';
 import type { OutFile } from '../util/files.js';
 import { ggufFile, GGML_TYPES, str, u32, bool, type GgmlType, type GgufTensor, type GgufValue } from './gguf.js';
@@ -34,7 +32,12 @@ export function parseGgufTypes(list: string): GgufType[] {
 /** llama-quantize's use_more_bits: the first and last eighth of the layers and every third between. */
 const moreBits = (i: number, n: number) => i < n / 8 || i >= (7 * n) / 8 || (i - Math.floor(n / 8)) % 3 === 2;
 
-/** The ggml type a tensor gets in a file of `t`. */
+/**
+ * The ggml type a tensor gets in a file of `t`: llama-quantize's choice for Q4_K_M (llama_tensor_get_type): Q4_K,
+ * and Q6_K for the output head (token_embd when the head is tied) and for attn_v (GPT-2's attn_qkv) and ffn_down in
+ * the layers use_more_bits picks; rows that are not whole blocks fall back as it does (Q4_K to Q5_0, Q6_K to Q8_0,
+ * then F16).
+ */
 function tensorType(
   name: string,
   shape: readonly number[],
@@ -46,17 +49,15 @@ function tensorType(
     shape.length < 2 || !name.endsWith('.weight') || name.endsWith('_norm.weight') || name === 'position_embd.weight';
   if (keep || t === 'f32') return 'F32';
   const inner = shape[shape.length - 1];
-  const fit = (want: GgmlType): GgmlType => {
-    if (inner % GGML_TYPES[want].block === 0) return want;
-    return want === 'Q4_K' ? fit('Q8_0') : 'F16';
-  };
+  const FALLBACK: Partial<Record<GgmlType, GgmlType>> = { Q4_K: 'Q5_0', Q6_K: 'Q8_0', Q5_0: 'F16', Q8_0: 'F16' };
+  const fit = (want: GgmlType): GgmlType =>
+    inner % GGML_TYPES[want].block === 0 ? want : fit(FALLBACK[want] ?? 'F16');
   if (t === 'f16') return 'F16';
   if (t === 'q8_0') return fit('Q8_0');
-  // q4_k_m: Q4_K, and Q6_K's tensors as Q8_0 (see the header)
   const layer = /^blk\.(\d+)\./.exec(name);
   const isOutput = name === 'output.weight' || (tiedOutput && name === 'token_embd.weight');
   const vOrDown = /\.(attn_v|attn_qkv|ffn_down)\.weight$/.test(name) && layer && moreBits(Number(layer[1]), layers);
-  return fit(isOutput || vOrDown ? 'Q8_0' : 'Q4_K');
+  return fit(isOutput || vOrDown ? 'Q6_K' : 'Q4_K');
 }
 
 /**

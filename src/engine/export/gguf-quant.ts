@@ -1,10 +1,12 @@
 // Tensor encodings of a GGUF file, byte for byte as ggml's reference quantizers write them (ggml-quants.c's
 // quantize_row_*_ref, every step rounded to float32 as C computes it): F32 as is, F16 rounded to nearest even, Q8_0
 // (blocks of 32: an f16 scale d = max|x| / 127 and 32 int8 round(x / d)), Q4_K (super-blocks of 256: 8 sub-blocks
-// of 32 with 6-bit scales and mins fitted by make_qkx2_quants, 4-bit values). The decoders give back what llama.cpp
+// of 32 with 6-bit scales and mins fitted by make_qkx2_quants, 4-bit values); Q6_K and Q5_0 in gguf-q6k.ts. The
+// decoders give back what llama.cpp
 // computes with, for the round-trip checks.
 import { f16Bits, f16ToF32 } from '../hub/safetensors.js';
 import type { GgmlType } from './gguf.js';
+import { decodeQ5_0, decodeQ6K, q5_0, q6K } from './gguf-q6k.js';
 
 const f32Bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
 
@@ -198,8 +200,10 @@ export function encodeTensor(x: Float32Array, type: GgmlType): Uint8Array {
       return q8_0(x);
     case 'Q4_K':
       return q4K(x);
-    default:
-      throw new RangeError(`GGUF: no encoder for ${type}`);
+    case 'Q6_K':
+      return q6K(x);
+    case 'Q5_0':
+      return q5_0(x);
   }
 }
 
@@ -236,7 +240,9 @@ export function decodeTensor(bytes: Uint8Array, type: GgmlType, n: number): Floa
       }
       return out;
     }
-    default:
-      throw new RangeError(`GGUF: no decoder for ${type}`);
+    case 'Q6_K':
+      return decodeQ6K(bytes, n);
+    case 'Q5_0':
+      return decodeQ5_0(bytes, n);
   }
 }

@@ -37,6 +37,7 @@ export const bool = (value: boolean): GgufValue => ({ type: 'bool', value });
 export const GGML_TYPES = {
   F32: { id: 0, block: 1, bytes: 4 },
   F16: { id: 1, block: 1, bytes: 2 },
+  Q5_0: { id: 6, block: 32, bytes: 22 },
   Q8_0: { id: 8, block: 32, bytes: 34 },
   Q4_K: { id: 12, block: 256, bytes: 144 },
   Q6_K: { id: 14, block: 256, bytes: 210 },

@@ -56,7 +56,7 @@ describe('BatchDecoder', () => {
         for await (const e of gen.stream(p, { ...GREEDY, maxNewTokens: 10 + i }))
           if (e.type === 'done') alone.push(e.tokens);
       }
-      const batch = new BatchDecoder(b, m, weights, tok, { maxBatch: 4, context: 256, prefillChunk: 4 });
+      const batch = new BatchDecoder(b, m, W, tok, { maxBatch: 4, context: 256, prefillChunk: 4 });
       // the first two start together; the others join while they decode
       const first = prompts.slice(0, 2).map((p, i) => collect(batch.generate(p, { ...GREEDY, maxNewTokens: 10 + i })));
       await new Promise((r) => setTimeout(r, 5));
@@ -76,7 +76,8 @@ describe('BatchDecoder', () => {
     const [, config, W] = models()[0];
     const b = await createNodeBackend('node-cpu');
     const m: ModelSpec = { config };
-    const batch = new BatchDecoder(b, m, weightFeeds(b, allParams(m), W), tok, { maxBatch: 1, context: 128 });
+    // the weights as graph inputs here (the default for models past 1 GiB)
+    const batch = new BatchDecoder(b, m, W, tok, { maxBatch: 1, context: 128, initializers: false });
     let seen = 0;
     for await (const e of batch.generate([1, 2, 3], { ...GREEDY, maxNewTokens: 100 })) {
       expect(e.type).toBe('token');

@@ -12,6 +12,8 @@ import { allParams, pastName, type ModelSpec } from '../artifacts/model.js';
 import { newKvName } from '../models/batch-cache.js';
 import { familyOf } from '../models/family.js';
 import type { Backend, EngineSession } from '../runtime/backend.js';
+import type { Weights } from '../models/init.js';
+import { weightFeeds } from '../runtime/feeds.js';
 import { Rng } from '../util/rng.js';
 import type { Detokenizer, GenerateOptions, StopReason } from './generator.js';
 import { ReplyText } from './reply.js';
@@ -24,6 +26,12 @@ export interface BatchOptions {
   readonly context: number;
   /** Prompt tokens per prefill run. */
   readonly prefillChunk: number;
+  /**
+   * The weights as constant initializers, which onnxruntime prepacks once per session (two sessions: decoding and
+   * prefill, each with its packed copy), or as graph inputs (repacked on every call from 2 rows on). Default: as
+   * initializers up to 1 GiB of float32 weights (a graph file is one protobuf, under 2 GB), inputs past it.
+   */
+  readonly initializers: boolean;
 }
 
 export interface BatchRequest extends GenerateOptions {
@@ -76,6 +84,7 @@ export class BatchDecoder {
   private readonly layers: number;
   private readonly kvHeads: number;
   private readonly headDim: number;
+  private readonly feedsOfWeights: Record<string, Tensor>;
   readonly options: BatchOptions;
   /** Decoding steps run and rows they carried (for the benchmark's occupancy). */
   readonly stats = { steps: 0, rows: 0, prefills: 0 };
@@ -83,19 +92,21 @@ export class BatchDecoder {
   constructor(
     private readonly backend: Backend,
     private readonly model: ModelSpec,
-    /** The weights as feeds, uploaded once. */
-    private readonly weights: Record<string, Tensor>,
+    private readonly weights: Weights,
     private readonly tok: Detokenizer,
     o: Partial<BatchOptions> = {},
   ) {
     const c = model.config;
     const f = familyOf(c);
     const context = Math.min(o.context ?? 1024, f.maxPositions(c));
+    const bytes = allParams(model).reduce((n, p) => n + 4 * p.shape.reduce((a, b) => a * b, 1), 0);
     this.options = {
       maxBatch: o.maxBatch ?? 8,
       context,
       prefillChunk: Math.min(o.prefillChunk ?? 32, context),
+      initializers: o.initializers ?? bytes <= 2 ** 30,
     };
+    this.feedsOfWeights = this.options.initializers ? {} : weightFeeds(backend, allParams(model), weights);
     this.layers = f.layers(c);
     ({ kvHeads: this.kvHeads, headDim: this.headDim } = f.attention(c));
   }
@@ -237,24 +248,51 @@ export class BatchDecoder {
     for (const a of c.data) a.copyWithin(to * n, from * n, (from + 1) * n);
   }
 
-  private session(B: number, S: number, L: number): Promise<EngineSession> {
-    const key = `${B}x${S}/${L}`;
+  /** The session for S tokens per row (one for any batch and cache length: their dims are symbolic). */
+  private session(S: number): Promise<EngineSession> {
+    const key = String(S);
     let s = this.sessions.get(key);
     if (!s) {
-      const g = buildServeGraph(this.model, { batch: B, step: S, cache: L }, this.backend.target);
+      const W = this.options.initializers ? this.weights : undefined;
+      const g = buildServeGraph(this.model, { step: S, context: this.options.context }, this.backend.target, W);
       s = this.backend.createSession(g);
       this.sessions.set(key, s);
     }
     return s;
   }
 
-  private feeds(ids: Int32Array, positions: Int32Array, B: number, S: number, cache: Float32Array[], L: number) {
+  /**
+   * A run's feeds: B rows of S tokens from each row's first position `positions[b]` (the tokens its cache holds,
+   * so the past mask shows slots below it), the cache arrays (B, Hkv, L, D), and for a chunk each row's last token.
+   */
+  private feeds(
+    ids: Int32Array,
+    positions: Int32Array,
+    B: number,
+    S: number,
+    cache: Float32Array[],
+    L: number,
+    last?: Int32Array,
+  ) {
     const T = this.backend.ort.Tensor;
+    const posIds = new Int32Array(B * S);
+    const mask = new Float32Array(B * L).fill(-1e9);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < S; t++) posIds[b * S + t] = positions[b] + t;
+      mask.fill(0, b * L, b * L + positions[b]);
+    }
     const feeds: Record<string, Tensor> = {
+      ...this.feedsOfWeights,
       input_ids: new T('int32', ids, [B, S]),
-      positions: new T('int32', positions, [B]),
+      position_ids: new T('int32', posIds, [B * S]),
+      past_mask: new T('float32', mask, [B, L]),
     };
-    for (const p of allParams(this.model)) feeds[p.name] = this.weights[p.name];
+    if (last)
+      feeds.last_index = new T(
+        'int32',
+        last.map((x, b) => b * S + x),
+        [B],
+      );
     const dims = [B, this.kvHeads, L, this.headDim];
     for (let i = 0; i < this.layers; i++) {
       feeds[pastName(i, 'key')] = new T('float32', cache[2 * i], dims);
@@ -319,9 +357,7 @@ export class BatchDecoder {
       last[r] = chunk.length - 1;
       return chunk.length;
     });
-    const feeds = this.feeds(ids, positions, B, S, cache, L);
-    if (S > 1) feeds.last_index = new this.backend.ort.Tensor('int32', last, [B]);
-    const out = await (await this.session(B, S, L)).run(feeds);
+    const out = await (await this.session(S)).run(this.feeds(ids, positions, B, S, cache, L, S > 1 ? last : undefined));
     await this.writeNew(
       out,
       at.map((slot, r) => [r, slot, chunks[r]] as const),
@@ -377,7 +413,7 @@ export class BatchDecoder {
       positions[b] = s.position;
       rows.push(b);
     });
-    const out = await (await this.session(B, 1, L)).run(this.feeds(ids, positions, B, 1, data, L));
+    const out = await (await this.session(1)).run(this.feeds(ids, positions, B, 1, data, L));
     await this.writeNew(
       out,
       rows.map((b) => [b, b, 1] as const),

@@ -74,15 +74,11 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
     o: { ids: Value; position: Value; last: Value; cache: number; lora?: LoraConfig },
   ): void;
   /**
-   * The body of a served model's graph (batch-cache.ts): ids (B, S) from positions (B,), a read-only cache of L
-   * slots; outputs logits and new.<i>.*. Plain weights (LoRA merged), the target g.options.
+   * The body of a served model's graph (batch-cache.ts): ids (B, S), a read-only cache of L slots (B and L only
+   * representative: no shape depends on them), positions below `rows`; outputs logits and new.<i>.*. Plain
+   * weights (LoRA merged), the target g.options.
    */
-  serve(
-    g: Graph,
-    c: C,
-    P: Record<string, Value>,
-    o: { ids: Value; positions: Value; last: Value | null; cache: number },
-  ): void;
+  serve(g: Graph, c: C, P: Record<string, Value>, o: { ids: Value; cache: number; rows: number }): void;
   /** The model as llama.cpp's converter writes it to GGUF: its architecture, hyperparameters and tensors. */
   gguf(c: C, W: Weights): GgufModel;
   /** The transformers.js package's ONNX files (onnx/model.onnx + external data) and what config.json adds for it. */
@@ -124,7 +120,7 @@ export const GPT2_FAMILY: ModelFamily<GPT2Config> = {
   head: () => 'transformer.wte.weight',
   configJson: (c, ids) => gpt2ConfigJson(c, ids.eos[0]),
   generate: (g, c, P, o) => gpt2GenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora),
-  serve: (g, c, P, o) => gpt2ServeGraphBody(g, c, P, o.ids, o.positions, o.last, o.cache),
+  serve: (g, c, P, o) => gpt2ServeGraphBody(g, c, P, o.ids, o.cache),
   gguf: gpt2Gguf,
   onnxFiles: gpt2OnnxFiles,
   transformersJsConfig: () => ({ 'transformers.js_config': TRANSFORMERS_JS_CONFIG }),
@@ -183,7 +179,7 @@ export const LLAMA_FAMILY: ModelFamily<LlamaConfig> = {
   weightsFromTensors: (c, tensors, file) => llamaWeightsFromTensors(c, tensors, file),
   generate: (g, c, P, o) =>
     void llamaGenerateGraphBody(g, c, P, o.ids, o.position, o.last, o.cache, o.lora && llamaLinear(g, P, o.lora)),
-  serve: (g, c, P, o) => llamaServeGraphBody(g, c, P, o.ids, o.positions, o.last, o.cache),
+  serve: (g, c, P, o) => llamaServeGraphBody(g, c, P, o.ids, o.cache, o.rows),
   gguf: llamaGguf,
   onnxFiles: llamaOnnxFiles,
   transformersJsConfig: (c, ids) => llamaTransformersJsConfig(c, ids).config,

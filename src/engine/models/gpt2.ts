@@ -105,9 +105,8 @@ function gpt2Decoder(
   attend: Gpt2Attend,
   f: Gpt2Forms,
 ): Value {
-  const N = ids.shape.reduce((a, b) => a * b, 1);
   const eps = c.layer_norm_epsilon;
-  let h = g.reshape(g.add(g.gather(P['transformer.wte.weight'], ids), posEmb), [N, c.n_embd]); // posEmb broadcasts over B
+  let h = g.reshape(g.add(g.gather(P['transformer.wte.weight'], ids), posEmb), [-1, c.n_embd]); // posEmb broadcasts over B
   let a = g.layerNorm(h, P[`${ln(0)}.weight`], P[`${ln(0)}.bias`], eps);
   for (let i = 0; i < c.n_layer; i++) {
     const b = f.bias(i, 'attn.c_attn');
@@ -303,32 +302,24 @@ export function gpt2GenerateGraphBody(
 }
 
 /**
- * The body of a served model's graph (models/batch-cache.ts): ids (B, S) int32, each row's first position
- * `positions` (B,) int32, past.<i>.* (B, H, L, D) read-only; outputs new.<i>.key / new.<i>.value (B, H, S, D) and
- * logits (B, V) at each row's last token (`last` (B,) int32: its index in a chunk; null for one token per row).
+ * The body of a served model's graph (models/batch-cache.ts): ids (B, S) int32 and the cache's inputs
+ * (position_ids, past_mask, past.<i>.* (B, H, L, D) read-only, last_index for a chunk); outputs new.<i>.key /
+ * new.<i>.value (B, H, S, D) and logits (B, V) at each row's last token. No shape depends on B or L.
  */
-export function gpt2ServeGraphBody(
-  g: Graph,
-  c: GPT2Config,
-  P: Record<string, Value>,
-  ids: Value,
-  positions: Value,
-  last: Value | null,
-  L: number,
-): void {
+export function gpt2ServeGraphBody(g: Graph, c: GPT2Config, P: Record<string, Value>, ids: Value, L: number): void {
   const [B, S] = ids.shape;
   const H = c.n_head;
   const D = c.n_embd / H;
-  const bc = batchCacheInputs(g, { layers: c.n_layer, kvHeads: H, headDim: D, B, S, L, groups: 1 }, positions);
+  const bc = batchCacheInputs(g, { layers: c.n_layer, kvHeads: H, headDim: D, B, S, L, groups: 1 });
   const attend: Gpt2Attend = (qkv, i) => {
-    const [q, k, v] = g.split(rowsToHeads(g, qkv, B, S, 3 * H, D), [H, H, H], 1); // (B, H, S, D)
+    const [q, k, v] = g.split(rowsToHeads(g, qkv, S, 3 * H, D), [H, H, H], 1); // (B, H, S, D)
     g.output(k, newKvName(i, 'key'));
     g.output(v, newKvName(i, 'value'));
-    return headsToRows(g, attendPastAndNew(g, bc, bc.past[i], q, k, v, 1 / Math.sqrt(D)), B, S, H, D);
+    return headsToRows(g, attendPastAndNew(g, bc, bc.past[i], q, k, v, 1 / Math.sqrt(D)), S, H, D);
   };
-  const posEmb = g.reshape(g.gather(P['transformer.wpe.weight'], bc.posIds), [B, S, c.n_embd]);
+  const posEmb = g.reshape(g.gather(P['transformer.wpe.weight'], bc.posIds), [-1, S, c.n_embd]); // (B, S, C)
   const h = gpt2Decoder(g, c, P, ids, posEmb, attend, generationForms(g, c, P, false)); // (B*S, C)
-  g.output(lmHead(g, P, lastRows(g, h, last, B, S)), 'logits'); // (B, V)
+  g.output(lmHead(g, P, lastRows(g, h, B, S)), 'logits'); // (B, V)
 }
 
 /** Logits from hidden states with the tied head: (N, C) @ wte^T -> (N, V). */

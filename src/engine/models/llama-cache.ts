@@ -187,48 +187,43 @@ export function llamaGenerateGraphBody(
 
 /**
  * The body of a served model's graph (models/batch-cache.ts), the Llama family's counterpart of gpt2.ts's
- * gpt2ServeGraphBody: ids (B, S) int32 from `positions` (B,) int32, past.<i>.* (B, Hkv, L, D) read-only; outputs
- * new.<i>.key (after the k norm and RoPE) / new.<i>.value (B, Hkv, S, D) and logits (B, V) of each row's last token (`last` (B,): its index in a chunk). RoPE treats the B*S rows as one sequence of positions posIds.
+ * gpt2ServeGraphBody: ids (B, S) int32 and the cache's inputs (past.<i>.* (B, Hkv, L, D) read-only); outputs
+ * new.<i>.key (after the k norm and RoPE) / new.<i>.value (B, Hkv, S, D) and logits (B, V) of each row's last token.
+ * RoPE treats the B*S rows as one sequence at position_ids, from a constant table of `rows` positions (the most a
+ * request reaches), so no shape depends on B or L.
  */
 export function llamaServeGraphBody(
   g: Graph,
   c: LlamaConfig,
   P: Record<string, Value>,
   ids: Value,
-  positions: Value,
-  last: Value | null,
   L: number,
+  rows: number,
   lin: LinearOf = plainLinear(g, P),
 ): void {
   const [B, S] = ids.shape;
-  const N = B * S;
   const [H, Hkv, D] = [c.num_attention_heads, c.num_key_value_heads, c.head_dim];
   const G = H / Hkv;
-  const bc = batchCacheInputs(
-    g,
-    { layers: c.num_hidden_layers, kvHeads: Hkv, headDim: D, B, S, L, groups: G },
-    positions,
-  );
-  // a table row per position a row may reach: L past slots and S new tokens
-  const rope = cachedRope(g, c, L + S, bc.posIds); // (N, D)
+  const bc = batchCacheInputs(g, { layers: c.num_hidden_layers, kvHeads: Hkv, headDim: D, B, S, L, groups: G });
+  const rope = cachedRope(g, c, rows, bc.posIds); // (N, D)
   const forms = trainableForms(g, c);
   const attend: LlamaAttend = (qp, kp, vp, i) => {
     const at = `model.layers.${i}.self_attn`;
-    let q = g.reshape(qp, [1, N, H, D]); // rows as one sequence of positions: RoPE's (1, T, H, D) layout
-    let k = g.reshape(kp, [1, N, Hkv, D]);
+    let q = g.reshape(qp, [1, -1, H, D]); // rows as one sequence of positions: RoPE's (1, T, H, D) layout
+    let k = g.reshape(kp, [1, -1, Hkv, D]);
     if (c.qk_norm) {
       q = forms.norm(q, P[`${at}.q_norm.weight`]); // per head, over D, before RoPE
       k = forms.norm(k, P[`${at}.k_norm.weight`]);
     }
-    const heads = (x: Value, n: number) => rowsToHeads(g, g.reshape(x, [N, n * D]), B, S, n, D); // (B, n, S, D)
+    const heads = (x: Value, n: number) => rowsToHeads(g, g.reshape(x, [-1, n * D]), S, n, D); // (B, n, S, D)
     const kh = heads(applyRope(g, k, rope, 'bthd'), Hkv);
     const vh = heads(vp, Hkv);
     g.output(kh, newKvName(i, 'key'));
     g.output(vh, newKvName(i, 'value'));
-    const qg = g.reshape(heads(applyRope(g, q, rope, 'bthd'), H), [B, Hkv, G * S, D]); // head h = kv * G + g
+    const qg = g.reshape(heads(applyRope(g, q, rope, 'bthd'), H), [-1, Hkv, G * S, D]); // head h = kv * G + g
     const y = attendPastAndNew(g, bc, bc.past[i], qg, kh, vh, 1 / Math.sqrt(D)); // (B, Hkv, G*S, D)
-    return headsToRows(g, g.reshape(y, [B, H, S, D]), B, S, H, D); // (N, H*D)
+    return headsToRows(g, g.reshape(y, [-1, H, S, D]), S, H, D); // (N, H*D)
   };
   const h = llamaDecoder(g, c, P, ids, attend, lin, forms); // (N, C)
-  g.output(llamaLogits(g, c, P, lastRows(g, h, last, B, S)), 'logits'); // (B, V)
+  g.output(llamaLogits(g, c, P, lastRows(g, h, B, S)), 'logits'); // (B, V)
 }

@@ -132,7 +132,7 @@ export function applyRope(g: Graph, x: Value, r: RopeInputs, layout: HeadLayout)
   let cos = r.cos;
   let sin = r.sin;
   if (layout === 'bthd') {
-    r.tablesBTHD ??= [g.reshape(r.cos, [T, 1, D]), g.reshape(r.sin, [T, 1, D])]; // (T, 1, D): over H
+    r.tablesBTHD ??= [g.unsqueeze(r.cos, [1]), g.unsqueeze(r.sin, [1])]; // (T, 1, D): over H
     [cos, sin] = r.tablesBTHD;
   }
   return g.composite(

@@ -71,8 +71,7 @@ export function llamaDecoder(
   lin: LinearOf = plainLinear(g, P),
   forms: LlamaForms = trainableForms(g, c),
 ): Value {
-  const N = ids.shape.reduce((a, b) => a * b, 1);
-  let h = g.reshape(g.gather(P['model.embed_tokens.weight'], ids), [N, c.hidden_size]); // (B, T, C) -> (N, C)
+  let h = g.reshape(g.gather(P['model.embed_tokens.weight'], ids), [-1, c.hidden_size]); // (B, T, C) -> (N, C)
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const pre = `model.layers.${i}`;
     const at = `${pre}.self_attn`;

@@ -80,13 +80,13 @@ export function writeTensor(w: Writer, name: string, dtype: DType, shape: readon
   w.bytes(9, raw);
 }
 
-function writeValueInfo(w: Writer, v: Value, name: string): void {
+function writeValueInfo(w: Writer, v: Value, name: string, dims: readonly (number | string)[] = v.shape): void {
   w.string(1, name);
   w.message(2, (t) =>
     t.message(1, (tt) => {
       tt.int(1, DTYPE_CODE[v.dtype]);
       tt.message(2, (s) => {
-        for (const d of v.shape) s.message(1, (dim) => dim.int(1, d));
+        for (const d of dims) s.message(1, (dim) => (typeof d === 'string' ? dim.string(2, d) : dim.int(1, d)));
       });
     }),
   );
@@ -124,6 +124,8 @@ export function writeAttr(w: Writer, name: string, a: Attr): void {
 
 export interface SerializeOptions {
   producer?: string;
+  /** The dims a graph input or output declares, a name for each symbolic one; default: its built shape. */
+  dims?: (name: string, shape: readonly number[]) => readonly (number | string)[];
 }
 
 /** ONNX IR version 8 with opset 17: LayerNormalization exists, Split takes sizes as an input, ReduceMean takes axes as an attribute. */
@@ -163,8 +165,9 @@ export function serializeModel(g: Graph, opts: SerializeOptions = {}): Uint8Arra
     }
     gw.string(2, g.name);
     for (const [v, data] of g.constants) gw.message(5, (tw) => writeTensor(tw, nameOf(v), v.dtype, v.shape, data));
-    for (const v of g.inputs) gw.message(11, (vw) => writeValueInfo(vw, v, nameOf(v)));
-    for (const v of g.outputs) gw.message(12, (vw) => writeValueInfo(vw, v, nameOf(v)));
+    const dims = (v: Value) => opts.dims?.(nameOf(v), v.shape) ?? v.shape;
+    for (const v of g.inputs) gw.message(11, (vw) => writeValueInfo(vw, v, nameOf(v), dims(v)));
+    for (const v of g.outputs) gw.message(12, (vw) => writeValueInfo(vw, v, nameOf(v), dims(v)));
   });
   w.message(8, (ow) => {
     ow.string(1, '');
