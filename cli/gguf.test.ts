@@ -1,10 +1,11 @@
-// GGUF exports proved by their consumer, llama.cpp itself (node-llama-cpp's prebuilt CPU build, installed into
-// tools/llama-cpp from its committed lockfile: testing/llama-cpp.node.ts): `npm run finetune -- --gguf f32,f16,q8_0,q4_k_m` for
-// GPT-2 and each Llama variant (SmolLM2's layout, Qwen2's biases and untied head, Qwen3's q/k norms, Llama 3's rope
-// scaling), then llama.cpp on the F32 file tokenizes the chat CLI's prompt to the same ids and continues it with
-// the same greedy tokens as the studio's generator (`npm run chat -- --json`); the quantized files load and
-// generate. The encoders are checked byte for byte against ggml's own reference quantizers (libggml-base.so of the
-// same build, through Python's ctypes), and their round-trip error against llama.cpp's bound.
+// GGUF exports proved by their consumers: `npm run finetune -- --gguf f32,f16,q8_0,q4_k_m` for GPT-2 and each Llama
+// variant (SmolLM2's layout, Qwen2's biases and untied head, Qwen3's q/k norms, Llama 3's rope scaling), then
+// llama.cpp itself (node-llama-cpp's prebuilt CPU build, installed into tools/llama-cpp from its committed lockfile:
+// testing/llama-cpp.node.ts) on the F32 file tokenizes the chat CLI's prompt to the same ids and continues it with
+// the same greedy tokens as the studio's generator (`npm run chat -- --json`); the quantized files load and generate;
+// the Modelfile's TEMPLATE renders in Go's text/template (Ollama's engine; Debian's golang-go) as the run's Jinja
+// template does. The encoders are checked byte for byte against ggml's own reference quantizers (libggml-base.so of
+// the same build, through Python's ctypes), and their round-trip error against llama.cpp's bound.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGguf } from '../src/engine/export/gguf.js';
 import { decodeTensor, encodeTensor } from '../src/engine/export/gguf-quant.js';
+import { CHAT_VARS, ChatTemplate, type Message } from '../src/engine/data/template.js';
 import { Tokenizer } from '../src/engine/data/tokenizer.js';
 import { ensureLlamaCpp, LIBGGML_BASE, llamaCpp } from '../src/engine/testing/llama-cpp.node.js';
 import { writeLlamaFixture } from '../src/engine/testing/llama-fixtures.js';
@@ -26,6 +28,24 @@ beforeAll(ensureLlamaCpp, 300_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const PROMPT = 'Where is my order?';
+
+/** The tokenizer of an exported Hugging Face folder. */
+const exportedTokenizer = (dir: string) =>
+  new Tokenizer({
+    tokenizer: JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>,
+    config: JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>,
+  });
+
+/** An Ollama TEMPLATE rendered by Go's text/template over Ollama's values (tools/ollama-template/render.go). */
+async function goRender(template: string, messages: Message[]): Promise<string> {
+  const child = execFile('go', ['run', 'render.go'], { cwd: 'tools/ollama-template' });
+  child.stdin!.end(JSON.stringify({ template, messages }));
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  if (code !== 0) throw new Error(`go run render.go exited ${code}`);
+  return out;
+}
 // rows of whole 256-blocks, so Q4_K's encoder is the one llama.cpp reads (the 64-wide tiny GPT-2 falls back to Q8_0)
 const DIMS = { hidden: 256, layers: 2, heads: 4, kvHeads: 2, intermediate: 512, tokens: 1024 };
 
@@ -86,15 +106,30 @@ describe.each(['gpt2', 'smollm2', 'qwen2', 'qwen3', 'llama3'] as const)('a %s GG
     const modelfile = readFileSync(join(gguf, 'Modelfile'), 'utf8');
     expect(modelfile).toContain(`FROM ./${kind}-F32.gguf`);
     expect(modelfile).toMatch(/PARAMETER stop "<\|(endoftext|im_end|eot_id)\|>"/);
-    if (kind !== 'qwen3') expect(modelfile).toContain('TEMPLATE """');
+    if (kind === 'qwen3') expect(modelfile).toContain('# TEMPLATE: left to Ollama');
+  });
+
+  it("has a Modelfile TEMPLATE that Go's text/template (Ollama's engine) renders as the run's chat template does", async () => {
+    if (kind === 'qwen3') return; // no TEMPLATE: checked above
+    const template = /TEMPLATE """([\s\S]*?)"""/.exec(readFileSync(join(gguf, 'Modelfile'), 'utf8'))![1];
+    const tok = exportedTokenizer(out);
+    const jinja = ChatTemplate.forTokenizer(tok, String(tok.files.config.chat_template), { vars: CHAT_VARS });
+    for (const messages of [
+      [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: PROMPT },
+        { role: 'assistant', content: 'It ships today.' },
+        { role: 'user', content: 'Thanks! And the lamp?' },
+      ],
+      [{ role: 'user', content: PROMPT }],
+    ] as Message[][]) {
+      const go = await goRender(template, messages);
+      expect(go).toBe(jinja.render(messages, true));
+    }
   });
 
   it("tokenizes the chat prompt as the studio does and continues it with the studio's greedy tokens (F32)", async () => {
-    const tok = new Tokenizer({
-      tokenizer: JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')) as Record<string, unknown>,
-      config: JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>,
-    });
-    const text = tok.decode(chat.prompt_ids);
+    const text = exportedTokenizer(out).decode(chat.prompt_ids);
     const r = await llamaCpp(join(gguf, `${kind}-F32.gguf`), {
       tokenize: [text],
       prompt: chat.prompt_ids,

@@ -15,6 +15,13 @@ try {
 } catch {
   missing.push('/usr/bin/python3 with pyflakes (apt-get install python3 python3-pyflakes)');
 }
+try {
+  execFileSync('go', ['version'], { stdio: 'ignore' });
+} catch {
+  missing.push(
+    "Go (apt-get install golang-go: the GGUF tests render the Ollama Modelfile's template with Go's text/template)",
+  );
+}
 if (missing.length) {
   console.error(`npm test needs ${missing.join('; ')}. .ci/run installs them.`);
   process.exit(1);
