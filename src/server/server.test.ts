@@ -283,6 +283,11 @@ describe("the server's keys and queue", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('rate_limit_exceeded');
     while (!(await it.next()).done);
     expect((await queued).choices[0].message.content).toBeTruthy();
+    // with no queue at all, a request that finds a free slot is served
+    const direct = await serve(TINY_GPT2, { maxBatch: 1, maxQueue: 0 });
+    servers.push(direct.api);
+    const r = await direct.client.chat.completions.create({ model: 'tiny', messages: user('d'), max_tokens: 2 });
+    expect(r.choices[0].message.content).toBeTruthy();
   });
 });
 

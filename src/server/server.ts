@@ -137,10 +137,13 @@ export function createApiServer(o: ServerOptions): ApiServer {
         what,
         'context_length_exceeded',
       );
-    if (decoder.load.queued >= o.maxQueue)
+    // a request waits when every slot is taken; past maxQueue waiting, it is refused
+    const { active, queued } = decoder.load;
+    const waiting = active + queued - decoder.options.maxBatch;
+    if (waiting >= 0 && waiting >= o.maxQueue)
       throw new ApiError(
         429,
-        `the server is busy: ${fmt(decoder.load.queued)} requests are waiting; retry shortly`,
+        `the server is busy: ${fmt(Math.max(0, waiting))} requests are waiting for a slot; retry shortly`,
         'rate_limit_error',
         null,
         'rate_limit_exceeded',
