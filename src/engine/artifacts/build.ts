@@ -334,7 +334,7 @@ export interface ServeShape {
  * as a flat row index), past.<i>.key/value (batch, Hkv, cache, D) read-only; outputs logits (batch, V) and
  * new.<i>.key/value (batch, Hkv, S, D), which the caller writes into its cache. `batch`, `cache` and `tokens` are
  * symbolic in the file. With `weights` they are constant initializers, which onnxruntime prepacks once: a GPT-2
- * 124M decoding run of 8 rows took 43 ms so against 78 ms with the weights as inputs, repacked on every call.
+ * 124M decoding run of 8 rows took 43 ms against 78 ms with the weights as inputs, repacked on every call.
  */
 export function buildServeGraph(
   m: ModelSpec,

@@ -15,7 +15,7 @@ import type { Backend, EngineSession } from '../runtime/backend.js';
 import type { Weights } from '../models/init.js';
 import { weightFeeds } from '../runtime/feeds.js';
 import { Rng } from '../util/rng.js';
-import type { Detokenizer, GenerateOptions, StopReason } from './generator.js';
+import { cacheLength, type Detokenizer, type GenerateOptions, type StopReason } from './generator.js';
 import { ReplyText } from './reply.js';
 import { sampleToken, topIndices, validateSampling } from './sampling.js';
 
@@ -203,7 +203,7 @@ export class BatchDecoder {
   }
 
   private bucket(need: number): number {
-    return Math.min(this.options.context, Math.max(64, pow2(need)));
+    return cacheLength(need, this.options.context);
   }
 
   /** The cache at B' slots (a power of two within maxBatch) of L positions; slots keep their index and contents. */

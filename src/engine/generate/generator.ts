@@ -47,6 +47,9 @@ export interface Detokenizer {
   readonly endIds?: readonly number[];
 }
 
+/** A KV cache's length for `need` positions: a power of two, at least 64, at most `cap`. */
+export const cacheLength = (need: number, cap: number) => Math.min(cap, Math.max(64, 2 ** Math.ceil(Math.log2(need))));
+
 export class Generator {
   private readonly sessions = new Map<string, Promise<EngineSession>>();
   readonly options: GeneratorOptions;
@@ -76,8 +79,7 @@ export class Generator {
 
   /** The cache length for a call: prompt + budget rounded up to a power of two (at least 64), within the capacity. */
   cacheFor(promptLength: number, maxNewTokens: number): number {
-    const need = promptLength + maxNewTokens;
-    return Math.min(this.options.cache, Math.max(64, 2 ** Math.ceil(Math.log2(need))));
+    return cacheLength(promptLength + maxNewTokens, this.options.cache);
   }
 
   /** Logits after feeding `ids` at `position`; reads the cache from `cache.from`, writes it into `cache.to`. */
