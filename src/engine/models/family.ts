@@ -4,11 +4,12 @@
 import type { Graph, Value } from '../onnx/graph.js';
 import { isLlama, type ModelConfig } from './config.js';
 import type { OutFile } from '../util/files.js';
-import { gpt2OnnxFiles, TRANSFORMERS_JS_CONFIG } from './gpt2-onnx.js';
+import { TRANSFORMERS_JS_CONFIG } from './optimum.js';
 import {
   causalMask,
   gpt2ServeGraphBody,
   gpt2GenerateGraphBody,
+  gpt2OnnxFiles,
   gpt2Params,
   gpt2Trunk,
   innerDim,

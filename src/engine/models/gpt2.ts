@@ -5,6 +5,9 @@ import type { Graph, Value } from '../onnx/graph.js';
 import { attendPastAndNew, batchCacheInputs, headsToRows, lastRows, newKvName, rowsToHeads } from './batch-cache.js';
 import { cacheWrites, pastName, presentName, type KvCache } from './kv-cache.js';
 import { loraDelta, type LoraConfig } from './lora-config.js';
+import type { Weights } from './init.js';
+import { optimumGraph } from './optimum.js';
+import type { OutFile } from '../util/files.js';
 
 export interface GPT2Config {
   readonly vocab_size: number;
@@ -320,6 +323,23 @@ export function gpt2ServeGraphBody(g: Graph, c: GPT2Config, P: Record<string, Va
   const posEmb = g.reshape(g.gather(P['transformer.wpe.weight'], bc.posIds), [-1, S, c.n_embd]); // (B, S, C)
   const h = gpt2Decoder(g, c, P, ids, posEmb, attend, generationForms(g, c, P, false)); // (B*S, C)
   g.output(lmHead(g, P, lastRows(g, h, B, S)), 'logits'); // (B, V)
+}
+
+/**
+ * The transformers.js package's ONNX files (models/optimum.ts: Optimum's inputs and outputs, batch and lengths
+ * symbolic) for a GPT-2 with (merged) weights `W`: gpt2Decoder in generation's forms, attending over the past.
+ */
+export function gpt2OnnxFiles(c: GPT2Config, W: Weights): OutFile[] {
+  const H = c.n_head;
+  const D = c.n_embd / H;
+  const o = optimumGraph({ name: 'gpt2', layers: c.n_layer, kvHeads: H, headDim: D }, gpt2Params(c), W);
+  const { g, P } = o;
+  const attend: Gpt2Attend = (qkv, i) => {
+    const [q, k, v] = g.split(o.heads(qkv, 3 * H), [H, H, H], 1); // (B, H, S, D)
+    return o.rows(o.attend(i, q, k, v, 1 / Math.sqrt(D)));
+  };
+  const posEmb = g.gather(P['transformer.wpe.weight'], o.positions); // (B, S, C)
+  return o.finish(lmHead(g, P, gpt2Decoder(g, c, P, o.ids, posEmb, attend, generationForms(g, c, P, false))));
 }
 
 /** Logits from hidden states with the tied head: (N, C) @ wte^T -> (N, V). */

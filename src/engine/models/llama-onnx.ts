@@ -1,14 +1,15 @@
-// The Llama family (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM) as transformers.js loads it: the layout of
-// onnx.ts's GPT-2 (Optimum's inputs and outputs, weights in onnx/model.onnx_data) with the family's decoder: RMSNorm,
-// RoPE from position_ids (inv_freq from rope.ts, so llama3 and linear scaling are baked in), grouped-query attention
-// with Qwen2's q/k/v biases and Qwen3's q/k norms, SwiGLU, the head tied to the embedding unless lm_head.weight.
+// The Llama family (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM) as transformers.js loads it: llama.ts's
+// decoder in Optimum's layout (models/optimum.ts), RoPE from the position_ids fed (inv_freq from rope.ts, so llama3
+// and linear scaling are baked in, cos and sin computed in float32 as transformers computes them), grouped-query
+// attention over the past, the head tied to the embedding unless lm_head.weight.
 import type { Weights } from './init.js';
 import { llamaParams, type LlamaConfig, type LlamaModelType } from './llama-config.js';
+import { applyRope, ropeInputs } from './llama-ops.js';
+import { llamaDecoder, llamaLogits, trainableForms, type LlamaAttend } from './llama.js';
+import { optimumGraph, TRANSFORMERS_JS_CONFIG } from './optimum.js';
 import { ropeInvFreq } from './rope.js';
-import { DTYPE_CODE, int, ints } from '../onnx/graph.js';
 import type { OutFile } from '../util/files.js';
-import { ONNX_DATA, ONNX_MODEL, TRANSFORMERS_JS_CONFIG } from './gpt2-onnx.js';
-import { attentionBias, decoderInputs, RawGraph, serialize } from '../onnx/raw.js';
+import type { Value } from '../onnx/graph.js';
 
 export const LLAMA_ARCHITECTURES: Readonly<Record<LlamaModelType, string>> = Object.freeze({
   llama: 'LlamaForCausalLM',
@@ -18,99 +19,38 @@ export const LLAMA_ARCHITECTURES: Readonly<Record<LlamaModelType, string>> = Obj
 
 /** The transformers.js ONNX files for a Llama-family model with (merged) weights `W` under llamaParams' names. */
 export function llamaOnnxFiles(c: LlamaConfig, W: Weights): OutFile[] {
-  const g = new RawGraph();
-  const [C, H, Hkv, D, V] = [c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.vocab_size];
-  const G = H / Hkv; // query heads per KV head: query head h reads KV head floor(h / G)
-  const eps = c.rms_norm_eps;
-  const P: Record<string, string> = {};
-  for (const p of llamaParams(c)) {
-    if (!W[p.name]) throw new Error(`llamaOnnxFiles: no weight ${p.name}`);
-    P[p.name] = g.const('float32', p.shape, W[p.name], true, p.name);
-  }
-  decoderInputs(g, c.num_hidden_layers, Hkv, D);
-  g.outputs.push({ name: 'logits', dtype: 'float32', dims: ['batch_size', 'sequence_length', V] });
-
-  const h0 = g.op('Gather', [
-    P['model.embed_tokens.weight'],
-    g.op('Cast', ['input_ids'], { to: int(DTYPE_CODE.int32) }),
-  ]);
-  let h = g.op('Reshape', [h0, g.i64([-1, C])]); // (B, S, C) -> (N, C): every per-token op on rows, linears as Gemm
-  const bias = g.op('Unsqueeze', [attentionBias(g), g.i64([2])]); // (B, 1, S, T) -> (B, 1, 1, S, T), per KV group
-
-  // RoPE: freqs = position * inv_freq in float32 as transformers computes them, emb = cat(freqs, freqs)
-  const inv = g.const('float32', [D / 2], ropeInvFreq(c));
-  const pos = g.op('Unsqueeze', [g.op('Cast', ['position_ids'], { to: int(DTYPE_CODE.float32) }), g.i64([2])]); // (B, S, 1)
-  const freqs = g.op('Mul', [pos, inv]); // (B, S, D/2)
-  const emb = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: int(-1) }), g.i64([1])]); // (B, 1, S, D)
-  const [cos, sin] = [g.op('Cos', [emb]), g.op('Sin', [emb])];
-  const halves = g.i64([D / 2, D / 2]);
-  const rope = (x: string) => {
-    const [x1, x2] = g.node('Split', [x, halves], { axis: int(-1) }, 2);
-    const rot = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: int(-1) }); // rotate_half: cat(-x2, x1)
-    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rot, sin])]);
-  };
-
-  // LlamaRMSNorm over the last axis: x * rsqrt(mean(x^2) + eps) * weight
-  const rmsNorm = (x: string, w: string) => {
-    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: ints([-1]), keepdims: int(1) });
-    return g.op('Mul', [g.op('Mul', [x, g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.f32(eps)])])])]), w]);
-  };
-  // nn.Linear on (N, in) rows: x W^T + b with W [out, in] as stored, no transposed copy
-  const linear = (x: string, module: string) =>
-    g.op('Gemm', [x, P[`${module}.weight`], ...(P[`${module}.bias`] ? [P[`${module}.bias`]] : [])], { transB: int(1) });
-  const ids = g.op('Shape', ['input_ids']); // (2,): B, S
-  const headShape = (n: number) => g.op('Concat', [ids, g.i64([n, D])], { axis: int(0) }); // (4,): B, S, n, D
-  const [qShape, kvShape] = [headShape(H), headShape(Hkv)];
-  const toHeads = (x: string) => g.op('Transpose', [x], { perm: ints([0, 2, 1, 3]) }); // (B, S, n, D) -> (B, n, S, D)
-  const scale = g.f32(1 / Math.sqrt(D));
-
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const pre = `model.layers.${i}`;
-    const at = `${pre}.self_attn`;
-    const a = rmsNorm(h, P[`${pre}.input_layernorm.weight`]);
-    let q = g.op('Reshape', [linear(a, `${at}.q_proj`), qShape]); // (N, H*D) -> (B, S, H, D)
-    let k = g.op('Reshape', [linear(a, `${at}.k_proj`), kvShape]); // (N, Hkv*D) -> (B, S, Hkv, D)
-    const v = g.op('Reshape', [linear(a, `${at}.v_proj`), kvShape]);
+  const [H, Hkv, D] = [c.num_attention_heads, c.num_key_value_heads, c.head_dim];
+  const o = optimumGraph(
+    { name: c.model_type, layers: c.num_hidden_layers, kvHeads: Hkv, headDim: D },
+    llamaParams(c),
+    W,
+  );
+  const { g, P } = o;
+  // RoPE over the B*S rows as one sequence at their positions: freqs = position * inv_freq, emb = cat(freqs, freqs)
+  const pos = g.reshape(g.cast(o.positions, 'float32'), [-1, 1]); // (N, 1)
+  const freqs = g.mul(pos, g.constant('float32', [D / 2], ropeInvFreq(c))); // (N, D/2)
+  const emb = g.concat([freqs, freqs], 1); // (N, D)
+  const rope = ropeInputs(g, g.op1('Cos', [emb]), g.op1('Sin', [emb]));
+  const forms = trainableForms(g, c);
+  const attend: LlamaAttend = (qp, kp, vp, i) => {
+    const at = `model.layers.${i}.self_attn`;
+    let q = g.reshape(qp, [1, -1, H, D]); // (1, N, H, D): RoPE's (1, T, H, D) layout
+    let k = g.reshape(kp, [1, -1, Hkv, D]);
     if (c.qk_norm) {
-      q = rmsNorm(q, P[`${at}.q_norm.weight`]); // per head, over D, before RoPE
-      k = rmsNorm(k, P[`${at}.k_norm.weight`]);
+      q = forms.norm(q, P[`${at}.q_norm.weight`]); // per head, over D, before RoPE
+      k = forms.norm(k, P[`${at}.k_norm.weight`]);
     }
-    // the cache holds keys after RoPE, as transformers' DynamicCache does
-    const key = g.node('Concat', [`past_key_values.${i}.key`, rope(toHeads(k))], { axis: int(2) }, 1, [
-      `present.${i}.key`,
-    ])[0]; // (B, Hkv, T, D)
-    const value = g.node('Concat', [`past_key_values.${i}.value`, toHeads(v)], { axis: int(2) }, 1, [
-      `present.${i}.value`,
-    ])[0];
-    // grouped-query attention without repeating the cache: queries (B, Hkv, G, S, D) against keys (B, Hkv, 1, T, D)
-    const qg = g.op('Reshape', [g.op('Mul', [rope(toHeads(q)), scale]), g.i64([0, Hkv, G, -1, D])]); // (B, H, S, D) -> (B, Hkv, G, S, D)
-    const kT = g.op('Transpose', [g.op('Unsqueeze', [key, g.i64([2])])], { perm: ints([0, 1, 2, 4, 3]) }); // (B, Hkv, 1, D, T)
-    const att = g.op('Add', [g.op('MatMul', [qg, kT]), bias]); // (B, Hkv, G, S, T)
-    const y = g.op('MatMul', [g.op('Softmax', [att], { axis: int(-1) }), g.op('Unsqueeze', [value, g.i64([2])])]); // (B, Hkv, G, S, D)
-    const yh = g.op('Transpose', [g.op('Reshape', [y, g.i64([0, H, -1, D])])], { perm: ints([0, 2, 1, 3]) }); // (B, S, H, D)
-    h = g.op('Add', [h, linear(g.op('Reshape', [yh, g.i64([-1, H * D])]), `${at}.o_proj`)]); // (N, H*D) -> (N, C)
-
-    // MLP: down(silu(gate(x)) * up(x)), silu(x) = x sigmoid(x)
-    const m = rmsNorm(h, P[`${pre}.post_attention_layernorm.weight`]);
-    const gate = linear(m, `${pre}.mlp.gate_proj`);
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(m, `${pre}.mlp.up_proj`)]);
-    h = g.op('Add', [h, linear(act, `${pre}.mlp.down_proj`)]);
-    for (const kv of ['key', 'value'])
-      g.outputs.push({
-        name: `present.${i}.${kv}`,
-        dtype: 'float32',
-        dims: ['batch_size', Hkv, 'total_sequence_length', D],
-      });
-  }
-  // the head: (N, C) x W^T, W lm_head.weight or the embedding itself when tied (one initializer, read twice)
-  const head = P[c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'];
-  const logits = g.op('Gemm', [rmsNorm(h, P['model.norm.weight']), head], { transB: int(1) }); // (N, V)
-  g.node('Reshape', [logits, g.op('Concat', [ids, g.i64([V])], { axis: int(0) })], {}, 1, ['logits']); // (B, S, V)
-  const { model, data } = serialize(g, 'model.onnx_data', c.model_type);
-  return [
-    { path: ONNX_MODEL, parts: [model] },
-    { path: ONNX_DATA, parts: data },
-  ];
+    const heads = (x: Value, n: number) => o.heads(g.reshape(x, [-1, n * D]), n); // (B, n, S, D)
+    const y = o.attend(
+      i,
+      heads(applyRope(g, q, rope, 'bthd'), H),
+      heads(applyRope(g, k, rope, 'bthd'), Hkv),
+      o.heads(vp, Hkv),
+      1 / Math.sqrt(D),
+    );
+    return o.rows(y); // (N, H*D)
+  };
+  return o.finish(llamaLogits(g, c, P, llamaDecoder(g, c, P, o.ids, attend, undefined, forms)));
 }
 
 export interface LlamaTokenIds {

@@ -96,6 +96,8 @@ export class Graph {
   /** The node that produced each non-input value. */
   readonly producer = new Map<Value, Node>();
   private readonly names = new Map<Value, string>();
+  /** Run-time shapes (runtimeShape): their values at the sizes the graph is built with. */
+  private readonly built = new Map<Value, BigInt64Array>();
   private readonly constCache = new Map<string, Value>();
   private nextId = 0;
 
@@ -131,10 +133,10 @@ export class Graph {
     return out;
   }
 
-  /** A constant initializer; equal small constants are shared. */
-  constant(dtype: DType, shape: readonly number[], data: ConstData): Value {
+  /** A constant initializer; equal small constants are shared. `name` names it in the file (a weight's name). */
+  constant(dtype: DType, shape: readonly number[], data: ConstData, name?: string): Value {
     const key =
-      data.length <= 16
+      data.length <= 16 && name === undefined
         ? `${dtype}|${shape.join(',')}|${Array.from(data as ArrayLike<number | bigint>).join(',')}`
         : null;
     if (key && this.constCache.has(key)) return this.constCache.get(key)!;
@@ -143,7 +145,43 @@ export class Graph {
       throw new GraphError(`constant has ${data.length} elements for shape ${shapeStr(shape)}`);
     this.constants.set(v, data);
     if (key) this.constCache.set(key, v);
+    if (name !== undefined) this.names.set(v, name);
     return v;
+  }
+
+  /**
+   * A shape (int64 (k,)) read when the graph runs: each part a size, or [v, axis] for v's size on that axis then.
+   * Reshape and Expand take it where they take a constant; the builder checks shapes with its built value, the
+   * sizes this graph is built with, so only dims declared symbolic (SerializeOptions.dims) may differ at run time.
+   */
+  runtimeShape(parts: readonly (number | readonly [Value, number])[]): Value {
+    const pieces: Value[] = [];
+    for (let i = 0; i < parts.length;) {
+      const p = parts[i];
+      if (typeof p === 'number') {
+        let j = i; // a run of sizes: one constant
+        while (typeof parts[j] === 'number') j++;
+        pieces.push(this.i64(parts.slice(i, j) as number[]));
+        i = j;
+        continue;
+      }
+      const [v, axis] = p;
+      const rank = v.shape.length;
+      const whole =
+        axis === 0 && parts.slice(i, i + rank).every((q, k) => typeof q !== 'number' && q[0] === v && q[1] === k);
+      pieces.push(whole ? this.op1('Shape', [v]) : this.gather(this.op1('Shape', [v]), this.i64([axis])));
+      i += whole ? rank : 1;
+    }
+    const out = pieces.length === 1 ? pieces[0] : this.concat(pieces, 0);
+    this.built.set(
+      out,
+      BigInt64Array.from(parts, (p) => BigInt(typeof p === 'number' ? p : p[0].shape[p[1]])),
+    );
+    return out;
+  }
+  /** A run-time shape's value as built (runtimeShape). */
+  builtValue(v: Value): BigInt64Array | undefined {
+    return this.built.get(v);
   }
   scalar(x: number, dtype: 'float32' | 'int32' = 'float32'): Value {
     return this.constant(dtype, [], dtype === 'float32' ? Float32Array.of(x) : Int32Array.of(x));
@@ -232,7 +270,10 @@ export class Graph {
   }
 
   // Shape manipulation.
-  reshape(a: Value, shape: readonly number[]) {
+  /** To a constant shape (0 copies a size, -1 infers one), or a run-time one (runtimeShape). */
+  reshape(a: Value, shape: readonly number[] | Value) {
+    if (!Array.isArray(shape)) return this.op1('Reshape', [a, shape as Value]);
+    shape = shape as readonly number[];
     if (shape.length === a.shape.length && shape.every((d, i) => d === a.shape[i])) return a;
     return this.op1('Reshape', [a, this.i64(shape)]);
   }

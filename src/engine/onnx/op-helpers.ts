@@ -50,8 +50,9 @@ export function req(v: Value | null | undefined, what: string): Value {
   return v;
 }
 /** The values of a constant int64 input (shapes, axes, sizes must be constants so shapes stay static). */
+/** A constant's integers, or a run-time shape's as built (Graph.runtimeShape: the representative sizes). */
 export function constInts(g: Graph, v: Value | null | undefined, what: string): number[] {
-  const d = v && g.constData(v);
+  const d = v && (g.constData(v) ?? g.builtValue(v));
   if (!d) throw new Error(`${what} must be a constant`);
   return Array.from(d as ArrayLike<number | bigint>, Number);
 }

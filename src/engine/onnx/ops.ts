@@ -24,6 +24,7 @@ import {
   zerosLike,
   type OpDef,
 } from './op-helpers.js';
+import { RUNTIME_OPS } from './ops-runtime.js';
 
 // ---------------------------------------------------------------------------------------------- the table
 export const OPS: Record<string, OpDef> = {
@@ -158,7 +159,8 @@ export const OPS: Record<string, OpDef> = {
   Reshape: {
     shape: ([x, s], _a, g) => {
       const X = req(x, 'data');
-      const target = constInts(g, s, 'Reshape shape');
+      // 0 copies the input's size at that index (ONNX's default, allowzero 0), -1 is inferred
+      const target = constInts(g, s, 'Reshape shape').map((d, i) => (d === 0 ? X.shape[i] : d));
       const total = X.shape.reduce((p, q) => p * q, 1);
       const known = target.reduce((p, q) => (q === -1 ? p : p * q), 1);
       const out = target.map((d) => (d === -1 ? total / known : d));
@@ -430,6 +432,8 @@ export const OPS: Record<string, OpDef> = {
       ];
     },
   },
+
+  ...RUNTIME_OPS,
 
   // onnxruntime contrib ops (forward-only graphs: generation; kernels on the CPU, WASM and WebGPU EPs)
   FastGelu: {

@@ -126,6 +126,29 @@ export interface SerializeOptions {
   producer?: string;
   /** The dims a graph input or output declares, a name for each symbolic one; default: its built shape. */
   dims?: (name: string, shape: readonly number[]) => readonly (number | string)[];
+  /**
+   * Constants of 1 KiB or more go to a separate data file (ONNX external data, as onnx's converters split them):
+   * `location` is its path from the model's folder; the bytes are appended to `parts` (views, no copy), in order.
+   * A graph whose weights pass protobuf's 2 GB limit needs it.
+   */
+  externalData?: { readonly location: string; readonly parts: Uint8Array[] };
+}
+
+function writeExternal(w: Writer, name: string, v: Value, location: string, offset: number, length: number): void {
+  for (const d of v.shape) w.int(1, d);
+  w.int(2, DTYPE_CODE[v.dtype]);
+  w.string(8, name);
+  for (const [k, val] of [
+    ['location', location],
+    ['offset', String(offset)],
+    ['length', String(length)],
+  ]) {
+    w.message(13, (e) => {
+      e.string(1, k);
+      e.string(2, val);
+    });
+  }
+  w.int(14, 1); // data_location: EXTERNAL
 }
 
 /** ONNX IR version 8 with opset 17: LayerNormalization exists, Split takes sizes as an input, ReduceMean takes axes as an attribute. */
@@ -164,7 +187,17 @@ export function serializeModel(g: Graph, opts: SerializeOptions = {}): Uint8Arra
       });
     }
     gw.string(2, g.name);
-    for (const [v, data] of g.constants) gw.message(5, (tw) => writeTensor(tw, nameOf(v), v.dtype, v.shape, data));
+    const ext = opts.externalData;
+    let offset = 0;
+    for (const [v, data] of g.constants) {
+      if (!ext || data.byteLength < 1024) {
+        gw.message(5, (tw) => writeTensor(tw, nameOf(v), v.dtype, v.shape, data));
+        continue;
+      }
+      gw.message(5, (tw) => writeExternal(tw, nameOf(v), v, ext.location, offset, data.byteLength));
+      ext.parts.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      offset += data.byteLength;
+    }
     const dims = (v: Value) => opts.dims?.(nameOf(v), v.shape) ?? v.shape;
     for (const v of g.inputs) gw.message(11, (vw) => writeValueInfo(vw, v, nameOf(v), dims(v)));
     for (const v of g.outputs) gw.message(12, (vw) => writeValueInfo(vw, v, nameOf(v), dims(v)));
