@@ -2,7 +2,8 @@
 //   [--no-transformers-js] [--torch]
 // Training throughput for the GPT-2 124M shape or SmolLM2-135M's (random weights, batch 4, sequence 128): full
 // fine-tune with AdamW and the family's default LoRA, rank 8, on onnxruntime-node's CPU EP or onnxruntime-web's WASM build (the browser fallback's kernels);
-// generation tokens/s with the KV cache; peak memory, and the device memory each run measured (the process's RSS
+// generation tokens/s with the KV cache (frozen weights as npm run chat and serve decode them, and the generator
+// training samples replies with); peak memory, and the device memory each run measured (the process's RSS
 // on the CPU EP, the heap on WASM) beside the studio's estimate. Reports achieved GFLOP/s as 6 x parameters x
 // tokens / time, and a same-run matmul baseline for the ratio. Also: nodes per graph as the WebGPU backend builds
 // them (artifacts/counts.ts), and generation against transformers.js running a package of the same weights (the
@@ -14,6 +15,7 @@ import { Graph } from '../src/engine/onnx/graph.js';
 import { serializeModel } from '../src/engine/onnx/proto.js';
 import { allParams, type ModelSpec } from '../src/engine/artifacts/model.js';
 import { textRows } from '../src/engine/data/rows.js';
+import { BatchDecoder } from '../src/engine/generate/batch.js';
 import { Generator } from '../src/engine/generate/generator.js';
 import { GREEDY } from '../src/engine/generate/sampling.js';
 import { countParams, GPT2_124M } from '../src/engine/models/gpt2.js';
@@ -130,29 +132,57 @@ async function train(b: Backend, m: ModelSpec, label: string) {
 const PROMPT = Array.from({ length: 32 }, (_, i) => 100 + 17 * i);
 const NEW_TOKENS = 64;
 
-/** The studio's generator: tokens/s over the whole call (prefill included), after a warm-up call. */
+const TIMED_CALLS = 3;
+
+/** The best of TIMED_CALLS whole calls (prefill included) after a warm-up call of the same prompt and budget. */
+async function bestOf(call: () => Promise<number[]>): Promise<{ tokensPerSec: number; tokens: number[] }> {
+  await call(); // builds the sessions of this call's shapes (the generator's depend on the cache length)
+  let best = { tokensPerSec: 0, tokens: [] as number[] };
+  for (let i = 0; i < TIMED_CALLS; i++) {
+    const t0 = performance.now();
+    const tokens = await call();
+    const tokensPerSec = NEW_TOKENS / ((performance.now() - t0) / 1000);
+    if (tokensPerSec > best.tokensPerSec) best = { tokensPerSec, tokens };
+  }
+  return best;
+}
+
+const NO_TEXT = { eosId: -1, decode: () => '' };
+
+/** The studio's generator, as training's sample replies and the chat page run it: weights as graph inputs. */
 async function generation(b: Backend, m: ModelSpec, W: Record<string, Float32Array>) {
   const weights = weightFeeds(b, allParams(m), W);
-  const gen = new Generator(b, m, () => weights, { eosId: -1, decode: () => '' }, { cache: 256, prefillChunk: 32 });
-  const run = async (n: number) => {
-    let tokens: number[] = [];
-    const t0 = performance.now();
-    for await (const e of gen.stream(PROMPT, { ...GREEDY, maxNewTokens: n })) if (e.type === 'done') tokens = e.tokens;
-    return { tokensPerSec: n / ((performance.now() - t0) / 1000), tokens };
-  };
-  await run(4);
-  const r = await run(NEW_TOKENS);
-  await gen.release();
-  return r;
+  const gen = new Generator(b, m, () => weights, NO_TEXT, { cache: 256, prefillChunk: 32 });
+  try {
+    return await bestOf(async () => {
+      for await (const e of gen.stream(PROMPT, { ...GREEDY, maxNewTokens: NEW_TOKENS }))
+        if (e.type === 'done') return e.tokens;
+      return [];
+    });
+  } finally {
+    await gen.release();
+  }
+}
+
+/** Frozen weights as npm run chat and npm run serve decode them (generate/batch.ts, one stream). */
+async function frozenGeneration(b: Backend, m: ModelSpec, W: Record<string, Float32Array>) {
+  const dec = new BatchDecoder(b, m, W, NO_TEXT, { maxBatch: 1, context: 256, prefillChunk: 32 });
+  try {
+    return await bestOf(async () => {
+      for await (const e of dec.generate(PROMPT, { ...GREEDY, maxNewTokens: NEW_TOKENS }))
+        if (e.type === 'done') return e.tokens;
+      return [];
+    });
+  } finally {
+    await dec.release();
+  }
 }
 
 /** transformers.js on a package of the same weights, same prompt and budget: the whole call's tokens/s. */
 async function transformersJs(c: ModelConfig, W: Weights) {
   const tjs = await openTransformersJs(c, W);
   try {
-    await tjs.generate(PROMPT, 4);
-    const r = await tjs.generate(PROMPT, NEW_TOKENS);
-    return { tokensPerSec: NEW_TOKENS / r.seconds, tokens: r.tokens };
+    return await bestOf(async () => (await tjs.generate(PROMPT, NEW_TOKENS)).tokens);
   } finally {
     await tjs.dispose();
   }
@@ -203,7 +233,8 @@ const lora = await train(
 const full = await train(cpu, base, 'full fine-tune, AdamW');
 const genWeights = initModel(base.config, 1);
 const ours = await generation(cpu, base, genWeights);
-const gen = ours.tokensPerSec;
+const frozen = await frozenGeneration(cpu, base, genWeights);
+const gen = frozen.tokensPerSec;
 const tjs = a['no-transformers-js'] ? null : await transformersJs(base.config, genWeights);
 const nodes = graphNodes(base.config, B, T);
 clearInterval(timer);
@@ -217,11 +248,15 @@ const result = {
   },
   matmulGflops: mm,
   train: [full, lora].map((r) => ({ ...r, gflopsPerMatmulPeak: r.gflops / mm })),
+  /** Frozen weights (npm run chat, npm run serve); the generator's, as training samples replies, beside it. */
   generateTokensPerSec: gen,
+  generatorTokensPerSec: ours.tokensPerSec,
+  generatorSameTokens: ours.tokens.join() === frozen.tokens.join(),
   ...(tjs
     ? {
         transformersJsTokensPerSec: tjs.tokensPerSec,
-        transformersJsSameTokens: tjs.tokens.join() === ours.tokens.join(),
+        transformersJsSameTokens: tjs.tokens.join() === frozen.tokens.join(),
+        transformersJsRatio: gen / tjs.tokensPerSec,
       }
     : {}),
   graphNodes: nodes,
@@ -245,10 +280,14 @@ else {
     );
   }
   if (pytorch) console.log(`PyTorch reference: ${pytorch.tokensPerSec.toFixed(1)} tokens/s (${pytorch.note})`);
-  console.log(`generation (KV cache, batch 1, 32-token prompt, 64 new, whole call): ${gen.toFixed(1)} tokens/s`);
+  console.log(`generation, batch 1, 32-token prompt, 64 new, whole call, best of ${TIMED_CALLS} after a warm-up:`);
+  console.log(`  frozen weights (npm run chat / serve): ${gen.toFixed(1)} tokens/s`);
+  console.log(
+    `  the generator (training's samples): ${ours.tokensPerSec.toFixed(1)} tokens/s (${(ours.tokensPerSec / gen).toFixed(2)}x; same greedy tokens: ${result.generatorSameTokens})`,
+  );
   if (tjs)
     console.log(
-      `transformers.js, same weights and prompt: ${tjs.tokensPerSec.toFixed(1)} tokens/s (studio ${(gen / tjs.tokensPerSec).toFixed(2)}x; same greedy tokens: ${result.transformersJsSameTokens})`,
+      `  transformers.js, same weights and prompt: ${tjs.tokensPerSec.toFixed(1)} tokens/s (frozen ${(gen / tjs.tokensPerSec).toFixed(2)}x, generator ${(ours.tokensPerSec / tjs.tokensPerSec).toFixed(2)}x; same greedy tokens: ${result.transformersJsSameTokens})`,
     );
   console.log(
     `nodes per graph (WebGPU build): train step full ${nodes.trainStepFull}, LoRA ${nodes.trainStepLora}; one generated token ${nodes.generateToken}`,
