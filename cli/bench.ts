@@ -148,34 +148,34 @@ async function bestOf(call: () => Promise<number[]>): Promise<{ tokensPerSec: nu
 }
 
 const NO_TEXT = { eosId: -1, decode: () => '' };
+const CALL = { ...GREEDY, maxNewTokens: NEW_TOKENS };
 
-/** The studio's generator, as training's sample replies and the chat page run it: weights as graph inputs. */
-async function generation(b: Backend, m: ModelSpec, W: Record<string, Float32Array>) {
-  const weights = weightFeeds(b, allParams(m), W);
-  const gen = new Generator(b, m, () => weights, NO_TEXT, { cache: 256, prefillChunk: 32 });
+/** The best of TIMED_CALLS of a decoder's whole calls (its events end with 'done' and the tokens); then released. */
+async function decoding(
+  d: { release(): Promise<void> },
+  events: () => AsyncIterable<{ type: string; tokens?: number[] }>,
+) {
   try {
     return await bestOf(async () => {
-      for await (const e of gen.stream(PROMPT, { ...GREEDY, maxNewTokens: NEW_TOKENS }))
-        if (e.type === 'done') return e.tokens;
+      for await (const e of events()) if (e.type === 'done') return e.tokens ?? [];
       return [];
     });
   } finally {
-    await gen.release();
+    await d.release();
   }
 }
 
+/** The studio's generator, as training's sample replies and the chat page run it: weights as graph inputs. */
+function generation(b: Backend, m: ModelSpec, W: Record<string, Float32Array>) {
+  const weights = weightFeeds(b, allParams(m), W);
+  const gen = new Generator(b, m, () => weights, NO_TEXT, { cache: 256, prefillChunk: 32 });
+  return decoding(gen, () => gen.stream(PROMPT, CALL));
+}
+
 /** Frozen weights as npm run chat and npm run serve decode them (generate/batch.ts, one stream). */
-async function frozenGeneration(b: Backend, m: ModelSpec, W: Record<string, Float32Array>) {
+function frozenGeneration(b: Backend, m: ModelSpec, W: Record<string, Float32Array>) {
   const dec = new BatchDecoder(b, m, W, NO_TEXT, { maxBatch: 1, context: 256, prefillChunk: 32 });
-  try {
-    return await bestOf(async () => {
-      for await (const e of dec.generate(PROMPT, { ...GREEDY, maxNewTokens: NEW_TOKENS }))
-        if (e.type === 'done') return e.tokens;
-      return [];
-    });
-  } finally {
-    await dec.release();
-  }
+  return decoding(dec, () => dec.generate(PROMPT, CALL));
 }
 
 /** transformers.js on a package of the same weights, same prompt and budget: the whole call's tokens/s. */

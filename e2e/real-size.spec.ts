@@ -4,14 +4,14 @@
 // step on WASM, reloaded mid-run and resumed onto the same loss curve, then chat; one LoRA step on WebGPU
 // (SwiftShader) with the GPU memory measured; a distilgpt2-shaped checkpoint. One page throughout, so the cache
 // the first test fills serves the rest.
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { countParams, gpt2Params, GPT2_124M } from '../src/engine/models/gpt2.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.js';
 import { dropFile, setSettings, shootPanels, startAndWait, storedRuns, waitStatus } from './helpers.js';
+import { memory, openPersistent, useBackend, type PersistentPage } from './persistent.js';
 
 const HUB = 'http://127.0.0.1:4174';
 const requests = async (): Promise<string[]> => (await (await fetch(`${HUB}/__requests`)).json()) as string[];
@@ -19,44 +19,20 @@ const MiB = 2 ** 20;
 const measured: Record<string, unknown> = {};
 
 test.describe.configure({ mode: 'serial' });
+let session: PersistentPage;
 let page: Page;
-let context: BrowserContext;
-const profile = mkdtempSync(join(tmpdir(), 'fts-profile-'));
-// A profile on disk, as a person's browser has: Playwright's default contexts are incognito, where Chromium keeps
-// IndexedDB in memory and refuses a 1.5 GB checkpoint with QuotaExceededError whatever quota it reports.
 test.beforeAll(async ({ playwright }) => {
-  context = await playwright.chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
-    args: CHROMIUM_ARGS,
-    baseURL: 'http://127.0.0.1:4173',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  session = await openPersistent(playwright, 'fts-profile-');
+  page = session.page;
 });
 test.afterAll(async () => {
   writeFileSync('test-results/real-size-measurements.json', JSON.stringify(measured, null, 1));
-  await context?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await session?.close();
 });
 
 async function pick(repo: string) {
   await page.getByTestId('hub-endpoint').fill(HUB);
   await page.getByTestId('hub-repo').fill(repo);
-}
-async function useBackend(name: 'WebGPU' | 'WASM fallback') {
-  await page.getByRole('radio', { name }).check();
-  await expect(page.getByTestId('backend-description')).toContainText(name === 'WebGPU' ? 'WebGPU' : 'WebAssembly', {
-    timeout: 60_000,
-  });
-}
-/** Measured peak against the page's estimate for the settings in force. */
-async function memory() {
-  const peak = Number(await page.getByTestId('device-memory').getAttribute('data-peak-bytes'));
-  const estimate = Number(await page.getByTestId('run-memory').getAttribute('data-training-bytes'));
-  return {
-    peakMiB: Math.round(peak / MiB),
-    estimateMiB: Math.round(estimate / MiB),
-    ratio: +(estimate / peak).toFixed(3),
-  };
 }
 
 test('GPT-2 124M: size before download, a cut at 300 MB resumed, then loaded from the cache with no request', async () => {
@@ -104,7 +80,7 @@ test('GPT-2 124M: size before download, a cut at 300 MB resumed, then loaded fro
 });
 
 test('GPT-2 124M on WASM: LoRA steps at batch 4 x 128 with the heap measured', async () => {
-  await useBackend('WASM fallback');
+  await useBackend(page, 'WASM fallback');
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
   await setSettings(page, {
     steps: 2,
@@ -119,7 +95,7 @@ test('GPT-2 124M on WASM: LoRA steps at batch 4 x 128 with the heap measured', a
   });
   await startAndWait(page);
   await expect(page.getByTestId('device-memory')).toContainText('WASM heap');
-  measured.wasmLora4x128 = await memory();
+  measured.wasmLora4x128 = await memory(page);
   const m = measured.wasmLora4x128 as { ratio: number };
   expect(m.ratio).toBeGreaterThan(0.75);
   expect(m.ratio).toBeLessThan(1.25);
@@ -191,7 +167,7 @@ test('GPT-2 124M on WASM: a full fine-tune checkpointed every step, reloaded mid
   };
   await setSettings(page, settings);
   await startAndWait(page);
-  measured.wasmFull1x32 = await memory();
+  measured.wasmFull1x32 = await memory(page);
   await expect(page.getByTestId('checkpoint-step')).toHaveText('4'); // every checkpoint saved (1.4 GiB each)
   await expect(page.getByTestId('checkpoint-error')).toHaveCount(0);
   const straight = (await storedRuns(page)).at(-1)!;
@@ -207,7 +183,7 @@ test('GPT-2 124M on WASM: a full fine-tune checkpointed every step, reloaded mid
   const at = Number(await page.getByTestId('checkpoint-step').textContent());
   expect(at).toBeGreaterThanOrEqual(2);
   expect(at).toBeLessThan(4);
-  await useBackend('WASM fallback');
+  await useBackend(page, 'WASM fallback');
   await page.getByTestId('resume').click();
   await waitStatus(page, 'completed', 600_000);
   const resumed = (await storedRuns(page)).at(-1)!;
@@ -239,7 +215,7 @@ test('GPT-2 124M on WASM: a full fine-tune checkpointed every step, reloaded mid
 });
 
 test('GPT-2 124M on WebGPU: one LoRA step at batch 1 x 32, its GPU memory measured and shown', async () => {
-  await useBackend('WebGPU');
+  await useBackend(page, 'WebGPU');
   await setSettings(page, {
     steps: 1,
     batch: 1,
@@ -255,7 +231,7 @@ test('GPT-2 124M on WebGPU: one LoRA step at batch 1 x 32, its GPU memory measur
   await expect(page.getByTestId('device-memory')).toContainText('GPU buffers');
   // 148 base tensors and the 48 LoRA tensors packed in 2 flat groups (artifacts/flat.ts), all in GPU buffers
   await expect(page.getByTestId('residency')).toContainText('weights in GPU buffers: 150/150 tensors');
-  measured.webgpuLora1x32 = await memory();
+  measured.webgpuLora1x32 = await memory(page);
   const m = measured.webgpuLora1x32 as { ratio: number };
   expect(m.ratio).toBeGreaterThan(0.75);
   expect(m.ratio).toBeLessThan(1.25);
