@@ -3,12 +3,23 @@
 // prompt and each reply's <|im_end|> trained, LoRA on WASM and on WebGPU (weights resident, nothing on the CPU),
 // chat and compare through the template, exports of the run (the HF folder with the repo's tokenizer and template,
 // the PEFT adapter with the family's modules, the chat page answering in chromium), a sharded repo with an eos list,
-// and Qwen3's chat_template.jinja.
+// the imports of the HF zip (a model that trains) and of the adapter (onto its base only), and Qwen3's
+// chat_template.jinja.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { axe, chartPoints, download, dropFile, serveFolder, setSettings, waitStatus } from './helpers.js';
+import {
+  axe,
+  chartPoints,
+  download,
+  downloadZip,
+  dropFile,
+  serveFolder,
+  setSettings,
+  startAndWait,
+  waitStatus,
+} from './helpers.js';
 
 const HUB = 'http://127.0.0.1:4174';
 const requests = async (): Promise<string[]> => (await (await fetch(`${HUB}/__requests`)).json()) as string[];
@@ -92,6 +103,31 @@ test('a SmolLM2-layout model: its ChatML in the preview, LoRA on WASM, chat and 
   } finally {
     server.close();
   }
+
+  // the exports come back in: the HF zip as a model of its own (the family, its template), which trains; the adapter
+  // folder only onto the base it was trained on, merged
+  const zip = (await downloadZip(page, 'export-hf', dir)).zip;
+  await page.getByTestId('import-zip').setInputFiles(zip);
+  await expect(page.getByTestId('import-done')).toContainText('(imported)');
+  await expect(page.getByTestId('current-model')).toContainText('-hf (imported)');
+  await expect(page.getByTestId('model-panel')).toContainText('Llama, 2 layers, 64 wide, 4 heads (2 KV)');
+  await expect(page.getByTestId('template')).toHaveValue(/<\|im_start\|>system/);
+  // a new run on the imported model (the chat panel talks to a run's weights, so a run proves it loads and trains)
+  await setSettings(page, { steps: 2, evalEvery: 0, sampleEvery: 0, checkpointEvery: 2 });
+  await startAndWait(page);
+  await page.getByTestId('import-folder').setInputFiles(adapter);
+  await expect(page.getByTestId('import-error')).toContainText('this adapter was trained on acme/tiny-smollm2');
+  await page
+    .getByTestId('cached-model')
+    .filter({ hasText: 'acme/tiny-smollm2@main' })
+    .getByTestId('use-cached')
+    .click();
+  await expect(page.getByTestId('current-model')).toHaveText('acme/tiny-smollm2@main', { timeout: 60_000 });
+  await page.getByTestId('import-folder').setInputFiles(adapter);
+  await expect(page.getByTestId('import-done')).toContainText('the adapter, merged into the base model');
+  await expect(page.getByTestId('current-model')).toContainText('-adapter (imported)');
+  await axe(page, 'a Llama model imported from its adapter');
+  await page.getByTestId('model-panel').screenshot({ path: 'test-results/panels/llama-import.png' });
 });
 
 test('a sharded repo with an eos list: the size of every shard before, then a reload loads it with no request', async ({

@@ -1,59 +1,34 @@
 // SmolLM2-135M at its real size in the browser: a checkpoint of its shape (30 layers, 576 wide, 9/3 heads, a
 // 49,152-row tied embedding, BF16: 269 MB; the Hub's layout, random weights the stand-in Hub makes) picked from the
 // suggestions, sized before the download, downloaded with progress, loaded back from IndexedDB with no request;
-// LoRA at 4 x 128 on WASM with the heap measured against the estimate; one LoRA step on WebGPU (SwiftShader) with the
-// GPU memory measured; a full fine-tune checkpointed every step, reloaded mid-run and resumed onto the same losses;
-// chat and compare; the transformers.js package exported from the run generating in Node the studio's greedy reply.
-// One page throughout, so the cache the first test fills serves the rest.
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+// LoRA at 4 x 128 on WASM with the heap measured against the estimate; one LoRA step on WebGPU (SwiftShader) at
+// 1 x 32 with the GPU memory measured; a full fine-tune checkpointed every step, reloaded mid-run and resumed onto
+// the same losses; chat and compare; the transformers.js package exported from the run generating in Node the
+// studio's greedy reply. One page throughout, so the cache the first test fills serves the rest.
+import { expect, test, type Page } from '@playwright/test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.js';
 import { localTransformers } from '../src/engine/testing/llama-configs.js';
 import { download, dropFile, setSettings, shootPanels, startAndWait, storedRuns, waitStatus } from './helpers.js';
+import { memory, openPersistent, useBackend, type PersistentPage } from './persistent.js';
 
 const HUB = 'http://127.0.0.1:4174';
 const REPO = 'HuggingFaceTB/SmolLM2-135M-Instruct';
 const requests = async (): Promise<string[]> => (await (await fetch(`${HUB}/__requests`)).json()) as string[];
-const MiB = 2 ** 20;
 const measured: Record<string, unknown> = {};
 
 test.describe.configure({ mode: 'serial' });
+let session: PersistentPage;
 let page: Page;
-let context: BrowserContext;
-const profile = mkdtempSync(join(tmpdir(), 'fts-profile-llama-'));
-// a profile on disk, as a person's browser has (incognito keeps IndexedDB in memory and refuses large checkpoints)
 test.beforeAll(async ({ playwright }) => {
-  context = await playwright.chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
-    args: CHROMIUM_ARGS,
-    baseURL: 'http://127.0.0.1:4173',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  session = await openPersistent(playwright, 'fts-profile-llama-');
+  page = session.page;
 });
 test.afterAll(async () => {
   writeFileSync('test-results/real-size-llama-measurements.json', JSON.stringify(measured, null, 1));
-  await context?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await session?.close();
 });
-
-async function useBackend(name: 'WebGPU' | 'WASM fallback') {
-  await page.getByRole('radio', { name }).check();
-  await expect(page.getByTestId('backend-description')).toContainText(name === 'WebGPU' ? 'WebGPU' : 'WebAssembly', {
-    timeout: 60_000,
-  });
-}
-/** Measured peak against the page's estimate for the settings in force. */
-async function memory() {
-  const peak = Number(await page.getByTestId('device-memory').getAttribute('data-peak-bytes'));
-  const estimate = Number(await page.getByTestId('run-memory').getAttribute('data-training-bytes'));
-  return {
-    peakMiB: Math.round(peak / MiB),
-    estimateMiB: Math.round(estimate / MiB),
-    ratio: +(estimate / peak).toFixed(3),
-  };
-}
 
 test('SmolLM2-135M: picked from the suggestions, sized before download, then loaded from the cache with no request', async () => {
   await page.goto('/');
@@ -94,7 +69,7 @@ test('SmolLM2-135M: picked from the suggestions, sized before download, then loa
 });
 
 test('SmolLM2-135M on WASM: LoRA steps at batch 4 x 128 with the heap measured; the exported transformers.js package gives the studio greedy reply in Node', async () => {
-  await useBackend('WASM fallback');
+  await useBackend(page, 'WASM fallback');
   await dropFile(page, 'e2e/fixtures/short-chats.jsonl');
   await setSettings(page, {
     steps: 2,
@@ -109,7 +84,7 @@ test('SmolLM2-135M on WASM: LoRA steps at batch 4 x 128 with the heap measured; 
   });
   await startAndWait(page);
   await expect(page.getByTestId('device-memory')).toContainText('WASM heap');
-  measured.wasmLora4x128 = await memory();
+  measured.wasmLora4x128 = await memory(page);
   const m = measured.wasmLora4x128 as { ratio: number };
   expect(m.ratio).toBeGreaterThan(0.75);
   expect(m.ratio).toBeLessThan(1.25);
@@ -171,7 +146,7 @@ test('SmolLM2-135M on WASM: a full fine-tune checkpointed every step, reloaded m
     loraRank: 0,
   });
   await startAndWait(page);
-  measured.wasmFull1x64 = await memory();
+  measured.wasmFull1x64 = await memory(page);
   await expect(page.getByTestId('checkpoint-step')).toHaveText('3');
   await expect(page.getByTestId('checkpoint-error')).toHaveCount(0);
   const straight = (await storedRuns(page)).at(-1)!;
@@ -186,7 +161,7 @@ test('SmolLM2-135M on WASM: a full fine-tune checkpointed every step, reloaded m
   const at = Number(await page.getByTestId('checkpoint-step').textContent());
   expect(at).toBeGreaterThanOrEqual(1);
   expect(at).toBeLessThan(3);
-  await useBackend('WASM fallback');
+  await useBackend(page, 'WASM fallback');
   await page.getByTestId('resume').click();
   await waitStatus(page, 'completed', 600_000);
   const resumed = (await storedRuns(page)).at(-1)!;
@@ -206,13 +181,16 @@ test('SmolLM2-135M on WASM: a full fine-tune checkpointed every step, reloaded m
   await shootPanels(page, 'real-size-llama-wasm');
 });
 
-// 1 x 64, not 32: SmolLM2's default system prompt alone takes ~20 tokens, and no chat keeps a trained token in 32
-test('SmolLM2-135M on WebGPU: one LoRA step at batch 1 x 64, its GPU memory measured and shown', async () => {
-  await useBackend('WebGPU');
+// chats with a short system prompt of their own: SmolLM2's default one alone takes ~20 tokens, after which no chat
+// keeps a trained token in 32
+test('SmolLM2-135M on WebGPU: one LoRA step at batch 1 x 32, its GPU memory measured and shown', async () => {
+  await useBackend(page, 'WebGPU');
+  await dropFile(page, 'e2e/fixtures/short-system-chats.jsonl');
+  await expect(page.getByTestId('preview').first()).toContainText('<|im_start|>system\nBe brief.<|im_end|>');
   await setSettings(page, {
     steps: 1,
     batch: 1,
-    seq: 64,
+    seq: 32,
     lr: 0.001,
     warmupSteps: 0,
     evalEvery: 0,
@@ -225,8 +203,8 @@ test('SmolLM2-135M on WebGPU: one LoRA step at batch 1 x 64, its GPU memory meas
   await expect(page.getByTestId('residency')).toContainText(
     /weights in GPU buffers: (\d+)\/\1 tensors · read back to the CPU in the last step: 8 bytes/,
   );
-  measured.webgpuLora1x64 = await memory();
-  const m = measured.webgpuLora1x64 as { ratio: number };
+  measured.webgpuLora1x32 = await memory(page);
+  const m = measured.webgpuLora1x32 as { ratio: number };
   expect(m.ratio).toBeGreaterThan(0.75);
   expect(m.ratio).toBeLessThan(1.25);
   await shootPanels(page, 'real-size-llama-webgpu');

@@ -20,7 +20,9 @@ export function App() {
     <div className="app">
       <header className="topbar">
         <h1>Fine-Tune Studio</h1>
-        <span className="tagline">GPT-2 fine-tuning on your own GPU, in your browser. Nothing leaves this page.</span>
+        <span className="tagline">
+          Fine-tune a language model on your own GPU, in your browser. Nothing leaves this page.
+        </span>
         <span className="spacer" />
         <span className="chip" data-testid="backend-chip" title={backendDescription ?? undefined}>
           {backend === 'webgpu' ? 'WebGPU' : 'WASM'}
