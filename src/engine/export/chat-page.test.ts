@@ -2,7 +2,11 @@
 // chat.js reads every key, the model in model/ and the runtime in vendor/ (e2e/export.spec.ts serves and runs it).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
+import { CHAT_VARS, ChatTemplate, type Message } from '../data/template.js';
+import { Tokenizer } from '../data/tokenizer.js';
+import { chatTokenizerFiles } from '../testing/chat-tokenizers.js';
 import { initGpt2, initLora } from '../models/init.js';
 import { config, file, json, LORA, source } from '../testing/export-run.js';
 import { chatPageFiles } from './chat-page.js';
@@ -38,5 +42,19 @@ describe('chat page', () => {
         files.some((f) => f.path === path),
         path,
       ).toBe(true);
+  });
+
+  it("renders a prompt as training rendered it (chat.js's own template options): Qwen3 in its non-thinking mode", () => {
+    const js = readFileSync(join(import.meta.dirname, 'chat-page', 'chat.js'), 'utf8');
+    const call = /apply_chat_template\(messages, (\{[^}]*\})\)/.exec(js);
+    expect(call, 'chat.js renders with apply_chat_template(messages, {...})').not.toBeNull();
+    const options = JSON.parse(call![1].replace(/(\w+):/g, '"$1":').replace(/,\s*}$/, '}')) as Record<string, unknown>;
+    const messages: Message[] = [{ role: 'user', content: 'Hi' }];
+    for (const f of ['qwen3', 'smollm2'] as const) {
+      const tok = new Tokenizer(chatTokenizerFiles(f));
+      const hf = new PreTrainedTokenizer(tok.files.tokenizer, tok.files.config);
+      const training = ChatTemplate.forTokenizer(tok, undefined, { vars: CHAT_VARS }).render(messages, true);
+      expect(hf.apply_chat_template([...messages], options), f).toBe(training);
+    }
   });
 });

@@ -92,7 +92,12 @@ document.getElementById('form').addEventListener('submit', async (ev) => {
     },
   });
   try {
-    const prompt = tok.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true });
+    // as training rendered it: Qwen3's template in its non-thinking mode (other templates ignore the variable)
+    const prompt = tok.apply_chat_template(messages, {
+      tokenize: false,
+      add_generation_prompt: true,
+      enable_thinking: false,
+    });
     const inputs = tok(prompt, { add_special_tokens: false });
     const started = performance.now();
     const ids = await model.generate({ ...inputs, ...gen, streamer });
