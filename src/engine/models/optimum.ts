@@ -42,8 +42,8 @@ export interface OptimumGraph {
 }
 
 /**
- * A transformers.js decoder graph (named `name`: the model_type) for `layers` layers of `kvHeads` heads of `headDim`, with the weights `W` of
- * `params` as initializers. transformers.js makes the empty first past from the inputs' dims (numbers as they are,
+ * A transformers.js decoder graph (named `name`: the model_type) for `layers` layers of `kvHeads` heads of
+ * `headDim`, with the weights `W` of `params` as initializers. transformers.js makes the empty first past from the inputs' dims (numbers as they are,
  * batch_size as the batch, any other symbol 0), so heads and head size are numbers there.
  */
 export function optimumGraph(
@@ -70,13 +70,18 @@ export function optimumGraph(
   const bias = attentionBias(g, inputIds, mask); // (B, 1, S, T)
   const bias5 = g.unsqueeze(bias, [2]); // (B, 1, 1, S, T): per KV head's group of queries
   const present: { key: Value; value: Value }[] = [];
+  const headShapes = new Map<number, Value>(); // (B, S, n, D) read at run time, one per head count
+  const headShape = (n: number) => {
+    if (!headShapes.has(n)) headShapes.set(n, g.runtimeShape([[ids, 0], [ids, 1], n, D]));
+    return headShapes.get(n)!;
+  };
 
   return {
     g,
     P,
     ids,
     positions: g.cast(positionIds, 'int32'),
-    heads: (x, n) => g.transpose(g.reshape(x, g.runtimeShape([[ids, 0], [ids, 1], n, D])), [0, 2, 1, 3]),
+    heads: (x, n) => g.transpose(g.reshape(x, headShape(n)), [0, 2, 1, 3]),
     rows: (x) => g.reshape(g.transpose(x, [0, 2, 1, 3]), [-1, x.shape[1] * x.shape[3]]),
     attend(i, q, k, v, scale) {
       const key = g.concat([past[i].key, k], 2); // (B, Hkv, T, D): the cache holds keys after RoPE, as transformers'
